@@ -1,0 +1,121 @@
+//! The TOML config file: its validated form ([`Config`]) and how a file becomes one.
+//!
+//! Reading happens in two phases, like ripgrep's low-level → high-level arguments:
+//! 1. `recover` deserializes the text into the `raw` structs (serde, `deny_unknown_fields`, every
+//!    key optional, spans kept), collecting *every* unknown key and wrong type, not just the first;
+//! 2. `validate` checks what the values mean (names, URLs, polygons, ranges...) and builds the
+//!    `Config`, again collecting every problem.
+//!
+//! All problems come back together as [`Diagnostics`], one `FILE:LINE:COL: message` each, sorted by
+//! position. A TOML syntax error is reported alone. The reference of every key is `docs/config.md`.
+
+mod diagnostics;
+mod encoder;
+mod raw;
+mod recover;
+mod source;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostics::{Diagnostic, Diagnostics};
+pub use encoder::{EncoderSettings, X264Preset};
+pub use source::Source;
+
+use crate::geometry::Point;
+use crate::redact::color::Rgb;
+use crate::redact::policy::{Method, Target};
+
+/// A validated config: every value checked, defaults applied, relative paths resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The cameras, in file order; at least one, with unique names and unique output files.
+    pub cameras: Vec<CameraConfig>,
+}
+
+/// One `[[camera]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraConfig {
+    /// Unique label in logs, counts and file names: 1 to 64 of `A-Z a-z 0-9 _ -`. Required.
+    pub name: String,
+    /// Where the video comes from. Required.
+    pub source: Source,
+    /// What is hidden and how; `[camera.redact]`.
+    pub redact: RedactConfig,
+    /// Where the redacted video goes; `[camera.output]`.
+    pub output: OutputConfig,
+}
+
+/// `[camera.redact]`: what is hidden in every frame, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedactConfig {
+    /// What is redacted; default `faces`. Wider targets hide more (safer) and show less.
+    pub target: Target,
+    /// How it is made unrecognisable; default `blur`. `fill` hides shapes too; `blur` keeps the
+    /// scene readable.
+    pub method: Method,
+    /// The colour of `method = "fill"`; default black `#000000`.
+    pub fill_color: Rgb,
+    /// Fixed privacy polygons, redacted in every frame whatever the target; default none.
+    /// Normalised: x from 0 (left) to 1 (right), y from 0 (top) to 1 (bottom); each has ≥ 3 points.
+    pub masks: Vec<Vec<Point>>,
+}
+
+impl Default for RedactConfig {
+    fn default() -> Self {
+        Self {
+            target: Target::default(),
+            method: Method::default(),
+            fill_color: Rgb { r: 0, g: 0, b: 0 },
+            masks: Vec::new(),
+        }
+    }
+}
+
+/// `[camera.output]`: the redacted video file and its encoding.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutputConfig {
+    /// The MP4 file the redacted stream is written to, resolved against the config file's
+    /// directory; default none (nothing written, e.g. when only counting).
+    pub video: Option<PathBuf>,
+    /// x264 settings for `video`.
+    pub encoder: EncoderSettings,
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read. The message already ends with the cause: print it with `{}`,
+    /// not as an error chain (`{:#}`), or the cause shows twice.
+    #[error("cannot read config {}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// The file was read but is not a valid config; every problem is listed.
+    #[error(transparent)]
+    Invalid(Diagnostics),
+}
+
+impl Config {
+    /// Reads and validates a file; `ConfigError::Io` names the file, `ConfigError::Invalid` carries
+    /// every diagnostic. Relative paths inside are resolved against the file's directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
+        let base_dir = path.parent().unwrap_or(Path::new(""));
+        Config::parse(&text, &path.display().to_string(), base_dir).map_err(ConfigError::Invalid)
+    }
+
+    /// Validates text; `file` is the name printed in diagnostics; relative paths are joined to
+    /// `base_dir`.
+    pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Config, Diagnostics> {
+        let mut report = diagnostics::Report::new(text);
+        let config = recover::deserialize_all(text, &mut report)
+            .map(|(raw, dropped)| validate::config(raw, &dropped, base_dir, &mut report));
+        match config {
+            Some(config) if report.is_empty() => Ok(config),
+            _ => Err(report.finish(file)),
+        }
+    }
+}

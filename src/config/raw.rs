@@ -1,0 +1,128 @@
+//! Phase one's shapes: the config file as written, with spans, before any semantic check.
+//!
+//! Every key is optional here, even required ones: a key that phase one had to drop (wrong type)
+//! must not come back as a "missing key" error. Phase two (`validate`) checks presence and meaning.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub camera: Option<Spanned<Vec<Spanned<RawCamera>>>>,
+}
+
+/// One `[[camera]]` table; its span is the `[[camera]]` header.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCamera {
+    pub name: Option<Spanned<String>>,
+    pub source: Option<Spanned<String>>,
+    pub redact: Option<Spanned<RawRedact>>,
+    pub output: Option<Spanned<RawOutput>>,
+}
+
+/// `[camera.redact]`; its span is the header.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRedact {
+    pub target: Option<Spanned<String>>,
+    pub method: Option<Spanned<String>>,
+    pub fill_color: Option<Spanned<String>>,
+    pub masks: Option<Spanned<RawMaskNode>>,
+}
+
+/// `[camera.output]`; its span is the header.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOutput {
+    pub video: Option<Spanned<String>>,
+    pub preset: Option<Spanned<String>>,
+    pub crf: Option<Spanned<i64>>,
+}
+
+/// Any value inside `masks`, kept with spans at every depth.
+///
+/// Accepting anything here lets phase two report every bad polygon, point and coordinate with its
+/// own position, instead of serde stopping at the first and dropping the whole `masks`.
+#[derive(Debug)]
+pub(super) enum RawMaskNode {
+    /// An integer or a float.
+    Number(f64),
+    Array(Vec<Spanned<RawMaskNode>>),
+    /// Anything else, by kind ("a string"), for the error message.
+    Other(&'static str),
+}
+
+impl RawMaskNode {
+    /// What the user wrote, for "found ..." in messages.
+    pub(super) fn kind(&self) -> &'static str {
+        match self {
+            RawMaskNode::Number(_) => "a number",
+            RawMaskNode::Array(_) => "an array",
+            RawMaskNode::Other(kind) => kind,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawMaskNode {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MaskNodeVisitor)
+    }
+}
+
+struct MaskNodeVisitor;
+
+impl<'de> Visitor<'de> for MaskNodeVisitor {
+    type Value = RawMaskNode;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number or an array")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(RawMaskNode::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(RawMaskNode::Number(v as f64))
+    }
+
+    fn visit_i128<E>(self, v: i128) -> Result<Self::Value, E> {
+        Ok(RawMaskNode::Number(v as f64))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(RawMaskNode::Number(v as f64))
+    }
+
+    fn visit_u128<E>(self, v: u128) -> Result<Self::Value, E> {
+        Ok(RawMaskNode::Number(v as f64))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(RawMaskNode::Number(v))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(RawMaskNode::Other("a string"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<RawMaskNode>>()? {
+            items.push(item);
+        }
+        Ok(RawMaskNode::Array(items))
+    }
+
+    /// Tables, and dates (which toml hands over as a map).
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(RawMaskNode::Other("a table or date"))
+    }
+}

@@ -1,0 +1,347 @@
+//! Phase two: `RawConfig` → `Config`, checking what the values mean and reporting every problem
+//! at the offending value (or at the table header when a key is missing).
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use toml::Spanned;
+
+use super::diagnostics::Report;
+use super::raw::{RawCamera, RawConfig, RawMaskNode, RawOutput, RawRedact};
+use super::recover::Dropped;
+use super::{CameraConfig, Config, EncoderSettings, OutputConfig, RedactConfig, Source};
+use crate::geometry::Point;
+use crate::redact::color::Rgb;
+use crate::redact::policy::{Method, Target};
+
+/// Checks `raw`, reporting every problem into `report`; the `Config` is only meaningful when
+/// `report` stayed empty.
+pub(super) fn config(raw: RawConfig, dropped: &Dropped, base_dir: &Path, report: &mut Report<'_>) -> Config {
+    let mut validator =
+        Validator { report, dropped, base_dir, names: HashMap::new(), videos: HashMap::new() };
+    validator.config(raw)
+}
+
+const NO_CAMERA: &str = "no camera: add at least one [[camera]] table with a `name` and a `source`";
+
+const EXAMPLE_MASK: &str = "masks = [[[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]]";
+
+struct Validator<'a, 't> {
+    report: &'a mut Report<'t>,
+    dropped: &'a Dropped,
+    base_dir: &'a Path,
+    /// Camera names seen so far, with the offset of their value.
+    names: HashMap<String, usize>,
+    /// Output videos seen so far (resolved), with the offset of their value.
+    videos: HashMap<PathBuf, usize>,
+}
+
+impl Validator<'_, '_> {
+    fn config(&mut self, raw: RawConfig) -> Config {
+        let cameras = match raw.camera {
+            Some(list) if list.get_ref().is_empty() => {
+                self.report.error(list.span().start, NO_CAMERA);
+                Vec::new()
+            }
+            Some(list) => list.into_inner(),
+            None => {
+                if !self.dropped.any_in("") {
+                    self.report.error(0, NO_CAMERA);
+                }
+                Vec::new()
+            }
+        };
+        // `filter_map` visits every camera, so each one's problems are reported.
+        Config { cameras: cameras.into_iter().enumerate().filter_map(|(i, c)| self.camera(i, c)).collect() }
+    }
+
+    fn camera(&mut self, index: usize, raw: Spanned<RawCamera>) -> Option<CameraConfig> {
+        let header = raw.span().start;
+        let table = format!("camera[{index}]");
+        let raw = raw.into_inner();
+        let quiet = self.dropped.any_in(&table);
+
+        let name = match raw.name {
+            Some(name) => self.name(name),
+            None => self.missing(header, quiet, "camera has no `name`: add one, e.g. name = \"entrance\""),
+        };
+        let source = match raw.source {
+            Some(source) => self.source(source),
+            None => self.missing(
+                header,
+                quiet,
+                "camera has no `source`: add a file path, a file:// URL or an rtsp:// URL, \
+                 e.g. source = \"rtsp://192.0.2.10/stream1\"",
+            ),
+        };
+        let redact = match raw.redact {
+            Some(redact) => {
+                let quiet = self.dropped.any_in(&format!("{table}.redact"));
+                self.redact(redact.span().start, redact.into_inner(), quiet)
+            }
+            None => self.redact(header, RawRedact::default(), quiet),
+        };
+        let output = self.output(raw.output.map(Spanned::into_inner).unwrap_or_default());
+        Some(CameraConfig { name: name?, source: source?, redact: redact?, output: output? })
+    }
+
+    /// Reports a missing required key at its table's header, unless phase one dropped a key of
+    /// that table (`quiet`), which may be the one meant.
+    fn missing<T>(&mut self, header: usize, quiet: bool, message: &str) -> Option<T> {
+        if !quiet {
+            self.report.error(header, message);
+        }
+        None
+    }
+
+    fn name(&mut self, raw: Spanned<String>) -> Option<String> {
+        let at = raw.span().start;
+        let name = raw.into_inner();
+        if let Err(message) = check_name(&name) {
+            self.report.error(at, message);
+            return None;
+        }
+        if let Some(&first) = self.names.get(&name) {
+            let line = self.report.line_of(first);
+            self.report.error(
+                at,
+                format!("duplicate camera name {name:?}, already used on line {line}: give each camera its own name"),
+            );
+            return None;
+        }
+        self.names.insert(name.clone(), at);
+        Some(name)
+    }
+
+    fn source(&mut self, raw: Spanned<String>) -> Option<Source> {
+        let at = raw.span().start;
+        Source::parse(raw.get_ref(), self.base_dir).map_err(|message| self.report.error(at, message)).ok()
+    }
+
+    /// `at` is where a defaulted `target` is blamed: the `[camera.redact]` header, or the
+    /// `[[camera]]` header when there is none.
+    fn redact(&mut self, at: usize, raw: RawRedact, quiet: bool) -> Option<RedactConfig> {
+        let defaults = RedactConfig::default();
+        let target_at = raw.target.as_ref().map_or(at, |t| t.span().start);
+        let target = match raw.target {
+            Some(target) => {
+                let value_at = target_at;
+                let parsed = self.parse_value(target);
+                if let Some(target) = parsed {
+                    self.refuse_target_needing_detector(target, value_at, false);
+                }
+                parsed
+            }
+            None => {
+                if !quiet {
+                    self.refuse_target_needing_detector(defaults.target, at, true);
+                }
+                Some(defaults.target)
+            }
+        };
+        let method = raw.method.map_or(Some(defaults.method), |m| self.parse_value::<Method>(m));
+        let fill_color = raw.fill_color.map_or(Some(defaults.fill_color), |c| self.parse_value::<Rgb>(c));
+        let masks = raw.masks.map_or(Some(defaults.masks), |m| self.masks(m));
+        if target == Some(Target::None) && masks.as_ref().is_some_and(Vec::is_empty) {
+            self.report.error(
+                target_at,
+                "target \"none\" with no masks would pass every frame unredacted: add `masks`, or use \
+                 target = \"frame\""
+                    .to_owned(),
+            );
+        }
+        Some(RedactConfig { target: target?, method: method?, fill_color: fill_color?, masks: masks? })
+    }
+
+    /// Milestone rule, to delete (with its two calls) once the detector lands: refuses targets
+    /// that need detection, since this version has no detector.
+    fn refuse_target_needing_detector(&mut self, target: Target, at: usize, defaulted: bool) {
+        if target.needs_detection() {
+            let default = if defaulted { " (the default)" } else { "" };
+            self.report.error(
+                at,
+                format!(
+                    "target \"{target}\"{default} needs the face/person detector, which this version does \
+                     not have yet; use target = \"frame\" (redact the whole frame) or target = \"none\" \
+                     with masks"
+                ),
+            );
+        }
+    }
+
+    /// Parses a string value with `FromStr`, reporting its error message at the value.
+    fn parse_value<T>(&mut self, raw: Spanned<String>) -> Option<T>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        raw.get_ref().parse().map_err(|err: T::Err| self.report.error(raw.span().start, err.to_string())).ok()
+    }
+
+    fn masks(&mut self, raw: Spanned<RawMaskNode>) -> Option<Vec<Vec<Point>>> {
+        let at = raw.span().start;
+        let polygons = match raw.into_inner() {
+            RawMaskNode::Array(polygons) => polygons,
+            other => {
+                let found = other.kind();
+                self.report.error(
+                    at,
+                    format!("`masks` must be an array of polygons, found {found}; e.g. {EXAMPLE_MASK}"),
+                );
+                return None;
+            }
+        };
+        if is_one_bare_polygon(&polygons) {
+            self.report.error(
+                at,
+                format!(
+                    "`masks` is an array of polygons and this is a single polygon: wrap it in one more \
+                     [ ], e.g. {EXAMPLE_MASK}"
+                ),
+            );
+            return None;
+        }
+        let polygons: Vec<_> = polygons.into_iter().map(|p| self.polygon(p)).collect();
+        polygons.into_iter().collect()
+    }
+
+    fn polygon(&mut self, raw: Spanned<RawMaskNode>) -> Option<Vec<Point>> {
+        let at = raw.span().start;
+        let points = match raw.into_inner() {
+            RawMaskNode::Array(points) => points,
+            other => {
+                let found = other.kind();
+                self.report
+                    .error(at, format!("a mask polygon must be an array of [x, y] points, found {found}"));
+                return None;
+            }
+        };
+        let count = points.len();
+        let points: Vec<_> = points.into_iter().map(|p| self.point(p)).collect();
+        if count < 3 {
+            self.report.error(at, format!("a mask polygon needs at least 3 points, this one has {count}"));
+            return None;
+        }
+        points.into_iter().collect()
+    }
+
+    fn point(&mut self, raw: Spanned<RawMaskNode>) -> Option<Point> {
+        let at = raw.span().start;
+        let coordinates = match raw.into_inner() {
+            RawMaskNode::Array(coordinates) => coordinates,
+            other => {
+                let found = other.kind();
+                self.report.error(at, format!("a mask point must be an array [x, y], found {found}"));
+                return None;
+            }
+        };
+        match <[_; 2]>::try_from(coordinates) {
+            Ok([x, y]) => {
+                let (x, y) = (self.coordinate(x), self.coordinate(y));
+                Some(Point::new(x? as f32, y? as f32))
+            }
+            Err(coordinates) => {
+                let count = coordinates.len();
+                self.report
+                    .error(at, format!("a mask point must be [x, y], 2 numbers; this one has {count}"));
+                None
+            }
+        }
+    }
+
+    fn coordinate(&mut self, raw: Spanned<RawMaskNode>) -> Option<f64> {
+        let at = raw.span().start;
+        let message = match raw.into_inner() {
+            RawMaskNode::Number(v) if (0.0..=1.0).contains(&v) => return Some(v),
+            RawMaskNode::Number(v) if !v.is_finite() => {
+                format!("mask coordinate {v} is not a finite number: use a fraction of the frame from 0 to 1")
+            }
+            RawMaskNode::Number(v) => format!(
+                "mask coordinate {v} is outside 0..1: coordinates are fractions of the frame's width (x) \
+                 and height (y)"
+            ),
+            other => format!("a mask coordinate must be a number from 0 to 1, found {}", other.kind()),
+        };
+        self.report.error(at, message);
+        None
+    }
+
+    fn output(&mut self, raw: RawOutput) -> Option<OutputConfig> {
+        let defaults = EncoderSettings::default();
+        let video = raw.video.map_or(Some(None), |v| self.video(v).map(Some));
+        let preset = raw.preset.map_or(Some(defaults.preset), |p| self.parse_value(p));
+        let crf = raw.crf.map_or(Some(defaults.crf), |c| self.crf(c));
+        Some(OutputConfig { video: video?, encoder: EncoderSettings { preset: preset?, crf: crf? } })
+    }
+
+    fn video(&mut self, raw: Spanned<String>) -> Option<PathBuf> {
+        let at = raw.span().start;
+        let video = raw.into_inner();
+        if !video.ends_with(".mp4") {
+            self.report.error(
+                at,
+                format!("`video` {video:?} must end in .mp4: the redacted stream is written as MP4"),
+            );
+            return None;
+        }
+        let path = self.base_dir.join(&video);
+        if let Some(&first) = self.videos.get(&path) {
+            let line = self.report.line_of(first);
+            self.report.error(
+                at,
+                format!(
+                    "`video` {video:?} is already written by the camera on line {line}: give each camera \
+                     its own output file"
+                ),
+            );
+            return None;
+        }
+        self.videos.insert(path.clone(), at);
+        Some(path)
+    }
+
+    fn crf(&mut self, raw: Spanned<i64>) -> Option<u8> {
+        let crf = *raw.get_ref();
+        let valid = u8::try_from(crf).ok().filter(|&c| c <= EncoderSettings::MAX_CRF);
+        if valid.is_none() {
+            self.report.error(
+                raw.span().start,
+                format!(
+                    "crf {crf} is out of range: use 0..={} (lower is better quality and bigger files; \
+                     the default is {})",
+                    EncoderSettings::MAX_CRF,
+                    EncoderSettings::default().crf
+                ),
+            );
+        }
+        valid
+    }
+}
+
+/// Camera names label logs, counts and output files, so they are kept short and plain.
+fn check_name(name: &str) -> Result<(), String> {
+    const RULE: &str = "use 1 to 64 letters, digits, '_' or '-'";
+    if name.is_empty() {
+        return Err(format!("camera name is empty: {RULE}"));
+    }
+    if let Some(c) = name.chars().find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
+        return Err(format!("camera name {name:?} contains {c:?}: {RULE}"));
+    }
+    if name.len() > 64 {
+        return Err(format!("camera name is {} characters long: {RULE}", name.len()));
+    }
+    Ok(())
+}
+
+/// Whether `masks` holds points rather than polygons: `[[x, y], [x, y], ...]`, one bracket short.
+fn is_one_bare_polygon(polygons: &[Spanned<RawMaskNode>]) -> bool {
+    let is_point = |node: &Spanned<RawMaskNode>| match node.get_ref() {
+        RawMaskNode::Array(items) => {
+            !items.is_empty() && items.iter().all(|i| matches!(i.get_ref(), RawMaskNode::Number(_)))
+        }
+        _ => false,
+    };
+    !polygons.is_empty() && polygons.iter().all(is_point)
+}

@@ -1,0 +1,67 @@
+//! Plane-independent geometry: points, rectangles and mask shapes in pixel or normalised units.
+
+/// A point. Units depend on context: normalised (0..1 of the frame) in config, pixels elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub x: f32,
+    pub y: f32,
+}
+
+impl Point {
+    pub const fn new(x: f32, y: f32) -> Self {
+        Self { x, y }
+    }
+}
+
+/// An axis-aligned rectangle `[x0, x1) × [y0, y1)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+impl Rect {
+    pub const fn new(x0: f32, y0: f32, x1: f32, y1: f32) -> Self {
+        Self { x0, y0, x1, y1 }
+    }
+
+    pub fn width(&self) -> f32 {
+        self.x1 - self.x0
+    }
+
+    pub fn height(&self) -> f32 {
+        self.y1 - self.y0
+    }
+}
+
+/// The outline of one region to redact, in luma pixel coordinates of the frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// An axis-aligned box.
+    Rect(Rect),
+    /// The ellipse inscribed in the box.
+    Ellipse(Rect),
+    /// A closed polygon (≥ 3 vertices, any winding, may be concave; even-odd fill).
+    Polygon(Vec<Point>),
+}
+
+impl Shape {
+    /// The bounding box of the shape (not clipped to any frame).
+    pub fn bounds(&self) -> Rect {
+        match self {
+            Shape::Rect(r) | Shape::Ellipse(r) => *r,
+            Shape::Polygon(pts) => {
+                let mut r = Rect::new(f32::INFINITY, f32::INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY);
+                for p in pts {
+                    r.x0 = r.x0.min(p.x);
+                    r.y0 = r.y0.min(p.y);
+                    r.x1 = r.x1.max(p.x);
+                    r.y1 = r.y1.max(p.y);
+                }
+                r
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! obscura: redacted video and anonymous people counts from IP cameras, and nothing else.
+//!
+//! The flow of one camera is `source → redact → sink`, each stage a thread joined by bounded
+//! channels (see [`pipeline`]). Raw [`frame::Frame`]s never reach a sink: sinks take
+//! [`redact::RedactedFrame`], which only [`redact::Redaction::apply`] can make.
+
+pub mod config;
+pub mod frame;
+pub mod geometry;
+pub mod pipeline;
+pub mod redact;
+pub mod sink;
+pub mod source;
+
+use std::sync::OnceLock;
+
+/// Initialises GStreamer once per process; the error says what to install.
+pub(crate) fn gst_init() -> Result<(), String> {
+    static INIT: OnceLock<Result<(), String>> = OnceLock::new();
+    INIT.get_or_init(|| {
+        gstreamer::init()
+            .map_err(|e| format!("cannot initialise GStreamer ({e}); run scripts/setup to install it"))
+    })
+    .clone()
+}

@@ -1,0 +1,386 @@
+//! The `obscura` command line: `redact`, `run`, `check`. Exit codes: 0 success, 1 a job failed,
+//! 2 bad usage or configuration, 130 interrupted.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use obscura::config::{CameraConfig, Config, ConfigError, EncoderSettings, Source, X264Preset};
+use obscura::geometry::Point;
+use obscura::pipeline::{NoProgress, Progress, Shutdown, VideoJob, output_name_in};
+use obscura::redact::{Method, Redaction, Rgb, Target};
+
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Privacy-first video redaction and anonymous people counting for IP cameras.
+///
+/// obscura turns camera footage into redacted video (faces, heads, people or whole frames
+/// blurred, pixelated or filled before any frame leaves the process) and aggregate counts.
+/// Nothing else leaves: no raw frame, no face crop, no per-person record.
+#[derive(Debug, Parser)]
+#[command(name = "obscura", version, max_term_width = 100)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Redact video files or images and write the redacted copies.
+    ///
+    /// Videos (any container and codec GStreamer can decode) become H.264 MP4 files with the same
+    /// frames and timestamps, and with no audio and no metadata. Images (JPEG, PNG) become images
+    /// in the format of the output's extension, without EXIF. Outputs appear only when complete.
+    ///
+    /// Examples:
+    ///   obscura redact in.mp4 -o out.mp4 --target frame --method pixelate
+    ///   obscura redact a.mp4 b.mkv photo.jpg -o redacted/ --target frame
+    ///   obscura redact in.mp4 -o out.mp4 --target none --mask "0,0 0.3,0 0.3,0.2 0,0.2"
+    #[command(verbatim_doc_comment)]
+    Redact(RedactArgs),
+    /// Run every [[camera]] of a config file until its source ends (files) or Ctrl-C.
+    ///
+    /// Ctrl-C stops the sources and finishes the outputs with what was decoded; a second Ctrl-C
+    /// aborts and deletes unfinished outputs.
+    Run {
+        /// The TOML config file (see docs/config.md and obscura.example.toml).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Validate a config file: prints every problem as FILE:LINE:COL: message; exit 2 if any.
+    Check {
+        /// The TOML config file to validate.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RedactArgs {
+    /// Input videos or images.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+    /// Output file; with several inputs (or an existing directory), a directory in which each
+    /// output keeps its input's file name (videos get the .mp4 extension).
+    #[arg(short, long, value_name = "OUTPUT")]
+    output: PathBuf,
+    /// What to redact: the whole frame, detected faces/heads/persons, or none (masks only).
+    #[arg(long, value_enum, default_value_t = Target::Faces)]
+    target: Target,
+    /// How to redact.
+    #[arg(long, value_enum, default_value_t = Method::Blur)]
+    method: Method,
+    /// Colour for --method fill, as #RRGGBB.
+    #[arg(long, value_name = "#RRGGBB", default_value = "#000000")]
+    fill_color: Rgb,
+    /// A fixed privacy mask: a polygon of ≥ 3 "x,y" points in normalised 0..1 frame coordinates
+    /// (x right, y down), e.g. "0,0 0.3,0 0.3,0.2". Repeat for several. Always redacted, whatever
+    /// the target.
+    #[arg(long = "mask", value_name = "POLYGON", value_parser = parse_polygon)]
+    masks: Vec<Vec<Point>>,
+    /// x264 speed preset of the output: faster presets use less CPU for bigger files.
+    #[arg(long, value_enum, default_value_t = X264Preset::Veryfast)]
+    preset: X264Preset,
+    /// x264 constant quality (0..=50): lower is better and bigger.
+    #[arg(long, default_value_t = 23, value_parser = clap::value_parser!(u8).range(0..=50))]
+    crf: u8,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Run { config } => run(&config),
+        Command::Redact(args) => redact(args),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn check(path: &Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(config) => {
+            println!(
+                "{}: ok ({} camera{})",
+                path.display(),
+                config.cameras.len(),
+                plural(config.cameras.len())
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => config_failure(&err),
+    }
+}
+
+fn config_failure(err: &ConfigError) -> ExitCode {
+    eprintln!("{err}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Installs the Ctrl-C handler: the first press does `first`, the second aborts, the third exits.
+fn on_interrupt(shutdown: &Shutdown, first: fn(&Shutdown)) {
+    static PRESSES: AtomicUsize = AtomicUsize::new(0);
+    let shutdown = shutdown.clone();
+    let result = ctrlc::set_handler(move || match PRESSES.fetch_add(1, Ordering::SeqCst) {
+        0 => {
+            eprintln!("obscura: interrupted; stopping (press Ctrl-C again to abort)");
+            first(&shutdown);
+        }
+        1 => shutdown.abort(),
+        _ => std::process::exit(i32::from(EXIT_INTERRUPTED)),
+    });
+    if let Err(err) = result {
+        tracing::warn!(%err, "cannot install the Ctrl-C handler");
+    }
+}
+
+fn run(path: &Path) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(err) => return config_failure(&err),
+    };
+    let shutdown = Shutdown::new();
+    on_interrupt(&shutdown, Shutdown::stop);
+    let results: Vec<(String, anyhow::Result<String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = config
+            .cameras
+            .iter()
+            .map(|camera| (camera.name.clone(), s.spawn(|| run_camera(camera, &shutdown))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|(name, h)| {
+                (name, h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked"))))
+            })
+            .collect()
+    });
+    let mut failed = false;
+    for (name, result) in results {
+        match result {
+            Ok(summary) => eprintln!("camera {name}: {summary}"),
+            Err(err) => {
+                failed = true;
+                eprintln!("camera {name}: error: {err:#}");
+            }
+        }
+    }
+    exit_code(failed, &shutdown)
+}
+
+fn run_camera(camera: &CameraConfig, shutdown: &Shutdown) -> anyhow::Result<String> {
+    let _span = tracing::info_span!("camera", name = %camera.name).entered();
+    let input = match &camera.source {
+        Source::File(path) => path.clone(),
+        Source::Rtsp(_) => {
+            bail!("{}: RTSP sources are not supported by this version yet (file sources only)", camera.source)
+        }
+    };
+    if camera.output.video.is_none() {
+        tracing::warn!("no [camera.output] video: frames are redacted and discarded");
+    }
+    let redact = &camera.redact;
+    let job = VideoJob {
+        input,
+        output: camera.output.video.clone(),
+        redaction: Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone()),
+        encoder: camera.output.encoder.clone(),
+    };
+    let report = job.run(shutdown, &NoProgress)?;
+    Ok(describe_report(&report))
+}
+
+fn describe_report(report: &obscura::pipeline::JobReport) -> String {
+    let secs = report.elapsed.as_secs_f64();
+    let fps = report.frames as f64 / secs.max(1e-9);
+    let place = match &report.output {
+        Some(path) => format!("→ {}", path.display()),
+        None => "(no output)".to_owned(),
+    };
+    let early = if report.stopped_early { " (stopped early)" } else { "" };
+    format!("{} frames in {secs:.1} s ({fps:.1} fps) {place}{early}", report.frames)
+}
+
+fn redact(args: RedactArgs) -> ExitCode {
+    if let Err(err) = check_redact_args(&args) {
+        eprintln!("obscura redact: {err:#}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let outputs = match plan_outputs(&args.inputs, &args.output) {
+        Ok(outputs) => outputs,
+        Err(err) => {
+            eprintln!("obscura redact: {err:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let shutdown = Shutdown::new();
+    on_interrupt(&shutdown, Shutdown::abort);
+    let settings = EncoderSettings { preset: args.preset, crf: args.crf };
+    let mut failed = false;
+    for (input, output) in args.inputs.iter().zip(outputs) {
+        if shutdown.is_stopping() {
+            break;
+        }
+        let redaction = Redaction::new(args.target, args.method, args.fill_color, args.masks.clone());
+        match redact_one(input, &output, redaction, &settings, &shutdown) {
+            Ok(summary) => eprintln!("{}: {summary}", input.display()),
+            Err(err) => {
+                failed = true;
+                eprintln!("obscura redact: {err:#}");
+            }
+        }
+    }
+    exit_code(failed, &shutdown)
+}
+
+fn exit_code(failed: bool, shutdown: &Shutdown) -> ExitCode {
+    if shutdown.is_aborted() {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if failed {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn check_redact_args(args: &RedactArgs) -> anyhow::Result<()> {
+    if args.target.needs_detection() {
+        bail!(
+            "--target {} needs the face/person detector, which this version does not have yet; \
+             use --target frame (the whole frame), or --target none with --mask",
+            args.target
+        );
+    }
+    if args.target == Target::None && args.masks.is_empty() {
+        bail!("--target none redacts only the --mask regions: give at least one --mask");
+    }
+    Ok(())
+}
+
+fn is_still(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["jpg", "jpeg", "png"].iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+/// The output path of each input: `-o` itself for one input, else a file in the `-o` directory.
+fn plan_outputs(inputs: &[PathBuf], output: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let outputs: Vec<PathBuf> = if inputs.len() == 1 && !output.is_dir() {
+        vec![output.to_owned()]
+    } else {
+        if output.exists() && !output.is_dir() {
+            bail!("{}: with several inputs, -o must be a directory", output.display());
+        }
+        inputs.iter().map(|input| output_name_in(output, input, !is_still(input))).collect()
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (input, out) in inputs.iter().zip(&outputs) {
+        if !seen.insert(out.clone()) {
+            bail!("{}: two inputs would be written to the same output {}", input.display(), out.display());
+        }
+        if let (Ok(a), Ok(b)) = (input.canonicalize(), out.canonicalize())
+            && a == b
+        {
+            bail!("{}: the output would overwrite its input", out.display());
+        }
+    }
+    Ok(outputs)
+}
+
+fn redact_one(
+    input: &Path,
+    output: &Path,
+    mut redaction: Redaction,
+    settings: &EncoderSettings,
+    shutdown: &Shutdown,
+) -> anyhow::Result<String> {
+    if is_still(input) {
+        let frame = obscura::source::load_still(input)?;
+        let redacted = redaction.apply(frame).with_context(|| input.display().to_string())?;
+        obscura::source::save_still(redacted, output)?;
+        return Ok(format!("→ {}", output.display()));
+    }
+    let progress = ProgressDisplay::new(input);
+    let job = VideoJob {
+        input: input.to_owned(),
+        output: Some(output.to_owned()),
+        redaction,
+        encoder: settings.clone(),
+    };
+    let result = job.run(shutdown, &progress);
+    progress.bar.finish_and_clear();
+    Ok(describe_report(&result?))
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+struct ProgressDisplay {
+    bar: ProgressBar,
+}
+
+impl ProgressDisplay {
+    fn new(input: &Path) -> Self {
+        let bar = if std::io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} frames {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        Self { bar }
+    }
+}
+
+impl Progress for ProgressDisplay {
+    fn set_total(&self, frames: u64) {
+        self.bar.set_length(frames);
+    }
+
+    fn tick(&self) {
+        self.bar.inc(1);
+    }
+}
+
+/// Parses a polygon "x,y x,y x,y" of normalised points.
+fn parse_polygon(s: &str) -> Result<Vec<Point>, String> {
+    let points = s
+        .split_whitespace()
+        .map(|pair| {
+            let (x, y) = pair.split_once(',').ok_or_else(|| format!("{pair:?} is not an \"x,y\" point"))?;
+            let coord = |v: &str| {
+                v.trim()
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|c| (0.0..=1.0).contains(c))
+                    .ok_or_else(|| format!("{v:?} in {pair:?} is not a number between 0 and 1"))
+            };
+            Ok(Point::new(coord(x)?, coord(y)?))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if points.len() < 3 {
+        return Err(format!("a mask needs at least 3 points, got {}", points.len()));
+    }
+    Ok(points)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,242 @@
+//! Builds and runs the stages of one video job: decode → redact → encode, each a thread joined by
+//! bounded channels. Files block when a queue is full (nothing is dropped); the output appears
+//! only when every stage ended cleanly.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::config::EncoderSettings;
+use crate::frame::Frame;
+use crate::redact::{RedactError, RedactedFrame, Redaction};
+use crate::sink::{Mp4Writer, SinkError};
+use crate::source::{Decoded, SourceError, VideoDecoder};
+
+/// Frames in flight between two stages. Small: a frame is several MB at 1080p and beyond.
+const QUEUE_DEPTH: usize = 4;
+/// How often a waiting stage looks at the shutdown flag.
+const POLL: Duration = Duration::from_millis(100);
+
+/// A request to stop, shared by every stage of every job.
+///
+/// `stop` ends sources where they are and lets the frames already decoded drain to complete,
+/// valid outputs; `abort` ends everything at once and leaves no output behind.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown(Arc<AtomicU8>);
+
+const RUNNING: u8 = 0;
+const STOPPING: u8 = 1;
+const ABORTED: u8 = 2;
+
+impl Shutdown {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ends sources; what was decoded still drains to the outputs.
+    pub fn stop(&self) {
+        let _ = self.0.compare_exchange(RUNNING, STOPPING, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Ends everything; unfinished outputs are deleted.
+    pub fn abort(&self) {
+        self.0.store(ABORTED, Ordering::SeqCst);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.0.load(Ordering::SeqCst) != RUNNING
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == ABORTED
+    }
+}
+
+/// Why a job failed. Its output, if any, was not left behind.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("{path}: {source}")]
+    Redact { path: PathBuf, source: RedactError },
+    #[error("{path}: interrupted; no output written")]
+    Interrupted { path: PathBuf },
+    #[error("{path}: a pipeline stage panicked")]
+    Panicked { path: PathBuf },
+}
+
+/// What a finished job did.
+#[derive(Debug, Clone)]
+pub struct JobReport {
+    /// Frames decoded, redacted and (when there is an output) encoded.
+    pub frames: u64,
+    /// The output written, if the job had one.
+    pub output: Option<PathBuf>,
+    /// Whether the source was ended early by [`Shutdown::stop`].
+    pub stopped_early: bool,
+    pub elapsed: Duration,
+}
+
+/// Observes a job's progress (a progress bar, a log line); called from the decode thread.
+pub trait Progress: Send + Sync {
+    /// The stream's expected number of frames, once known.
+    fn set_total(&self, _frames: u64) {}
+    /// One more frame decoded.
+    fn tick(&self) {}
+}
+
+/// No progress display.
+#[derive(Debug)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// One video file through decode → redact → (optionally) encode.
+#[derive(Debug)]
+pub struct VideoJob {
+    pub input: PathBuf,
+    pub output: Option<PathBuf>,
+    pub redaction: Redaction,
+    pub encoder: EncoderSettings,
+}
+
+/// How a stage ended without error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StageEnd {
+    /// Its input ended (end of stream, or the stage upstream ended).
+    Complete,
+    /// Ended early by `Shutdown::stop`.
+    Stopped,
+    /// The stage downstream went away (it reports its own error).
+    DownstreamGone,
+    /// Ended by `Shutdown::abort`.
+    Aborted,
+}
+
+impl VideoJob {
+    /// Runs the job to the end of its input, or until `shutdown`. The output appears only on
+    /// success; on any error or abort, nothing is left behind.
+    pub fn run(self, shutdown: &Shutdown, progress: &dyn Progress) -> Result<JobReport, JobError> {
+        let started = Instant::now();
+        let input = self.input;
+        let decoder = VideoDecoder::open(&input)?;
+        let writer = self.output.as_deref().map(|o| Mp4Writer::create(o, &self.encoder)).transpose()?;
+        let mut redaction = self.redaction;
+
+        let (frame_tx, frame_rx) = bounded::<Frame>(QUEUE_DEPTH);
+        let (redacted_tx, redacted_rx) = bounded::<RedactedFrame>(QUEUE_DEPTH);
+        let (decoded, redacted, encoded) = thread::scope(|s| {
+            let decode = thread::Builder::new()
+                .name("decode".into())
+                .spawn_scoped(s, || decode_stage(decoder, frame_tx, shutdown, progress));
+            let redact = thread::Builder::new()
+                .name("redact".into())
+                .spawn_scoped(s, || redact_stage(&mut redaction, frame_rx, redacted_tx, shutdown));
+            let encoded = encode_stage(writer, redacted_rx, shutdown);
+            (joined(decode, &input), joined(redact, &input), encoded)
+        });
+        let (decode_end, frames) = decoded??;
+        let redact_end = redacted?.map_err(|source| JobError::Redact { path: input.clone(), source })?;
+        let (encode_end, writer) = encoded?;
+        let ends = [decode_end, redact_end, encode_end];
+        if shutdown.is_aborted()
+            || ends.contains(&StageEnd::Aborted)
+            || ends.contains(&StageEnd::DownstreamGone)
+        {
+            return Err(JobError::Interrupted { path: input });
+        }
+        let output = writer.map(Mp4Writer::finish).transpose()?;
+        Ok(JobReport {
+            frames,
+            output,
+            stopped_early: decode_end == StageEnd::Stopped,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+/// The result of a stage thread; a stage that could not start or panicked fails the job.
+fn joined<T>(handle: std::io::Result<thread::ScopedJoinHandle<'_, T>>, input: &Path) -> Result<T, JobError> {
+    handle.ok().and_then(|h| h.join().ok()).ok_or_else(|| JobError::Panicked { path: input.to_owned() })
+}
+
+fn decode_stage(
+    mut decoder: VideoDecoder,
+    out: Sender<Frame>,
+    shutdown: &Shutdown,
+    progress: &dyn Progress,
+) -> Result<(StageEnd, u64), SourceError> {
+    let mut total_known = false;
+    loop {
+        if shutdown.is_aborted() {
+            return Ok((StageEnd::Aborted, decoder.frames()));
+        }
+        if shutdown.is_stopping() {
+            return Ok((StageEnd::Stopped, decoder.frames()));
+        }
+        match decoder.pull(POLL)? {
+            Decoded::Frame(frame) => {
+                if !total_known {
+                    total_known = true;
+                    if let Some(total) = decoder.stream_info().and_then(|i| i.expected_frames()) {
+                        progress.set_total(total);
+                    }
+                }
+                progress.tick();
+                if out.send(frame).is_err() {
+                    return Ok((StageEnd::DownstreamGone, decoder.frames()));
+                }
+            }
+            Decoded::Pending => {}
+            Decoded::End => return Ok((StageEnd::Complete, decoder.frames())),
+        }
+    }
+}
+
+fn redact_stage(
+    redaction: &mut Redaction,
+    input: Receiver<Frame>,
+    out: Sender<RedactedFrame>,
+    shutdown: &Shutdown,
+) -> Result<StageEnd, RedactError> {
+    for frame in input {
+        if shutdown.is_aborted() {
+            return Ok(StageEnd::Aborted);
+        }
+        if out.send(redaction.apply(frame)?).is_err() {
+            return Ok(StageEnd::DownstreamGone);
+        }
+    }
+    Ok(StageEnd::Complete)
+}
+
+/// Encodes until the channel closes; hands the writer back so the caller finishes it only when
+/// every stage succeeded.
+fn encode_stage(
+    mut writer: Option<Mp4Writer>,
+    input: Receiver<RedactedFrame>,
+    shutdown: &Shutdown,
+) -> Result<(StageEnd, Option<Mp4Writer>), JobError> {
+    for frame in input {
+        if shutdown.is_aborted() {
+            return Ok((StageEnd::Aborted, None));
+        }
+        if let Some(writer) = writer.as_mut() {
+            writer.write(frame)?;
+        }
+    }
+    Ok((StageEnd::Complete, writer))
+}
+
+/// Where `redact` writes the redacted version of `input` when `-o` is a directory: the input's
+/// file name, with `.mp4` for videos in any other container.
+pub fn output_name_in(dir: &Path, input: &Path, is_video: bool) -> PathBuf {
+    let name = input.file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("output"));
+    let keeps_ext = name.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
+    if is_video && !keeps_ext { dir.join(name.with_extension("mp4")) } else { dir.join(name) }
+}

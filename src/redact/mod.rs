@@ -1,0 +1,243 @@
+//! The redact stage: turns a raw [`Frame`] into a [`RedactedFrame`], the only kind of frame any
+//! encoder, file or other sink accepts.
+//!
+//! `RedactedFrame` has a private field and its only constructor is [`Redaction::apply`], so a raw
+//! frame cannot reach a sink by any path the compiler accepts:
+//!
+//! ```compile_fail
+//! use obscura::frame::Frame;
+//! use obscura::sink::Mp4Writer;
+//! fn leak(writer: &mut Mp4Writer, raw: Frame) {
+//!     writer.write(raw).unwrap(); // expected `RedactedFrame`, found `Frame`
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! use obscura::frame::Frame;
+//! use obscura::redact::RedactedFrame;
+//! fn forge(raw: Frame) -> RedactedFrame {
+//!     RedactedFrame { frame: raw } // the field is private to `redact`
+//! }
+//! ```
+//!
+//! The sanctioned path compiles:
+//!
+//! ```
+//! use obscura::frame::Frame;
+//! use obscura::redact::Redaction;
+//! use obscura::sink::Mp4Writer;
+//! fn write(writer: &mut Mp4Writer, redaction: &mut Redaction, raw: Frame) -> anyhow::Result<()> {
+//!     writer.write(redaction.apply(raw)?)?;
+//!     Ok(())
+//! }
+//! ```
+
+pub mod color;
+pub mod engine;
+pub mod kernels;
+pub mod planes;
+pub mod policy;
+pub mod raster;
+
+use gstreamer_video as gst_video;
+use gstreamer_video::prelude::*;
+
+pub use color::Rgb;
+pub use engine::Redactor;
+pub use planes::{PlaneMut, Style};
+pub use policy::{Method, Target};
+
+use crate::frame::{Frame, FrameMeta, Pixels, StillImage};
+use crate::geometry::{Point, Rect, Shape};
+use color::{Matrix, Range};
+
+/// A frame whose pixels have been through redaction. Constructed only by [`Redaction::apply`].
+#[derive(Debug)]
+pub struct RedactedFrame {
+    frame: Frame,
+}
+
+impl RedactedFrame {
+    /// Where the frame sits in its stream.
+    pub fn meta(&self) -> FrameMeta {
+        self.frame.meta
+    }
+
+    /// Width and height in (luma) pixels.
+    pub fn size(&self) -> (u32, u32) {
+        self.frame.pixels.size()
+    }
+
+    pub(crate) fn into_pixels(self) -> Pixels {
+        self.frame.pixels
+    }
+}
+
+/// Why a frame could not be redacted. The frame is then dropped: never passed on unredacted.
+#[derive(Debug, thiserror::Error)]
+pub enum RedactError {
+    #[error("cannot map the decoded frame for writing: {0}")]
+    Map(String),
+    #[error("unsupported pixel format {0} (expected I420 or NV12)")]
+    Format(String),
+    #[error("target \"{0}\" needs a detector, which this version does not have yet")]
+    NeedsDetector(Target),
+}
+
+/// What to redact and how, for one stream: the target, the method and the fixed privacy masks.
+#[derive(Debug)]
+pub struct Redaction {
+    target: Target,
+    method: Method,
+    fill_color: Rgb,
+    /// Fixed privacy polygons, normalised to 0..1 of the frame.
+    masks: Vec<Vec<Point>>,
+    redactor: Redactor,
+    shapes: Vec<Shape>,
+    shapes_for: Option<(u32, u32)>,
+}
+
+impl Redaction {
+    /// A redaction of `target` by `method`, plus the fixed `masks` (normalised polygons).
+    pub fn new(target: Target, method: Method, fill_color: Rgb, masks: Vec<Vec<Point>>) -> Self {
+        Self {
+            target,
+            method,
+            fill_color,
+            masks,
+            redactor: Redactor::new(),
+            shapes: Vec::new(),
+            shapes_for: None,
+        }
+    }
+
+    /// Redacts `frame` in place and hands it on as a [`RedactedFrame`]. On error the frame is
+    /// consumed: it is dropped, never passed on.
+    pub fn apply(&mut self, mut frame: Frame) -> Result<RedactedFrame, RedactError> {
+        if self.target.needs_detection() {
+            return Err(RedactError::NeedsDetector(self.target));
+        }
+        let (width, height) = frame.pixels.size();
+        self.update_shapes(width, height);
+        if !self.shapes.is_empty() {
+            match &mut frame.pixels {
+                Pixels::Video { buffer, info } => {
+                    let style = video_style(self.method, self.fill_color, info)?;
+                    let buffer = buffer.make_mut();
+                    let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, info)
+                        .map_err(|e| RedactError::Map(e.to_string()))?;
+                    let mut planes = video_planes(&mut vframe)?;
+                    self.redactor.apply(&mut planes, width as usize, height as usize, &self.shapes, &style);
+                }
+                Pixels::Still(image) => {
+                    let style = still_style(self.method, self.fill_color);
+                    let mut planes = [still_plane(image)];
+                    self.redactor.apply(&mut planes, width as usize, height as usize, &self.shapes, &style);
+                }
+            }
+        }
+        Ok(RedactedFrame { frame })
+    }
+
+    /// Recomputes the pixel shapes when the frame size changes (masks are normalised).
+    fn update_shapes(&mut self, width: u32, height: u32) {
+        if self.shapes_for == Some((width, height)) {
+            return;
+        }
+        let (w, h) = (width as f32, height as f32);
+        self.shapes.clear();
+        if self.target == Target::Frame {
+            self.shapes.push(Shape::Rect(Rect::new(0.0, 0.0, w, h)));
+        } else {
+            let scale = |p: &Point| Point::new(p.x * w, p.y * h);
+            self.shapes
+                .extend(self.masks.iter().map(|poly| Shape::Polygon(poly.iter().map(scale).collect())));
+        }
+        self.shapes_for = Some((width, height));
+    }
+}
+
+fn video_style(method: Method, fill: Rgb, info: &gst_video::VideoInfo) -> Result<Style, RedactError> {
+    Ok(match method {
+        Method::Blur => Style::Blur,
+        Method::Pixelate => Style::Pixelate,
+        Method::Fill => {
+            let [y, u, v] = fill.to_yuv(stream_matrix(info), stream_range(info));
+            match info.format() {
+                gst_video::VideoFormat::I420 => Style::Fill([[y, 0, 0, 0], [u, 0, 0, 0], [v, 0, 0, 0]]),
+                gst_video::VideoFormat::Nv12 => Style::Fill([[y, 0, 0, 0], [u, v, 0, 0], [0; 4]]),
+                other => return Err(RedactError::Format(other.to_string())),
+            }
+        }
+    })
+}
+
+fn still_style(method: Method, fill: Rgb) -> Style {
+    match method {
+        Method::Blur => Style::Blur,
+        Method::Pixelate => Style::Pixelate,
+        Method::Fill => Style::Fill([[fill.r, fill.g, fill.b, 255], [0; 4], [0; 4]]),
+    }
+}
+
+/// The stream's RGB→YUV matrix; unknown ones default as GStreamer does (BT.709 from 720 lines up).
+pub(crate) fn stream_matrix(info: &gst_video::VideoInfo) -> Matrix {
+    match info.colorimetry().matrix() {
+        gst_video::VideoColorMatrix::Bt601 | gst_video::VideoColorMatrix::Fcc => Matrix::Bt601,
+        gst_video::VideoColorMatrix::Bt709 | gst_video::VideoColorMatrix::Smpte240m => Matrix::Bt709,
+        gst_video::VideoColorMatrix::Bt2020 => Matrix::Bt2020,
+        _ if info.height() >= 720 => Matrix::Bt709,
+        _ => Matrix::Bt601,
+    }
+}
+
+pub(crate) fn stream_range(info: &gst_video::VideoInfo) -> Range {
+    match info.colorimetry().range() {
+        gst_video::VideoColorRange::Range0_255 => Range::Full,
+        _ => Range::Limited,
+    }
+}
+
+/// The planes of a mapped I420 or NV12 frame, with their strides and subsampling.
+fn video_planes<'a>(
+    vframe: &'a mut gst_video::VideoFrameRef<&mut gstreamer::BufferRef>,
+) -> Result<Vec<PlaneMut<'a>>, RedactError> {
+    let format = vframe.format();
+    let (w, h) = (vframe.width() as usize, vframe.height() as usize);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let strides: Vec<usize> = vframe.plane_stride().iter().map(|&s| s as usize).collect();
+    let [p0, p1, p2, _] = vframe.planes_data_mut();
+    let plane = |data, stride, width, height, channels, sub| PlaneMut {
+        data,
+        stride,
+        width,
+        height,
+        channels,
+        sub_x: sub,
+        sub_y: sub,
+    };
+    match format {
+        gst_video::VideoFormat::I420 => Ok(vec![
+            plane(p0, strides[0], w, h, 1, 1),
+            plane(p1, strides[1], cw, ch, 1, 2),
+            plane(p2, strides[2], cw, ch, 1, 2),
+        ]),
+        gst_video::VideoFormat::Nv12 => {
+            Ok(vec![plane(p0, strides[0], w, h, 1, 1), plane(p1, strides[1], cw, ch, 2, 2)])
+        }
+        other => Err(RedactError::Format(other.to_string())),
+    }
+}
+
+fn still_plane(image: &mut StillImage) -> PlaneMut<'_> {
+    let channels = usize::from(image.channels);
+    PlaneMut {
+        stride: image.width as usize * channels,
+        width: image.width as usize,
+        height: image.height as usize,
+        channels,
+        sub_x: 1,
+        sub_y: 1,
+        data: &mut image.data,
+    }
+}

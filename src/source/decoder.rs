@@ -1,0 +1,292 @@
+//! Decoding a video file with GStreamer into frames in the decoder's own I420/NV12 buffers.
+//!
+//! `filesrc ! decodebin ! videoconvert ! appsink(I420|NV12)`: `videoconvert` is a pass-through
+//! when the decoder already gives I420 or NV12 (the common case), so frames are the decoder's own
+//! buffers. Non-video streams (audio, subtitles) are not decoded and go to a `fakesink`. The
+//! appsink is bounded and blocks when full: a file is never decoded faster than it is consumed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+
+use super::{SourceError, check_input_file};
+use crate::frame::Frame;
+
+/// How many decoded frames the appsink may hold before the decoder waits.
+const APPSINK_MAX_BUFFERS: u32 = 2;
+
+/// Streams whose caps start with one of these are never decoded (obscura emits video only).
+const NOT_DECODED: &[&str] =
+    &["audio/", "text/", "subpicture/", "subtitle/", "closedcaption/", "application/x-subtitle"];
+
+/// What one call to [`VideoDecoder::pull`] gave.
+#[derive(Debug)]
+pub enum Decoded {
+    /// The next frame.
+    Frame(Frame),
+    /// Nothing within the timeout; call again (lets the caller check for shutdown).
+    Pending,
+    /// The stream ended cleanly.
+    End,
+}
+
+/// What is known of the video stream once decoding has started.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoStreamInfo {
+    pub width: u32,
+    pub height: u32,
+    /// Frames per second, if the stream declares it.
+    pub fps: Option<f64>,
+    /// Declared duration of the container, if known.
+    pub duration: Option<gst::ClockTime>,
+}
+
+impl VideoStreamInfo {
+    /// The expected number of frames, from duration and rate, when both are known.
+    pub fn expected_frames(&self) -> Option<u64> {
+        let (duration, fps) = (self.duration?, self.fps?);
+        Some((duration.seconds_f64() * fps).round() as u64)
+    }
+}
+
+/// A running decode of one video file.
+#[derive(Debug)]
+pub struct VideoDecoder {
+    path: PathBuf,
+    pipeline: gst::Pipeline,
+    appsink: gst_app::AppSink,
+    bus: gst::Bus,
+    video_linked: Arc<AtomicBool>,
+    no_more_pads: Arc<AtomicBool>,
+    info: Option<gst_video::VideoInfo>,
+    caps: Option<gst::Caps>,
+    frames: u64,
+    decoded_end: Option<gst::ClockTime>,
+}
+
+impl VideoDecoder {
+    /// Starts decoding `path`. Fails at once on a missing, unreadable or empty file; problems of
+    /// the content are reported by [`pull`](Self::pull).
+    pub fn open(path: &Path) -> Result<Self, SourceError> {
+        check_input_file(path)?;
+        crate::gst_init().map_err(|reason| SourceError::Pipeline { path: path.to_owned(), reason })?;
+        let setup = |e: &dyn std::fmt::Display| SourceError::Pipeline {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
+
+        let pipeline = gst::Pipeline::new();
+        let filesrc = gst::ElementFactory::make("filesrc")
+            .property("location", path.to_string_lossy().as_ref())
+            .build()
+            .map_err(|e| setup(&e))?;
+        let decodebin = gst::ElementFactory::make("decodebin").build().map_err(|e| setup(&e))?;
+        let convert = gst::ElementFactory::make("videoconvert").build().map_err(|e| setup(&e))?;
+        let caps =
+            gst::Caps::builder("video/x-raw").field("format", gst::List::new(["I420", "NV12"])).build();
+        let appsink = gst_app::AppSink::builder()
+            .caps(&caps)
+            .max_buffers(APPSINK_MAX_BUFFERS)
+            .drop(false)
+            .sync(false)
+            .enable_last_sample(false)
+            .build();
+        pipeline.add_many([&filesrc, &decodebin, &convert, appsink.upcast_ref()]).map_err(|e| setup(&e))?;
+        filesrc.link(&decodebin).map_err(|e| setup(&e))?;
+        convert.link(&appsink).map_err(|e| setup(&e))?;
+
+        // Stop auto-plugging at anything that is not video: it is never decoded.
+        decodebin.connect("autoplug-continue", false, |args| {
+            let caps = args[2].get::<gst::Caps>().ok()?;
+            let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
+            let skip = NOT_DECODED.iter().any(|prefix| name.starts_with(prefix));
+            Some((!skip).to_value())
+        });
+
+        let video_linked = Arc::new(AtomicBool::new(false));
+        let no_more_pads = Arc::new(AtomicBool::new(false));
+        let pipeline_weak = pipeline.downgrade();
+        let convert_weak = convert.downgrade();
+        let linked = video_linked.clone();
+        decodebin.connect_pad_added(move |_, pad| {
+            let (Some(pipeline), Some(convert)) = (pipeline_weak.upgrade(), convert_weak.upgrade()) else {
+                return;
+            };
+            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let is_raw_video = caps.structure(0).is_some_and(|s| s.name() == "video/x-raw");
+            let sink_pad = convert.static_pad("sink");
+            if is_raw_video
+                && !linked.load(Ordering::SeqCst)
+                && let Some(sink_pad) = sink_pad
+                && pad.link(&sink_pad).is_ok()
+            {
+                linked.store(true, Ordering::SeqCst);
+                return;
+            }
+            // Everything else (audio, subtitles, a second video stream) is discarded undecoded.
+            if let Ok(fakesink) =
+                gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()
+                && pipeline.add(&fakesink).is_ok()
+            {
+                let _ = fakesink.sync_state_with_parent();
+                if let Some(sink) = fakesink.static_pad("sink") {
+                    let _ = pad.link(&sink);
+                }
+            }
+        });
+        let done = no_more_pads.clone();
+        decodebin.connect_no_more_pads(move |_| done.store(true, Ordering::SeqCst));
+
+        let bus = pipeline.bus().ok_or_else(|| setup(&"pipeline has no bus"))?;
+        let decoder = Self {
+            path: path.to_owned(),
+            pipeline,
+            appsink,
+            bus,
+            video_linked,
+            no_more_pads,
+            info: None,
+            caps: None,
+            frames: 0,
+            decoded_end: None,
+        };
+        if decoder.pipeline.set_state(gst::State::Playing).is_err() {
+            return Err(decoder
+                .error_from_bus()
+                .unwrap_or_else(|| decoder.decode_error("cannot start decoding")));
+        }
+        Ok(decoder)
+    }
+
+    /// The input file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Frames decoded so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// What is known of the stream, once the first frame has been decoded.
+    pub fn stream_info(&self) -> Option<VideoStreamInfo> {
+        let info = self.info.as_ref()?;
+        let fps = info.fps();
+        let fps =
+            (fps.numer() > 0 && fps.denom() > 0).then(|| f64::from(fps.numer()) / f64::from(fps.denom()));
+        Some(VideoStreamInfo {
+            width: info.width(),
+            height: info.height(),
+            fps,
+            duration: self.pipeline.query_duration::<gst::ClockTime>(),
+        })
+    }
+
+    /// Waits up to `timeout` for the next frame.
+    pub fn pull(&mut self, timeout: Duration) -> Result<Decoded, SourceError> {
+        let timeout = gst::ClockTime::from_nseconds(timeout.as_nanos() as u64);
+        match self.appsink.try_pull_sample(timeout) {
+            Some(sample) => self.frame_from_sample(sample).map(Decoded::Frame),
+            None if self.appsink.is_eos() => self.finish(),
+            None => {
+                if let Some(err) = self.error_from_bus() {
+                    return Err(err);
+                }
+                if self.no_more_pads.load(Ordering::SeqCst) && !self.video_linked.load(Ordering::SeqCst) {
+                    return Err(SourceError::NoVideo { path: self.path.clone() });
+                }
+                Ok(Decoded::Pending)
+            }
+        }
+    }
+
+    fn frame_from_sample(&mut self, sample: gst::Sample) -> Result<Frame, SourceError> {
+        let caps = sample.caps_owned().ok_or_else(|| self.decode_error("decoded frame without caps"))?;
+        if self.caps.as_ref() != Some(&caps) {
+            let info =
+                gst_video::VideoInfo::from_caps(&caps).map_err(|e| self.decode_error(&e.to_string()))?;
+            self.info = Some(info);
+            self.caps = Some(caps);
+        }
+        let segment = sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned());
+        let mut buffer = sample.buffer_owned().ok_or_else(|| self.decode_error("sample without buffer"))?;
+        drop(sample);
+        // Timestamps in stream time: what a player shows, edit lists (e.g. the B-frame delay of an
+        // MP4) applied. This is what the output keeps.
+        if let (Some(segment), Some(pts)) = (segment, buffer.pts()) {
+            let stream_pts = segment.to_stream_time(pts);
+            if stream_pts != Some(pts) {
+                buffer.make_mut().set_pts(stream_pts);
+            }
+        }
+        let info = self.info.clone().ok_or_else(|| self.decode_error("no video format"))?;
+        if let Some(pts) = buffer.pts() {
+            let end = pts + buffer.duration().unwrap_or(gst::ClockTime::ZERO);
+            self.decoded_end = Some(self.decoded_end.map_or(end, |e| e.max(end)));
+        }
+        let frame = Frame::from_video(buffer, info, self.frames);
+        self.frames += 1;
+        Ok(frame)
+    }
+
+    /// End of stream: an error that raced the EOS wins; a stream that stops well short of its
+    /// declared duration is reported as truncated rather than passed as complete.
+    fn finish(&mut self) -> Result<Decoded, SourceError> {
+        if let Some(err) = self.error_from_bus() {
+            return Err(err);
+        }
+        if self.frames == 0 {
+            return Err(SourceError::NoVideo { path: self.path.clone() });
+        }
+        let declared = self.pipeline.query_duration::<gst::ClockTime>();
+        if let (Some(declared), Some(decoded)) = (declared, self.decoded_end) {
+            let (declared, decoded) = (declared.seconds_f64(), decoded.seconds_f64());
+            let missing = declared - decoded;
+            if missing > 1.0 && missing > 0.05 * declared {
+                return Err(SourceError::Truncated { path: self.path.clone(), decoded, declared });
+            }
+        }
+        Ok(Decoded::End)
+    }
+
+    fn error_from_bus(&self) -> Option<SourceError> {
+        while let Some(msg) = self.bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(err) = msg.view() {
+                return Some(self.decode_error(&describe_gst_error(err)));
+            }
+        }
+        None
+    }
+
+    fn decode_error(&self, reason: &str) -> SourceError {
+        SourceError::Decode { path: self.path.clone(), reason: reason.to_owned() }
+    }
+}
+
+impl Drop for VideoDecoder {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// One line from a GStreamer error: its message, plus the detail when the message alone says
+/// too little (a missing plug-in names the format in the detail).
+pub(crate) fn describe_gst_error(err: &gst::message::Error) -> String {
+    let message = err.error().to_string();
+    let message = message.trim_end_matches('.').to_owned();
+    match err.debug() {
+        Some(debug)
+            if message.contains("missing a plug-in") || message.contains("Internal data stream error") =>
+        {
+            let detail = debug.lines().last().unwrap_or_default().trim().to_owned();
+            format!("{message} ({detail})")
+        }
+        _ => message,
+    }
+}

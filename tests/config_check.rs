@@ -1,0 +1,60 @@
+//! `obscura check`: a valid config exits 0; a bad one lists every problem as FILE:LINE:COL and
+//! exits 2.
+
+use crate::util::*;
+
+#[test]
+fn the_example_config_is_valid() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("obscura.example.toml");
+    let run = obscura(&["check", "--config", str(&example)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("ok (1 camera)"));
+}
+
+#[test]
+fn every_mistake_is_reported_with_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        r##"[[camera]]
+name = "door"
+source = "door.mp4"
+[camera.redact]
+target = "frame"
+metod = "blur"
+fill_color = "#12345"
+
+[[camera]]
+name = "door"
+source = "http://example.invalid/cam"
+[camera.redact]
+target = "none"
+masks = [[[0, 0], [1.5, 0], [1, 1]]]
+[camera.output]
+video = "out/door.avi"
+crf = 99
+"##,
+    )
+    .unwrap();
+    let run = obscura(&["check", "--config", str(&path)]);
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    let positions: Vec<&str> = err
+        .lines()
+        .map(|l| {
+            l.strip_prefix(str(&path)).expect("each line starts with the file").split(' ').next().unwrap()
+        })
+        .collect();
+    assert_eq!(positions, [":6:1:", ":7:14:", ":10:8:", ":11:10:", ":14:20:", ":16:9:", ":17:7:"], "{err}");
+    for words in ["metod", "#12345", "duplicate camera name", "http", "1.5", ".mp4", "99"] {
+        assert!(err.contains(words), "mentions {words}: {err}");
+    }
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let run = obscura(&["check", "--config", "/nonexistent/obscura.toml"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(stderr(&run).contains("/nonexistent/obscura.toml"), "{}", stderr(&run));
+}

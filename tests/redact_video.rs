@@ -1,0 +1,225 @@
+//! `obscura redact` on real footage: whole-frame fill, fixed masks, streams and metadata, frames
+//! and timestamps, Ctrl-C.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::util::*;
+
+fn assert_same_timestamps(input: &std::path::Path, output: &std::path::Path) {
+    let (a, b) = (timestamps(input), timestamps(output));
+    assert_eq!(a.len(), b.len(), "frame count of {} vs {}", input.display(), output.display());
+    for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+        let (a, b) = (a.expect("input pts").nseconds() as i64, b.expect("output pts").nseconds() as i64);
+        assert!((a - b).abs() <= 1_000_000, "frame {i}: pts {a} ns in, {b} ns out");
+    }
+}
+
+#[test]
+fn fill_makes_every_pixel_of_every_frame_magenta() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("magenta.mp4");
+    let run = obscura(&[
+        "redact",
+        str(&sample()),
+        "-o",
+        str(&out),
+        "--target",
+        "frame",
+        "--method",
+        "fill",
+        "--fill-color",
+        "#ff00ff",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let mut frames = 0;
+    decode_each(&out, "RGB", |frame| {
+        frames += 1;
+        for (i, px) in frame.data.chunks_exact(3).enumerate() {
+            let far = |v: u8, want: u8| v.abs_diff(want) > 6;
+            assert!(
+                !(far(px[0], 255) || far(px[1], 0) || far(px[2], 255)),
+                "frame {frames}, pixel {i}: {px:?} is not magenta"
+            );
+        }
+    });
+    assert_eq!(frames, 1799, "the sample's frame count");
+    assert_same_timestamps(&sample(), &out);
+    let probe = probe(&out);
+    assert!(!probe.contains("\"audio\""), "the sample's audio track was dropped: {probe}");
+}
+
+/// An input with an audio track and metadata tags, in `container` ("mp4" or "mkv").
+fn tagged_input_with_audio(dir: &std::path::Path, container: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("tagged.{container}"));
+    let (mux, audio) = match container {
+        "mp4" => ("mp4mux", "avenc_aac"),
+        _ => ("matroskamux", "opusenc"),
+    };
+    gst_run(&format!(
+        "videotestsrc num-buffers=45 pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 ! \
+         x264enc ! taginject tags=\"title=secret-title,comment=secret-comment,\
+         geo-location-latitude=52.5,geo-location-longitude=13.4\" ! {mux} name=m ! filesink location={} \
+         audiotestsrc num-buffers=100 ! audioconvert ! audioresample ! {audio} ! m.",
+        str(&path)
+    ));
+    assert!(probe(&path).contains("\"audio\""), "the test input has audio");
+    path
+}
+
+#[test]
+fn output_has_no_audio_and_no_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    for container in ["mp4", "mkv"] {
+        let input = tagged_input_with_audio(dir.path(), container);
+        let out = dir.path().join(format!("out-{container}.mp4"));
+        let run =
+            obscura(&["redact", str(&input), "-o", str(&out), "--target", "frame", "--method", "pixelate"]);
+        assert!(run.status.success(), "{container}: {}", stderr(&run));
+        let probe = probe(&out);
+        assert_eq!(probe.matches("\"codec_type\"").count(), 1, "{container}: one stream only: {probe}");
+        assert!(probe.contains("\"video\""), "{probe}");
+        for leak in ["secret", "creation_time", "encoder", "location", "title", "comment"] {
+            assert!(!probe.contains(leak), "{container}: output carries {leak:?}: {probe}");
+        }
+        let bytes = std::fs::read(&out).unwrap();
+        assert!(!bytes.windows(6).any(|w| w == b"secret"), "{container}: tag text in the file");
+        assert_same_timestamps(&input, &out);
+    }
+}
+
+/// Two fixed masks: a rectangle and a triangle, as `--mask` polygons and as pixel tests.
+const RECT: &str = "0.1,0.1 0.5,0.1 0.5,0.6 0.1,0.6";
+const TRIANGLE: &str = "0.6,0.2 0.9,0.5 0.6,0.8";
+
+fn inside_masks(x: f32, y: f32, w: f32, h: f32) -> bool {
+    let (x, y) = (x / w, y / h);
+    let in_rect = (0.1..0.5).contains(&x) && (0.1..0.6).contains(&y);
+    // Triangle (0.6,0.2) (0.9,0.5) (0.6,0.8): right of x=0.6, under the top edge, above the bottom.
+    let in_triangle = x >= 0.6 && y - 0.2 >= x - 0.6 && 0.8 - y >= x - 0.6;
+    in_rect || in_triangle
+}
+
+/// Classifies the full-resolution pixels of a frame: surely outside (no mask within `margin` px),
+/// surely inside (the whole `margin` neighbourhood masked), or at an edge.
+fn classify(w: usize, h: usize, margin: usize) -> (Vec<bool>, Vec<bool>) {
+    let mut outside = vec![true; w * h];
+    let mut inside = vec![true; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let m = margin as isize;
+            for dy in -m..=m {
+                for dx in -m..=m {
+                    let (sx, sy) = (x as isize + dx, y as isize + dy);
+                    let hit = sx >= 0
+                        && sy >= 0
+                        && (sx as usize) < w
+                        && (sy as usize) < h
+                        && inside_masks(sx as f32 + 0.5, sy as f32 + 0.5, w as f32, h as f32);
+                    outside[y * w + x] &= !hit;
+                    inside[y * w + x] &= hit;
+                }
+            }
+        }
+    }
+    (outside, inside)
+}
+
+/// Mean absolute difference of horizontally adjacent luma pixels among `mask`ed ones: detail.
+fn detail(frame: &Decoded, mask: &[bool]) -> f64 {
+    let (mut sum, mut n) = (0u64, 0u64);
+    for y in 0..frame.height {
+        for x in 0..frame.width - 1 {
+            if mask[y * frame.width + x] && mask[y * frame.width + x + 1] {
+                sum += u64::from(frame.y(x, y).abs_diff(frame.y(x + 1, y)));
+                n += 1;
+            }
+        }
+    }
+    sum as f64 / n.max(1) as f64
+}
+
+/// Fraction of horizontally adjacent masked luma pairs that are equal: 1.0 for flat blocks.
+fn flatness(frame: &Decoded, mask: &[bool]) -> f64 {
+    let (mut equal, mut n) = (0u64, 0u64);
+    for y in 0..frame.height {
+        for x in 0..frame.width - 1 {
+            if mask[y * frame.width + x] && mask[y * frame.width + x + 1] {
+                equal += u64::from(frame.y(x, y) == frame.y(x + 1, y));
+                n += 1;
+            }
+        }
+    }
+    equal as f64 / n.max(1) as f64
+}
+
+#[test]
+fn fixed_masks_change_their_regions_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = sample_clip(dir.path(), 20);
+    let original = decode_all(&input, "I420");
+    assert!(original.len() >= 20);
+    let (w, h) = (original[0].width, original[0].height);
+    let (outside, inside) = classify(w, h, 2);
+    for method in ["blur", "pixelate"] {
+        let out = dir.path().join(format!("{method}.mp4"));
+        let run = obscura(&[
+            "redact",
+            str(&input),
+            "-o",
+            str(&out),
+            "--target",
+            "none",
+            "--method",
+            method,
+            "--mask",
+            RECT,
+            "--mask",
+            TRIANGLE,
+            "--crf",
+            "0",
+        ]);
+        assert!(run.status.success(), "{method}: {}", stderr(&run));
+        let redacted = decode_all(&out, "I420");
+        assert_eq!(redacted.len(), original.len(), "{method}: frame count");
+        for (i, (a, b)) in original.iter().zip(&redacted).enumerate() {
+            // Outside every mask: untouched (the output is lossless, --crf 0).
+            for (p, _) in outside.iter().enumerate().filter(|(_, o)| **o) {
+                let (x, y) = (p % w, p / w);
+                assert!(a.y(x, y) == b.y(x, y), "{method} frame {i}: luma ({x},{y}) changed");
+            }
+            for (cx, cy) in (0..h / 2).flat_map(|cy| (0..w / 2).map(move |cx| (cx, cy))) {
+                let covered = [(0, 0), (1, 0), (0, 1), (1, 1)]
+                    .iter()
+                    .all(|(dx, dy)| outside[(2 * cy + dy) * w + 2 * cx + dx]);
+                if covered {
+                    assert!(a.uv(cx, cy) == b.uv(cx, cy), "{method} frame {i}: chroma ({cx},{cy}) changed");
+                }
+            }
+            // Inside: the detail is gone.
+            let (before, after) = (detail(a, &inside), detail(b, &inside));
+            assert!(before > 2.0, "the footage has detail in the masks ({before})");
+            match method {
+                "blur" => assert!(after < 0.2 * before, "blur frame {i}: detail {before:.2} → {after:.2}"),
+                _ => assert!(flatness(b, &inside) > 0.9, "pixelate frame {i}: not flat blocks"),
+            }
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_aborts_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("interrupted.mp4");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_obscura"))
+        .args(["redact", str(&sample()), "-o", str(&out), "--target", "frame", "--preset", "slow"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "exit code after Ctrl-C");
+    assert_eq!(files_in(dir.path()), Vec::<String>::new(), "nothing left behind");
+}

@@ -1,0 +1,10 @@
+//! Integration tests: one binary, a module per area. They run the real `obscura` binary on real
+//! GStreamer and real footage (`sample_media/`, fetched by `scripts/setup`).
+
+mod util;
+
+mod bad_input;
+mod config_check;
+mod redact_video;
+mod run_config;
+mod stills;

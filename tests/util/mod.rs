@@ -1,0 +1,161 @@
+//! Shared test helpers: running the binary, making inputs with GStreamer, decoding outputs
+//! independently of obscura's own code.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video::prelude::*;
+
+/// The bundled sample film (1906 street scene, 640×360, 1799 frames, with an audio track).
+pub fn sample() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_media/street.mp4");
+    assert!(path.exists(), "{} is missing: run scripts/setup", path.display());
+    path
+}
+
+pub fn obscura(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_obscura")).args(args).output().expect("obscura runs")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn str(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// Runs a `gst-launch`-style pipeline to EOS, panicking with the bus error if it fails.
+pub fn gst_run(description: &str) {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(description).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(120),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("pipeline finished in time");
+    pipeline.set_state(gst::State::Null).unwrap();
+    if let gst::MessageView::Error(err) = msg.view() {
+        panic!("{description}: {} ({:?})", err.error(), err.debug());
+    }
+}
+
+/// About the first `frames` frames of the sample (a couple more may slip past the cut), re-encoded
+/// losslessly into a new MP4: keeps the tests short while still on real footage.
+pub fn sample_clip(dir: &Path, frames: u32) -> PathBuf {
+    let out = dir.join(format!("clip{frames}.mp4"));
+    gst_run(&format!(
+        "filesrc location={} ! qtdemux ! h264parse ! avdec_h264 ! identity eos-after={frames} ! \
+         videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast pass=qual quantizer=0 ! \
+         mp4mux ! filesink location={}",
+        str(&sample()),
+        str(&out)
+    ));
+    out
+}
+
+/// One decoded frame, planes tightly packed, with its timestamp in stream time.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub pts: Option<gst::ClockTime>,
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<u8>,
+}
+
+impl Decoded {
+    pub fn y(&self, x: usize, y: usize) -> u8 {
+        self.data[y * self.width + x]
+    }
+
+    /// Chroma planes (U, V) of the chroma sample at (cx, cy).
+    pub fn uv(&self, cx: usize, cy: usize) -> (u8, u8) {
+        let (cw, ch) = (self.width.div_ceil(2), self.height.div_ceil(2));
+        let u = self.width * self.height;
+        (self.data[u + cy * cw + cx], self.data[u + cw * ch + cy * cw + cx])
+    }
+}
+
+/// Decodes every frame of `path` with GStreamer (decodebin), independent of obscura, handing
+/// each to `visit` (frames are not kept: a long clip would not fit in memory).
+pub fn decode_each(path: &Path, format: &str, mut visit: impl FnMut(Decoded)) {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format={format} ! appsink name=sink sync=false",
+        str(path)
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    while let Ok(sample) = sink.pull_sample() {
+        let info = gstreamer_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+        let buffer = sample.buffer().unwrap();
+        let segment = sample.segment().unwrap().downcast_ref::<gst::ClockTime>().unwrap();
+        let pts = buffer.pts().and_then(|pts| segment.to_stream_time(pts));
+        let frame = gstreamer_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).unwrap();
+        let mut data = Vec::new();
+        for plane in 0..frame.n_planes() {
+            let stride = frame.plane_stride()[plane as usize] as usize;
+            let comp = frame.format_info().component(plane)[0] as u32;
+            let (w, h) = (frame.comp_width(comp) as usize, frame.comp_height(comp) as usize);
+            let row_bytes = w * frame.format_info().pixel_stride()[comp as usize] as usize;
+            let bytes = frame.plane_data(plane).unwrap();
+            for row in 0..h {
+                data.extend_from_slice(&bytes[row * stride..row * stride + row_bytes]);
+            }
+        }
+        visit(Decoded { pts, width: info.width() as usize, height: info.height() as usize, data });
+    }
+    let error = pipeline.bus().unwrap().pop_filtered(&[gst::MessageType::Error]);
+    pipeline.set_state(gst::State::Null).unwrap();
+    if let Some(msg) = error
+        && let gst::MessageView::Error(err) = msg.view()
+    {
+        panic!("decoding {}: {}", path.display(), err.error());
+    }
+}
+
+/// Every frame of `path`, decoded as `format` (short clips only).
+pub fn decode_all(path: &Path, format: &str) -> Vec<Decoded> {
+    let mut frames = Vec::new();
+    decode_each(path, format, |f| frames.push(f));
+    frames
+}
+
+/// The presentation timestamps of every frame of `path`.
+pub fn timestamps(path: &Path) -> Vec<Option<gst::ClockTime>> {
+    let mut pts = Vec::new();
+    decode_each(path, "GRAY8", |f| pts.push(f.pts));
+    pts
+}
+
+/// `ffprobe` JSON of streams and tags.
+pub fn probe(path: &Path) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_type:stream_tags:format_tags", "-of", "json"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs (installed by scripts/setup)");
+    assert!(out.status.success(), "ffprobe {}: {}", path.display(), stderr(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every file in `dir` (names), to prove nothing was left behind.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
