@@ -8,7 +8,9 @@ use super::raster::{Coverage, Rasterizer, SampleBox};
 use crate::geometry::Shape;
 
 /// Below this many full-resolution pixels of work (the shapes' clipped boxes, summed) the planes are done
-/// one after another on the calling thread.
+/// one after another on the calling thread. Above it they run side by side: with face-size masks this
+/// is the only split (each mask is below the kernels' own thresholds), and it cuts wall time by a third
+/// on 2 cores.
 const PARALLEL_PLANES_MIN_PIXELS: usize = 64 * 64;
 
 /// Redacts frames in place. Keep one per stage and reuse it: its buffers grow to the largest frame seen
@@ -331,9 +333,9 @@ mod tests {
     }
 
     fn case_strategy(
-        max: usize,
+        sizes: std::ops::RangeInclusive<usize>,
     ) -> impl Strategy<Value = ((usize, usize), Vec<TestPlane>, Vec<Shape>, Style)> {
-        (0..=max, 0..=max).prop_flat_map(|frame| {
+        (sizes.clone(), sizes).prop_flat_map(|frame| {
             (
                 Just(frame),
                 prop::collection::vec(plane_strategy(frame), 1..=3),
@@ -372,9 +374,7 @@ mod tests {
                                 c,
                                 index
                             );
-                        } else if let Style::Fill(values) = style
-                            && shapes.iter().rev().find(|s| covered(s, frame, before, x, y)).is_some()
-                        {
+                        } else if let Style::Fill(values) = style {
                             prop_assert_eq!(
                                 after.data[at],
                                 values[index.min(2)][c],
@@ -398,7 +398,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn small_frames_match_the_reference_and_touch_nothing_else((frame, planes, shapes, style) in case_strategy(24)) {
+        fn small_frames_match_the_reference_and_touch_nothing_else((frame, planes, shapes, style) in case_strategy(0..=24)) {
             check(frame, planes, shapes, style)?;
         }
     }
@@ -407,7 +407,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(40))]
         /// Regions above the inline threshold go through the parallel paths (bands, strips, planes).
         #[test]
-        fn large_frames_match_the_reference_and_touch_nothing_else((frame, planes, shapes, style) in case_strategy(150)) {
+        fn large_frames_match_the_reference_and_touch_nothing_else((frame, planes, shapes, style) in case_strategy(60..=200)) {
             check(frame, planes, shapes, style)?;
         }
     }
@@ -479,7 +479,30 @@ mod tests {
     }
 
     #[test]
-    fn overlapping_shapes_are_redacted_in_turn() {
+    fn pixelate_makes_each_block_of_covered_samples_one_value() {
+        let (width, height) = (101, 77);
+        let mut planes = i420(width, height, 9);
+        let before = planes.clone();
+        let shape = Shape::Ellipse(Rect::new(13.0, 9.0, 90.0, 70.0));
+        redact(&mut planes, (width, height), std::slice::from_ref(&shape), &Style::Pixelate);
+        // Box 77×61 → 12-pixel blocks from (12, 8); 6-sample blocks from (6, 4) in chroma.
+        for (plane, old) in planes.iter().zip(&before) {
+            let (size, origin) = (12 / plane.sub_x, (12 / plane.sub_x, 8 / plane.sub_y));
+            let mut values = std::collections::HashMap::new();
+            for y in 0..plane.height {
+                for x in (0..plane.width).filter(|&x| covered(&shape, (width, height), plane, x, y)) {
+                    let block = ((x - origin.0) / size, (y - origin.1) / size);
+                    let value = plane.data[plane.at(x, y, 0)];
+                    assert_eq!(*values.entry(block).or_insert(value), value, "block {block:?} at ({x}, {y})");
+                }
+            }
+            assert!(values.len() > 20);
+            assert_ne!(plane.data, old.data);
+        }
+    }
+
+    #[test]
+    fn overlapping_shapes_are_each_redacted() {
         let mut planes = i420(16, 16, 6);
         let shapes =
             [Shape::Rect(Rect::new(0.0, 0.0, 10.0, 10.0)), Shape::Ellipse(Rect::new(4.0, 4.0, 16.0, 16.0))];
@@ -509,18 +532,19 @@ mod tests {
         }
     }
 
-    /// Milliseconds per call of `apply`, best of several rounds.
+    /// Milliseconds per call of `apply`: the best of 15 rounds of 10 calls (the best round is the one
+    /// least disturbed by other work on the machine).
     fn time_ms(planes: &mut [TestPlane], shapes: &[Shape], style: &Style) -> f64 {
         let mut redactor = Redactor::new();
         let mut views: Vec<PlaneMut<'_>> = planes.iter_mut().map(TestPlane::as_mut).collect();
         redactor.apply(&mut views, 1920, 1080, shapes, style);
-        (0..5)
+        (0..15)
             .map(|_| {
                 let start = Instant::now();
-                for _ in 0..20 {
+                for _ in 0..10 {
                     redactor.apply(&mut views, 1920, 1080, shapes, style);
                 }
-                start.elapsed().as_secs_f64() * 1000.0 / 20.0
+                start.elapsed().as_secs_f64() * 1000.0 / 10.0
             })
             .fold(f64::INFINITY, f64::min)
     }
@@ -547,5 +571,11 @@ mod tests {
                 "{name:8} 1080p I420, {threads} threads: whole frame {whole:.2} ms, 10 faces 80x100 {masks:.3} ms"
             );
         }
+        let mut copies = planes.clone();
+        let start = Instant::now();
+        for _ in 0..100 {
+            copies.iter_mut().zip(&planes).for_each(|(to, from)| to.data.copy_from_slice(&from.data));
+        }
+        println!("memcpy of the frame: {:.2} ms", start.elapsed().as_secs_f64() * 10.0);
     }
 }

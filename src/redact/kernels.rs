@@ -2,8 +2,8 @@
 //!
 //! Each kernel reads only the region (a shape's bounding box in plane samples) and writes only the samples
 //! its [`Coverage`] lists. Large regions are split across the ambient rayon pool: row bands for row work,
-//! column strips for the blur's vertical passes. The blur's hot loops are [`box_row`] (one box pass along
-//! an interleaved row) and [`column_step`] (one row of a vertical box pass over a strip of columns): they
+//! column strips for the blur's vertical passes. The blur's hot loops are `box_row` (one box pass along
+//! an interleaved row) and `column_step` (one row of a vertical box pass over a strip of columns): they
 //! are what the AVX2/NEON variants in `redact/simd/` will replace.
 
 use rayon::prelude::*;
@@ -11,8 +11,16 @@ use rayon::prelude::*;
 use super::planes::{PlaneGrid, PlaneMut};
 use super::raster::{Coverage, SampleBox, Span};
 
-/// Regions with fewer samples than this run on the calling thread: splitting them costs more than it saves.
-const PARALLEL_MIN_SAMPLES: usize = 64 * 64;
+/// Blur regions with fewer samples than this run on the calling thread: splitting them costs more than it
+/// saves. Face-size masks (~80×100) stay inline: split, they took the same wall time and kept pool threads
+/// spinning; the planes of a frame still run side by side (see `engine`).
+const BLUR_PARALLEL_MIN_SAMPLES: usize = 128 * 128;
+
+/// The same for pixelation, about ten times cheaper a sample.
+const PIXELATE_PARALLEL_MIN_SAMPLES: usize = 256 * 256;
+
+/// The same for fill, a `memset`: only whole frames are worth splitting.
+const FILL_PARALLEL_MIN_SAMPLES: usize = 1024 * 1024;
 
 /// Bytes per column strip of the vertical blur passes: a strip of rows this wide stays in L1/L2 while its
 /// three passes run, and its running sums fit on the stack.
@@ -21,9 +29,13 @@ const STRIP_BYTES: usize = 128;
 /// Row bands per pool thread, so that uneven bands still balance.
 const BANDS_PER_THREAD: usize = 4;
 
-/// The largest blur radius, in samples; larger radii are clamped (they need a region of ~200 000 pixels).
-/// Keeps window sums within `u32` and [`Divider`] exact.
-pub const MAX_RADIUS: usize = 16_383;
+/// The largest blur radius, in samples; larger radii (boxes over ~12 000 pixels both ways) are clamped.
+/// Keeps the division by multiplication exact.
+pub const MAX_RADIUS: usize = 2047;
+
+/// The largest pixelation block side, in samples (boxes over ~24 000 pixels both ways are clamped):
+/// keeps a block's sum within `u32`.
+pub const MAX_BLOCK: usize = 4096;
 
 /// Radii of the blur's box passes in one plane, in samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +80,9 @@ impl BlockGrid {
     /// Blocks are `b = max(2, ceil(min(w, h) / 6))` full-resolution pixels, rounded up to even, so that a
     /// face is about 6 blocks across; the grid is anchored at the box origin floored to even coordinates.
     /// Even sizes and origins make the chroma grid (`b / s`, origin `/ s`) line up with the luma grid.
+    /// Clamped to [`MAX_BLOCK`].
     pub fn for_box(pixels: &SampleBox, grid: &PlaneGrid) -> Self {
-        let b = pixels.width().min(pixels.height()).div_ceil(6).max(2).next_multiple_of(2);
+        let b = pixels.width().min(pixels.height()).div_ceil(6).max(2).next_multiple_of(2).min(MAX_BLOCK);
         BlockGrid {
             size_x: b / grid.sub_x,
             size_y: b / grid.sub_y,
@@ -101,9 +114,19 @@ impl KernelScratch {
 
 /// Sets every covered sample of `region` to `value` (channel `c` gets `value[c]`).
 pub fn fill(plane: &mut PlaneMut<'_>, region: SampleBox, coverage: &Coverage, value: [u8; 4]) {
+    fill_split(plane, region, coverage, value, region.area() >= FILL_PARALLEL_MIN_SAMPLES);
+}
+
+/// [`fill`], in row bands on the pool when `parallel`.
+fn fill_split(
+    plane: &mut PlaneMut<'_>,
+    region: SampleBox,
+    coverage: &Coverage,
+    value: [u8; 4],
+    parallel: bool,
+) {
     let (channels, stride) = (plane.channels, plane.stride);
     let pattern = &value[..channels];
-    let parallel = region.area() >= PARALLEL_MIN_SAMPLES;
     let band_rows = band_rows(region.height(), parallel);
     let rows = rows_mut(plane, region.y0, &region);
     for_each_chunk(rows, band_rows * stride, parallel, |band, rows| {
@@ -120,7 +143,7 @@ pub fn fill(plane: &mut PlaneMut<'_>, region: SampleBox, coverage: &Coverage, va
 /// Three vertical box passes of radius `radius.y` then three horizontal ones of radius `radius.x`, each
 /// a running sum per channel (cost independent of the radius), clamp-to-edge at the region's border so
 /// only the region's own samples are read, every pass rounded to the nearest integer. The vertical passes
-/// go strip by strip of [`STRIP_BYTES`] columns, row by row with a running sum per column, into a
+/// go strip by strip of 128 columns, row by row with a running sum per column, into a
 /// strip-major copy of the region; the horizontal passes then go row by row and write covered spans.
 pub fn blur(
     plane: &mut PlaneMut<'_>,
@@ -129,7 +152,20 @@ pub fn blur(
     radius: BlurRadius,
     scratch: &mut KernelScratch,
 ) {
-    let parallel = region.area() >= PARALLEL_MIN_SAMPLES;
+    let parallel = region.area() >= BLUR_PARALLEL_MIN_SAMPLES;
+    blur_split(plane, region, coverage, radius, scratch, parallel);
+}
+
+/// [`blur`], in column strips and row bands on the pool when `parallel`.
+fn blur_split(
+    plane: &mut PlaneMut<'_>,
+    region: SampleBox,
+    coverage: &Coverage,
+    radius: BlurRadius,
+    scratch: &mut KernelScratch,
+    parallel: bool,
+) {
+    debug_assert!([radius.x, radius.y].iter().all(|r| (1..=MAX_RADIUS).contains(r)));
     let len = region.area() * plane.channels;
     grow(&mut scratch.columns, len);
     grow(&mut scratch.columns_tmp, len);
@@ -222,6 +258,19 @@ pub fn pixelate(
     grid: BlockGrid,
     scratch: &mut KernelScratch,
 ) {
+    let parallel = region.area() >= PIXELATE_PARALLEL_MIN_SAMPLES;
+    pixelate_split(plane, region, coverage, grid, scratch, parallel);
+}
+
+/// [`pixelate`], block row by block row on the pool when `parallel`.
+fn pixelate_split(
+    plane: &mut PlaneMut<'_>,
+    region: SampleBox,
+    coverage: &Coverage,
+    grid: BlockGrid,
+    scratch: &mut KernelScratch,
+    parallel: bool,
+) {
     debug_assert!(grid.origin_x <= region.x0 && grid.origin_y <= region.y0);
     let (channels, stride) = (plane.channels, plane.stride);
     let top = grid.origin_y + (region.y0 - grid.origin_y) / grid.size_y * grid.size_y;
@@ -230,7 +279,6 @@ pub fn pixelate(
     let sums_per_band = blocks.count() * channels;
     let sums_len = (region.y1 - top).div_ceil(grid.size_y) * sums_per_band;
     grow(&mut scratch.block_sums, sums_len);
-    let parallel = region.area() >= PARALLEL_MIN_SAMPLES;
     let rows = rows_mut(plane, top, &region);
     let sums = &mut scratch.block_sums[..sums_len];
     for_each_chunk_pair(rows, grid.size_y * stride, sums, sums_per_band, parallel, |band, rows, sums| {
@@ -278,8 +326,13 @@ fn block_means(
     for row in band.chunks(stride).take(rows.end).skip(rows.start) {
         for (k, sum) in sums.chunks_exact_mut(channels).enumerate() {
             let (start, end) = blocks.extent(k);
-            for pixel in row[start * channels..end * channels].chunks_exact(channels) {
-                sum.iter_mut().zip(pixel).for_each(|(s, &v)| *s += u32::from(v));
+            let samples = &row[start * channels..end * channels];
+            if let [sum] = sum {
+                *sum += samples.iter().map(|&v| u32::from(v)).sum::<u32>();
+            } else {
+                for pixel in samples.chunks_exact(channels) {
+                    sum.iter_mut().zip(pixel).for_each(|(s, &v)| *s += u32::from(v));
+                }
             }
         }
     }
@@ -316,25 +369,26 @@ fn fill_samples(samples: &mut [u8], pattern: &[u8]) {
 
 /// Exact rounded division of a box's window sum by its size `n = 2r + 1`, by multiplication.
 ///
-/// `(sum + n / 2) * ceil(2^40 / n) >> 40` equals `(sum + n / 2) / n` for every `sum ≤ 255 n` as long as
-/// `n < 2^16` (the error term `sum · (m n − 2^40) < 256 n² ≤ 2^40` never reaches the next integer).
+/// Running sums start at `bias = n / 2`, so they hold `sum + n / 2`; then `(sum + n / 2) · ⌈2^32 / n⌉ >> 32`
+/// equals `(sum + n / 2) / n` for every `sum ≤ 255 n` as long as `3 ≤ n < 4096` (radius 1 to
+/// [`MAX_RADIUS`]): the error term `(sum + n / 2) · (m n − 2^32) < 256 n² ≤ 2^32` never reaches the next
+/// integer. The multiplier fits 32 bits, so one 32×32→64 multiply (`pmuludq`) divides a lane.
 #[derive(Debug, Clone, Copy)]
 struct Divider {
-    half: u32,
-    multiplier: u64,
+    bias: u32,
+    multiplier: u32,
 }
 
 impl Divider {
-    const SHIFT: u32 = 40;
-
     fn for_radius(radius: usize) -> Self {
-        let n = 2 * radius.min(MAX_RADIUS) as u64 + 1;
-        Divider { half: (n / 2) as u32, multiplier: (1u64 << Self::SHIFT).div_ceil(n) }
+        let n = 2 * radius.clamp(1, MAX_RADIUS) as u64 + 1;
+        Divider { bias: (n / 2) as u32, multiplier: (1u64 << 32).div_ceil(n) as u32 }
     }
 
+    /// The rounded mean of a window whose running sum (started at `bias`) is `biased_sum`.
     #[inline(always)]
-    fn divide(self, sum: u32) -> u8 {
-        ((u64::from(sum + self.half) * self.multiplier) >> Self::SHIFT) as u8
+    fn divide(self, biased_sum: u32) -> u8 {
+        ((u64::from(biased_sum) * u64::from(self.multiplier)) >> 32) as u8
     }
 }
 
@@ -361,7 +415,7 @@ fn box_row<const CH: usize>(src: &[u8], dst: &mut [u8], radius: usize, divider: 
         return;
     }
     let last = n - 1;
-    let mut sums = window_start(src, radius);
+    let mut sums = window_start(src, radius, divider.bias);
     let left_end = radius.min(n);
     let middle_end = n.saturating_sub(radius + 1).max(left_end);
     for i in 0..left_end {
@@ -379,13 +433,13 @@ fn box_row<const CH: usize>(src: &[u8], dst: &mut [u8], radius: usize, divider: 
     }
 }
 
-/// The window sum of pixel 0: `r + 1` copies of pixel 0 and pixels `1..=r` (clamped to the row).
-fn window_start<const CH: usize>(src: &[[u8; CH]], radius: usize) -> [u32; CH] {
+/// `bias` plus the window sum of pixel 0: `r + 1` copies of pixel 0 and pixels `1..=r` (clamped to the row).
+fn window_start<const CH: usize>(src: &[[u8; CH]], radius: usize, bias: u32) -> [u32; CH] {
     let last = src.len() - 1;
     let inside = radius.min(last);
-    let mut sums = [0u32; CH];
+    let mut sums = [bias; CH];
     for c in 0..CH {
-        sums[c] =
+        sums[c] +=
             (radius as u32 + 1) * u32::from(src[0][c]) + (radius - inside) as u32 * u32::from(src[last][c]);
         sums[c] += src[1..=inside].iter().map(|p| u32::from(p[c])).sum::<u32>();
     }
@@ -402,7 +456,7 @@ fn pixel_step<const CH: usize>(
 ) {
     for c in 0..CH {
         out[c] = divider.divide(sums[c]);
-        sums[c] = sums[c] + u32::from(add[c]) - u32::from(sub[c]);
+        sums[c] = sums[c].wrapping_add_signed(i32::from(add[c]) - i32::from(sub[c]));
     }
 }
 
@@ -427,13 +481,13 @@ impl<'a> Rows<'a> {
 }
 
 /// One vertical box pass of radius `radius` over `src` into packed `dst`, clamp-to-edge, with `sums` (one
-/// per column) as the running window sums.
+/// per column) as the running window sums (biased, see [`Divider`]).
 fn column_pass(src: Rows<'_>, dst: &mut [u8], radius: usize, divider: Divider, sums: &mut [u32]) {
     let last = src.count - 1;
     let inside = radius.min(last);
     let (first, last_row) = (src.row(0), src.row(last));
     for ((sum, &a), &b) in sums.iter_mut().zip(first).zip(last_row) {
-        *sum = (radius as u32 + 1) * u32::from(a) + (radius - inside) as u32 * u32::from(b);
+        *sum = divider.bias + (radius as u32 + 1) * u32::from(a) + (radius - inside) as u32 * u32::from(b);
     }
     for i in 1..=inside {
         sums.iter_mut().zip(src.row(i)).for_each(|(sum, &v)| *sum += u32::from(v));
@@ -508,7 +562,7 @@ fn for_each_chunk_pair<A: Send, B: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geometry::{Rect, Shape};
+    use crate::geometry::{Point, Rect, Shape};
     use crate::redact::raster::Rasterizer;
 
     fn pass<const CH: usize>(src: &[u8], radius: usize) -> Vec<u8> {
@@ -532,12 +586,16 @@ mod tests {
 
     #[test]
     fn divider_rounds_exactly() {
-        let radii = (0..=200).chain([1000, 4095, 12_000, MAX_RADIUS]);
+        let radii = (1..=200).chain([1000, 1500, 2000, MAX_RADIUS]);
         for radius in radii {
             let n = 2 * radius as u32 + 1;
             let divider = Divider::for_radius(radius);
             for sum in 0..=255 * n {
-                assert_eq!(u32::from(divider.divide(sum)), (sum + n / 2) / n, "n {n} sum {sum}");
+                assert_eq!(
+                    u32::from(divider.divide(sum + divider.bias)),
+                    (sum + n / 2) / n,
+                    "n {n} sum {sum}"
+                );
             }
         }
     }
@@ -726,6 +784,77 @@ mod tests {
             &mut KernelScratch::new(),
         );
         assert_eq!(data, [250, 10, 31, 31, 250]);
+    }
+
+    /// Runs `kernel` inline, then split on pools of several sizes, and checks every split gives the
+    /// inline result (which the engine's property tests compare with a reference).
+    fn assert_split_matches_inline(
+        kernel: impl Fn(&mut PlaneMut<'_>, SampleBox, &Coverage, PlaneGrid, SampleBox, bool) + Sync,
+    ) {
+        let (width, height) = (301, 203);
+        let shapes = [
+            Shape::Ellipse(Rect::new(-20.0, 7.5, 280.0, 190.0)),
+            Shape::Polygon(vec![
+                Point::new(3.0, 3.0),
+                Point::new(300.0, 40.0),
+                Point::new(150.0, 120.0),
+                Point::new(290.0, 200.0),
+            ]),
+        ];
+        for channels in 1..=4 {
+            for shape in &shapes {
+                let (pixels, region, coverage, grid) = prepare(shape, width, height);
+                let source = noise(width * height * channels, channels as u32);
+                let mut inline = source.clone();
+                kernel(
+                    &mut plane_of(&mut inline, width, height, channels),
+                    region,
+                    &coverage,
+                    grid,
+                    pixels,
+                    false,
+                );
+                assert_ne!(inline, source);
+                for threads in [1, 3, 8] {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    let mut split = source.clone();
+                    pool.install(|| {
+                        kernel(
+                            &mut plane_of(&mut split, width, height, channels),
+                            region,
+                            &coverage,
+                            grid,
+                            pixels,
+                            true,
+                        )
+                    });
+                    assert!(split == inline, "{channels} channels, {threads} threads, {shape:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn split_blur_matches_inline() {
+        assert_split_matches_inline(|plane, region, coverage, grid, pixels, parallel| {
+            let radius = BlurRadius::for_box(&pixels, &grid);
+            blur_split(plane, region, coverage, radius, &mut KernelScratch::new(), parallel);
+        });
+    }
+
+    #[test]
+    fn split_pixelate_matches_inline() {
+        assert_split_matches_inline(|plane, region, coverage, grid, pixels, parallel| {
+            let blocks = BlockGrid::for_box(&pixels, &grid);
+            pixelate_split(plane, region, coverage, blocks, &mut KernelScratch::new(), parallel);
+        });
+    }
+
+    #[test]
+    fn split_fill_matches_inline() {
+        assert_split_matches_inline(|plane, region, coverage, _, _, parallel| {
+            fill_split(plane, region, coverage, [1, 2, 3, 4], parallel);
+        });
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `RedactedFrame` has a private field and its only constructor is [`Redaction::apply`], so a raw
 //! frame cannot reach a sink by any path the compiler accepts:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0308
 //! use obscura::frame::Frame;
 //! use obscura::sink::Mp4Writer;
 //! fn leak(writer: &mut Mp4Writer, raw: Frame) {
@@ -12,7 +12,7 @@
 //! }
 //! ```
 //!
-//! ```compile_fail
+//! ```compile_fail,E0451
 //! use obscura::frame::Frame;
 //! use obscura::redact::RedactedFrame;
 //! fn forge(raw: Frame) -> RedactedFrame {
@@ -20,7 +20,16 @@
 //! }
 //! ```
 //!
-//! The sanctioned path compiles:
+//! Still images go the same way: `source::save_still` takes a `RedactedFrame` too.
+//!
+//! ```compile_fail,E0308
+//! fn leak(raw: obscura::frame::Frame) {
+//!     obscura::source::save_still(raw, std::path::Path::new("x.png")).unwrap();
+//! }
+//! ```
+//!
+//! The sanctioned path compiles; the snippets above differ from it only in the step they skip, so
+//! they fail for that reason alone (stable rustdoc does not check the error codes they name):
 //!
 //! ```
 //! use obscura::frame::Frame;
@@ -28,6 +37,10 @@
 //! use obscura::sink::Mp4Writer;
 //! fn write(writer: &mut Mp4Writer, redaction: &mut Redaction, raw: Frame) -> anyhow::Result<()> {
 //!     writer.write(redaction.apply(raw)?)?;
+//!     Ok(())
+//! }
+//! fn save(redaction: &mut Redaction, raw: Frame) -> anyhow::Result<()> {
+//!     obscura::source::save_still(redaction.apply(raw)?, std::path::Path::new("x.png"))?;
 //!     Ok(())
 //! }
 //! ```
