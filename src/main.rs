@@ -11,9 +11,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use obscura::config::{CameraConfig, Config, ConfigError, EncoderSettings, Source, X264Preset};
+use obscura::detect::{FACE_MASK_SCALE, FaceDetector, FaceSettings, face_masks, models_dir};
 use obscura::geometry::Point;
-use obscura::pipeline::{NoProgress, Progress, Shutdown, VideoJob, output_name_in};
-use obscura::redact::{Method, Redaction, Rgb, Target};
+use obscura::pipeline::{Detection, NoProgress, Progress, Shutdown, VideoJob, output_name_in};
+use obscura::redact::{FrameRegions, Method, Redaction, Rgb, Target};
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -88,6 +89,9 @@ struct RedactArgs {
     /// the target.
     #[arg(long = "mask", value_name = "POLYGON", value_parser = parse_polygon)]
     masks: Vec<Vec<Point>>,
+    /// Run the detector on every N-th frame (1..=60); frames between reuse the latest masks.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
+    detect_every: u32,
     /// x264 speed preset of the output: faster presets use less CPU for bigger files.
     #[arg(long, value_enum, default_value_t = X264Preset::Veryfast)]
     preset: X264Preset,
@@ -203,10 +207,20 @@ fn run_camera(camera: &CameraConfig, shutdown: &Shutdown) -> anyhow::Result<Stri
         input,
         output: camera.output.video.clone(),
         redaction: Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone()),
+        detection: detection_for(redact.target, redact.detect_every)?,
         encoder: camera.output.encoder.clone(),
     };
     let report = job.run(shutdown, &NoProgress)?;
     Ok(describe_report(&report))
+}
+
+/// The detector a target needs, loaded; `None` for targets without detection.
+fn detection_for(target: Target, every: u32) -> anyhow::Result<Option<Detection>> {
+    if !target.needs_detection() {
+        return Ok(None);
+    }
+    let faces = FaceDetector::load(&models_dir(), FaceSettings::default())?;
+    Ok(Some(Detection { faces, every }))
 }
 
 fn describe_report(report: &obscura::pipeline::JobReport) -> String {
@@ -217,7 +231,12 @@ fn describe_report(report: &obscura::pipeline::JobReport) -> String {
         None => "(no output)".to_owned(),
     };
     let early = if report.stopped_early { " (stopped early)" } else { "" };
-    format!("{} frames in {secs:.1} s ({fps:.1} fps) {place}{early}", report.frames)
+    let detection = if report.detected_frames > 0 {
+        format!(", detection on {} frames, {} fail-closed", report.detected_frames, report.fail_closed_frames)
+    } else {
+        String::new()
+    };
+    format!("{} frames in {secs:.1} s ({fps:.1} fps){detection} {place}{early}", report.frames)
 }
 
 fn redact(args: RedactArgs) -> ExitCode {
@@ -241,7 +260,7 @@ fn redact(args: RedactArgs) -> ExitCode {
             break;
         }
         let redaction = Redaction::new(args.target, args.method, args.fill_color, args.masks.clone());
-        match redact_one(input, &output, redaction, &settings, &shutdown) {
+        match redact_one(input, &output, redaction, args.detect_every, &settings, &shutdown) {
             Ok(summary) => eprintln!("{}: {summary}", input.display()),
             Err(err) => {
                 failed = true;
@@ -263,10 +282,10 @@ fn exit_code(failed: bool, shutdown: &Shutdown) -> ExitCode {
 }
 
 fn check_redact_args(args: &RedactArgs) -> anyhow::Result<()> {
-    if args.target.needs_detection() {
+    if matches!(args.target, Target::Heads | Target::Persons) {
         bail!(
-            "--target {} needs the face/person detector, which this version does not have yet; \
-             use --target frame (the whole frame), or --target none with --mask",
+            "--target {} needs the person detector, which this version does not have yet; \
+             use --target faces, --target frame (the whole frame), or --target none with --mask",
             args.target
         );
     }
@@ -310,12 +329,21 @@ fn redact_one(
     input: &Path,
     output: &Path,
     mut redaction: Redaction,
+    detect_every: u32,
     settings: &EncoderSettings,
     shutdown: &Shutdown,
 ) -> anyhow::Result<String> {
+    let mut detection = detection_for(redaction.target(), detect_every)?;
     if is_still(input) {
         let frame = obscura::source::load_still(input)?;
-        let redacted = redaction.apply(frame).with_context(|| input.display().to_string())?;
+        let regions = match detection.as_mut() {
+            None => FrameRegions::None,
+            Some(plan) => {
+                let faces = plan.faces.detect(&frame).with_context(|| input.display().to_string())?;
+                FrameRegions::Detected(face_masks(&faces, FACE_MASK_SCALE).into())
+            }
+        };
+        let redacted = redaction.apply(frame, &regions).with_context(|| input.display().to_string())?;
         obscura::source::save_still(redacted, output)?;
         return Ok(format!("→ {}", output.display()));
     }
@@ -324,6 +352,7 @@ fn redact_one(
         input: input.to_owned(),
         output: Some(output.to_owned()),
         redaction,
+        detection,
         encoder: settings.clone(),
     };
     let result = job.run(shutdown, &progress);

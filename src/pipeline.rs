@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::config::EncoderSettings;
+use crate::detect::{FACE_MASK_SCALE, FaceDetector, face_masks};
 use crate::frame::Frame;
-use crate::redact::{RedactError, RedactedFrame, Redaction};
+use crate::redact::{FrameRegions, RedactError, RedactedFrame, Redaction};
 use crate::sink::{Mp4Writer, SinkError};
 use crate::source::{Decoded, SourceError, VideoDecoder};
 
@@ -80,6 +81,10 @@ pub struct JobReport {
     pub output: Option<PathBuf>,
     /// Whether the source was ended early by [`Shutdown::stop`].
     pub stopped_early: bool,
+    /// Frames on which the detector ran.
+    pub detected_frames: u64,
+    /// Frames redacted whole because detection failed for them (fail closed).
+    pub fail_closed_frames: u64,
     pub elapsed: Duration,
 }
 
@@ -96,13 +101,30 @@ pub trait Progress: Send + Sync {
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
-/// One video file through decode → redact → (optionally) encode.
+/// One video file through decode → detect → redact → (optionally) encode.
 #[derive(Debug)]
 pub struct VideoJob {
     pub input: PathBuf,
     pub output: Option<PathBuf>,
     pub redaction: Redaction,
+    /// The detector, for targets that need one.
+    pub detection: Option<Detection>,
     pub encoder: EncoderSettings,
+}
+
+/// Detection for a job: the face detector, run on every `every`-th frame; the frames between
+/// reuse the latest masks.
+#[derive(Debug)]
+pub struct Detection {
+    pub faces: FaceDetector,
+    pub every: u32,
+}
+
+/// What the detect stage counted.
+#[derive(Debug, Clone, Copy, Default)]
+struct DetectCounts {
+    detected: u64,
+    fail_closed: u64,
 }
 
 /// How a stage ended without error.
@@ -127,23 +149,29 @@ impl VideoJob {
         let decoder = VideoDecoder::open(&input)?;
         let writer = self.output.as_deref().map(|o| Mp4Writer::create(o, &self.encoder)).transpose()?;
         let mut redaction = self.redaction;
+        let mut detection = self.detection;
 
         let (frame_tx, frame_rx) = bounded::<Frame>(QUEUE_DEPTH);
+        let (found_tx, found_rx) = bounded::<(Frame, FrameRegions)>(QUEUE_DEPTH);
         let (redacted_tx, redacted_rx) = bounded::<RedactedFrame>(QUEUE_DEPTH);
-        let (decoded, redacted, encoded) = thread::scope(|s| {
+        let (decoded, detected, redacted, encoded) = thread::scope(|s| {
             let decode = thread::Builder::new()
                 .name("decode".into())
                 .spawn_scoped(s, || decode_stage(decoder, frame_tx, shutdown, progress));
+            let detect = thread::Builder::new()
+                .name("detect".into())
+                .spawn_scoped(s, || detect_stage(detection.as_mut(), frame_rx, found_tx, shutdown));
             let redact = thread::Builder::new()
                 .name("redact".into())
-                .spawn_scoped(s, || redact_stage(&mut redaction, frame_rx, redacted_tx, shutdown));
+                .spawn_scoped(s, || redact_stage(&mut redaction, found_rx, redacted_tx, shutdown));
             let encoded = encode_stage(writer, redacted_rx, shutdown);
-            (joined(decode, &input), joined(redact, &input), encoded)
+            (joined(decode, &input), joined(detect, &input), joined(redact, &input), encoded)
         });
         let (decode_end, frames) = decoded??;
+        let (detect_end, counts) = detected?;
         let redact_end = redacted?.map_err(|source| JobError::Redact { path: input.clone(), source })?;
         let (encode_end, writer) = encoded?;
-        let ends = [decode_end, redact_end, encode_end];
+        let ends = [decode_end, detect_end, redact_end, encode_end];
         if shutdown.is_aborted()
             || ends.contains(&StageEnd::Aborted)
             || ends.contains(&StageEnd::DownstreamGone)
@@ -155,6 +183,8 @@ impl VideoJob {
             frames,
             output,
             stopped_early: decode_end == StageEnd::Stopped,
+            detected_frames: counts.detected,
+            fail_closed_frames: counts.fail_closed,
             elapsed: started.elapsed(),
         })
     }
@@ -198,17 +228,57 @@ fn decode_stage(
     }
 }
 
+/// Runs the detector on every `every`-th frame and tags each frame with the regions to redact.
+/// A frame whose detection failed, and the frames reusing it, are redacted whole (fail closed).
+fn detect_stage(
+    mut detection: Option<&mut Detection>,
+    input: Receiver<Frame>,
+    out: Sender<(Frame, FrameRegions)>,
+    shutdown: &Shutdown,
+) -> (StageEnd, DetectCounts) {
+    let mut counts = DetectCounts::default();
+    let mut latest = FrameRegions::FailClosed;
+    for (index, frame) in input.into_iter().enumerate() {
+        if shutdown.is_aborted() {
+            return (StageEnd::Aborted, counts);
+        }
+        let regions = match detection.as_deref_mut() {
+            None => FrameRegions::None,
+            Some(plan) => {
+                if index % plan.every.max(1) as usize == 0 {
+                    counts.detected += 1;
+                    latest = match plan.faces.detect(&frame) {
+                        Ok(faces) => FrameRegions::Detected(face_masks(&faces, FACE_MASK_SCALE).into()),
+                        Err(err) => {
+                            tracing::warn!(frame = index, %err, "detection failed: frame redacted whole");
+                            FrameRegions::FailClosed
+                        }
+                    };
+                }
+                if matches!(latest, FrameRegions::FailClosed) {
+                    counts.fail_closed += 1;
+                }
+                latest.clone()
+            }
+        };
+        if out.send((frame, regions)).is_err() {
+            return (StageEnd::DownstreamGone, counts);
+        }
+    }
+    (StageEnd::Complete, counts)
+}
+
 fn redact_stage(
     redaction: &mut Redaction,
-    input: Receiver<Frame>,
+    input: Receiver<(Frame, FrameRegions)>,
     out: Sender<RedactedFrame>,
     shutdown: &Shutdown,
 ) -> Result<StageEnd, RedactError> {
-    for frame in input {
+    for (frame, regions) in input {
         if shutdown.is_aborted() {
             return Ok(StageEnd::Aborted);
         }
-        if out.send(redaction.apply(frame)?).is_err() {
+        if out.send(redaction.apply(frame, &regions)?).is_err() {
             return Ok(StageEnd::DownstreamGone);
         }
     }

@@ -62,6 +62,14 @@ pub struct RedactConfig {
     /// Fixed privacy polygons, redacted in every frame whatever the target; default none.
     /// Normalised: x from 0 (left) to 1 (right), y from 0 (top) to 1 (bottom); each has ≥ 3 points.
     pub masks: Vec<Vec<Point>>,
+    /// Run the detector on every N-th frame (1..=60); default 3. Frames between reuse the latest
+    /// masks: lower is safer for fast movement, higher saves CPU.
+    pub detect_every: u32,
+}
+
+impl RedactConfig {
+    /// The largest accepted `detect_every`.
+    pub const MAX_DETECT_EVERY: u32 = 60;
 }
 
 impl Default for RedactConfig {
@@ -71,6 +79,7 @@ impl Default for RedactConfig {
             method: Method::default(),
             fill_color: Rgb { r: 0, g: 0, b: 0 },
             masks: Vec::new(),
+            detect_every: 3,
         }
     }
 }

@@ -34,6 +34,7 @@ pub(super) struct RawRedact {
     pub method: Option<Spanned<String>>,
     pub fill_color: Option<Spanned<String>>,
     pub masks: Option<Spanned<RawMaskNode>>,
+    pub detect_every: Option<Spanned<i64>>,
 }
 
 /// `[camera.output]`; its span is the header.

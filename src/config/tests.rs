@@ -96,6 +96,7 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
                 vec![point(0.0, 0.0), point(0.2, 0.0), point(0.2, 0.1)],
                 vec![point(1.0, 1.0), point(0.5, 1.0), point(0.5, 0.5), point(1.0, 0.5)],
             ],
+            detect_every: 3,
         },
         output: OutputConfig {
             video: Some("/etc/obscura/out/entrance.mp4".into()),
@@ -198,11 +199,8 @@ fn load_reads_the_file_and_resolves_paths_next_to_it() {
         diagnostics.to_string(),
         format!(
             "{}:1:1: camera has no `source`: add a file path, a file:// URL or an rtsp:// URL, \
-             e.g. source = \"rtsp://192.0.2.10/stream1\"\n\
-             {}:1:1: target \"faces\" (the default) needs the face/person detector, which this version \
-             does not have yet; use target = \"frame\" (redact the whole frame) or target = \"none\" with masks",
+             e.g. source = \"rtsp://192.0.2.10/stream1\"",
             bad_path.display(),
-            bad_path.display()
         )
     );
 }
@@ -438,18 +436,17 @@ fn single_bracket_camera_table_is_explained() {
 }
 
 #[test]
-fn targets_needing_the_detector_are_refused_for_now() {
-    const WHY: &str = "needs the face/person detector, which this version does not have yet; use target = \
-                       \"frame\" (redact the whole frame) or target = \"none\" with masks";
-    // Explicit: at the value.
-    let text = "[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\ntarget = \"persons\"\n";
-    assert_eq!(errors(text), [format!("5:10: target \"persons\" {WHY}")]);
-    // Defaulted in a [camera.redact] table: at its header.
-    let text = "[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n\n[camera.redact]\nmethod = \"pixelate\"\n";
-    assert_eq!(errors(text), [format!("5:1: target \"faces\" (the default) {WHY}")]);
-    // Defaulted without one: at the [[camera]] header.
+fn targets_needing_the_person_detector_are_refused_for_now() {
+    const WHY: &str = "needs the person detector, which this version does not have yet; use target = \"faces\", \
+                       \"frame\" (the whole frame) or \"none\" with masks";
+    for target in ["persons", "heads"] {
+        let text =
+            format!("[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\ntarget = \"{target}\"\n");
+        assert_eq!(errors(&text), [format!("5:10: target \"{target}\" {WHY}")]);
+    }
+    // The default, faces, has its detector.
     let text = "\n[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n";
-    assert_eq!(errors(text), [format!("2:1: target \"faces\" (the default) {WHY}")]);
+    assert_eq!(parse(text).unwrap().cameras[0].redact.target, Target::Faces);
 }
 
 // ---- phase one: unknown keys and wrong types ---------------------------------------------------

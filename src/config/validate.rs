@@ -130,21 +130,16 @@ impl Validator<'_, '_> {
                 let value_at = target_at;
                 let parsed = self.parse_value(target);
                 if let Some(target) = parsed {
-                    self.refuse_target_needing_detector(target, value_at, false);
+                    self.refuse_target_needing_person_detector(target, value_at);
                 }
                 parsed
             }
-            None => {
-                if !quiet {
-                    self.refuse_target_needing_detector(defaults.target, at, true);
-                }
-                Some(defaults.target)
-            }
+            None => Some(defaults.target),
         };
         let method = raw.method.map_or(Some(defaults.method), |m| self.parse_value::<Method>(m));
         let fill_color = raw.fill_color.map_or(Some(defaults.fill_color), |c| self.parse_value::<Rgb>(c));
         let masks = raw.masks.map_or(Some(defaults.masks), |m| self.masks(m));
-        if target == Some(Target::None) && masks.as_ref().is_some_and(Vec::is_empty) {
+        if !quiet && target == Some(Target::None) && masks.as_ref().is_some_and(Vec::is_empty) {
             self.report.error(
                 target_at,
                 "target \"none\" with no masks would pass every frame unredacted: add `masks`, or use \
@@ -152,20 +147,25 @@ impl Validator<'_, '_> {
                     .to_owned(),
             );
         }
-        Some(RedactConfig { target: target?, method: method?, fill_color: fill_color?, masks: masks? })
+        let detect_every = raw.detect_every.map_or(Some(defaults.detect_every), |n| self.detect_every(n));
+        Some(RedactConfig {
+            target: target?,
+            method: method?,
+            fill_color: fill_color?,
+            masks: masks?,
+            detect_every: detect_every?,
+        })
     }
 
-    /// Milestone rule, to delete (with its two calls) once the detector lands: refuses targets
-    /// that need detection, since this version has no detector.
-    fn refuse_target_needing_detector(&mut self, target: Target, at: usize, defaulted: bool) {
-        if target.needs_detection() {
-            let default = if defaulted { " (the default)" } else { "" };
+    /// Milestone rule, to delete (with its call) once the person detector lands: refuses the
+    /// targets that need it.
+    fn refuse_target_needing_person_detector(&mut self, target: Target, at: usize) {
+        if matches!(target, Target::Heads | Target::Persons) {
             self.report.error(
                 at,
                 format!(
-                    "target \"{target}\"{default} needs the face/person detector, which this version does \
-                     not have yet; use target = \"frame\" (redact the whole frame) or target = \"none\" \
-                     with masks"
+                    "target \"{target}\" needs the person detector, which this version does not \
+                     have yet; use target = \"faces\", \"frame\" (the whole frame) or \"none\" with masks"
                 ),
             );
         }
@@ -300,6 +300,21 @@ impl Validator<'_, '_> {
         }
         self.videos.insert(path.clone(), at);
         Some(path)
+    }
+
+    fn detect_every(&mut self, raw: Spanned<i64>) -> Option<u32> {
+        let n = *raw.get_ref();
+        let valid = u32::try_from(n).ok().filter(|n| (1..=RedactConfig::MAX_DETECT_EVERY).contains(n));
+        if valid.is_none() {
+            self.report.error(
+                raw.span().start,
+                format!(
+                    "detect_every {n} is out of range: use 1..={} (1 = detect on every frame)",
+                    RedactConfig::MAX_DETECT_EVERY
+                ),
+            );
+        }
+        valid
     }
 
     fn crf(&mut self, raw: Spanned<i64>) -> Option<u8> {

@@ -33,14 +33,14 @@
 //!
 //! ```
 //! use obscura::frame::Frame;
-//! use obscura::redact::Redaction;
+//! use obscura::redact::{FrameRegions, Redaction};
 //! use obscura::sink::Mp4Writer;
 //! fn write(writer: &mut Mp4Writer, redaction: &mut Redaction, raw: Frame) -> anyhow::Result<()> {
-//!     writer.write(redaction.apply(raw)?)?;
+//!     writer.write(redaction.apply(raw, &FrameRegions::None)?)?;
 //!     Ok(())
 //! }
 //! fn save(redaction: &mut Redaction, raw: Frame) -> anyhow::Result<()> {
-//!     obscura::source::save_still(redaction.apply(raw)?, std::path::Path::new("x.png"))?;
+//!     obscura::source::save_still(redaction.apply(raw, &FrameRegions::None)?, std::path::Path::new("x.png"))?;
 //!     Ok(())
 //! }
 //! ```
@@ -51,6 +51,8 @@ pub mod kernels;
 pub mod planes;
 pub mod policy;
 pub mod raster;
+
+use std::sync::Arc;
 
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
@@ -86,6 +88,18 @@ impl RedactedFrame {
     }
 }
 
+/// What detection found in one frame, redacted on top of the fixed masks.
+#[derive(Debug, Clone, Default)]
+pub enum FrameRegions {
+    /// No detection runs for this target.
+    #[default]
+    None,
+    /// The regions to redact (detections turned into masks), in frame pixels.
+    Detected(Arc<[Shape]>),
+    /// Detection failed for this frame: fail closed, the whole frame is redacted.
+    FailClosed,
+}
+
 /// Why a frame could not be redacted. The frame is then dropped: never passed on unredacted.
 #[derive(Debug, thiserror::Error)]
 pub enum RedactError {
@@ -93,8 +107,6 @@ pub enum RedactError {
     Map(String),
     #[error("unsupported pixel format {0} (expected I420 or NV12)")]
     Format(String),
-    #[error("target \"{0}\" needs a detector, which this version does not have yet")]
-    NeedsDetector(Target),
 }
 
 /// What to redact and how, for one stream: the target, the method and the fixed privacy masks.
@@ -124,32 +136,52 @@ impl Redaction {
         }
     }
 
-    /// Redacts `frame` in place and hands it on as a [`RedactedFrame`]. On error the frame is
-    /// consumed: it is dropped, never passed on.
-    pub fn apply(&mut self, mut frame: Frame) -> Result<RedactedFrame, RedactError> {
-        if self.target.needs_detection() {
-            return Err(RedactError::NeedsDetector(self.target));
-        }
+    /// Redacts `frame` in place (the fixed masks, the target, and the `regions` detection
+    /// found) and hands it on as a [`RedactedFrame`]. A target that needs detection but got no
+    /// regions is redacted whole (fail closed). On error the frame is consumed: dropped, never
+    /// passed on.
+    pub fn apply(&mut self, mut frame: Frame, regions: &FrameRegions) -> Result<RedactedFrame, RedactError> {
         let (width, height) = frame.pixels.size();
         self.update_shapes(width, height);
-        if !self.shapes.is_empty() {
-            match &mut frame.pixels {
-                Pixels::Video { buffer, info } => {
-                    let style = video_style(self.method, self.fill_color, info)?;
-                    let buffer = buffer.make_mut();
-                    let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, info)
-                        .map_err(|e| RedactError::Map(e.to_string()))?;
-                    let mut planes = video_planes(&mut vframe)?;
-                    self.redactor.apply(&mut planes, width as usize, height as usize, &self.shapes, &style);
-                }
-                Pixels::Still(image) => {
-                    let style = still_style(self.method, self.fill_color);
-                    let mut planes = [still_plane(image)];
-                    self.redactor.apply(&mut planes, width as usize, height as usize, &self.shapes, &style);
-                }
+        let whole = [Shape::Rect(Rect::new(0.0, 0.0, width as f32, height as f32))];
+        let detected: &[Shape] = match regions {
+            FrameRegions::Detected(shapes) if self.target.needs_detection() => shapes,
+            FrameRegions::FailClosed => &whole,
+            _ if self.target.needs_detection() => &whole,
+            _ => &[],
+        };
+        let fixed = std::mem::take(&mut self.shapes);
+        let result = [&fixed[..], detected]
+            .into_iter()
+            .filter(|shapes| !shapes.is_empty())
+            .try_for_each(|shapes| self.redact(&mut frame, shapes));
+        self.shapes = fixed;
+        result.map(|()| RedactedFrame { frame })
+    }
+
+    fn redact(&mut self, frame: &mut Frame, shapes: &[Shape]) -> Result<(), RedactError> {
+        let (width, height) = frame.pixels.size();
+        match &mut frame.pixels {
+            Pixels::Video { buffer, info } => {
+                let style = video_style(self.method, self.fill_color, info)?;
+                let buffer = buffer.make_mut();
+                let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, info)
+                    .map_err(|e| RedactError::Map(e.to_string()))?;
+                let mut planes = video_planes(&mut vframe)?;
+                self.redactor.apply(&mut planes, width as usize, height as usize, shapes, &style);
+            }
+            Pixels::Still(image) => {
+                let style = still_style(self.method, self.fill_color);
+                let mut planes = [still_plane(image)];
+                self.redactor.apply(&mut planes, width as usize, height as usize, shapes, &style);
             }
         }
-        Ok(RedactedFrame { frame })
+        Ok(())
+    }
+
+    /// The target of this redaction.
+    pub fn target(&self) -> Target {
+        self.target
     }
 
     /// Recomputes the pixel shapes when the frame size changes (masks are normalised).

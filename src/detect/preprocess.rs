@@ -1,0 +1,212 @@
+//! Network input straight from the decoder's planes: one fused pass that scales the frame down
+//! (box average over each output pixel's footprint) and converts YUV to the network's colour
+//! order, writing planar NCHW floats at network size. No full-frame RGB copy is ever made.
+
+use gstreamer_video as gst_video;
+use gstreamer_video::prelude::*;
+
+use super::DetectError;
+use crate::frame::{Frame, Pixels, StillImage};
+use crate::redact::color::{Matrix, Range};
+use crate::redact::{stream_matrix, stream_range};
+
+/// How the frame is laid into the network input: scaled to `content` in the top-left corner of
+/// a `net`-sized input; the rest is zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputLayout {
+    pub net_w: u32,
+    pub net_h: u32,
+    pub content_w: u32,
+    pub content_h: u32,
+}
+
+impl InputLayout {
+    /// Frame pixels per network pixel, horizontally and vertically.
+    pub fn frame_per_net(&self, frame_w: u32, frame_h: u32) -> (f32, f32) {
+        (frame_w as f32 / self.content_w as f32, frame_h as f32 / self.content_h as f32)
+    }
+}
+
+/// The order of the three colour planes of the network input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelOrder {
+    Rgb,
+    Bgr,
+}
+
+/// Fills `out` with the NCHW input (values 0..255) of `frame` laid out as `layout`.
+pub fn fill_input(
+    frame: &Frame,
+    layout: &InputLayout,
+    order: ChannelOrder,
+    out: &mut Vec<f32>,
+) -> Result<(), DetectError> {
+    let plane = layout.net_w as usize * layout.net_h as usize;
+    out.clear();
+    out.resize(3 * plane, 0.0);
+    let (frame_w, frame_h) = frame.size();
+    let xs = footprints(frame_w as usize, layout.content_w as usize);
+    let ys = footprints(frame_h as usize, layout.content_h as usize);
+    let (r_at, b_at) = match order {
+        ChannelOrder::Rgb => (0, 2 * plane),
+        ChannelOrder::Bgr => (2 * plane, 0),
+    };
+    let mut write = |x: usize, y: usize, [r, g, b]: [f32; 3]| {
+        let i = y * layout.net_w as usize + x;
+        out[r_at + i] = r;
+        out[plane + i] = g;
+        out[b_at + i] = b;
+    };
+    match &frame.pixels {
+        Pixels::Video { buffer, info } => {
+            let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), info)
+                .map_err(|e| DetectError::Input(e.to_string()))?;
+            let convert = YuvToRgb::new(stream_matrix(info), stream_range(info));
+            let stride = |p: usize| vframe.plane_stride()[p] as usize;
+            let y_plane = vframe.plane_data(0).map_err(|e| DetectError::Input(e.to_string()))?;
+            let chroma = match info.format() {
+                gst_video::VideoFormat::I420 => Chroma::Planar {
+                    u: vframe.plane_data(1).map_err(|e| DetectError::Input(e.to_string()))?,
+                    v: vframe.plane_data(2).map_err(|e| DetectError::Input(e.to_string()))?,
+                    u_stride: stride(1),
+                    v_stride: stride(2),
+                },
+                gst_video::VideoFormat::Nv12 => Chroma::Interleaved {
+                    uv: vframe.plane_data(1).map_err(|e| DetectError::Input(e.to_string()))?,
+                    stride: stride(1),
+                },
+                other => return Err(DetectError::Input(format!("unsupported pixel format {other}"))),
+            };
+            for (oy, &(y0, y1)) in ys.iter().enumerate() {
+                for (ox, &(x0, x1)) in xs.iter().enumerate() {
+                    let luma = box_mean(y_plane, stride(0), 1, 0, x0, x1, y0, y1);
+                    let (cx, cy) = ((x0 + x1) / 4, (y0 + y1) / 4);
+                    let (u, v) = chroma.at(cx, cy);
+                    write(ox, oy, convert.apply(luma, f32::from(u), f32::from(v)));
+                }
+            }
+        }
+        Pixels::Still(image) => fill_from_still(image, &xs, &ys, &mut write),
+    }
+    Ok(())
+}
+
+fn fill_from_still(
+    image: &StillImage,
+    xs: &[(usize, usize)],
+    ys: &[(usize, usize)],
+    write: &mut impl FnMut(usize, usize, [f32; 3]),
+) {
+    let channels = usize::from(image.channels);
+    let stride = image.width as usize * channels;
+    for (oy, &(y0, y1)) in ys.iter().enumerate() {
+        for (ox, &(x0, x1)) in xs.iter().enumerate() {
+            let px = |c| box_mean(&image.data, stride, channels, c, x0, x1, y0, y1);
+            write(ox, oy, [px(0), px(1), px(2)]);
+        }
+    }
+}
+
+/// For each of `dst` output positions, the source range `[start, end)` it averages (never empty).
+fn footprints(src: usize, dst: usize) -> Vec<(usize, usize)> {
+    (0..dst)
+        .map(|o| {
+            let start = (o * src / dst).min(src.saturating_sub(1));
+            let end = ((o + 1) * src / dst).clamp(start + 1, src.max(1));
+            (start, end)
+        })
+        .collect()
+}
+
+/// Mean of channel `c` of an interleaved plane over `[x0,x1) × [y0,y1)`.
+#[allow(clippy::too_many_arguments)]
+fn box_mean(
+    data: &[u8],
+    stride: usize,
+    channels: usize,
+    c: usize,
+    x0: usize,
+    x1: usize,
+    y0: usize,
+    y1: usize,
+) -> f32 {
+    let mut sum = 0u32;
+    for y in y0..y1 {
+        let row = &data[y * stride..];
+        sum += (x0..x1).map(|x| u32::from(row[x * channels + c])).sum::<u32>();
+    }
+    sum as f32 / ((x1 - x0) * (y1 - y0)) as f32
+}
+
+enum Chroma<'a> {
+    Planar { u: &'a [u8], v: &'a [u8], u_stride: usize, v_stride: usize },
+    Interleaved { uv: &'a [u8], stride: usize },
+}
+
+impl Chroma<'_> {
+    fn at(&self, cx: usize, cy: usize) -> (u8, u8) {
+        match self {
+            Chroma::Planar { u, v, u_stride, v_stride } => (u[cy * u_stride + cx], v[cy * v_stride + cx]),
+            Chroma::Interleaved { uv, stride } => (uv[cy * stride + 2 * cx], uv[cy * stride + 2 * cx + 1]),
+        }
+    }
+}
+
+/// YUV → RGB (0..255) for a stream's matrix and range.
+struct YuvToRgb {
+    y_offset: f32,
+    y_gain: f32,
+    c_gain: f32,
+    kr: f32,
+    kb: f32,
+}
+
+impl YuvToRgb {
+    fn new(matrix: Matrix, range: Range) -> Self {
+        let (kr, kb) = match matrix {
+            Matrix::Bt601 => (0.299, 0.114),
+            Matrix::Bt709 => (0.2126, 0.0722),
+            Matrix::Bt2020 => (0.2627, 0.0593),
+        };
+        let (y_offset, y_gain, c_gain) = match range {
+            Range::Limited => (16.0, 255.0 / 219.0, 255.0 / 224.0),
+            Range::Full => (0.0, 1.0, 1.0),
+        };
+        Self { y_offset, y_gain, c_gain, kr, kb }
+    }
+
+    fn apply(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
+        let y = (y - self.y_offset) * self.y_gain;
+        let (u, v) = ((u - 128.0) * self.c_gain, (v - 128.0) * self.c_gain);
+        let r = y + 2.0 * (1.0 - self.kr) * v;
+        let b = y + 2.0 * (1.0 - self.kb) * u;
+        let g = (y - self.kr * r - self.kb * b) / (1.0 - self.kr - self.kb);
+        [r.clamp(0.0, 255.0), g.clamp(0.0, 255.0), b.clamp(0.0, 255.0)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn footprints_cover_the_source_without_gaps() {
+        assert_eq!(footprints(6, 3), [(0, 2), (2, 4), (4, 6)]);
+        assert_eq!(footprints(5, 2), [(0, 2), (2, 5)]);
+        // Upscaling: each output takes one source sample.
+        assert_eq!(footprints(2, 4), [(0, 1), (0, 1), (1, 2), (1, 2)]);
+        let fp = footprints(1920, 640);
+        assert!(fp.windows(2).all(|w| w[0].1 == w[1].0) && fp.last() == Some(&(1917, 1920)));
+    }
+
+    #[test]
+    fn converts_reference_colours() {
+        let bt601 = YuvToRgb::new(Matrix::Bt601, Range::Limited);
+        let close = |a: [f32; 3], b: [f32; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1.5);
+        assert!(close(bt601.apply(235.0, 128.0, 128.0), [255.0, 255.0, 255.0]));
+        assert!(close(bt601.apply(16.0, 128.0, 128.0), [0.0, 0.0, 0.0]));
+        assert!(close(bt601.apply(81.0, 90.0, 240.0), [255.0, 0.0, 0.0]));
+        let bt709 = YuvToRgb::new(Matrix::Bt709, Range::Limited);
+        assert!(close(bt709.apply(63.0, 102.0, 240.0), [255.0, 0.0, 0.0]));
+    }
+}
