@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod detect;
+pub mod eval;
 pub mod frame;
 pub mod geometry;
 pub mod pipeline;

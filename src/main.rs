@@ -58,11 +58,33 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Measure redaction against ground truth, on your own footage or the evaluation sets.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Validate a config file: prints every problem as FILE:LINE:COL: message; exit 2 if any.
     Check {
         /// The TOML config file to validate.
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Face coverage on still images with faces marked in a dlib XML file: a face counts as
+    /// covered when at least 90% of its box is masked. Prints a table, or JSON with --json.
+    ///
+    /// Example: obscura eval faces --xml faces/training.xml --images faces/
+    Faces {
+        /// dlib image-metadata XML (<image file=…><box top= left= width= height=/>).
+        #[arg(long, value_name = "FILE")]
+        xml: PathBuf,
+        /// The folder the XML's image file names are relative to (default: the XML's folder).
+        #[arg(long, value_name = "DIR")]
+        images: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -107,6 +129,37 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Run { config } => run(&config),
         Command::Redact(args) => redact(args),
+        Command::Eval(EvalCommand::Faces { xml, images, json }) => eval_faces(&xml, images.as_deref(), json),
+    }
+}
+
+fn eval_faces(xml: &Path, images: Option<&Path>, json: bool) -> ExitCode {
+    let run = || -> anyhow::Result<obscura::eval::FaceReport> {
+        let truth = obscura::eval::read_dlib_xml(xml)?;
+        let dir =
+            images.map(Path::to_owned).unwrap_or_else(|| xml.parent().unwrap_or(Path::new(".")).to_owned());
+        let mut detector = FaceDetector::load(&models_dir(), FaceSettings::default())?;
+        Ok(obscura::eval::faces(&truth, &dir, &mut detector)?)
+    };
+    match run() {
+        Ok(report) if json => match serde_json::to_string_pretty(&report) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("obscura eval: {err}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        },
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("obscura eval: {err:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
     }
 }
 

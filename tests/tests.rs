@@ -5,6 +5,7 @@ mod util;
 
 mod bad_input;
 mod config_check;
+mod detect;
 mod redact_video;
 mod run_config;
 mod stills;

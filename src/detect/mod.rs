@@ -31,9 +31,11 @@ pub enum DetectError {
     Input(String),
 }
 
-/// How much larger than the detected face box its mask is (each side, from the centre): faces
-/// move between detections and boxes are tight around the features.
-pub const FACE_MASK_SCALE: f32 = 1.3;
+/// How much larger than the detected face box its mask is (from the centre). The mask is the
+/// ellipse inscribed in the scaled box: from √2 on, that ellipse covers the whole face box,
+/// corners included; 1.6 adds a margin for localisation error and for movement between
+/// detections.
+pub const FACE_MASK_SCALE: f32 = 1.6;
 
 /// The mask of each face: the ellipse inscribed in its box scaled by `scale` about its centre.
 pub fn face_masks(faces: &[Detection], scale: f32) -> Vec<Shape> {

@@ -858,7 +858,7 @@ mod tests {
         };
         let original = std::fs::read(&path).expect("OBSCURA_CENTERFACE is readable");
         let edited =
-            make_dynamic(&original, &super::super::centerface::dynamic_dims()).expect("edit succeeds");
+            make_dynamic(&original, &crate::detect::centerface::dynamic_dims()).expect("edit succeeds");
 
         let p = |s: &str| Err(s.to_owned());
         assert_eq!(signature(&original, GRAPH_INPUT).len(), 195);
@@ -876,7 +876,7 @@ mod tests {
             assert_eq!(count(&edited, kept), count(&original, kept), "field {kept} kept");
         }
         assert_eq!(
-            make_dynamic(&edited, &super::super::centerface::dynamic_dims()),
+            make_dynamic(&edited, &crate::detect::centerface::dynamic_dims()),
             Ok(edited.clone()),
             "idempotent"
         );

@@ -1,0 +1,134 @@
+//! Detection with the real models: faces found and covered on real photos, nothing found where
+//! there is nothing, and clear errors when a model is missing or corrupt.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::*;
+
+/// `../shared/eval`, the evaluation data beside the repository. Required in CI; elsewhere a test
+/// that needs it says so and skips.
+fn shared_eval(what: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval").join(what);
+    if dir.exists() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing: CI must have the evaluation data",
+        dir.display()
+    );
+    eprintln!("skipped: {} not present (evaluation data lives beside the repository)", dir.display());
+    None
+}
+
+#[test]
+fn every_face_of_the_stills_is_covered() {
+    let Some(dir) = shared_eval("faces-stills") else { return };
+    let run = obscura(&["eval", "faces", "--xml", str(&dir.join("training.xml")), "--json"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["faces"], 18, "{report}");
+    assert_eq!(report["covered"], 18, "every face ≥ 90% masked: {report:#}");
+}
+
+#[test]
+fn faces_are_filled_in_a_real_photo_and_the_rest_is_untouched() {
+    let Some(dir) = shared_eval("faces-stills") else { return };
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("redacted.png");
+    let input = dir.join("2008_001322.jpg");
+    let run = obscura(&[
+        "redact",
+        str(&input),
+        "-o",
+        str(&out),
+        "--target",
+        "faces",
+        "--method",
+        "fill",
+        "--fill-color",
+        "#ff00ff",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let image = image::open(&out).unwrap().into_rgb8();
+    let magenta = |x: u32, y: u32| image.get_pixel(x, y).0 == [255, 0, 255];
+    // The three marked faces (dlib boxes of training.xml): their centres are filled.
+    for (left, top, size) in [(104, 162, 76), (232, 218, 63), (344, 155, 90)] {
+        assert!(magenta(left + size / 2, top + size / 2), "face at ({left},{top}) filled");
+    }
+    let filled = image.pixels().filter(|p| p.0 == [255, 0, 255]).count() as f64;
+    let share = filled / f64::from(image.width() * image.height());
+    assert!(share < 0.25, "only faces are filled, not the picture: {share:.2}");
+}
+
+#[test]
+fn a_blank_frame_gives_no_detection() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [("black.png", 0u8), ("grey.png", 128), ("white.png", 255)] {
+        let input = dir.path().join(name);
+        image::RgbImage::from_pixel(640, 480, image::Rgb([value; 3])).save(&input).unwrap();
+        let frame = obscura::source::load_still(&input).unwrap();
+        let mut faces = obscura::detect::FaceDetector::load(
+            &obscura::detect::models_dir(),
+            obscura::detect::FaceSettings::default(),
+        )
+        .unwrap();
+        assert_eq!(faces.detect(&frame).unwrap(), [], "{name}");
+    }
+}
+
+#[test]
+fn faces_target_runs_on_real_footage() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = sample_clip(dir.path(), 30);
+    let out = dir.path().join("faces.mp4");
+    let run = obscura(&["redact", str(&clip), "-o", str(&out), "--target", "faces", "--detect-every", "2"]);
+    let err = stderr(&run);
+    assert!(run.status.success(), "{err}");
+    let frames = timestamps(&clip).len();
+    assert_eq!(timestamps(&out).len(), frames);
+    assert!(err.contains(&format!("detection on {} frames, 0 fail-closed", frames.div_ceil(2))), "{err}");
+}
+
+/// Runs `redact --target faces` with the models taken from `models`.
+fn redact_with_models(models: &Path) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("grey.png");
+    image::RgbImage::from_pixel(64, 64, image::Rgb([128; 3])).save(&input).unwrap();
+    let out = dir.path().join("out.png");
+    let run = Command::new(env!("CARGO_BIN_EXE_obscura"))
+        .args(["redact", str(&input), "-o", str(&out), "--target", "faces"])
+        .env("OBSCURA_MODELS", models)
+        .output()
+        .unwrap();
+    assert!(!out.exists(), "no output without a detector");
+    (run.status.code(), stderr(&run))
+}
+
+#[test]
+fn missing_or_corrupt_models_are_named_with_the_fix() {
+    let real = obscura::detect::models_dir();
+    let models = tempfile::tempdir().unwrap();
+    // No runtime library at all.
+    let (code, err) = redact_with_models(models.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("libonnxruntime.so.1.31.1") && err.contains("run scripts/setup"), "{err}");
+    // The runtime, but no face model.
+    std::os::unix::fs::symlink(
+        real.join("libonnxruntime.so.1.31.1"),
+        models.path().join("libonnxruntime.so.1.31.1"),
+    )
+    .unwrap();
+    let (code, err) = redact_with_models(models.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("centerface.onnx: model file is missing; run scripts/setup"), "{err}");
+    // A corrupt face model.
+    std::fs::write(models.path().join("centerface.onnx"), b"\x08\x07this is not a model").unwrap();
+    let (code, err) = redact_with_models(models.path());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("centerface.onnx: cannot load the model") && err.contains("run scripts/setup"),
+        "{err}"
+    );
+}
