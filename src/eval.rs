@@ -166,7 +166,8 @@ mod tests {
         let all = [Shape::Rect(Rect::new(-5.0, -5.0, 50.0, 50.0))];
         assert_eq!(box_coverage(&all, &truth, 100, 100), 1.0);
         // Clipped to the frame: the part outside is not counted.
-        assert_eq!(box_coverage(&all, &Rect::new(95.0, 0.0, 105.0, 10.0), 100, 100), 1.0);
+        let right = [Shape::Rect(Rect::new(90.0, 0.0, 200.0, 10.0))];
+        assert_eq!(box_coverage(&right, &Rect::new(95.0, 0.0, 105.0, 10.0), 100, 100), 1.0);
     }
 
     #[test]
