@@ -154,7 +154,7 @@ fn example_config_is_valid() {
     let [street] = config.cameras.as_slice() else { panic!("expected one camera: {config:?}") };
     assert_eq!(street.name, "street");
     assert_eq!(street.source, file("demo/sample_media/street.mp4"));
-    assert_eq!((street.redact.target, street.redact.method), (Target::Frame, Method::Blur));
+    assert_eq!((street.redact.target, street.redact.method), (Target::Faces, Method::Blur));
     assert_eq!(street.output.video, Some("demo/out/street.mp4".into()));
 }
 
@@ -164,7 +164,7 @@ fn example_config_commented_options_are_valid_too() {
     let uncommented: Vec<&str> = include_str!("../../obscura.example.toml")
         .lines()
         .map(|line| {
-            let option = ["# fill_color = ", "# masks = [", "# preset = ", "# crf = "]
+            let option = ["# fill_color = ", "# masks = [", "# preset = ", "# crf = ", "# detect_every = "]
                 .iter()
                 .any(|o| line.starts_with(o));
             in_masks = (in_masks || line.starts_with("# masks = [")) && line != "# ]";
@@ -177,6 +177,7 @@ fn example_config_commented_options_are_valid_too() {
     let redact = &config.cameras[0].redact;
     assert_eq!(redact.masks.len(), 2);
     assert_eq!(redact.fill_color, Rgb { r: 0x80, g: 0x80, b: 0x80 });
+    assert_eq!(redact.detect_every, 3);
 }
 
 #[test]
