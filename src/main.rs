@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use obscura::config::{CameraConfig, Config, ConfigError, EncoderSettings, Source, X264Preset};
-use obscura::detect::{FACE_MASK_SCALE, FaceDetector, FaceSettings, face_masks, models_dir};
+use obscura::detect::{FaceDetector, FaceSettings, face_regions, models_dir};
 use obscura::geometry::Point;
 use obscura::pipeline::{Detection, NoProgress, Progress, Shutdown, VideoJob, output_name_in};
 use obscura::redact::{FrameRegions, Method, Redaction, Rgb, Target};
@@ -393,7 +393,7 @@ fn redact_one(
             None => FrameRegions::None,
             Some(plan) => {
                 let faces = plan.faces.detect(&frame).with_context(|| input.display().to_string())?;
-                FrameRegions::Detected(face_masks(&faces, FACE_MASK_SCALE).into())
+                face_regions(&faces)
             }
         };
         let redacted = redaction.apply(frame, &regions).with_context(|| input.display().to_string())?;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::config::EncoderSettings;
-use crate::detect::{FACE_MASK_SCALE, FaceDetector, face_masks};
+use crate::detect::{FaceDetector, face_regions};
 use crate::frame::Frame;
 use crate::redact::{FrameRegions, RedactError, RedactedFrame, Redaction};
 use crate::sink::{Mp4Writer, SinkError};
@@ -248,7 +248,7 @@ fn detect_stage(
                 if index % plan.every.max(1) as usize == 0 {
                     counts.detected += 1;
                     latest = match plan.faces.detect(&frame) {
-                        Ok(faces) => FrameRegions::Detected(face_masks(&faces, FACE_MASK_SCALE).into()),
+                        Ok(faces) => face_regions(&faces),
                         Err(err) => {
                             tracing::warn!(frame = index, %err, "detection failed: frame redacted whole");
                             FrameRegions::FailClosed

@@ -127,10 +127,9 @@ impl Validator<'_, '_> {
         let target_at = raw.target.as_ref().map_or(at, |t| t.span().start);
         let target = match raw.target {
             Some(target) => {
-                let value_at = target_at;
                 let parsed = self.parse_value(target);
                 if let Some(target) = parsed {
-                    self.refuse_target_needing_person_detector(target, value_at);
+                    self.refuse_target_needing_person_detector(target, target_at);
                 }
                 parsed
             }

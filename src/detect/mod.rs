@@ -15,6 +15,7 @@ pub use nms::Detection;
 pub use runtime::{Threads, models_dir};
 
 use crate::geometry::{Rect, Shape};
+use crate::redact::FrameRegions;
 
 /// Why detection could not run. Model errors name the file and how to fix it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -40,6 +41,11 @@ pub const FACE_MASK_SCALE: f32 = 1.6;
 /// The mask of each face: the ellipse inscribed in its box scaled by `scale` about its centre.
 pub fn face_masks(faces: &[Detection], scale: f32) -> Vec<Shape> {
     faces.iter().map(|f| Shape::Ellipse(scale_about_centre(&f.rect, scale))).collect()
+}
+
+/// The regions to redact for the faces found in a frame.
+pub fn face_regions(faces: &[Detection]) -> FrameRegions {
+    FrameRegions::Detected(face_masks(faces, FACE_MASK_SCALE).into())
 }
 
 fn scale_about_centre(r: &Rect, scale: f32) -> Rect {

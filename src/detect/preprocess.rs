@@ -60,21 +60,20 @@ pub fn fill_input(
     match &frame.pixels {
         Pixels::Video { buffer, info } => {
             let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), info)
-                .map_err(|e| DetectError::Input(e.to_string()))?;
+                .map_err(unreadable)?;
             let convert = YuvToRgb::new(stream_matrix(info), stream_range(info));
             let stride = |p: usize| vframe.plane_stride()[p] as usize;
-            let y_plane = vframe.plane_data(0).map_err(|e| DetectError::Input(e.to_string()))?;
+            let y_plane = vframe.plane_data(0).map_err(unreadable)?;
             let chroma = match info.format() {
                 gst_video::VideoFormat::I420 => Chroma::Planar {
-                    u: vframe.plane_data(1).map_err(|e| DetectError::Input(e.to_string()))?,
-                    v: vframe.plane_data(2).map_err(|e| DetectError::Input(e.to_string()))?,
+                    u: vframe.plane_data(1).map_err(unreadable)?,
+                    v: vframe.plane_data(2).map_err(unreadable)?,
                     u_stride: stride(1),
                     v_stride: stride(2),
                 },
-                gst_video::VideoFormat::Nv12 => Chroma::Interleaved {
-                    uv: vframe.plane_data(1).map_err(|e| DetectError::Input(e.to_string()))?,
-                    stride: stride(1),
-                },
+                gst_video::VideoFormat::Nv12 => {
+                    Chroma::Interleaved { uv: vframe.plane_data(1).map_err(unreadable)?, stride: stride(1) }
+                }
                 other => return Err(DetectError::Input(format!("unsupported pixel format {other}"))),
             };
             for (oy, &(y0, y1)) in ys.iter().enumerate() {
@@ -89,6 +88,10 @@ pub fn fill_input(
         Pixels::Still(image) => fill_from_still(image, &xs, &ys, &mut write),
     }
     Ok(())
+}
+
+fn unreadable(e: impl std::fmt::Display) -> DetectError {
+    DetectError::Input(e.to_string())
 }
 
 fn fill_from_still(
