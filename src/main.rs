@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use obscura::config::{CameraConfig, Config, ConfigError, EncoderSettings, Source, X264Preset};
-use obscura::detect::{FaceDetector, FaceSettings, face_regions, models_dir};
+use obscura::detect::{Detector, DetectorSettings, ExecutionProvider, FaceDetector, Tiling, models_dir};
 use obscura::geometry::Point;
 use obscura::pipeline::{Detection, NoProgress, Progress, Shutdown, VideoJob, output_name_in};
 use obscura::redact::{FrameRegions, Method, Redaction, Rgb, Target};
@@ -85,7 +85,101 @@ enum EvalCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        detector: DetectorArgs,
     },
+    /// Head coverage on a video with MOTChallenge ground truth (gt.txt): runs the pipeline and
+    /// measures, frame by frame, how much of each person's head region (top 15% of the box,
+    /// central half of its width) the masks cover; a head counts as covered when at least 90% of
+    /// its region is masked. Prints a table per track (coverage, longest run of uncovered
+    /// frames) and the share of the frame masked, or JSON with --json.
+    ///
+    /// Example: obscura eval mot --gt tud-campus/gt.txt --video tud-campus/TUD-Campus.mp4 --target heads
+    #[command(verbatim_doc_comment)]
+    Mot {
+        /// MOTChallenge ground truth: frame,id,left,top,width,height,conf,... (frames from 1).
+        #[arg(long, value_name = "FILE")]
+        gt: PathBuf,
+        /// The video the ground truth belongs to.
+        #[arg(long, value_name = "FILE")]
+        video: PathBuf,
+        /// What the pipeline redacts.
+        #[arg(long, value_enum, default_value_t = Target::Heads)]
+        target: Target,
+        /// Run the detector on every N-th frame (1..=60), as in redact.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
+        detect_every: u32,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        detector: DetectorArgs,
+    },
+}
+
+/// Detector settings on the command line; defaults as in the config file's [detector] table.
+#[derive(Debug, Clone, clap::Args)]
+struct DetectorArgs {
+    /// Inference threads (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: Option<u32>,
+    /// Where inference runs: cpu, or cuda / openvino with an ONNX Runtime library built with them
+    /// (set OBSCURA_ONNXRUNTIME to its path).
+    #[arg(long, value_name = "PROVIDER", default_value = "cpu")]
+    execution_provider: ExecutionProvider,
+    /// The long side, in pixels, frames are scaled down to for face detection (never up);
+    /// raise it to find smaller faces at more CPU cost.
+    #[arg(long, value_name = "PX", default_value_t = 640, value_parser = clap::value_parser!(u32).range(128..=4096))]
+    face_input: u32,
+    /// Minimum face score (0.01..0.99): lower finds more faces, with more false masks.
+    #[arg(long, value_name = "SCORE", default_value_t = 0.2, value_parser = parse_score)]
+    face_threshold: f32,
+    /// Tiles for small faces in large frames, as COLSxROWS: each tile is seen at --face-input
+    /// beside one pass over the whole frame (1x1: the whole frame only).
+    #[arg(long, value_name = "COLSxROWS", default_value = "1x1", value_parser = parse_tiles)]
+    face_tiles: Tiling,
+    /// Minimum person score (0.01..0.99), for --target heads and persons.
+    #[arg(long, value_name = "SCORE", default_value_t = 0.3, value_parser = parse_score)]
+    person_threshold: f32,
+    /// Tiles for the person detector, as COLSxROWS, or "auto": square-ish tiles across wide
+    /// frames, plus one pass over the whole frame.
+    #[arg(long, value_name = "COLSxROWS", default_value = "auto", value_parser = parse_tiles)]
+    person_tiles: Tiling,
+}
+
+fn parse_tiles(s: &str) -> Result<Tiling, String> {
+    if s == "auto" {
+        return Ok(Tiling::Auto);
+    }
+    let bad = || format!("{s:?} is not COLSxROWS (e.g. 2x1, each 1..8) or auto");
+    let (c, r) = s.split_once('x').ok_or_else(bad)?;
+    let n = |v: &str| v.parse::<u32>().ok().filter(|n| (1..=8).contains(n)).ok_or_else(bad);
+    Ok(Tiling::Grid { cols: n(c)?, rows: n(r)? })
+}
+
+impl DetectorArgs {
+    fn settings(&self) -> DetectorSettings {
+        let mut settings = DetectorSettings::default();
+        if let Some(n) = self.threads {
+            settings.faces.threads.intra = n as usize;
+            settings.persons.threads.intra = n as usize;
+        }
+        settings.faces.provider = self.execution_provider;
+        settings.persons.provider = self.execution_provider;
+        settings.faces.input_long_side = self.face_input;
+        settings.faces.threshold = self.face_threshold;
+        settings.persons.threshold = self.person_threshold;
+        settings.faces.tiling = self.face_tiles;
+        settings.persons.tiling = self.person_tiles;
+        settings
+    }
+}
+
+fn parse_score(s: &str) -> Result<f32, String> {
+    s.parse::<f32>()
+        .ok()
+        .filter(|t| (0.01..=0.99).contains(t))
+        .ok_or_else(|| format!("{s:?} is not a score between 0.01 and 0.99"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -114,6 +208,8 @@ struct RedactArgs {
     /// Run the detector on every N-th frame (1..=60); frames between reuse the latest masks.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
     detect_every: u32,
+    #[command(flatten)]
+    detector: DetectorArgs,
     /// x264 speed preset of the output: faster presets use less CPU for bigger files.
     #[arg(long, value_enum, default_value_t = X264Preset::Veryfast)]
     preset: X264Preset,
@@ -129,19 +225,62 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Run { config } => run(&config),
         Command::Redact(args) => redact(args),
-        Command::Eval(EvalCommand::Faces { xml, images, json }) => eval_faces(&xml, images.as_deref(), json),
+        Command::Eval(EvalCommand::Faces { xml, images, json, detector }) => {
+            eval_faces(&xml, images.as_deref(), json, &detector)
+        }
+        Command::Eval(EvalCommand::Mot { gt, video, target, detect_every, json, detector }) => {
+            eval_mot(&gt, &video, target, detect_every, json, &detector)
+        }
     }
 }
 
-fn eval_faces(xml: &Path, images: Option<&Path>, json: bool) -> ExitCode {
+fn eval_faces(xml: &Path, images: Option<&Path>, json: bool, args: &DetectorArgs) -> ExitCode {
     let run = || -> anyhow::Result<obscura::eval::FaceReport> {
         let truth = obscura::eval::read_dlib_xml(xml)?;
         let dir =
             images.map(Path::to_owned).unwrap_or_else(|| xml.parent().unwrap_or(Path::new(".")).to_owned());
-        let mut detector = FaceDetector::load(&models_dir(), FaceSettings::default())?;
+        let mut detector = FaceDetector::load(&models_dir(), args.settings().faces)?;
         Ok(obscura::eval::faces(&truth, &dir, &mut detector)?)
     };
-    match run() {
+    print_report(run(), json)
+}
+
+fn eval_mot(
+    gt: &Path,
+    video: &Path,
+    target: Target,
+    every: u32,
+    json: bool,
+    args: &DetectorArgs,
+) -> ExitCode {
+    let run = || -> anyhow::Result<obscura::eval::mot::MotReport> {
+        let truth = obscura::eval::mot::read_mot_gt(gt)?;
+        let mut coverage = obscura::eval::mot::MotCoverage::new(truth);
+        let mut detector = load_detector(target, &args.settings())?;
+        let shutdown = Shutdown::new();
+        on_interrupt(&shutdown, Shutdown::abort);
+        let progress = ProgressDisplay::new(video);
+        let job = VideoJob {
+            input: video.to_owned(),
+            output: None,
+            redaction: Redaction::new(target, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new()),
+            detection: detector.as_mut().map(|detector| Detection { detector, every }),
+            encoder: EncoderSettings::default(),
+        };
+        let mut observe = |frame: &obscura::frame::Frame, regions: &FrameRegions| {
+            let (w, h) = frame.size();
+            coverage.observe(frame.meta().index, w, h, regions);
+        };
+        let result = job.run_observed(&shutdown, &progress, Some(&mut observe));
+        progress.bar.finish_and_clear();
+        result?;
+        Ok(coverage.report(video, target.name(), every))
+    };
+    print_report(run(), json)
+}
+
+fn print_report<R: serde::Serialize + std::fmt::Display>(report: anyhow::Result<R>, json: bool) -> ExitCode {
+    match report {
         Ok(report) if json => match serde_json::to_string_pretty(&report) {
             Ok(text) => {
                 println!("{text}");
@@ -222,7 +361,7 @@ fn run(path: &Path) -> ExitCode {
         let handles: Vec<_> = config
             .cameras
             .iter()
-            .map(|camera| (camera.name.clone(), s.spawn(|| run_camera(camera, &shutdown))))
+            .map(|camera| (camera.name.clone(), s.spawn(|| run_camera(camera, &config.detector, &shutdown))))
             .collect();
         handles
             .into_iter()
@@ -244,7 +383,11 @@ fn run(path: &Path) -> ExitCode {
     exit_code(failed, &shutdown)
 }
 
-fn run_camera(camera: &CameraConfig, shutdown: &Shutdown) -> anyhow::Result<String> {
+fn run_camera(
+    camera: &CameraConfig,
+    detector_settings: &DetectorSettings,
+    shutdown: &Shutdown,
+) -> anyhow::Result<String> {
     let _span = tracing::info_span!("camera", name = %camera.name).entered();
     let input = match &camera.source {
         Source::File(path) => path.clone(),
@@ -256,24 +399,24 @@ fn run_camera(camera: &CameraConfig, shutdown: &Shutdown) -> anyhow::Result<Stri
         tracing::warn!("no [camera.output] video: frames are redacted and discarded");
     }
     let redact = &camera.redact;
+    let mut detector = load_detector(redact.target, detector_settings)?;
     let job = VideoJob {
         input,
         output: camera.output.video.clone(),
         redaction: Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone()),
-        detection: detection_for(redact.target, redact.detect_every)?,
+        detection: detector.as_mut().map(|detector| Detection { detector, every: redact.detect_every }),
         encoder: camera.output.encoder.clone(),
     };
     let report = job.run(shutdown, &NoProgress)?;
     Ok(describe_report(&report))
 }
 
-/// The detector a target needs, loaded; `None` for targets without detection.
-fn detection_for(target: Target, every: u32) -> anyhow::Result<Option<Detection>> {
+/// The detectors a target needs, loaded; `None` for targets without detection.
+fn load_detector(target: Target, settings: &DetectorSettings) -> anyhow::Result<Option<Detector>> {
     if !target.needs_detection() {
         return Ok(None);
     }
-    let faces = FaceDetector::load(&models_dir(), FaceSettings::default())?;
-    Ok(Some(Detection { faces, every }))
+    Ok(Some(Detector::load(&models_dir(), target, settings)?))
 }
 
 fn describe_report(report: &obscura::pipeline::JobReport) -> String {
@@ -307,13 +450,22 @@ fn redact(args: RedactArgs) -> ExitCode {
     let shutdown = Shutdown::new();
     on_interrupt(&shutdown, Shutdown::abort);
     let settings = EncoderSettings { preset: args.preset, crf: args.crf };
+    // Loaded once for every input.
+    let mut detector = match load_detector(args.target, &args.detector.settings()) {
+        Ok(detector) => detector,
+        Err(err) => {
+            eprintln!("obscura redact: {err:#}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
     let mut failed = false;
     for (input, output) in args.inputs.iter().zip(outputs) {
         if shutdown.is_stopping() {
             break;
         }
         let redaction = Redaction::new(args.target, args.method, args.fill_color, args.masks.clone());
-        match redact_one(input, &output, redaction, args.detect_every, &settings, &shutdown) {
+        let detection = detector.as_mut().map(|detector| Detection { detector, every: args.detect_every });
+        match redact_one(input, &output, redaction, detection, &settings, &shutdown) {
             Ok(summary) => eprintln!("{}: {summary}", input.display()),
             Err(err) => {
                 failed = true;
@@ -335,13 +487,6 @@ fn exit_code(failed: bool, shutdown: &Shutdown) -> ExitCode {
 }
 
 fn check_redact_args(args: &RedactArgs) -> anyhow::Result<()> {
-    if matches!(args.target, Target::Heads | Target::Persons) {
-        bail!(
-            "--target {} needs the person detector, which this version does not have yet; \
-             use --target faces, --target frame (the whole frame), or --target none with --mask",
-            args.target
-        );
-    }
     if args.target == Target::None && args.masks.is_empty() {
         bail!("--target none redacts only the --mask regions: give at least one --mask");
     }
@@ -382,19 +527,15 @@ fn redact_one(
     input: &Path,
     output: &Path,
     mut redaction: Redaction,
-    detect_every: u32,
+    detection: Option<Detection<'_>>,
     settings: &EncoderSettings,
     shutdown: &Shutdown,
 ) -> anyhow::Result<String> {
-    let mut detection = detection_for(redaction.target(), detect_every)?;
     if is_still(input) {
         let frame = obscura::source::load_still(input)?;
-        let regions = match detection.as_mut() {
+        let regions = match detection {
             None => FrameRegions::None,
-            Some(plan) => {
-                let faces = plan.faces.detect(&frame).with_context(|| input.display().to_string())?;
-                face_regions(&faces)
-            }
+            Some(plan) => plan.detector.regions(&frame).with_context(|| input.display().to_string())?,
         };
         let redacted = redaction.apply(frame, &regions).with_context(|| input.display().to_string())?;
         obscura::source::save_still(redacted, output)?;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::config::EncoderSettings;
-use crate::detect::{FaceDetector, face_regions};
+use crate::detect::Detector;
 use crate::frame::Frame;
 use crate::redact::{FrameRegions, RedactError, RedactedFrame, Redaction};
 use crate::sink::{Mp4Writer, SinkError};
@@ -103,21 +103,33 @@ impl Progress for NoProgress {}
 
 /// One video file through decode → detect → redact → (optionally) encode.
 #[derive(Debug)]
-pub struct VideoJob {
+pub struct VideoJob<'d> {
     pub input: PathBuf,
     pub output: Option<PathBuf>,
     pub redaction: Redaction,
     /// The detector, for targets that need one.
-    pub detection: Option<Detection>,
+    pub detection: Option<Detection<'d>>,
     pub encoder: EncoderSettings,
 }
 
-/// Detection for a job: the face detector, run on every `every`-th frame; the frames between
-/// reuse the latest masks.
+/// Detection for a job: the detectors (loaded once, lent to each job), run on every `every`-th
+/// frame; the frames between reuse the latest masks.
 #[derive(Debug)]
-pub struct Detection {
-    pub faces: FaceDetector,
+pub struct Detection<'d> {
+    pub detector: &'d mut Detector,
     pub every: u32,
+}
+
+/// Sees each frame and the regions it is about to be redacted with, on the detect thread (for
+/// `obscura eval`: measuring coverage without writing video).
+pub trait RegionObserver: Send {
+    fn observe(&mut self, frame: &Frame, regions: &FrameRegions);
+}
+
+impl<F: FnMut(&Frame, &FrameRegions) + Send> RegionObserver for F {
+    fn observe(&mut self, frame: &Frame, regions: &FrameRegions) {
+        self(frame, regions)
+    }
 }
 
 /// What the detect stage counted.
@@ -140,10 +152,20 @@ enum StageEnd {
     Aborted,
 }
 
-impl VideoJob {
+impl VideoJob<'_> {
     /// Runs the job to the end of its input, or until `shutdown`. The output appears only on
     /// success; on any error or abort, nothing is left behind.
     pub fn run(self, shutdown: &Shutdown, progress: &dyn Progress) -> Result<JobReport, JobError> {
+        self.run_observed(shutdown, progress, None)
+    }
+
+    /// [`VideoJob::run`], showing every frame and its regions to `observer` first.
+    pub fn run_observed(
+        self,
+        shutdown: &Shutdown,
+        progress: &dyn Progress,
+        observer: Option<&mut dyn RegionObserver>,
+    ) -> Result<JobReport, JobError> {
         let started = Instant::now();
         let input = self.input;
         let decoder = VideoDecoder::open(&input)?;
@@ -160,7 +182,7 @@ impl VideoJob {
                 .spawn_scoped(s, || decode_stage(decoder, frame_tx, shutdown, progress));
             let detect = thread::Builder::new()
                 .name("detect".into())
-                .spawn_scoped(s, || detect_stage(detection.as_mut(), frame_rx, found_tx, shutdown));
+                .spawn_scoped(s, || detect_stage(detection.as_mut(), observer, frame_rx, found_tx, shutdown));
             let redact = thread::Builder::new()
                 .name("redact".into())
                 .spawn_scoped(s, || redact_stage(&mut redaction, found_rx, redacted_tx, shutdown));
@@ -231,7 +253,8 @@ fn decode_stage(
 /// Runs the detector on every `every`-th frame and tags each frame with the regions to redact.
 /// A frame whose detection failed, and the frames reusing it, are redacted whole (fail closed).
 fn detect_stage(
-    mut detection: Option<&mut Detection>,
+    mut detection: Option<&mut Detection<'_>>,
+    mut observer: Option<&mut dyn RegionObserver>,
     input: Receiver<Frame>,
     out: Sender<(Frame, FrameRegions)>,
     shutdown: &Shutdown,
@@ -247,8 +270,8 @@ fn detect_stage(
             Some(plan) => {
                 if index % plan.every.max(1) as usize == 0 {
                     counts.detected += 1;
-                    latest = match plan.faces.detect(&frame) {
-                        Ok(faces) => face_regions(&faces),
+                    latest = match plan.detector.regions(&frame) {
+                        Ok(regions) => regions,
                         Err(err) => {
                             tracing::warn!(frame = index, %err, "detection failed: frame redacted whole");
                             FrameRegions::FailClosed
@@ -261,6 +284,9 @@ fn detect_stage(
                 latest.clone()
             }
         };
+        if let Some(observer) = observer.as_deref_mut() {
+            observer.observe(&frame, &regions);
+        }
         if out.send((frame, regions)).is_err() {
             return (StageEnd::DownstreamGone, counts);
         }

@@ -91,14 +91,14 @@ fn faces_target_runs_on_real_footage() {
     assert!(err.contains(&format!("detection on {} frames, 0 fail-closed", frames.div_ceil(2))), "{err}");
 }
 
-/// Runs `redact --target faces` with the models taken from `models`.
-fn redact_with_models(models: &Path) -> (Option<i32>, String) {
+/// Runs `redact --target TARGET` with the models taken from `models`.
+fn redact_with_models(models: &Path, target: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("grey.png");
     image::RgbImage::from_pixel(64, 64, image::Rgb([128; 3])).save(&input).unwrap();
     let out = dir.path().join("out.png");
     let run = Command::new(env!("CARGO_BIN_EXE_obscura"))
-        .args(["redact", str(&input), "-o", str(&out), "--target", "faces"])
+        .args(["redact", str(&input), "-o", str(&out), "--target", target])
         .env("OBSCURA_MODELS", models)
         .output()
         .unwrap();
@@ -111,7 +111,7 @@ fn missing_or_corrupt_models_are_named_with_the_fix() {
     let real = obscura::detect::models_dir();
     let models = tempfile::tempdir().unwrap();
     // No runtime library at all.
-    let (code, err) = redact_with_models(models.path());
+    let (code, err) = redact_with_models(models.path(), "faces");
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("libonnxruntime.so.1.31.1") && err.contains("run scripts/setup"), "{err}");
     // The runtime, but no face model.
@@ -120,15 +120,105 @@ fn missing_or_corrupt_models_are_named_with_the_fix() {
         models.path().join("libonnxruntime.so.1.31.1"),
     )
     .unwrap();
-    let (code, err) = redact_with_models(models.path());
+    let (code, err) = redact_with_models(models.path(), "faces");
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("centerface.onnx: model file is missing; run scripts/setup"), "{err}");
     // A corrupt face model.
     std::fs::write(models.path().join("centerface.onnx"), b"\x08\x07this is not a model").unwrap();
-    let (code, err) = redact_with_models(models.path());
+    let (code, err) = redact_with_models(models.path(), "faces");
     assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("centerface.onnx: cannot load the model") && err.contains("run scripts/setup"),
         "{err}"
     );
+    // The face model, but no person model, then a corrupt one, then a model that is not it.
+    std::fs::remove_file(models.path().join("centerface.onnx")).unwrap();
+    std::os::unix::fs::symlink(real.join("centerface.onnx"), models.path().join("centerface.onnx")).unwrap();
+    for target in ["heads", "persons"] {
+        let (code, err) = redact_with_models(models.path(), target);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains("ssdlite-person.onnx: model file is missing; run scripts/setup"), "{err}");
+    }
+    let person = models.path().join("ssdlite-person.onnx");
+    std::fs::write(&person, b"\x08\x07this is not a model").unwrap();
+    let (code, err) = redact_with_models(models.path(), "heads");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("ssdlite-person.onnx: cannot load the model") && err.contains("run scripts/setup"),
+        "{err}"
+    );
+    std::fs::remove_file(&person).unwrap();
+    std::os::unix::fs::symlink(real.join("centerface.onnx"), &person).unwrap();
+    let (code, err) = redact_with_models(models.path(), "persons");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("ssdlite-person.onnx: cannot load the model (expected input `input`"), "{err}");
+}
+
+/// `obscura eval mot --target heads --json` on a ground-truth clip of `../shared/eval`.
+fn head_coverage(clip: &str, video: &str) -> Option<serde_json::Value> {
+    let dir = shared_eval(clip)?;
+    let run = obscura(&[
+        "eval",
+        "mot",
+        "--gt",
+        str(&dir.join("gt.txt")),
+        "--video",
+        str(&dir.join(video)),
+        "--target",
+        "heads",
+        "--json",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    Some(serde_json::from_slice(&run.stdout).unwrap())
+}
+
+/// The accuracy the detection milestone promises, with default settings (`detect_every = 3`).
+fn assert_heads_covered(report: &serde_json::Value) {
+    let rate = report["coverage_rate"].as_f64().unwrap();
+    let share = report["mean_mask_share"].as_f64().unwrap();
+    assert!(rate >= 0.99, "≥ 99% of heads covered, got {:.2}%", 100.0 * rate);
+    assert!(share < 0.25, "masks under 25% of the frame, got {:.1}%", 100.0 * share);
+    assert_eq!(report["fail_closed_frames"], 0, "no detection failed");
+}
+
+#[test]
+fn heads_are_covered_on_tud_campus() {
+    let Some(report) = head_coverage("tud-campus", "TUD-Campus.mp4") else { return };
+    assert_eq!(report["frames"], 71);
+    assert_heads_covered(&report);
+}
+
+#[test]
+fn heads_are_covered_on_tud_stadtmitte() {
+    let Some(report) = head_coverage("tud-stadtmitte", "TUD-Stadtmitte.mp4") else { return };
+    assert_eq!(report["frames"], 179);
+    assert_heads_covered(&report);
+}
+
+#[test]
+fn a_blank_frame_has_no_person() {
+    let mut persons =
+        obscura::detect::PersonDetector::load(&obscura::detect::models_dir(), Default::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [("black.png", 0u8), ("grey.png", 128), ("white.png", 255)] {
+        let input = dir.path().join(name);
+        image::RgbImage::from_pixel(1280, 720, image::Rgb([value; 3])).save(&input).unwrap();
+        let frame = obscura::source::load_still(&input).unwrap();
+        assert_eq!(persons.detect(&frame).unwrap(), [], "{name}");
+    }
+}
+
+#[test]
+fn heads_and_persons_targets_run_on_real_footage() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = sample_clip(dir.path(), 12);
+    let frames = timestamps(&clip).len();
+    for target in ["heads", "persons"] {
+        let out = dir.path().join(format!("{target}.mp4"));
+        let run = obscura(&["redact", str(&clip), "-o", str(&out), "--target", target]);
+        let err = stderr(&run);
+        assert!(run.status.success(), "{err}");
+        assert_eq!(timestamps(&out).len(), frames, "{target}");
+        assert!(err.contains(&format!("detection on {} frames, 0 fail-closed", frames.div_ceil(3))), "{err}");
+    }
 }

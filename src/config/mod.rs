@@ -25,6 +25,7 @@ pub use diagnostics::{Diagnostic, Diagnostics};
 pub use encoder::{EncoderSettings, X264Preset};
 pub use source::Source;
 
+use crate::detect::DetectorSettings;
 use crate::geometry::Point;
 use crate::redact::color::Rgb;
 use crate::redact::policy::{Method, Target};
@@ -34,6 +35,8 @@ use crate::redact::policy::{Method, Target};
 pub struct Config {
     /// The cameras, in file order; at least one, with unique names and unique output files.
     pub cameras: Vec<CameraConfig>,
+    /// `[detector]`: model settings and inference threads, shared by every camera.
+    pub detector: DetectorSettings,
 }
 
 /// One `[[camera]]`.

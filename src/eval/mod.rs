@@ -1,5 +1,7 @@
 //! The project's own accuracy checks, usable on anyone's footage: how much of each ground-truth
-//! face the redaction masks cover.
+//! face and head the redaction masks cover.
+
+pub mod mot;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,8 @@ pub const COVERED_SHARE: f32 = 0.9;
 pub enum EvalError {
     #[error("{path}: cannot read: {cause}")]
     Read { path: PathBuf, cause: std::io::Error },
+    #[error("{}:{line}: not MOTChallenge ground truth: {reason}", path.display())]
+    Mot { path: PathBuf, line: usize, reason: String },
     #[error("{path}: not a dlib image-metadata XML file: {reason}")]
     Xml { path: PathBuf, reason: String },
     #[error(transparent)]

@@ -1,0 +1,177 @@
+//! The person detector: SSDLite-MobileNetV2 (COCO start, fine-tuned on people; MIT) converted to
+//! ONNX by `scripts/setup`, run on ONNX Runtime over tiles of the frame.
+//!
+//! The converted graph is the network alone: input `input` `[N,3,300,300]` RGB scaled to
+//! `[-1, 1]`, outputs `boxes` `[N,A,4]` (decoded against the graph's own anchors; normalised
+//! `[ymin, xmin, ymax, xmax]` of the input) and `scores` `[N,A]` (person probability). Score
+//! threshold and non-maximum suppression are done here, across tiles.
+//!
+//! The network sees 300×300. A frame much wider than tall is cut into overlapping, roughly square
+//! tiles (each stretched at most [`MAX_STRETCH`](super::tiling::MAX_STRETCH)) plus one pass over the whole frame, so people
+//! are seen at a usable scale and anyone larger than a tile is still found whole.
+
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use super::DetectError;
+use super::nms::{Detection, nms};
+use super::preprocess::{ChannelOrder, InputLayout, fill_input_into};
+use super::runtime::ExecutionProvider;
+use super::runtime::{Threads, init_runtime, read_model, session};
+use super::tiling::{Tiling, tiles};
+use crate::frame::Frame;
+use crate::geometry::Rect;
+
+/// The person model's file in the models folder.
+pub const PERSON_MODEL_FILE: &str = "ssdlite-person.onnx";
+/// The network's input side, in pixels.
+pub const INPUT_SIDE: u32 = 300;
+/// Detections of the same person in different tiles merge above this IoU.
+const NMS_IOU: f32 = 0.5;
+
+/// Settings of the person detector.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PersonSettings {
+    /// Minimum score of a person. Default 0.3: a missed person costs more than a blurred
+    /// background patch.
+    pub threshold: f32,
+    pub tiling: Tiling,
+    pub threads: Threads,
+    pub provider: ExecutionProvider,
+}
+
+impl Default for PersonSettings {
+    fn default() -> Self {
+        Self {
+            threshold: 0.3,
+            tiling: Tiling::Auto,
+            threads: Threads::default(),
+            provider: ExecutionProvider::Cpu,
+        }
+    }
+}
+
+/// The person detector, loaded and ready.
+#[derive(Debug)]
+pub struct PersonDetector {
+    path: PathBuf,
+    session: Session,
+    settings: PersonSettings,
+    input: Vec<f32>,
+    found: Vec<Detection>,
+}
+
+impl PersonDetector {
+    /// Loads the person model from `models` (with the ONNX Runtime library beside it).
+    pub fn load(models: &Path, settings: PersonSettings) -> Result<Self, DetectError> {
+        let env = init_runtime(models)?;
+        let path = models.join(PERSON_MODEL_FILE);
+        let bytes = read_model(&path)?;
+        let session = session(env, &path, &bytes, settings.threads, settings.provider)?;
+        let detector = Self { path, session, settings, input: Vec::new(), found: Vec::new() };
+        detector.check_io()?;
+        Ok(detector)
+    }
+
+    /// Refuses a model whose inputs and outputs are not the converted SSDLite's.
+    fn check_io(&self) -> Result<(), DetectError> {
+        let inputs: Vec<&str> = self.session.inputs().iter().map(|i| i.name()).collect();
+        let outputs: Vec<&str> = self.session.outputs().iter().map(|o| o.name()).collect();
+        if inputs != ["input"] || !outputs.contains(&"boxes") || !outputs.contains(&"scores") {
+            return Err(DetectError::Invalid {
+                path: self.path.clone(),
+                reason: format!(
+                    "expected input `input` and outputs `boxes`, `scores`; the file has inputs {inputs:?}, \
+                     outputs {outputs:?}"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every person in `frame`, as boxes in frame pixels, highest score first.
+    pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, DetectError> {
+        let (width, height) = frame.size();
+        let layouts: Vec<InputLayout> = tiles(width, height, self.settings.tiling)
+            .into_iter()
+            .map(|crop| InputLayout {
+                net_w: INPUT_SIDE,
+                net_h: INPUT_SIDE,
+                content_w: INPUT_SIDE,
+                content_h: INPUT_SIDE,
+                crop: Some(crop),
+            })
+            .collect();
+        let item = layouts[0].len();
+        self.input.resize(item * layouts.len(), 0.0);
+        for (layout, out) in layouts.iter().zip(self.input.chunks_exact_mut(item)) {
+            fill_input_into(frame, layout, ChannelOrder::Rgb, out)?;
+        }
+        // The graph's preprocessing: x * 2/255 - 1.
+        for v in &mut self.input {
+            *v = *v * (2.0 / 255.0) - 1.0;
+        }
+        let failed = |e: &dyn std::fmt::Display| DetectError::Inference {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let side = INPUT_SIDE as usize;
+        let shape = [layouts.len(), 3, side, side];
+        let tensor = TensorRef::from_array_view((shape, self.input.as_slice())).map_err(|e| failed(&e))?;
+        let outputs = self.session.run(ort::inputs!["input" => tensor]).map_err(|e| failed(&e))?;
+        let (_, boxes) = outputs["boxes"].try_extract_tensor::<f32>().map_err(|e| failed(&e))?;
+        let (_, scores) = outputs["scores"].try_extract_tensor::<f32>().map_err(|e| failed(&e))?;
+        let anchors = scores.len() / layouts.len();
+        if boxes.len() != 4 * scores.len() || anchors * layouts.len() != scores.len() {
+            return Err(failed(&format!(
+                "output sizes do not match: {} box values for {} scores in a batch of {}",
+                boxes.len(),
+                scores.len(),
+                layouts.len()
+            )));
+        }
+        self.found.clear();
+        for (t, layout) in layouts.iter().enumerate() {
+            let tile_scores = &scores[t * anchors..(t + 1) * anchors];
+            let tile_boxes = &boxes[4 * t * anchors..4 * (t + 1) * anchors];
+            decode_into(tile_scores, tile_boxes, self.settings.threshold, &mut |norm: Rect, score| {
+                let side = INPUT_SIDE as f32;
+                let (x0, y0) = layout.to_frame(width, height, norm.x0 * side, norm.y0 * side);
+                let (x1, y1) = layout.to_frame(width, height, norm.x1 * side, norm.y1 * side);
+                let (w, h) = (width as f32, height as f32);
+                let rect = Rect::new(x0.clamp(0.0, w), y0.clamp(0.0, h), x1.clamp(0.0, w), y1.clamp(0.0, h));
+                if rect.width() > 0.0 && rect.height() > 0.0 {
+                    self.found.push(Detection { rect, score });
+                }
+            });
+        }
+        nms(&mut self.found, NMS_IOU);
+        Ok(self.found.clone())
+    }
+}
+
+/// Calls `emit` with each box (normalised `x0,y0,x1,y1`) whose score is at least `threshold`.
+/// `boxes` holds `[ymin, xmin, ymax, xmax]` per score.
+pub fn decode_into(scores: &[f32], boxes: &[f32], threshold: f32, emit: &mut impl FnMut(Rect, f32)) {
+    for (score, b) in scores.iter().zip(boxes.chunks_exact(4)) {
+        if *score >= threshold {
+            emit(Rect::new(b[1], b[0], b[3], b[2]), *score);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding_keeps_boxes_above_the_threshold_as_x_y() {
+        let scores = [0.9, 0.1, 0.5];
+        let boxes = [0.1, 0.2, 0.5, 0.4, 0.0, 0.0, 1.0, 1.0, 0.25, 0.5, 0.75, 1.0];
+        let mut out = Vec::new();
+        decode_into(&scores, &boxes, 0.5, &mut |r, s| out.push((r, s)));
+        assert_eq!(out, [(Rect::new(0.2, 0.1, 0.4, 0.5), 0.9), (Rect::new(0.5, 0.25, 1.0, 0.75), 0.5)]);
+    }
+}
