@@ -139,7 +139,7 @@ struct DetectorArgs {
     #[arg(long, value_name = "COLSxROWS", default_value = "1x1", value_parser = parse_tiles)]
     face_tiles: Tiling,
     /// Minimum person score (0.01..0.99), for --target heads and persons.
-    #[arg(long, value_name = "SCORE", default_value_t = 0.3, value_parser = parse_score)]
+    #[arg(long, value_name = "SCORE", default_value_t = 0.2, value_parser = parse_score)]
     person_threshold: f32,
     /// Tiles for the person detector, as COLSxROWS, or "auto": square-ish tiles across wide
     /// frames, plus one pass over the whole frame.

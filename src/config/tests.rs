@@ -165,9 +165,23 @@ fn example_config_commented_options_are_valid_too() {
     let uncommented: Vec<&str> = include_str!("../../obscura.example.toml")
         .lines()
         .map(|line| {
-            let option = ["# fill_color = ", "# masks = [", "# preset = ", "# crf = ", "# detect_every = "]
-                .iter()
-                .any(|o| line.starts_with(o));
+            let option = [
+                "# fill_color = ",
+                "# masks = [",
+                "# preset = ",
+                "# crf = ",
+                "# detect_every = ",
+                "# [detector]",
+                "# threads = ",
+                "# execution_provider = ",
+                "# face_input = ",
+                "# face_threshold = ",
+                "# face_tiles = ",
+                "# person_threshold = ",
+                "# person_tiles = ",
+            ]
+            .iter()
+            .any(|o| line.starts_with(o));
             in_masks = (in_masks || line.starts_with("# masks = [")) && line != "# ]";
             if option || in_masks || line == "# ]" { &line[2..] } else { line }
         })
@@ -179,6 +193,8 @@ fn example_config_commented_options_are_valid_too() {
     assert_eq!(redact.masks.len(), 2);
     assert_eq!(redact.fill_color, Rgb { r: 0x80, g: 0x80, b: 0x80 });
     assert_eq!(redact.detect_every, 3);
+    assert_eq!(config.detector.faces.threads.intra, 2);
+    assert_eq!(config.detector.persons.tiling, Tiling::Grid { cols: 2, rows: 1 });
 }
 
 #[test]
@@ -481,7 +497,7 @@ fn bad_detector_settings_are_each_reported() {
             "5:18: face_threshold 1.5 is out of range: use 0.01..=0.99 (lower finds more, with more false masks; \
              default 0.2)",
             "6:20: person_threshold 0 is out of range: use 0.01..=0.99 (lower finds more, with more false masks; \
-             default 0.3)",
+             default 0.2)",
             "7:16: person_tiles must be [columns, rows], e.g. [2, 1] (leave it out for automatic tiling)",
         ]
     );

@@ -19,7 +19,7 @@ pub use runtime::{ExecutionProvider, Threads, models_dir};
 pub use tiling::Tiling;
 
 use crate::frame::Frame;
-use crate::geometry::{Rect, Shape};
+use crate::geometry::{Point, Rect, Shape};
 use crate::redact::{FrameRegions, Target};
 
 /// Why detection could not run. Model errors name the file and how to fix it.
@@ -58,13 +58,13 @@ pub fn face_regions(faces: &[Detection]) -> FrameRegions {
     FrameRegions::Detected(face_masks(faces, FACE_MASK_SCALE).into())
 }
 
-/// How far the head mask of a person box reaches: the ellipse inscribed in a box this share of
-/// the person box's width (centred) and from [`HEAD_ABOVE`] above the box's top down to
-/// [`head_depth`] below it.
-pub const HEAD_WIDTH: f32 = 0.8;
+/// How wide the head mask of a person box is, as a share of the box's width, centred: wider than
+/// the box, because the head is rarely at the box's centre (a stride, a bag, an arm swing moves
+/// the centre) and the box's sides are the least precise part of a detection.
+pub const HEAD_WIDTH: f32 = 1.2;
 /// How far above the person box's top the head mask starts, as a share of the head depth (boxes
-/// often cut the top of the head).
-pub const HEAD_ABOVE: f32 = 0.2;
+/// often start at the forehead, or below it when people overlap).
+pub const HEAD_ABOVE: f32 = 0.4;
 /// How far person masks reach beyond the person box on each side, as a share of its size.
 pub const PERSON_MARGIN: f32 = 0.05;
 
@@ -75,12 +75,39 @@ pub fn head_depth(person: &Rect) -> f32 {
     (0.25 * person.height()).max(0.6 * person.width()).min(person.height())
 }
 
-/// The head mask of a person box: an ellipse over the top of the box, with margins.
+/// The head mask of a person box: a box with rounded corners over the top of the person box,
+/// with margins. Rounded, not elliptic: an ellipse inscribed in the same box leaves its top corners
+/// open, exactly where the head sits when the person box's top is a little low.
 pub fn head_mask(person: &Rect) -> Shape {
     let depth = head_depth(person);
     let cx = (person.x0 + person.x1) / 2.0;
     let half = HEAD_WIDTH * person.width() / 2.0;
-    Shape::Ellipse(Rect::new(cx - half, person.y0 - HEAD_ABOVE * depth, cx + half, person.y0 + depth))
+    let r = Rect::new(cx - half, person.y0 - HEAD_ABOVE * depth, cx + half, person.y0 + depth);
+    rounded_box(&r, HEAD_CORNER)
+}
+
+/// The radius of a head mask's corners, as a share of its shorter side.
+pub const HEAD_CORNER: f32 = 0.3;
+
+/// `r` with its corners rounded by `share` of its shorter side, as a polygon (each corner a
+/// quarter circle of 6 segments).
+pub fn rounded_box(r: &Rect, share: f32) -> Shape {
+    const STEPS: usize = 6;
+    let radius = share.clamp(0.0, 0.5) * r.width().min(r.height());
+    let corners = [
+        (r.x1 - radius, r.y1 - radius, 0.0f32),
+        (r.x0 + radius, r.y1 - radius, 90.0),
+        (r.x0 + radius, r.y0 + radius, 180.0),
+        (r.x1 - radius, r.y0 + radius, 270.0),
+    ];
+    let mut points = Vec::with_capacity(4 * (STEPS + 1));
+    for (cx, cy, start) in corners {
+        for i in 0..=STEPS {
+            let a = (start + 90.0 * i as f32 / STEPS as f32).to_radians();
+            points.push(Point::new(cx + radius * a.cos(), cy + radius * a.sin()));
+        }
+    }
+    Shape::Polygon(points)
 }
 
 /// The mask of a person box: the box with a margin.
@@ -177,21 +204,30 @@ fn scale_about_centre(r: &Rect, scale: f32) -> Rect {
 mod tests {
     use super::*;
 
+    fn assert_close(r: Rect, want: [f32; 4]) {
+        for (got, want) in [r.x0, r.y0, r.x1, r.y1].into_iter().zip(want) {
+            assert!((got - want).abs() < 1e-3, "{r:?} is not {want:?}");
+        }
+    }
+
     #[test]
     fn a_standing_persons_head_mask_covers_the_top_of_the_box() {
-        // 100 × 300 box: head depth max(75, 60) = 75; ellipse 80 wide, from 15 above the top.
+        // 100 × 300 box: head depth max(75, 60) = 75; 120 wide, from 30 above the top.
         let person = Rect::new(100.0, 50.0, 200.0, 350.0);
-        assert_eq!(head_mask(&person), Shape::Ellipse(Rect::new(110.0, 35.0, 190.0, 125.0)));
+        let mask = head_mask(&person);
+        assert!(matches!(mask, Shape::Polygon(_)));
+        assert_close(mask.bounds(), [90.0, 20.0, 210.0, 125.0]);
+        // Rounded corners: the box's corner is out, the middle of each side is in.
+        let inside = |x: usize, y: usize| crate::redact::raster::covers(&mask, x, y);
+        assert!(!inside(90, 20) && !inside(209, 124));
+        assert!(inside(150, 21) && inside(91, 72) && inside(208, 72) && inside(150, 123));
     }
 
     #[test]
     fn a_squat_boxs_head_mask_reaches_deeper() {
         // Head and shoulders only (200 × 220): depth max(55, 120) = 120.
         let person = Rect::new(0.0, 0.0, 200.0, 220.0);
-        let Shape::Ellipse(r) = head_mask(&person) else { panic!("an ellipse") };
-        for (got, want) in [r.x0, r.y0, r.x1, r.y1].into_iter().zip([20.0, -24.0, 180.0, 120.0]) {
-            assert!((got - want).abs() < 1e-3, "{r:?}");
-        }
+        assert_close(head_mask(&person).bounds(), [-20.0, -48.0, 220.0, 120.0]);
         // A box wider than tall never reaches below its bottom.
         let lying = Rect::new(0.0, 0.0, 300.0, 100.0);
         assert_eq!(head_mask(&lying).bounds().y1, 100.0);
@@ -206,12 +242,23 @@ mod tests {
         assert_eq!(found.masks(Target::Faces).len(), 1);
         let heads = found.masks(Target::Heads);
         assert_eq!(heads.len(), 2);
-        assert!(matches!(heads[1], Shape::Ellipse(_)));
+        assert!(matches!(heads[0], Shape::Ellipse(_)), "faces are ellipses");
+        assert!(matches!(heads[1], Shape::Polygon(_)), "heads are rounded boxes");
         assert_eq!(
             found.masks(Target::Persons)[1],
             Shape::Rect(Rect::new(95.0, -20.0, 205.0, 420.0)),
             "the person box with 5% margins"
         );
+    }
+
+    #[test]
+    fn rounded_boxes_keep_their_bounds() {
+        let r = Rect::new(10.0, 20.0, 110.0, 60.0);
+        let Shape::Polygon(points) = rounded_box(&r, 0.25) else { panic!("a polygon") };
+        assert_eq!(points.len(), 28);
+        assert_close(Shape::Polygon(points).bounds(), [10.0, 20.0, 110.0, 60.0]);
+        // Share 0: the corners stay square.
+        assert_close(rounded_box(&r, 0.0).bounds(), [10.0, 20.0, 110.0, 60.0]);
     }
 
     #[test]

@@ -28,13 +28,14 @@ use crate::geometry::Rect;
 pub const PERSON_MODEL_FILE: &str = "ssdlite-person.onnx";
 /// The network's input side, in pixels.
 pub const INPUT_SIDE: u32 = 300;
-/// Detections of the same person in different tiles merge above this IoU.
-const NMS_IOU: f32 = 0.5;
+/// Detections overlapping more than this are one person (the same person seen in two tiles).
+/// High, so that people in a crowd, whose boxes overlap a lot, are each kept.
+const NMS_IOU: f32 = 0.65;
 
 /// Settings of the person detector.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PersonSettings {
-    /// Minimum score of a person. Default 0.3: a missed person costs more than a blurred
+    /// Minimum score of a person. Default 0.2: a missed person costs more than a blurred
     /// background patch.
     pub threshold: f32,
     pub tiling: Tiling,
@@ -45,7 +46,7 @@ pub struct PersonSettings {
 impl Default for PersonSettings {
     fn default() -> Self {
         Self {
-            threshold: 0.3,
+            threshold: 0.2,
             tiling: Tiling::Auto,
             threads: Threads::default(),
             provider: ExecutionProvider::Cpu,
