@@ -103,19 +103,6 @@ fn bad_fill_color() {
 }
 
 #[test]
-fn targets_without_their_detector_yet_are_refused_not_ignored() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out.mp4");
-    for target in ["heads", "persons"] {
-        let run = obscura(&["redact", str(&sample()), "-o", str(&out), "--target", target]);
-        let err = stderr(&run);
-        assert_eq!(run.status.code(), Some(2), "{err}");
-        assert!(err.contains(&format!("--target {target}")) && err.contains("detector"), "{err}");
-    }
-    assert_eq!(files_in(dir.path()), Vec::<String>::new());
-}
-
-#[test]
 fn one_bad_input_does_not_stop_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let good = sample_clip(dir.path(), 10);

@@ -110,6 +110,7 @@ impl PersonDetector {
         for (layout, out) in layouts.iter().zip(self.input.chunks_exact_mut(item)) {
             fill_input_into(frame, layout, ChannelOrder::Rgb, out)?;
         }
+        let blank: Vec<bool> = self.input.chunks_exact(item).map(is_blank).collect();
         // The graph's preprocessing: x * 2/255 - 1.
         for v in &mut self.input {
             *v = *v * (2.0 / 255.0) - 1.0;
@@ -134,7 +135,7 @@ impl PersonDetector {
             )));
         }
         self.found.clear();
-        for (t, layout) in layouts.iter().enumerate() {
+        for (t, layout) in layouts.iter().enumerate().filter(|(t, _)| !blank[*t]) {
             let tile_scores = &scores[t * anchors..(t + 1) * anchors];
             let tile_boxes = &boxes[4 * t * anchors..4 * (t + 1) * anchors];
             decode_into(tile_scores, tile_boxes, self.settings.threshold, &mut |norm: Rect, score| {
@@ -153,6 +154,19 @@ impl PersonDetector {
     }
 }
 
+/// The standard deviation (0..255 units) under which a tile counts as blank: a uniform image (a
+/// black frame, a covered lens) holds no person, yet the network finds a weak whole-image "person"
+/// in one.
+pub const BLANK_STD: f32 = 2.0;
+
+/// Whether a network input (values 0..255) is uniform to within [`BLANK_STD`].
+fn is_blank(input: &[f32]) -> bool {
+    let n = input.len().max(1) as f64;
+    let mean = input.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = input.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+    var.sqrt() < f64::from(BLANK_STD)
+}
+
 /// Calls `emit` with each box (normalised `x0,y0,x1,y1`) whose score is at least `threshold`.
 /// `boxes` holds `[ymin, xmin, ymax, xmax]` per score.
 pub fn decode_into(scores: &[f32], boxes: &[f32], threshold: f32, emit: &mut impl FnMut(Rect, f32)) {
@@ -166,6 +180,13 @@ pub fn decode_into(scores: &[f32], boxes: &[f32], threshold: f32, emit: &mut imp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uniform_inputs_are_blank() {
+        assert!(is_blank(&[0.0; 300]));
+        assert!(is_blank(&[128.0, 129.0, 127.0, 128.0]));
+        assert!(!is_blank(&[0.0, 255.0, 0.0, 255.0]));
+    }
 
     #[test]
     fn decoding_keeps_boxes_above_the_threshold_as_x_y() {
