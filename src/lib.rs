@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod redact;
 pub mod sink;
 pub mod source;
+pub mod track;
 
 use std::sync::OnceLock;
 

@@ -11,10 +11,13 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use obscura::config::{CameraConfig, Config, ConfigError, EncoderSettings, Source, X264Preset};
-use obscura::detect::{Detector, DetectorSettings, ExecutionProvider, FaceDetector, Tiling, models_dir};
+use obscura::detect::{
+    Detector, DetectorSettings, ExecutionProvider, FaceDetector, FrameDetector, Tiling, models_dir,
+};
 use obscura::geometry::Point;
 use obscura::pipeline::{Detection, NoProgress, Progress, Shutdown, VideoJob, output_name_in};
 use obscura::redact::{FrameRegions, Method, Redaction, Rgb, Target};
+use obscura::track::TemporalSettings;
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -208,6 +211,14 @@ struct RedactArgs {
     /// Run the detector on every N-th frame (1..=60); frames between reuse the latest masks.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
     detect_every: u32,
+    /// Frames held back so that a person first detected at frame f is also masked on the frames
+    /// before f (back along their track). The output is that much later.
+    #[arg(long, value_name = "FRAMES", default_value_t = 8, value_parser = clap::value_parser!(u32).range(0..=250))]
+    lookahead: u32,
+    /// Frames redacted whole when their latest successful detection is older than this
+    /// (default 12, or --detect-every - 1 if more).
+    #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(0..=250))]
+    max_staleness: Option<u32>,
     #[command(flatten)]
     detector: DetectorArgs,
     /// x264 speed preset of the output: faster presets use less CPU for bigger files.
@@ -264,7 +275,11 @@ fn eval_mot(
             input: video.to_owned(),
             output: None,
             redaction: Redaction::new(target, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new()),
-            detection: detector.as_mut().map(|detector| Detection { detector, every }),
+            detection: detector.as_mut().map(|detector| Detection {
+                detector,
+                every,
+                temporal: TemporalSettings::default(),
+            }),
             encoder: EncoderSettings::default(),
         };
         let mut observe = |frame: &obscura::frame::Frame, regions: &FrameRegions| {
@@ -404,7 +419,11 @@ fn run_camera(
         input,
         output: camera.output.video.clone(),
         redaction: Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone()),
-        detection: detector.as_mut().map(|detector| Detection { detector, every: redact.detect_every }),
+        detection: detector.as_mut().map(|detector| Detection {
+            detector,
+            every: redact.detect_every,
+            temporal: redact.temporal.clone(),
+        }),
         encoder: camera.output.encoder.clone(),
     };
     let report = job.run(shutdown, &NoProgress)?;
@@ -464,7 +483,11 @@ fn redact(args: RedactArgs) -> ExitCode {
             break;
         }
         let redaction = Redaction::new(args.target, args.method, args.fill_color, args.masks.clone());
-        let detection = detector.as_mut().map(|detector| Detection { detector, every: args.detect_every });
+        let detection = detector.as_mut().map(|detector| Detection {
+            detector: detector as &mut dyn FrameDetector,
+            every: args.detect_every,
+            temporal: args.temporal(),
+        });
         match redact_one(input, &output, redaction, detection, &settings, &shutdown) {
             Ok(summary) => eprintln!("{}: {summary}", input.display()),
             Err(err) => {
@@ -486,7 +509,26 @@ fn exit_code(failed: bool, shutdown: &Shutdown) -> ExitCode {
     }
 }
 
+impl RedactArgs {
+    fn temporal(&self) -> TemporalSettings {
+        let default = TemporalSettings::default();
+        let max_staleness =
+            self.max_staleness.unwrap_or(default.max_staleness.max(self.detect_every.saturating_sub(1)));
+        TemporalSettings { lookahead: self.lookahead, max_staleness, ..default }
+    }
+}
+
 fn check_redact_args(args: &RedactArgs) -> anyhow::Result<()> {
+    if let Some(stale) = args.max_staleness
+        && stale + 1 < args.detect_every
+    {
+        bail!(
+            "--max-staleness {stale} is shorter than the gap between detections (--detect-every {}): every \
+             frame between detections would be redacted whole; use at least {}",
+            args.detect_every,
+            args.detect_every - 1
+        );
+    }
     if args.target == Target::None && args.masks.is_empty() {
         bail!("--target none redacts only the --mask regions: give at least one --mask");
     }
@@ -535,7 +577,10 @@ fn redact_one(
         let frame = obscura::source::load_still(input)?;
         let regions = match detection {
             None => FrameRegions::None,
-            Some(plan) => plan.detector.regions(&frame).with_context(|| input.display().to_string())?,
+            Some(plan) => {
+                let found = plan.detector.detect(&frame).with_context(|| input.display().to_string())?;
+                found.regions(plan.detector.target())
+            }
         };
         let redacted = redaction.apply(frame, &regions).with_context(|| input.display().to_string())?;
         obscura::source::save_still(redacted, output)?;

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::config::EncoderSettings;
-use crate::detect::Detector;
+use crate::detect::FrameDetector;
 use crate::frame::Frame;
 use crate::redact::{FrameRegions, RedactError, RedactedFrame, Redaction};
 use crate::sink::{Mp4Writer, SinkError};
 use crate::source::{Decoded, SourceError, VideoDecoder};
+use crate::track::{PlanCounts, Planner, TemporalSettings};
 
 /// Frames in flight between two stages. Small: a frame is several MB at 1080p and beyond.
 const QUEUE_DEPTH: usize = 4;
@@ -83,8 +84,10 @@ pub struct JobReport {
     pub stopped_early: bool,
     /// Frames on which the detector ran.
     pub detected_frames: u64,
-    /// Frames redacted whole because detection failed for them (fail closed).
+    /// Frames redacted whole because detection failed for them or was too old (fail closed).
     pub fail_closed_frames: u64,
+    /// What the mask planner did (zero without detection).
+    pub plan: PlanCounts,
     pub elapsed: Duration,
 }
 
@@ -113,11 +116,17 @@ pub struct VideoJob<'d> {
 }
 
 /// Detection for a job: the detectors (loaded once, lent to each job), run on every `every`-th
-/// frame; the frames between reuse the latest masks.
-#[derive(Debug)]
+/// frame, with tracking, look-ahead and fail-closed rules between (see [`crate::track::planner`]).
 pub struct Detection<'d> {
-    pub detector: &'d mut Detector,
+    pub detector: &'d mut dyn FrameDetector,
     pub every: u32,
+    pub temporal: TemporalSettings,
+}
+
+impl std::fmt::Debug for Detection<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detection").field("every", &self.every).field("temporal", &self.temporal).finish()
+    }
 }
 
 /// Sees each frame and the regions it is about to be redacted with, on the detect thread (for
@@ -130,13 +139,6 @@ impl<F: FnMut(&Frame, &FrameRegions) + Send> RegionObserver for F {
     fn observe(&mut self, frame: &Frame, regions: &FrameRegions) {
         self(frame, regions)
     }
-}
-
-/// What the detect stage counted.
-#[derive(Debug, Clone, Copy, Default)]
-struct DetectCounts {
-    detected: u64,
-    fail_closed: u64,
 }
 
 /// How a stage ended without error.
@@ -205,8 +207,9 @@ impl VideoJob<'_> {
             frames,
             output,
             stopped_early: decode_end == StageEnd::Stopped,
-            detected_frames: counts.detected,
-            fail_closed_frames: counts.fail_closed,
+            detected_frames: counts.passes,
+            fail_closed_frames: counts.fail_closed(),
+            plan: counts,
             elapsed: started.elapsed(),
         })
     }
@@ -250,48 +253,56 @@ fn decode_stage(
     }
 }
 
-/// Runs the detector on every `every`-th frame and tags each frame with the regions to redact.
-/// A frame whose detection failed, and the frames reusing it, are redacted whole (fail closed).
+/// Tags each frame with the regions to redact: none without detection, else what the mask
+/// planner decides (detection every N-th frame, tracking, look-ahead, fail closed).
 fn detect_stage(
-    mut detection: Option<&mut Detection<'_>>,
+    detection: Option<&mut Detection<'_>>,
     mut observer: Option<&mut dyn RegionObserver>,
     input: Receiver<Frame>,
     out: Sender<(Frame, FrameRegions)>,
     shutdown: &Shutdown,
-) -> (StageEnd, DetectCounts) {
-    let mut counts = DetectCounts::default();
-    let mut latest = FrameRegions::FailClosed;
-    for (index, frame) in input.into_iter().enumerate() {
-        if shutdown.is_aborted() {
-            return (StageEnd::Aborted, counts);
-        }
-        let regions = match detection.as_deref_mut() {
-            None => FrameRegions::None,
-            Some(plan) => {
-                if index % plan.every.max(1) as usize == 0 {
-                    counts.detected += 1;
-                    latest = match plan.detector.regions(&frame) {
-                        Ok(regions) => regions,
-                        Err(err) => {
-                            tracing::warn!(frame = index, %err, "detection failed: frame redacted whole");
-                            FrameRegions::FailClosed
-                        }
-                    };
-                }
-                if matches!(latest, FrameRegions::FailClosed) {
-                    counts.fail_closed += 1;
-                }
-                latest.clone()
-            }
-        };
+) -> (StageEnd, PlanCounts) {
+    let mut send = |frame: Frame, regions: FrameRegions| {
         if let Some(observer) = observer.as_deref_mut() {
             observer.observe(&frame, &regions);
         }
-        if out.send((frame, regions)).is_err() {
-            return (StageEnd::DownstreamGone, counts);
+        out.send((frame, regions)).is_ok()
+    };
+    let Some(detection) = detection else {
+        for frame in input {
+            if shutdown.is_aborted() {
+                return (StageEnd::Aborted, PlanCounts::default());
+            }
+            if !send(frame, FrameRegions::None) {
+                return (StageEnd::DownstreamGone, PlanCounts::default());
+            }
+        }
+        return (StageEnd::Complete, PlanCounts::default());
+    };
+    let mut planner =
+        match Planner::new(&mut *detection.detector, detection.every, detection.temporal.clone()) {
+            Ok(planner) => planner,
+            Err(err) => {
+                // Settings are validated with the config; if they were not, fail closed on every frame.
+                tracing::error!(%err, "tracker settings refused: every frame redacted whole");
+                for frame in input {
+                    if !send(frame, FrameRegions::FailClosed) {
+                        return (StageEnd::DownstreamGone, PlanCounts::default());
+                    }
+                }
+                return (StageEnd::Complete, PlanCounts::default());
+            }
+        };
+    for frame in input {
+        if shutdown.is_aborted() {
+            return (StageEnd::Aborted, planner.counts());
+        }
+        if !planner.push(frame, &mut send) {
+            return (StageEnd::DownstreamGone, planner.counts());
         }
     }
-    (StageEnd::Complete, counts)
+    let end = if planner.finish(&mut send) { StageEnd::Complete } else { StageEnd::DownstreamGone };
+    (end, planner.counts())
 }
 
 fn redact_stage(

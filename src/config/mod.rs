@@ -29,6 +29,7 @@ use crate::detect::DetectorSettings;
 use crate::geometry::Point;
 use crate::redact::color::Rgb;
 use crate::redact::policy::{Method, Target};
+use crate::track::TemporalSettings;
 
 /// A validated config: every value checked, defaults applied, relative paths resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +69,8 @@ pub struct RedactConfig {
     /// Run the detector on every N-th frame (1..=60); default 3. Frames between reuse the latest
     /// masks: lower is safer for fast movement, higher saves CPU.
     pub detect_every: u32,
+    /// Look-ahead, staleness limit and tracker settings (`lookahead`, `max_staleness`).
+    pub temporal: TemporalSettings,
 }
 
 impl RedactConfig {
@@ -83,6 +86,7 @@ impl Default for RedactConfig {
             fill_color: Rgb { r: 0, g: 0, b: 0 },
             masks: Vec::new(),
             detect_every: 3,
+            temporal: TemporalSettings::default(),
         }
     }
 }

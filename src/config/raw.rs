@@ -49,6 +49,8 @@ pub(super) struct RawRedact {
     pub fill_color: Option<Spanned<String>>,
     pub masks: Option<Spanned<RawMaskNode>>,
     pub detect_every: Option<Spanned<i64>>,
+    pub lookahead: Option<Spanned<i64>>,
+    pub max_staleness: Option<Spanned<i64>>,
 }
 
 /// `[camera.output]`; its span is the header.

@@ -98,6 +98,7 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
                 vec![point(1.0, 1.0), point(0.5, 1.0), point(0.5, 0.5), point(1.0, 0.5)],
             ],
             detect_every: 3,
+            temporal: crate::track::TemporalSettings::default(),
         },
         output: OutputConfig {
             video: Some("/etc/obscura/out/entrance.mp4".into()),
@@ -460,6 +461,28 @@ fn every_target_is_accepted() {
             format!("[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\ntarget = \"{name}\"\n");
         assert_eq!(parse(&text).unwrap().cameras[0].redact.target, target);
     }
+}
+
+#[test]
+fn temporal_settings_are_read_and_checked_against_detect_every() {
+    let text =
+        "[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\nlookahead = 20\nmax_staleness = 30\n";
+    let temporal = &parse(text).unwrap().cameras[0].redact.temporal;
+    assert_eq!((temporal.lookahead, temporal.max_staleness), (20, 30));
+    // The default staleness limit follows a long detection gap.
+    let text = "[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\ndetect_every = 30\n";
+    assert_eq!(parse(text).unwrap().cameras[0].redact.temporal.max_staleness, 29);
+    let text = "[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\ndetect_every = 10\nmax_staleness = 5\n\
+                lookahead = 300\n";
+    assert_eq!(
+        errors(text),
+        [
+            "6:17: max_staleness 5 is shorter than the gap between detections (detect_every 10): every frame \
+             between detections would be redacted whole; use at least 9",
+            "7:13: lookahead 300 is out of range: use 0..=250 (frames held back to mask people before their \
+             first detection; default 8)",
+        ]
+    );
 }
 
 #[test]

@@ -249,12 +249,44 @@ impl Validator<'_, '_> {
             );
         }
         let detect_every = raw.detect_every.map_or(Some(defaults.detect_every), |n| self.detect_every(n));
+        let mut temporal = defaults.temporal.clone();
+        // By default a frame may be as stale as the gap between detections makes it.
+        temporal.max_staleness = temporal.max_staleness.max(detect_every.unwrap_or(1).saturating_sub(1));
+        let mut temporal_ok = true;
+        if let Some(n) = raw.lookahead {
+            let what = "frames held back to mask people before their first detection; default 8";
+            match self.int_in(n, "lookahead", 0, 250, what) {
+                Some(n) => temporal.lookahead = n,
+                None => temporal_ok = false,
+            }
+        }
+        if let Some(n) = raw.max_staleness {
+            let at = n.span().start;
+            let what = "frames a detection may be old before frames are redacted whole; default 12, or detect_every - 1 if more";
+            match self.int_in(n, "max_staleness", 0, 250, what) {
+                Some(n) if detect_every.is_some_and(|every| n + 1 < every) => {
+                    let every = detect_every.unwrap_or(1);
+                    self.report.error(
+                        at,
+                        format!(
+                            "max_staleness {n} is shorter than the gap between detections (detect_every \
+                             {every}): every frame between detections would be redacted whole; use at least {}",
+                            every - 1
+                        ),
+                    );
+                    temporal_ok = false;
+                }
+                Some(n) => temporal.max_staleness = n,
+                None => temporal_ok = false,
+            }
+        }
         Some(RedactConfig {
             target: target?,
             method: method?,
             fill_color: fill_color?,
             masks: masks?,
             detect_every: detect_every?,
+            temporal: temporal_ok.then_some(temporal)?,
         })
     }
 

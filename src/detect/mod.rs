@@ -64,7 +64,7 @@ pub fn face_regions(faces: &[Detection]) -> FrameRegions {
 pub const HEAD_WIDTH: f32 = 1.2;
 /// How far above the person box's top the head mask starts, as a share of the head depth (boxes
 /// often start at the forehead, or below it when people overlap).
-pub const HEAD_ABOVE: f32 = 0.4;
+pub const HEAD_ABOVE: f32 = 0.6;
 /// How far person masks reach beyond the person box on each side, as a share of its size.
 pub const PERSON_MARGIN: f32 = 0.05;
 
@@ -150,6 +150,25 @@ impl Found {
     }
 }
 
+/// Something that finds what a target needs in a frame: the real [`Detector`], or a scripted one
+/// in tests (failures, delays).
+pub trait FrameDetector: Send {
+    /// What the detections are masked as.
+    fn target(&self) -> Target;
+    /// One detection pass over `frame`.
+    fn detect(&mut self, frame: &Frame) -> Result<Found, DetectError>;
+}
+
+impl FrameDetector for Detector {
+    fn target(&self) -> Target {
+        self.target
+    }
+
+    fn detect(&mut self, frame: &Frame) -> Result<Found, DetectError> {
+        Detector::detect(self, frame)
+    }
+}
+
 /// The detectors a target needs: faces always, persons for `heads` and `persons`. Loaded once and
 /// used for every input of a run.
 #[derive(Debug)]
@@ -212,22 +231,22 @@ mod tests {
 
     #[test]
     fn a_standing_persons_head_mask_covers_the_top_of_the_box() {
-        // 100 × 300 box: head depth max(75, 60) = 75; 120 wide, from 30 above the top.
+        // 100 × 300 box: head depth max(75, 60) = 75; 120 wide, from 45 above the top.
         let person = Rect::new(100.0, 50.0, 200.0, 350.0);
         let mask = head_mask(&person);
         assert!(matches!(mask, Shape::Polygon(_)));
-        assert_close(mask.bounds(), [90.0, 20.0, 210.0, 125.0]);
+        assert_close(mask.bounds(), [90.0, 5.0, 210.0, 125.0]);
         // Rounded corners: the box's corner is out, the middle of each side is in.
         let inside = |x: usize, y: usize| crate::redact::raster::covers(&mask, x, y);
-        assert!(!inside(90, 20) && !inside(209, 124));
-        assert!(inside(150, 21) && inside(91, 72) && inside(208, 72) && inside(150, 123));
+        assert!(!inside(90, 5) && !inside(209, 124));
+        assert!(inside(150, 6) && inside(91, 65) && inside(208, 65) && inside(150, 123));
     }
 
     #[test]
     fn a_squat_boxs_head_mask_reaches_deeper() {
         // Head and shoulders only (200 × 220): depth max(55, 120) = 120.
         let person = Rect::new(0.0, 0.0, 200.0, 220.0);
-        assert_close(head_mask(&person).bounds(), [-20.0, -48.0, 220.0, 120.0]);
+        assert_close(head_mask(&person).bounds(), [-20.0, -72.0, 220.0, 120.0]);
         // A box wider than tall never reaches below its bottom.
         let lying = Rect::new(0.0, 0.0, 300.0, 100.0);
         assert_eq!(head_mask(&lying).bounds().y1, 100.0);

@@ -1,0 +1,502 @@
+//! Multi-object tracking, geometry only: a ByteTrack-style tracker that carries detected boxes
+//! across the frames between detection passes, through short occlusions, and back to the frames
+//! before a person was first detected (for the look-ahead buffer).
+//!
+//! # Privacy
+//! A [`Track`] holds a box, its velocity, its age and counts, and nothing else: no crops, no
+//! embeddings, no appearance. Its [`TrackId`] is a counter local to one [`Tracker`] that is never
+//! persisted and means nothing outside it. No trajectory is kept: only the Kalman state, the box
+//! at the first detection (to extrapolate backwards from) and the box at the latest one.
+//!
+//! # One detection pass ([`Tracker::update`])
+//! 1. Tracks not detected for more than [`TrackerSettings::max_lost`] frames are removed.
+//! 2. Every track's Kalman filter is predicted to the pass's frame (the gap since the previous
+//!    pass, in frames: detection may run every N-th frame).
+//! 3. Detections with score ≥ `high` are matched to all tracks (tentative, confirmed, lost) by IoU
+//!    of predicted box and detection, IoU ≥ `match_iou`, with the Hungarian method
+//!    (`assoc.rs` says why not greedy).
+//! 4. Confirmed tracks still unmatched are matched to the detections with `low` ≤ score < `high`,
+//!    IoU ≥ `low_match_iou` (ByteTrack's second stage: an occluded or blurred person scores low
+//!    but is still where their track predicts). Lost tracks do not take part, as in ByteTrack: a
+//!    low-score box is trusted only to continue a track that was seen at the previous pass.
+//! 5. Tracks unmatched: confirmed ones become lost; tentative ones are removed (a first detection
+//!    not seen again was more likely a false positive than a person).
+//! 6. High detections left unmatched start tentative tracks; one scoring ≥ `confirm_score` starts
+//!    confirmed. Low detections never start a track.
+//!
+//! # Between passes ([`Tracker::box_at`], [`Tracker::margin_at`])
+//! A track's box at any frame is extrapolated linearly from a detection: from the latest one
+//! (forwards, and backwards over the track's life), or from the first one for frames before it.
+//! The mask should grow by [`Tracker::margin_at`] about the box centre: the older the detection
+//! the box came from, the wider.
+
+mod assoc;
+mod kalman;
+pub mod planner;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use crate::detect::Detection;
+use crate::geometry::{Point, Rect};
+
+use kalman::{BoxFilter, rect_from};
+pub use planner::{FailReason, PlanCounts, Planner, TemporalSettings};
+
+/// How the tracker matches, confirms, keeps and extrapolates tracks. Frame counts are in frames of
+/// the video, not detection passes, so they do not change meaning with `detect_every`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackerSettings {
+    /// Detections scoring at least this are matched first and may start tracks. Default 0.5
+    /// (ByteTrack's `track_thresh`). Lower finds more people sooner but starts more false tracks.
+    pub high: f32,
+    /// Detections scoring at least this (and below `high`) may continue a confirmed track, never
+    /// start one; below it they are ignored. Default 0.1 (ByteTrack's). The detector must pass
+    /// boxes this weak through for the second stage to see them.
+    pub low: f32,
+    /// Least IoU of a track's predicted box and a high detection to match them. Default 0.2
+    /// (ByteTrack's `match_thresh` 0.8 on `1 − IoU`): lenient, because the Kalman prediction
+    /// across a gap of several frames is only approximately where the person is.
+    pub match_iou: f32,
+    /// Least IoU to match a low detection to a confirmed track. Default 0.5 (ByteTrack's second
+    /// stage): stricter, because a weak box far from the prediction is more likely clutter.
+    pub low_match_iou: f32,
+    /// Detections (including the first) that confirm a tentative track. Default 2 (ByteTrack
+    /// confirms at the second consecutive match): one false positive does not make a track.
+    pub min_hits: u32,
+    /// A new track whose first detection scores at least this is confirmed at once. Default 0.8: a
+    /// detection that confident is rarely a false positive, and a confirmed track survives a
+    /// missed next pass (kept lost) where a tentative one is dropped. Set above any score (e.g.
+    /// 2.0) to always require `min_hits`.
+    pub confirm_score: f32,
+    /// Frames a track is kept after its last detection (lost, predicted by its motion) before it
+    /// is removed; a lost track that matches again keeps its id. Default 25 (1 s at 25 fps, about
+    /// ByteTrack's 30-frame buffer): longer bridges longer occlusions but risks giving the id to
+    /// someone else who appears where the lost person was heading.
+    pub max_lost: u64,
+    /// Most frames [`Tracker::box_at`] extrapolates a box from a detection, forwards or backwards;
+    /// beyond it the box stays where it got to. Default 25 (1 s at 25 fps): a velocity estimated
+    /// from a few noisy boxes is not trusted to carry a box further than that.
+    pub max_extrapolation: u64,
+    /// Growth of [`Tracker::margin_at`] per frame between the queried frame and the detection its
+    /// box was extrapolated from. Default 0.02 (a box predicted 25 frames ahead is masked 1.5×
+    /// wider and taller). More covers faster or less predictable motion, at the cost of masking
+    /// more of the scene.
+    pub margin_growth: f32,
+    /// The largest margin. Default 2.0: past it a wider mask hides the scene without making a
+    /// miss less likely.
+    pub margin_cap: f32,
+}
+
+impl Default for TrackerSettings {
+    fn default() -> Self {
+        Self {
+            high: 0.5,
+            low: 0.1,
+            match_iou: 0.2,
+            low_match_iou: 0.5,
+            min_hits: 2,
+            confirm_score: 0.8,
+            max_lost: 25,
+            max_extrapolation: 25,
+            margin_growth: 0.02,
+            margin_cap: 2.0,
+        }
+    }
+}
+
+impl TrackerSettings {
+    /// Checks every value; the first bad one is returned.
+    pub fn validate(&self) -> Result<(), TrackError> {
+        let bad = |field: &'static str, value: String, rule: &'static str| {
+            Err(TrackError::InvalidSetting { field, value, rule })
+        };
+        if !(self.low >= 0.0 && self.low.is_finite()) {
+            return bad("low", self.low.to_string(), "must be a number ≥ 0");
+        }
+        if !(self.high >= self.low && self.high.is_finite()) {
+            return bad("high", self.high.to_string(), "must be a number ≥ low");
+        }
+        for (field, iou) in [("match_iou", self.match_iou), ("low_match_iou", self.low_match_iou)] {
+            if !(iou > 0.0 && iou <= 1.0) {
+                return bad(field, iou.to_string(), "must be in (0, 1]");
+            }
+        }
+        if self.min_hits == 0 {
+            return bad("min_hits", "0".into(), "must be ≥ 1");
+        }
+        if self.confirm_score.is_nan() {
+            return bad("confirm_score", "NaN".into(), "must be a number");
+        }
+        if !(self.margin_growth >= 0.0 && self.margin_growth.is_finite()) {
+            return bad("margin_growth", self.margin_growth.to_string(), "must be a number ≥ 0");
+        }
+        if !(self.margin_cap >= 1.0 && self.margin_cap.is_finite()) {
+            return bad("margin_cap", self.margin_cap.to_string(), "must be a number ≥ 1");
+        }
+        Ok(())
+    }
+}
+
+/// Why the tracker refused its settings or a detection pass.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrackError {
+    #[error("tracker setting {field} = {value}: {rule}")]
+    InvalidSetting { field: &'static str, value: String, rule: &'static str },
+    #[error(
+        "detection pass at frame {frame} is not after the previous one at frame {previous}; frame \
+         indices given to the tracker must increase (start a new tracker when the source restarts)"
+    )]
+    FrameNotAfter { frame: u64, previous: u64 },
+}
+
+/// A track's id: unique within one [`Tracker`], in order of creation, never reused or persisted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TrackId(u64);
+
+impl TrackId {
+    /// The number behind the id.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TrackId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Where a track is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackState {
+    /// Detected fewer than `min_hits` times, at every pass since its first. Mask it (it is a
+    /// detection) but do not count it.
+    Tentative,
+    /// Detected `min_hits` times and at the latest pass.
+    Confirmed,
+    /// Confirmed once, not detected at the latest pass; its box is predicted. Removed once not
+    /// detected for more than `max_lost` frames.
+    Lost,
+}
+
+/// Rates of change of a box, px/frame.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Velocity {
+    /// Of the centre's x.
+    pub cx: f32,
+    /// Of the centre's y.
+    pub cy: f32,
+    /// Of the width.
+    pub w: f32,
+    /// Of the height.
+    pub h: f32,
+}
+
+/// The point of a box that stands for where a person is, for line crossings and zones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// The box centre: for faces and heads.
+    Center,
+    /// The middle of the bottom edge, the feet of a person box: for lines drawn on the floor.
+    BottomCenter,
+}
+
+impl Anchor {
+    /// This anchor's point of `rect`.
+    pub fn point(self, rect: &Rect) -> Point {
+        let cx = (rect.x0 + rect.x1) / 2.0;
+        match self {
+            Anchor::Center => Point::new(cx, (rect.y0 + rect.y1) / 2.0),
+            Anchor::BottomCenter => Point::new(cx, rect.y1),
+        }
+    }
+}
+
+/// One tracked object: geometry and counts, nothing that identifies a person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    id: TrackId,
+    state: TrackState,
+    filter: BoxFilter,
+    hits: u32,
+    first_detection_frame: u64,
+    /// The box detected first: what [`Tracker::box_at`] extrapolates backwards from.
+    first_box: Rect,
+    last_detection_frame: u64,
+    /// The filtered box and velocity just after the latest detection: what [`Tracker::box_at`]
+    /// extrapolates from over the track's life and after it.
+    detected_box: Rect,
+    detected_velocity: Velocity,
+}
+
+impl Track {
+    fn new(id: TrackId, frame: u64, detection: &Detection, confirmed: bool) -> Self {
+        let filter = BoxFilter::new(&detection.rect);
+        let rect = filter.rect();
+        Self {
+            id,
+            state: if confirmed { TrackState::Confirmed } else { TrackState::Tentative },
+            filter,
+            hits: 1,
+            first_detection_frame: frame,
+            first_box: rect,
+            last_detection_frame: frame,
+            detected_box: rect,
+            detected_velocity: Velocity::default(),
+        }
+    }
+
+    pub fn id(&self) -> TrackId {
+        self.id
+    }
+
+    pub fn state(&self) -> TrackState {
+        self.state
+    }
+
+    /// The box at the latest pass: filtered if detected there, predicted if lost.
+    pub fn rect(&self) -> Rect {
+        self.filter.rect()
+    }
+
+    /// `anchor`'s point of [`Track::rect`]: the position a counter compares between passes.
+    pub fn anchor(&self, anchor: Anchor) -> Point {
+        anchor.point(&self.rect())
+    }
+
+    /// The velocity at the latest pass, px/frame (0 with one detection; a lost track's size
+    /// velocity is held at 0).
+    pub fn velocity(&self) -> Velocity {
+        self.filter.velocity()
+    }
+
+    /// Detections matched to the track, including the first.
+    pub fn hits(&self) -> u32 {
+        self.hits
+    }
+
+    pub fn first_detection_frame(&self) -> u64 {
+        self.first_detection_frame
+    }
+
+    pub fn last_detection_frame(&self) -> u64 {
+        self.last_detection_frame
+    }
+
+    /// Corrects the track with a detection matched at `frame`.
+    fn detected(&mut self, frame: u64, rect: &Rect, min_hits: u32) {
+        self.filter.update(rect);
+        self.hits = self.hits.saturating_add(1);
+        self.last_detection_frame = frame;
+        self.detected_box = self.filter.rect();
+        self.detected_velocity = self.filter.velocity();
+        if self.state != TrackState::Tentative || self.hits >= min_hits {
+            self.state = TrackState::Confirmed;
+        }
+    }
+
+    /// The box, frame and velocity to extrapolate to `frame` from: the first detection before it,
+    /// else the latest. Before the second detection there is no velocity (0).
+    fn origin(&self, frame: u64) -> (Rect, u64, Velocity) {
+        if frame < self.first_detection_frame {
+            let velocity = if self.hits >= 2 { self.detected_velocity } else { Velocity::default() };
+            (self.first_box, self.first_detection_frame, velocity)
+        } else {
+            (self.detected_box, self.last_detection_frame, self.detected_velocity)
+        }
+    }
+}
+
+/// What one detection pass did, for metrics: every track change and every invalid detection
+/// counted (detections below `low`, and low ones that continue no track, are ignored by design).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PassStats {
+    /// Tracks matched to a high-score detection.
+    pub matched_high: usize,
+    /// Tracks matched to a low-score detection (second stage).
+    pub matched_low: usize,
+    /// Tracks started.
+    pub started: usize,
+    /// Confirmed tracks that became lost.
+    pub lost: usize,
+    /// Tracks removed: lost for more than `max_lost` frames, or tentative and not detected again.
+    pub removed: usize,
+    /// Detections ignored for a non-finite or empty box or a non-finite score.
+    pub invalid: usize,
+}
+
+/// A ByteTrack-style multi-object tracker for one camera. See the module docs for one pass.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    settings: TrackerSettings,
+    /// Sorted by id (ids are handed out in increasing order and removal keeps the order).
+    tracks: Vec<Track>,
+    next_id: u64,
+    last_frame: Option<u64>,
+}
+
+impl Tracker {
+    pub fn new(settings: TrackerSettings) -> Result<Self, TrackError> {
+        settings.validate()?;
+        Ok(Self { settings, tracks: Vec::new(), next_id: 1, last_frame: None })
+    }
+
+    pub fn settings(&self) -> &TrackerSettings {
+        &self.settings
+    }
+
+    /// The frame of the latest detection pass, if any.
+    pub fn last_frame(&self) -> Option<u64> {
+        self.last_frame
+    }
+
+    /// The tracks after the latest pass (tentative, confirmed and lost), sorted by id.
+    pub fn tracks(&self) -> &[Track] {
+        &self.tracks
+    }
+
+    /// The track with `id`, if it is still kept.
+    pub fn track(&self, id: TrackId) -> Option<&Track> {
+        self.tracks.binary_search_by_key(&id, |t| t.id).ok().map(|i| &self.tracks[i])
+    }
+
+    /// One detection pass over the frame `frame` (frame indices must increase; gaps are the
+    /// frames detection skipped). On error nothing changes.
+    pub fn update(&mut self, frame: u64, detections: &[Detection]) -> Result<PassStats, TrackError> {
+        if let Some(previous) = self.last_frame
+            && frame <= previous
+        {
+            return Err(TrackError::FrameNotAfter { frame, previous });
+        }
+        let mut stats = PassStats::default();
+        self.expire(frame, &mut stats);
+        let gap = self.last_frame.map_or(0, |previous| frame - previous);
+        for track in &mut self.tracks {
+            if track.state == TrackState::Lost {
+                track.filter.hold_size();
+            }
+            track.filter.predict(gap);
+        }
+        let (high, low) = self.split(detections, &mut stats);
+        let predicted: Vec<Rect> = self.tracks.iter().map(Track::rect).collect();
+        let mut track_matched = vec![false; self.tracks.len()];
+        let mut high_matched = vec![false; high.len()];
+
+        let high_boxes: Vec<Rect> = high.iter().map(|d| d.rect).collect();
+        for (t, d) in assoc::match_by_iou(&predicted, &high_boxes, self.settings.match_iou) {
+            self.tracks[t].detected(frame, &high[d].rect, self.settings.min_hits);
+            track_matched[t] = true;
+            high_matched[d] = true;
+            stats.matched_high += 1;
+        }
+
+        let second: Vec<usize> = (0..self.tracks.len())
+            .filter(|&t| !track_matched[t] && self.tracks[t].state == TrackState::Confirmed)
+            .collect();
+        let second_boxes: Vec<Rect> = second.iter().map(|&t| predicted[t]).collect();
+        let low_boxes: Vec<Rect> = low.iter().map(|d| d.rect).collect();
+        for (s, d) in assoc::match_by_iou(&second_boxes, &low_boxes, self.settings.low_match_iou) {
+            let t = second[s];
+            self.tracks[t].detected(frame, &low[d].rect, self.settings.min_hits);
+            track_matched[t] = true;
+            stats.matched_low += 1;
+        }
+
+        self.miss(&track_matched, &mut stats);
+        for (detection, _) in high.iter().zip(high_matched).filter(|(_, matched)| !matched) {
+            self.start(frame, detection);
+            stats.started += 1;
+        }
+        self.last_frame = Some(frame);
+        Ok(stats)
+    }
+
+    /// The track's box at any frame, extrapolated linearly (centre and size) over at most
+    /// `max_extrapolation` frames from a detection: from the first detection for frames before it,
+    /// with the velocity known at the latest detection (0 until there have been two); otherwise
+    /// from the latest detection, with its velocity, forwards (between passes, while lost) or
+    /// backwards (over the track's life). The size stays within ½–2× of the detected size, so a
+    /// noisy size velocity cannot collapse or blow up the box.
+    pub fn box_at(&self, track: &Track, frame: u64) -> Rect {
+        let (origin, from, velocity) = track.origin(frame);
+        let span = frame.abs_diff(from).min(self.settings.max_extrapolation) as f32;
+        let dt = if frame < from { -span } else { span };
+        let (w0, h0) = (origin.width(), origin.height());
+        rect_from(
+            (origin.x0 + origin.x1) / 2.0 + velocity.cx * dt,
+            (origin.y0 + origin.y1) / 2.0 + velocity.cy * dt,
+            (w0 + velocity.w * dt).clamp(w0 / 2.0, w0 * 2.0),
+            (h0 + velocity.h * dt).clamp(h0 / 2.0, h0 * 2.0),
+        )
+    }
+
+    /// How much wider and taller than [`Tracker::box_at`] to mask the track at `frame`, about the
+    /// box centre: `min(1 + margin_growth · d, margin_cap)`, where `d` is the number of frames
+    /// between `frame` and the detection the box was extrapolated from (the latest one, or the
+    /// first for frames before it). 1 at that detection; it keeps growing past
+    /// `max_extrapolation`, where the box stops moving.
+    pub fn margin_at(&self, track: &Track, frame: u64) -> f32 {
+        let (_, from, _) = track.origin(frame);
+        let d = frame.abs_diff(from) as f32;
+        (1.0 + self.settings.margin_growth * d).min(self.settings.margin_cap)
+    }
+
+    /// Removes tracks not detected for more than `max_lost` frames before `frame`.
+    fn expire(&mut self, frame: u64, stats: &mut PassStats) {
+        let max_lost = self.settings.max_lost;
+        let before = self.tracks.len();
+        self.tracks.retain(|t| frame - t.last_detection_frame <= max_lost);
+        stats.removed += before - self.tracks.len();
+    }
+
+    /// The valid detections scoring ≥ `high`, and those in `low..high`; the rest ignored.
+    fn split<'d>(
+        &self,
+        detections: &'d [Detection],
+        stats: &mut PassStats,
+    ) -> (Vec<&'d Detection>, Vec<&'d Detection>) {
+        let (mut high, mut low) = (Vec::new(), Vec::new());
+        for d in detections {
+            let r = &d.rect;
+            let finite = [r.x0, r.y0, r.x1, r.y1, d.score].iter().all(|v| v.is_finite());
+            if !finite || r.width() <= 0.0 || r.height() <= 0.0 {
+                stats.invalid += 1;
+            } else if d.score >= self.settings.high {
+                high.push(d);
+            } else if d.score >= self.settings.low {
+                low.push(d);
+            }
+        }
+        (high, low)
+    }
+
+    /// Confirmed tracks not matched this pass become lost; tentative ones are removed.
+    fn miss(&mut self, matched: &[bool], stats: &mut PassStats) {
+        let mut matched = matched.iter();
+        self.tracks.retain_mut(|track| {
+            if *matched.next().unwrap_or(&false) {
+                return true;
+            }
+            match track.state {
+                TrackState::Tentative => {
+                    stats.removed += 1;
+                    false
+                }
+                TrackState::Confirmed => {
+                    track.state = TrackState::Lost;
+                    stats.lost += 1;
+                    true
+                }
+                TrackState::Lost => true,
+            }
+        });
+    }
+
+    fn start(&mut self, frame: u64, detection: &Detection) {
+        let confirmed = self.settings.min_hits <= 1 || detection.score >= self.settings.confirm_score;
+        self.tracks.push(Track::new(TrackId(self.next_id), frame, detection, confirmed));
+        self.next_id += 1;
+    }
+}

@@ -1,0 +1,274 @@
+//! The mask policy over time: which regions each frame is redacted with, given detection passes
+//! every N-th frame, the trackers that carry people between and through missed passes, a
+//! look-ahead buffer, and fail-closed rules.
+//!
+//! Frame `j` leaves the planner only once the frames up to `j + lookahead` have been seen (or the
+//! stream ended), and is masked with the union of:
+//! * every track's box at `j` ([`Tracker::box_at`]: predicted forwards between passes and while
+//!   the person is missed, or back-extrapolated before their first detection — the look-ahead),
+//!   grown by [`Tracker::margin_at`] (the older the detection, the wider);
+//! * the raw detections of the pass at or before `j` and of the next pass after it, when that is
+//!   within the look-ahead (detections too weak to start a track are still masked).
+//!
+//! Frame `j` is redacted whole (fail closed) when the latest pass at or before it failed, or when
+//! the latest successful pass is more than `max_staleness` frames old.
+
+use std::collections::VecDeque;
+
+use super::{Tracker, TrackerSettings};
+use crate::detect::{DetectError, FACE_MASK_SCALE, Found, FrameDetector, head_mask, person_mask};
+use crate::frame::Frame;
+use crate::geometry::{Rect, Shape};
+use crate::redact::{FrameRegions, Target};
+
+/// Temporal settings of the mask policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemporalSettings {
+    /// Frames held back between detection and redaction, so that a person first detected at
+    /// frame `f` is also masked (back-extrapolated along their track) on frames `f - lookahead ..
+    /// f`: people walking in from the edge, faces turning to the camera. Default 8 (0.32 s at 25
+    /// fps): the output is that much later, and that many frames are held in memory.
+    pub lookahead: u32,
+    /// The oldest a frame's latest successful detection may be, in frames, before the frame is
+    /// redacted whole. Default 12 (about half a second at 25 fps); at least `detect_every - 1`.
+    pub max_staleness: u32,
+    /// The trackers' settings (persons and faces are tracked apart).
+    pub tracker: TrackerSettings,
+}
+
+impl Default for TemporalSettings {
+    fn default() -> Self {
+        Self { lookahead: 8, max_staleness: 12, tracker: TrackerSettings::default() }
+    }
+}
+
+/// Why a frame was redacted whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailReason {
+    /// The detection pass covering the frame failed.
+    DetectorError,
+    /// The latest successful detection was older than `max_staleness`.
+    Stale,
+}
+
+/// What the planner did, for the job's report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanCounts {
+    /// Detection passes run.
+    pub passes: u64,
+    /// Passes that failed.
+    pub failed_passes: u64,
+    /// Frames redacted whole because their detection failed.
+    pub fail_closed_error: u64,
+    /// Frames redacted whole because their detection was too old.
+    pub fail_closed_stale: u64,
+    /// The largest age, in frames, of the detection a frame was masked from.
+    pub max_staleness: u64,
+    /// Frames emitted with detected masks, and the masks they had in all (for the mean).
+    pub masked_frames: u64,
+    pub masks: u64,
+}
+
+impl PlanCounts {
+    pub fn fail_closed(&self) -> u64 {
+        self.fail_closed_error + self.fail_closed_stale
+    }
+}
+
+struct Pending {
+    frame: Frame,
+    index: u64,
+    fail: Option<FailReason>,
+}
+
+/// One frame's regions, decided frames later. Feed frames in order with [`Planner::push`], then
+/// [`Planner::finish`].
+pub struct Planner<'d> {
+    detector: &'d mut dyn FrameDetector,
+    every: u64,
+    settings: TemporalSettings,
+    persons: Tracker,
+    faces: Tracker,
+    pending: VecDeque<Pending>,
+    /// Recent successful passes: frame index and detections; the oldest is the latest pass at or
+    /// before the oldest pending frame.
+    passes: VecDeque<(u64, Found)>,
+    next: u64,
+    /// The latest pass: its frame and whether it succeeded.
+    latest_pass: Option<(u64, bool)>,
+    last_ok: Option<u64>,
+    counts: PlanCounts,
+}
+
+impl std::fmt::Debug for Planner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Planner")
+            .field("next", &self.next)
+            .field("counts", &self.counts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'d> Planner<'d> {
+    /// A planner running `detector` every `every`-th frame (from the first).
+    pub fn new(
+        detector: &'d mut dyn FrameDetector,
+        every: u32,
+        settings: TemporalSettings,
+    ) -> Result<Self, super::TrackError> {
+        let persons = Tracker::new(settings.tracker.clone())?;
+        let faces = Tracker::new(settings.tracker.clone())?;
+        Ok(Self {
+            detector,
+            every: u64::from(every.max(1)),
+            settings,
+            persons,
+            faces,
+            pending: VecDeque::new(),
+            passes: VecDeque::new(),
+            next: 0,
+            latest_pass: None,
+            last_ok: None,
+            counts: PlanCounts::default(),
+        })
+    }
+
+    pub fn counts(&self) -> PlanCounts {
+        self.counts
+    }
+
+    /// Takes the next frame; hands every frame whose look-ahead is complete to `emit`, in order.
+    /// Stops early (returns `false`) when `emit` does.
+    pub fn push(&mut self, frame: Frame, emit: &mut impl FnMut(Frame, FrameRegions) -> bool) -> bool {
+        let index = self.next;
+        self.next += 1;
+        if index % self.every == 0 {
+            self.detect(&frame, index);
+        }
+        let fail = match (self.latest_pass, self.last_ok) {
+            (Some((_, false)), _) => Some(FailReason::DetectorError),
+            (_, Some(ok)) if index - ok > u64::from(self.settings.max_staleness) => Some(FailReason::Stale),
+            (_, None) => Some(FailReason::DetectorError),
+            _ => None,
+        };
+        self.pending.push_back(Pending { frame, index, fail });
+        while self.pending.len() > self.settings.lookahead as usize {
+            if !self.emit_oldest(emit) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Hands every frame still held to `emit` (the stream ended).
+    pub fn finish(&mut self, emit: &mut impl FnMut(Frame, FrameRegions) -> bool) -> bool {
+        while !self.pending.is_empty() {
+            if !self.emit_oldest(emit) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn detect(&mut self, frame: &Frame, index: u64) {
+        self.counts.passes += 1;
+        match self.detector.detect(frame) {
+            Ok(found) => {
+                // Indices increase by construction: the trackers cannot refuse them.
+                let _ = self.persons.update(index, &found.persons);
+                let _ = self.faces.update(index, &found.faces);
+                self.passes.push_back((index, found));
+                self.latest_pass = Some((index, true));
+                self.last_ok = Some(index);
+            }
+            Err(err) => {
+                self.counts.failed_passes += 1;
+                log_failure(index, &err);
+                self.latest_pass = Some((index, false));
+            }
+        }
+    }
+
+    fn emit_oldest(&mut self, emit: &mut impl FnMut(Frame, FrameRegions) -> bool) -> bool {
+        let Some(p) = self.pending.pop_front() else { return true };
+        let regions = match p.fail {
+            Some(FailReason::DetectorError) => {
+                self.counts.fail_closed_error += 1;
+                FrameRegions::FailClosed
+            }
+            Some(FailReason::Stale) => {
+                self.counts.fail_closed_stale += 1;
+                FrameRegions::FailClosed
+            }
+            None => {
+                let masks = self.masks_at(p.index);
+                self.counts.masked_frames += 1;
+                self.counts.masks += masks.len() as u64;
+                FrameRegions::Detected(masks.into())
+            }
+        };
+        // Passes older than the latest one at or before the next pending frame are done with.
+        let next = self.pending.front().map_or(self.next, |q| q.index);
+        while self.passes.len() > 1 && self.passes[1].0 <= next {
+            self.passes.pop_front();
+        }
+        emit(p.frame, regions)
+    }
+
+    /// The masks of frame `j` (see the module docs).
+    fn masks_at(&mut self, j: u64) -> Vec<Shape> {
+        let target = self.detector.target();
+        let before = self.passes.iter().rev().find(|(i, _)| *i <= j);
+        let after = self.passes.iter().find(|(i, _)| *i > j);
+        if let Some((i, _)) = before {
+            self.counts.max_staleness = self.counts.max_staleness.max(j - i);
+        }
+        let mut masks: Vec<Shape> = Vec::new();
+        for (_, found) in before.into_iter().chain(after) {
+            masks.extend(found.masks(target));
+        }
+        if matches!(target, Target::Heads | Target::Persons) {
+            for track in self.persons.tracks() {
+                let r = self.persons.box_at(track, j);
+                let margin = self.persons.margin_at(track, j);
+                // The head mask grows about the head, not about the person's centre.
+                masks.push(match target {
+                    Target::Heads => grow_shape(head_mask(&r), margin),
+                    _ => person_mask(&grow(&r, margin)),
+                });
+            }
+        }
+        for track in self.faces.tracks() {
+            let scale = FACE_MASK_SCALE * self.faces.margin_at(track, j);
+            masks.push(Shape::Ellipse(grow(&self.faces.box_at(track, j), scale)));
+        }
+        masks
+    }
+}
+
+fn log_failure(index: u64, err: &DetectError) {
+    tracing::warn!(frame = index, %err, "detection failed: frames redacted whole until the next good pass");
+}
+
+/// `shape` scaled by `factor` about the centre of its bounds.
+fn grow_shape(shape: Shape, factor: f32) -> Shape {
+    let b = shape.bounds();
+    let (cx, cy) = ((b.x0 + b.x1) / 2.0, (b.y0 + b.y1) / 2.0);
+    match shape {
+        Shape::Rect(r) => Shape::Rect(grow(&r, factor)),
+        Shape::Ellipse(r) => Shape::Ellipse(grow(&r, factor)),
+        Shape::Polygon(points) => Shape::Polygon(
+            points
+                .into_iter()
+                .map(|p| crate::geometry::Point::new(cx + (p.x - cx) * factor, cy + (p.y - cy) * factor))
+                .collect(),
+        ),
+    }
+}
+
+/// `r` scaled by `factor` about its centre.
+fn grow(r: &Rect, factor: f32) -> Rect {
+    let (cx, cy) = ((r.x0 + r.x1) / 2.0, (r.y0 + r.y1) / 2.0);
+    let (hw, hh) = (r.width() * factor / 2.0, r.height() * factor / 2.0);
+    Rect::new(cx - hw, cy - hh, cx + hw, cy + hh)
+}

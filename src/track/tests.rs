@@ -1,0 +1,328 @@
+//! Tracker behaviour on synthetic scenes: identities, occlusions, lifecycles, extrapolation.
+
+use super::*;
+
+/// A `w × h` detection centred at `(cx, cy)`.
+fn det(cx: f32, cy: f32, w: f32, h: f32, score: f32) -> Detection {
+    Detection { rect: rect_from(cx, cy, w, h), score }
+}
+
+fn center(r: &Rect) -> (f32, f32) {
+    ((r.x0 + r.x1) / 2.0, (r.y0 + r.y1) / 2.0)
+}
+
+fn tracker() -> Tracker {
+    Tracker::new(TrackerSettings::default()).unwrap()
+}
+
+fn only(tracker: &Tracker) -> &Track {
+    assert_eq!(tracker.tracks().len(), 1, "{:#?}", tracker.tracks());
+    &tracker.tracks()[0]
+}
+
+/// A person 40×80 px walking right at 4 px/frame from x = 100 (at frame 0).
+fn walker(frame: u64) -> Detection {
+    det(100.0 + 4.0 * frame as f32, 200.0, 40.0, 80.0, 0.9)
+}
+
+#[track_caller]
+fn assert_near(actual: f32, expected: f32, tolerance: f32) {
+    assert!((actual - expected).abs() <= tolerance, "{actual} is not within {tolerance} of {expected}");
+}
+
+#[test]
+fn ids_do_not_swap_when_two_people_cross() {
+    // A walks right, B left, 6 px/frame, on the same row; detection every 3rd frame. Their boxes
+    // overlap from frame 21 to 27 and are identical at frame 24: only motion tells them apart.
+    let a = |f: u64| det(100.0 + 6.0 * f as f32, 200.0, 40.0, 80.0, 0.9);
+    let b = |f: u64| det(388.0 - 6.0 * f as f32, 200.0, 40.0, 80.0, 0.9);
+    let mut tracker = tracker();
+    let mut ids = None;
+    for f in (0..=60).step_by(3) {
+        // Alternate the order, so ids cannot follow the input order.
+        let detections = if f % 2 == 0 { [a(f), b(f)] } else { [b(f), a(f)] };
+        tracker.update(f, &detections).unwrap();
+        let tracks = tracker.tracks();
+        assert_eq!(tracks.len(), 2, "frame {f}: {tracks:#?}");
+        let find = |d: Detection| {
+            let want = center(&d.rect);
+            let t = tracks.iter().find(|t| (center(&t.rect()).0 - want.0).abs() < 5.0);
+            t.unwrap_or_else(|| panic!("frame {f}: no track at {want:?}: {tracks:#?}")).id()
+        };
+        // At frame 24 the two boxes are the same: nothing to tell apart.
+        if f != 24 {
+            let now = (find(a(f)), find(b(f)));
+            assert_eq!(*ids.get_or_insert(now), now, "frame {f}: ids swapped");
+        }
+    }
+    assert!(tracker.tracks().iter().all(|t| t.state() == TrackState::Confirmed));
+    assert_eq!(tracker.tracks().iter().map(|t| t.id().get()).collect::<Vec<_>>(), [1, 2]);
+}
+
+#[test]
+fn occluded_track_keeps_its_id_and_box_at_follows_the_motion() {
+    let mut tracker = tracker();
+    for f in (0..=15).step_by(3) {
+        tracker.update(f, &[walker(f)]).unwrap();
+    }
+    let id = only(&tracker).id();
+    // Hidden for 4 passes (12 frames < max_lost 25).
+    for f in [18, 21, 24, 27] {
+        tracker.update(f, &[]).unwrap();
+        let track = only(&tracker);
+        assert_eq!(track.state(), TrackState::Lost);
+        for g in f - 2..=f {
+            let (cx, cy) = center(&tracker.box_at(track, g));
+            assert_near(cx, center(&walker(g).rect).0, 3.0);
+            assert_near(cy, 200.0, 1.0);
+        }
+    }
+    let stats = tracker.update(30, &[walker(30)]).unwrap();
+    assert_eq!(stats.matched_high, 1);
+    let track = only(&tracker);
+    assert_eq!((track.id(), track.state(), track.last_detection_frame()), (id, TrackState::Confirmed, 30));
+}
+
+#[test]
+fn reentry_after_max_lost_gets_a_new_id() {
+    let mut tracker = tracker();
+    for f in (0..=15).step_by(3) {
+        tracker.update(f, &[walker(f)]).unwrap();
+    }
+    let old = only(&tracker).id();
+    // Hidden for 30 frames > max_lost, then seen exactly where the motion model says.
+    for f in (18..45).step_by(3) {
+        tracker.update(f, &[]).unwrap();
+    }
+    assert!(tracker.tracks().is_empty());
+    tracker.update(45, &[walker(45)]).unwrap();
+    let track = only(&tracker);
+    assert_ne!(track.id(), old);
+    assert!(track.id() > old);
+    assert_eq!(track.first_detection_frame(), 45);
+}
+
+#[test]
+fn undetected_track_is_removed_after_max_lost_frames() {
+    let mut tracker = tracker();
+    for f in 0..=10 {
+        tracker.update(f, &[walker(f)]).unwrap();
+    }
+    let stats = tracker.update(11, &[]).unwrap();
+    assert_eq!((stats.lost, stats.removed), (1, 0));
+    for f in 12..=35 {
+        tracker.update(f, &[]).unwrap();
+        assert_eq!(only(&tracker).state(), TrackState::Lost, "frame {f}");
+    }
+    // 25 frames since the last detection at frame 10: still kept; 26: gone.
+    let stats = tracker.update(36, &[]).unwrap();
+    assert_eq!(stats.removed, 1);
+    assert!(tracker.tracks().is_empty());
+}
+
+#[test]
+fn velocity_is_per_frame_and_box_at_interpolates_between_passes() {
+    let mut tracker = tracker();
+    let mover = |f: u64| det(100.0 + 3.0 * f as f32, 200.0, 40.0, 80.0, 0.9);
+    for f in (0..=24).step_by(3) {
+        tracker.update(f, &[mover(f)]).unwrap();
+    }
+    let track = only(&tracker);
+    let v = track.velocity();
+    assert_near(v.cx, 3.0, 0.15);
+    assert_near(v.cy, 0.0, 0.05);
+    assert_near(v.w, 0.0, 0.05);
+    let (now, _) = center(&track.rect());
+    assert_near(now, 172.0, 1.0);
+    for (g, ahead) in [(25, 3.0), (26, 6.0)] {
+        let (cx, _) = center(&tracker.box_at(track, g));
+        assert_near(cx - now, ahead, 0.4);
+        assert_near(cx, center(&mover(g).rect).0, 1.0);
+    }
+}
+
+#[test]
+fn box_at_extrapolates_back_before_the_first_detection() {
+    let mut tracker = tracker();
+    let mover = |f: u64| det(100.0 + 4.0 * (f as f32 - 30.0), 200.0, 40.0, 80.0, 0.9);
+    tracker.update(27, &[]).unwrap();
+    tracker.update(30, &[mover(30)]).unwrap();
+    // One detection: no velocity yet, the box stays at the first detection.
+    assert_eq!(tracker.box_at(only(&tracker), 20), mover(30).rect);
+    for f in (33..=45).step_by(3) {
+        tracker.update(f, &[mover(f)]).unwrap();
+    }
+    let track = only(&tracker);
+    assert_eq!(track.first_detection_frame(), 30);
+    let (cx, cy) = center(&tracker.box_at(track, 20));
+    assert_near(cx, 100.0 - 40.0, 3.0);
+    assert_near(cy, 200.0, 1.0);
+    // Clamped: 100 frames back moves no further than max_extrapolation (25) frames.
+    assert_eq!(tracker.box_at(track, 0), tracker.box_at(track, 5));
+    assert!(center(&tracker.box_at(track, 5)).0 < cx);
+}
+
+#[test]
+fn box_at_stops_after_max_extrapolation_frames() {
+    let mut tracker = tracker();
+    for f in (0..=15).step_by(3) {
+        tracker.update(f, &[walker(f)]).unwrap();
+    }
+    let track = only(&tracker);
+    assert_eq!(tracker.box_at(track, 40), tracker.box_at(track, 400));
+    assert_near(center(&tracker.box_at(track, 40)).0, center(&walker(40).rect).0, 5.0);
+}
+
+#[test]
+fn low_score_detections_continue_a_track_but_never_start_one() {
+    let mut tracker = tracker();
+    let weak = |f: u64| Detection { score: 0.3, ..walker(f) };
+    let clutter = det(600.0, 400.0, 40.0, 80.0, 0.3);
+    for f in (0..=9).step_by(3) {
+        tracker.update(f, &[walker(f), clutter]).unwrap();
+    }
+    let id = only(&tracker).id();
+    // 45 frames of only weak boxes: far longer than max_lost, so only the second stage keeps it.
+    for f in (12..=54).step_by(3) {
+        let stats = tracker.update(f, &[clutter, weak(f)]).unwrap();
+        assert_eq!((stats.matched_high, stats.matched_low, stats.started), (0, 1, 0), "frame {f}");
+        let track = only(&tracker);
+        assert_eq!((track.id(), track.state(), track.last_detection_frame()), (id, TrackState::Confirmed, f));
+    }
+    let mut fresh = Tracker::new(TrackerSettings::default()).unwrap();
+    for f in 0..10 {
+        fresh.update(f, &[weak(f), clutter]).unwrap();
+    }
+    assert!(fresh.tracks().is_empty());
+}
+
+#[test]
+fn low_score_detections_do_not_revive_a_lost_track() {
+    let mut tracker = tracker();
+    for f in (0..=9).step_by(3) {
+        tracker.update(f, &[walker(f)]).unwrap();
+    }
+    tracker.update(12, &[]).unwrap();
+    let stats = tracker.update(15, &[Detection { score: 0.3, ..walker(15) }]).unwrap();
+    assert_eq!(stats.matched_low, 0);
+    assert_eq!(only(&tracker).state(), TrackState::Lost);
+}
+
+#[test]
+fn tentative_tracks_need_min_hits_unless_confident() {
+    let mut tracker = tracker();
+    let unsure = |f: u64| Detection { score: 0.6, ..walker(f) };
+    let sure = |f: u64| det(500.0 + f as f32, 100.0, 30.0, 30.0, 0.85);
+    tracker.update(0, &[unsure(0), sure(0)]).unwrap();
+    let states: Vec<_> = tracker.tracks().iter().map(Track::state).collect();
+    assert_eq!(states, [TrackState::Tentative, TrackState::Confirmed]);
+    tracker.update(3, &[unsure(3)]).unwrap();
+    let states: Vec<_> = tracker.tracks().iter().map(Track::state).collect();
+    assert_eq!(states, [TrackState::Confirmed, TrackState::Lost]);
+
+    // A tentative track missed once is dropped, not kept lost.
+    let mut tracker = Tracker::new(TrackerSettings::default()).unwrap();
+    tracker.update(0, &[unsure(0)]).unwrap();
+    let stats = tracker.update(3, &[]).unwrap();
+    assert_eq!(stats.removed, 1);
+    assert!(tracker.tracks().is_empty());
+}
+
+#[test]
+fn margin_grows_with_frames_since_the_detection_and_is_capped() {
+    let mut tracker = tracker();
+    for f in (30..=45).step_by(3) {
+        tracker.update(f, &[walker(f)]).unwrap();
+    }
+    let track = only(&tracker);
+    assert_eq!(tracker.margin_at(track, 45), 1.0);
+    assert_near(tracker.margin_at(track, 46), 1.02, 1e-5);
+    assert_near(tracker.margin_at(track, 55), 1.2, 1e-5);
+    assert_near(tracker.margin_at(track, 70), 1.5, 1e-5);
+    assert_eq!(tracker.margin_at(track, 95), 2.0);
+    assert_eq!(tracker.margin_at(track, 10_000), 2.0);
+    // Back over the track's life, from the latest detection; before it, from the first.
+    assert_near(tracker.margin_at(track, 40), 1.1, 1e-5);
+    assert_near(tracker.margin_at(track, 20), 1.2, 1e-5);
+    let margins: Vec<f32> = (45..100).map(|f| tracker.margin_at(track, f)).collect();
+    assert!(margins.windows(2).all(|w| w[0] <= w[1]), "{margins:?}");
+}
+
+#[test]
+fn anchors_are_the_centre_and_the_bottom_centre() {
+    let r = Rect::new(10.0, 20.0, 50.0, 100.0);
+    assert_eq!(Anchor::Center.point(&r), Point::new(30.0, 60.0));
+    assert_eq!(Anchor::BottomCenter.point(&r), Point::new(30.0, 100.0));
+}
+
+#[test]
+fn same_input_gives_the_same_tracks_sorted_by_id() {
+    let run = || {
+        let mut tracker = tracker();
+        let mut seed = 0x1234_5678_9abc_def1_u64;
+        let mut noise = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % 1000) as f32 / 100.0 - 5.0
+        };
+        for f in (0..300).step_by(3) {
+            let detections: Vec<Detection> = (0..8)
+                .filter(|i| (f / 3 + i) % 7 != 0)
+                .map(|i| {
+                    let x = 50.0 + 80.0 * i as f32 + (f as f32 * (i as f32 - 3.5)) % 300.0;
+                    let y = 200.0 + 30.0 * (i % 3) as f32;
+                    det(x + noise(), y + noise(), 40.0, 80.0, 0.3 + 0.08 * i as f32)
+                })
+                .collect();
+            tracker.update(f, &detections).unwrap();
+            let ids: Vec<TrackId> = tracker.tracks().iter().map(Track::id).collect();
+            assert!(ids.windows(2).all(|w| w[0] < w[1]), "frame {f}: {ids:?}");
+        }
+        tracker.tracks().to_vec()
+    };
+    let first = run();
+    assert!(!first.is_empty());
+    assert_eq!(first, run());
+}
+
+#[test]
+fn a_frame_index_that_does_not_increase_is_refused() {
+    let mut tracker = tracker();
+    tracker.update(10, &[walker(10)]).unwrap();
+    let before = tracker.tracks().to_vec();
+    for frame in [10, 3] {
+        let err = tracker.update(frame, &[walker(frame)]).unwrap_err();
+        assert_eq!(err, TrackError::FrameNotAfter { frame, previous: 10 });
+    }
+    assert_eq!(tracker.tracks(), before);
+    assert_eq!(tracker.last_frame(), Some(10));
+}
+
+#[test]
+fn invalid_detections_are_counted_and_ignored() {
+    let mut tracker = tracker();
+    let nan = det(f32::NAN, 10.0, 10.0, 10.0, 0.9);
+    let empty = det(10.0, 10.0, 0.0, 10.0, 0.9);
+    let no_score = Detection { score: f32::NAN, ..walker(0) };
+    let stats = tracker.update(0, &[nan, empty, no_score, walker(0)]).unwrap();
+    assert_eq!((stats.invalid, stats.started), (3, 1));
+    assert_eq!(only(&tracker).rect(), walker(0).rect);
+}
+
+#[test]
+fn bad_settings_name_the_field() {
+    let cases = [
+        ("high", TrackerSettings { low: 0.6, high: 0.5, ..Default::default() }),
+        ("match_iou", TrackerSettings { match_iou: 0.0, ..Default::default() }),
+        ("min_hits", TrackerSettings { min_hits: 0, ..Default::default() }),
+        ("margin_cap", TrackerSettings { margin_cap: 0.5, ..Default::default() }),
+    ];
+    for (field, settings) in cases {
+        match Tracker::new(settings) {
+            Err(TrackError::InvalidSetting { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert!(TrackerSettings::default().validate().is_ok());
+}
