@@ -89,7 +89,7 @@ impl RedactedFrame {
 }
 
 /// What detection found in one frame, redacted on top of the fixed masks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum FrameRegions {
     /// No detection runs for this target.
     #[default]

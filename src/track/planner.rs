@@ -272,3 +272,204 @@ fn grow(r: &Rect, factor: f32) -> Rect {
     let (hw, hh) = (r.width() * factor / 2.0, r.height() * factor / 2.0);
     Rect::new(cx - hw, cy - hh, cx + hw, cy + hh)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Detection;
+    use crate::frame::StillImage;
+
+    /// A detector whose answer for each frame index is scripted.
+    struct Scripted<F: FnMut(u64) -> Result<Found, DetectError> + Send> {
+        target: Target,
+        answer: F,
+        calls: Vec<u64>,
+    }
+
+    impl<F: FnMut(u64) -> Result<Found, DetectError> + Send> FrameDetector for Scripted<F> {
+        fn target(&self) -> Target {
+            self.target
+        }
+
+        fn detect(&mut self, frame: &Frame) -> Result<Found, DetectError> {
+            let index = frame.meta().index;
+            self.calls.push(index);
+            (self.answer)(index)
+        }
+    }
+
+    fn frame(index: u64) -> Frame {
+        let mut frame = Frame::from_still(StillImage {
+            width: 640,
+            height: 480,
+            channels: 3,
+            data: vec![0; 640 * 480 * 3],
+        });
+        frame.meta.index = index;
+        frame
+    }
+
+    fn person(x: f32, score: f32) -> Found {
+        Found {
+            faces: Vec::new(),
+            persons: vec![Detection { rect: Rect::new(x, 100.0, x + 60.0, 280.0), score }],
+        }
+    }
+
+    /// Runs `frames` frames through a planner; returns each frame's regions, in order.
+    fn run(
+        detector: &mut dyn FrameDetector,
+        every: u32,
+        settings: TemporalSettings,
+        frames: u64,
+    ) -> (Vec<FrameRegions>, PlanCounts) {
+        let mut planner = Planner::new(detector, every, settings).unwrap();
+        let mut out = Vec::new();
+        let mut emit = |f: Frame, r: FrameRegions| {
+            assert_eq!(f.meta().index, out.len() as u64, "frames leave in order, none dropped");
+            out.push(r);
+            true
+        };
+        for i in 0..frames {
+            assert!(planner.push(frame(i), &mut emit));
+        }
+        assert!(planner.finish(&mut emit));
+        let counts = planner.counts();
+        (out, counts)
+    }
+
+    fn masked_at(regions: &FrameRegions, x: usize, y: usize) -> bool {
+        match regions {
+            FrameRegions::FailClosed => true,
+            FrameRegions::None => false,
+            FrameRegions::Detected(masks) => masks.iter().any(|m| crate::redact::raster::covers(m, x, y)),
+        }
+    }
+
+    #[test]
+    fn failed_passes_redact_their_frames_whole_until_a_good_pass() {
+        let mut detector = Scripted {
+            target: Target::Heads,
+            answer: |i| match i {
+                6 | 9 | 21 => {
+                    Err(DetectError::Inference { path: "model.onnx".into(), reason: "injected".into() })
+                }
+                _ => Ok(person(100.0, 0.9)),
+            },
+            calls: Vec::new(),
+        };
+        let (regions, counts) = run(&mut detector, 3, TemporalSettings::default(), 30);
+        assert_eq!(detector.calls, (0..30).step_by(3).collect::<Vec<_>>());
+        let fail_closed: Vec<usize> = regions
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, FrameRegions::FailClosed))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(fail_closed, [6, 7, 8, 9, 10, 11, 21, 22, 23]);
+        assert!(regions.iter().all(|r| !matches!(r, FrameRegions::None)), "never passed unredacted");
+        assert_eq!(
+            counts,
+            PlanCounts {
+                passes: 10,
+                failed_passes: 3,
+                fail_closed_error: 9,
+                fail_closed_stale: 0,
+                max_staleness: 2,
+                masked_frames: 21,
+                masks: counts.masks,
+            }
+        );
+        // Every frame that was not failed closed has the person's head masked.
+        for (i, r) in regions.iter().enumerate() {
+            assert!(masked_at(r, 130, 110), "frame {i}");
+        }
+    }
+
+    #[test]
+    fn the_first_pass_failing_fails_its_frames_closed() {
+        let mut detector = Scripted {
+            target: Target::Faces,
+            answer: |i| {
+                if i == 0 { Err(DetectError::Input("injected".into())) } else { Ok(Found::default()) }
+            },
+            calls: Vec::new(),
+        };
+        let (regions, counts) = run(&mut detector, 2, TemporalSettings::default(), 4);
+        assert!(
+            matches!(regions[0], FrameRegions::FailClosed) && matches!(regions[1], FrameRegions::FailClosed)
+        );
+        assert!(
+            matches!(regions[2], FrameRegions::Detected(_))
+                && matches!(regions[3], FrameRegions::Detected(_))
+        );
+        assert_eq!(counts.fail_closed(), 2);
+    }
+
+    #[test]
+    fn frames_older_than_max_staleness_are_redacted_whole() {
+        let mut detector =
+            Scripted { target: Target::Heads, answer: |_| Ok(Found::default()), calls: Vec::new() };
+        let settings = TemporalSettings { max_staleness: 2, ..TemporalSettings::default() };
+        let (regions, counts) = run(&mut detector, 5, settings, 10);
+        let stale: Vec<usize> = regions
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, FrameRegions::FailClosed))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(stale, [3, 4, 8, 9]);
+        assert_eq!((counts.fail_closed_stale, counts.fail_closed_error), (4, 0));
+    }
+
+    /// A person walking right at 4 px/frame, detected from frame 30 on, every 3rd frame.
+    fn walker(i: u64) -> Result<Found, DetectError> {
+        Ok(if i >= 30 { person(4.0 * i as f32, 0.9) } else { Found::default() })
+    }
+
+    #[test]
+    fn look_ahead_masks_the_frames_before_the_first_detection() {
+        let mut detector = Scripted { target: Target::Heads, answer: walker, calls: Vec::new() };
+        let (regions, _) =
+            run(&mut detector, 3, TemporalSettings { lookahead: 9, ..TemporalSettings::default() }, 45);
+        // The head's centre at frame i is x = 4i + 30, y ≈ 110.
+        for i in 22..45 {
+            let x = (4 * i + 30) as usize;
+            assert!(masked_at(&regions[i], x, 110), "frame {i}: head at x={x} masked");
+        }
+        // Without look-ahead the frames before the first detection have nothing.
+        let mut detector = Scripted { target: Target::Heads, answer: walker, calls: Vec::new() };
+        let (regions, _) =
+            run(&mut detector, 3, TemporalSettings { lookahead: 0, ..TemporalSettings::default() }, 45);
+        assert!(!masked_at(&regions[29], 4 * 29 + 30, 110));
+        assert!(masked_at(&regions[30], 4 * 30 + 30, 110));
+    }
+
+    #[test]
+    fn masks_follow_a_person_through_missed_passes() {
+        // Detected at 0..=12, missed at 15..=24 (occluded), seen again from 27.
+        let answer = |i: u64| {
+            Ok(if (15..=24).contains(&i) { Found::default() } else { person(200.0 + 3.0 * i as f32, 0.9) })
+        };
+        let mut detector = Scripted { target: Target::Heads, answer, calls: Vec::new() };
+        let (regions, counts) = run(&mut detector, 3, TemporalSettings::default(), 36);
+        for (i, r) in regions.iter().enumerate() {
+            let x = (3 * i + 230) as usize;
+            assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
+        }
+        assert_eq!(counts.fail_closed(), 0);
+    }
+
+    #[test]
+    fn a_slow_detector_changes_nothing_for_files() {
+        let slow = |i: u64| {
+            std::thread::sleep(std::time::Duration::from_millis(15));
+            walker(i)
+        };
+        let mut fast = Scripted { target: Target::Heads, answer: walker, calls: Vec::new() };
+        let mut slow = Scripted { target: Target::Heads, answer: slow, calls: Vec::new() };
+        let (a, _) = run(&mut fast, 3, TemporalSettings::default(), 40);
+        let (b, _) = run(&mut slow, 3, TemporalSettings::default(), 40);
+        assert_eq!(a, b, "a file waits for its detector: same masks, no frame dropped or passed stale");
+    }
+}
