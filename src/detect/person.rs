@@ -105,7 +105,7 @@ impl PersonDetector {
                 crop: Some(crop),
             })
             .collect();
-        let item = layouts[0].len();
+        let item = layouts[0].floats();
         self.input.resize(item * layouts.len(), 0.0);
         for (layout, out) in layouts.iter().zip(self.input.chunks_exact_mut(item)) {
             fill_input_into(frame, layout, ChannelOrder::Rgb, out)?;

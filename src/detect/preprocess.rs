@@ -54,7 +54,7 @@ impl InputLayout {
     }
 
     /// Floats in one NCHW input of this layout (3 planes).
-    pub fn len(&self) -> usize {
+    pub fn floats(&self) -> usize {
         3 * self.net_w as usize * self.net_h as usize
     }
 }
@@ -74,12 +74,12 @@ pub fn fill_input(
     out: &mut Vec<f32>,
 ) -> Result<(), DetectError> {
     out.clear();
-    out.resize(layout.len(), 0.0);
+    out.resize(layout.floats(), 0.0);
     fill_input_into(frame, layout, order, out)
 }
 
 /// Writes the NCHW input (values 0..255) of `frame` laid out as `layout` into `out`, which holds
-/// exactly [`InputLayout::len`] floats (one item of a batch); padding is set to zero.
+/// exactly [`InputLayout::floats`] floats (one item of a batch); padding is set to zero.
 pub fn fill_input_into(
     frame: &Frame,
     layout: &InputLayout,

@@ -388,7 +388,7 @@ mod tests {
     #[test]
     fn mask_share_is_the_masked_fraction_of_the_frame() {
         let left_half = Shape::Rect(Rect::new(0.0, 0.0, 320.0, 480.0));
-        assert!((mask_share(&[left_half.clone()], 640, 480) - 0.5).abs() < 0.01);
+        assert!((mask_share(std::slice::from_ref(&left_half), 640, 480) - 0.5).abs() < 0.01);
         // Overlaps are counted once.
         assert!((mask_share(&[left_half.clone(), left_half], 640, 480) - 0.5).abs() < 0.01);
         let share = mask_share(&[Shape::Ellipse(Rect::new(0.0, 0.0, 1920.0, 1080.0))], 1920, 1080);

@@ -142,7 +142,7 @@ impl<'d> Planner<'d> {
     pub fn push(&mut self, frame: Frame, emit: &mut impl FnMut(Frame, FrameRegions) -> bool) -> bool {
         let index = self.next;
         self.next += 1;
-        if index % self.every == 0 {
+        if index.is_multiple_of(self.every) {
             self.detect(&frame, index);
         }
         let fail = match (self.latest_pass, self.last_ok) {
@@ -433,9 +433,9 @@ mod tests {
         let (regions, _) =
             run(&mut detector, 3, TemporalSettings { lookahead: 9, ..TemporalSettings::default() }, 45);
         // The head's centre at frame i is x = 4i + 30, y ≈ 110.
-        for i in 22..45 {
-            let x = (4 * i + 30) as usize;
-            assert!(masked_at(&regions[i], x, 110), "frame {i}: head at x={x} masked");
+        for (i, r) in regions.iter().enumerate().skip(22) {
+            let x = 4 * i + 30;
+            assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
         }
         // Without look-ahead the frames before the first detection have nothing.
         let mut detector = Scripted { target: Target::Heads, answer: walker, calls: Vec::new() };
@@ -454,7 +454,7 @@ mod tests {
         let mut detector = Scripted { target: Target::Heads, answer, calls: Vec::new() };
         let (regions, counts) = run(&mut detector, 3, TemporalSettings::default(), 36);
         for (i, r) in regions.iter().enumerate() {
-            let x = (3 * i + 230) as usize;
+            let x = 3 * i + 230;
             assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
         }
         assert_eq!(counts.fail_closed(), 0);
