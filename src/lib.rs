@@ -11,6 +11,7 @@ pub mod frame;
 pub mod geometry;
 pub mod pipeline;
 pub mod redact;
+pub mod report;
 pub mod sink;
 pub mod source;
 pub mod track;

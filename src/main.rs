@@ -15,8 +15,12 @@ use obscura::detect::{
     Detector, DetectorSettings, ExecutionProvider, FaceDetector, FrameDetector, Tiling, models_dir,
 };
 use obscura::geometry::Point;
-use obscura::pipeline::{Detection, NoProgress, Progress, Shutdown, VideoJob, output_name_in};
+use obscura::pipeline::{
+    Audit, AuditCounts, Detection, JobReport, NoProgress, Progress, Shutdown, VideoJob, output_name_in,
+};
 use obscura::redact::{FrameRegions, Method, Redaction, Rgb, Target};
+use obscura::report::{PrivacyReport, RedactionSettings};
+use obscura::track::PlanCounts;
 use obscura::track::TemporalSettings;
 
 const EXIT_FAILED: u8 = 1;
@@ -219,6 +223,11 @@ struct RedactArgs {
     /// (default 12, or --detect-every - 1 if more).
     #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(0..=250))]
     max_staleness: Option<u32>,
+    /// Residual audit: every N-th redacted frame is searched again for faces, by the face detector
+    /// at twice the detection resolution; what it still finds is counted in the privacy report
+    /// (OUTPUT.privacy.json). 0 turns it off.
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    audit_every: u32,
     #[command(flatten)]
     detector: DetectorArgs,
     /// x264 speed preset of the output: faster presets use less CPU for bigger files.
@@ -280,6 +289,7 @@ fn eval_mot(
                 every,
                 temporal: TemporalSettings::default(),
             }),
+            audit: None,
             encoder: EncoderSettings::default(),
         };
         let mut observe = |frame: &obscura::frame::Frame, regions: &FrameRegions| {
@@ -415,6 +425,16 @@ fn run_camera(
     }
     let redact = &camera.redact;
     let mut detector = load_detector(redact.target, detector_settings)?;
+    let mut auditor = load_auditor(redact.target, detector_settings, redact.audit_every)?;
+    let report_settings = RedactionSettings {
+        target: redact.target,
+        method: redact.method,
+        fixed_masks: redact.masks.len(),
+        detect_every: redact.detect_every,
+        temporal: redact.temporal.clone(),
+        detector: *detector_settings,
+        audit: auditor.as_ref().map(|_| (audit_side(detector_settings), redact.audit_every)),
+    };
     let job = VideoJob {
         input,
         output: camera.output.video.clone(),
@@ -424,10 +444,37 @@ fn run_camera(
             every: redact.detect_every,
             temporal: redact.temporal.clone(),
         }),
+        audit: auditor.as_mut().map(|detector| Audit { detector, every: redact.audit_every }),
         encoder: camera.output.encoder.clone(),
     };
     let report = job.run(shutdown, &NoProgress)?;
-    Ok(describe_report(&report))
+    let mut summary = describe_report(&report);
+    if let Some(output) = &report.output {
+        summary += &format!("\n  {}", write_report(output, &report, &report_settings)?);
+    }
+    Ok(summary)
+}
+
+/// The face input size of the residual audit: twice detection's.
+fn audit_side(settings: &DetectorSettings) -> u32 {
+    (settings.faces.input_long_side * 2).min(4096)
+}
+
+/// The residual audit's face detector, for targets with detection when `every` > 0.
+fn load_auditor(
+    target: Target,
+    settings: &DetectorSettings,
+    every: u32,
+) -> anyhow::Result<Option<FaceDetector>> {
+    if !target.needs_detection() || every == 0 {
+        return Ok(None);
+    }
+    let faces = obscura::detect::FaceSettings {
+        input_long_side: audit_side(settings),
+        tiling: Tiling::Grid { cols: 1, rows: 1 },
+        ..settings.faces
+    };
+    Ok(Some(FaceDetector::load(&models_dir(), faces)?))
 }
 
 /// The detectors a target needs, loaded; `None` for targets without detection.
@@ -470,12 +517,24 @@ fn redact(args: RedactArgs) -> ExitCode {
     on_interrupt(&shutdown, Shutdown::abort);
     let settings = EncoderSettings { preset: args.preset, crf: args.crf };
     // Loaded once for every input.
-    let mut detector = match load_detector(args.target, &args.detector.settings()) {
-        Ok(detector) => detector,
+    let detector_settings = args.detector.settings();
+    let loaded = load_detector(args.target, &detector_settings)
+        .and_then(|d| Ok((d, load_auditor(args.target, &detector_settings, args.audit_every)?)));
+    let (mut detector, mut auditor) = match loaded {
+        Ok(loaded) => loaded,
         Err(err) => {
             eprintln!("obscura redact: {err:#}");
             return ExitCode::from(EXIT_FAILED);
         }
+    };
+    let report_settings = RedactionSettings {
+        target: args.target,
+        method: args.method,
+        fixed_masks: args.masks.len(),
+        detect_every: args.detect_every,
+        temporal: args.temporal(),
+        detector: detector_settings,
+        audit: auditor.as_ref().map(|_| (audit_side(&detector_settings), args.audit_every)),
     };
     let mut failed = false;
     for (input, output) in args.inputs.iter().zip(outputs) {
@@ -488,8 +547,14 @@ fn redact(args: RedactArgs) -> ExitCode {
             every: args.detect_every,
             temporal: args.temporal(),
         });
-        match redact_one(input, &output, redaction, detection, &settings, &shutdown) {
-            Ok(summary) => eprintln!("{}: {summary}", input.display()),
+        let audit = auditor.as_mut().map(|detector| Audit { detector, every: args.audit_every });
+        let done = redact_one(input, &output, redaction, detection, audit, &settings, &shutdown)
+            .and_then(|job| Ok((write_report(&output, &job, &report_settings)?, job)));
+        match done {
+            Ok((report, job)) => {
+                eprintln!("{}: {}", input.display(), describe_report(&job));
+                eprintln!("{}: {}", input.display(), report);
+            }
             Err(err) => {
                 failed = true;
                 eprintln!("obscura redact: {err:#}");
@@ -565,26 +630,26 @@ fn plan_outputs(inputs: &[PathBuf], output: &Path) -> anyhow::Result<Vec<PathBuf
     Ok(outputs)
 }
 
-fn redact_one(
+/// Writes the privacy report beside `output`; returns its summary line.
+fn write_report(output: &Path, job: &JobReport, settings: &RedactionSettings) -> anyhow::Result<String> {
+    let report = PrivacyReport::new(output, job, settings);
+    let path = report
+        .write_beside(output)
+        .with_context(|| format!("{}: cannot write the privacy report", output.display()))?;
+    Ok(format!("{} → {}", report.summary(), path.display()))
+}
+
+fn redact_one<'d>(
     input: &Path,
     output: &Path,
-    mut redaction: Redaction,
-    detection: Option<Detection<'_>>,
+    redaction: Redaction,
+    detection: Option<Detection<'d>>,
+    audit: Option<Audit<'d>>,
     settings: &EncoderSettings,
     shutdown: &Shutdown,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<JobReport> {
     if is_still(input) {
-        let frame = obscura::source::load_still(input)?;
-        let regions = match detection {
-            None => FrameRegions::None,
-            Some(plan) => {
-                let found = plan.detector.detect(&frame).with_context(|| input.display().to_string())?;
-                found.regions(plan.detector.target())
-            }
-        };
-        let redacted = redaction.apply(frame, &regions).with_context(|| input.display().to_string())?;
-        obscura::source::save_still(redacted, output)?;
-        return Ok(format!("→ {}", output.display()));
+        return redact_still(input, output, redaction, detection, audit);
     }
     let progress = ProgressDisplay::new(input);
     let job = VideoJob {
@@ -592,11 +657,62 @@ fn redact_one(
         output: Some(output.to_owned()),
         redaction,
         detection,
+        audit,
         encoder: settings.clone(),
     };
     let result = job.run(shutdown, &progress);
     progress.bar.finish_and_clear();
-    Ok(describe_report(&result?))
+    Ok(result?)
+}
+
+/// One still image: detect, redact, audit, save.
+fn redact_still(
+    input: &Path,
+    output: &Path,
+    mut redaction: Redaction,
+    detection: Option<Detection<'_>>,
+    audit: Option<Audit<'_>>,
+) -> anyhow::Result<JobReport> {
+    let started = std::time::Instant::now();
+    let context = || input.display().to_string();
+    let frame = obscura::source::load_still(input)?;
+    let mut plan = PlanCounts::default();
+    let regions = match detection {
+        None => FrameRegions::None,
+        Some(detection) => {
+            plan.passes = 1;
+            plan.masked_frames = 1;
+            let found = detection.detector.detect(&frame).with_context(context)?;
+            let masks = found.masks(detection.detector.target());
+            plan.masks = masks.len() as u64;
+            plan.max_masks = plan.masks;
+            plan.frames_with_masks = u64::from(!masks.is_empty());
+            FrameRegions::Detected(masks.into())
+        }
+    };
+    let redacted = redaction.apply(frame, &regions).with_context(context)?;
+    let mut audited = AuditCounts::default();
+    if let Some(audit) = audit {
+        audited.frames_checked = 1;
+        match audit.detector.audit(&redacted) {
+            Ok(faces) => {
+                audited.faces_found = faces.len() as u64;
+                audited.frames_with_faces = u64::from(!faces.is_empty());
+            }
+            Err(_) => audited.errors = 1,
+        }
+    }
+    obscura::source::save_still(redacted, output)?;
+    Ok(JobReport {
+        frames: 1,
+        output: Some(output.to_owned()),
+        stopped_early: false,
+        detected_frames: plan.passes,
+        fail_closed_frames: 0,
+        plan,
+        audit: audited,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// A progress bar on stderr, drawn only when stderr is a terminal.

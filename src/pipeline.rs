@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::config::EncoderSettings;
-use crate::detect::FrameDetector;
+use crate::detect::{FaceDetector, FrameDetector};
 use crate::frame::Frame;
 use crate::redact::{FrameRegions, RedactError, RedactedFrame, Redaction};
 use crate::sink::{Mp4Writer, SinkError};
@@ -88,6 +88,8 @@ pub struct JobReport {
     pub fail_closed_frames: u64,
     /// What the mask planner did (zero without detection).
     pub plan: PlanCounts,
+    /// What the residual audit found (zero without an audit).
+    pub audit: AuditCounts,
     pub elapsed: Duration,
 }
 
@@ -112,7 +114,30 @@ pub struct VideoJob<'d> {
     pub redaction: Redaction,
     /// The detector, for targets that need one.
     pub detection: Option<Detection<'d>>,
+    /// The residual audit of the redacted output, if any.
+    pub audit: Option<Audit<'d>>,
     pub encoder: EncoderSettings,
+}
+
+/// The residual audit: an independent face detector, at a higher resolution than detection's,
+/// run on every `every`-th *redacted* frame; what it still finds is counted in the job's report.
+#[derive(Debug)]
+pub struct Audit<'d> {
+    pub detector: &'d mut FaceDetector,
+    pub every: u32,
+}
+
+/// What the residual audit found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AuditCounts {
+    /// Redacted frames the audit looked at.
+    pub frames_checked: u64,
+    /// Faces it still found in them, in all.
+    pub faces_found: u64,
+    /// Frames in which it found at least one face.
+    pub frames_with_faces: u64,
+    /// Frames it could not check (its detector failed).
+    pub errors: u64,
 }
 
 /// Detection for a job: the detectors (loaded once, lent to each job), run on every `every`-th
@@ -174,6 +199,7 @@ impl VideoJob<'_> {
         let writer = self.output.as_deref().map(|o| Mp4Writer::create(o, &self.encoder)).transpose()?;
         let mut redaction = self.redaction;
         let mut detection = self.detection;
+        let mut audit = self.audit;
 
         let (frame_tx, frame_rx) = bounded::<Frame>(QUEUE_DEPTH);
         let (found_tx, found_rx) = bounded::<(Frame, FrameRegions)>(QUEUE_DEPTH);
@@ -185,15 +211,16 @@ impl VideoJob<'_> {
             let detect = thread::Builder::new()
                 .name("detect".into())
                 .spawn_scoped(s, || detect_stage(detection.as_mut(), observer, frame_rx, found_tx, shutdown));
-            let redact = thread::Builder::new()
-                .name("redact".into())
-                .spawn_scoped(s, || redact_stage(&mut redaction, found_rx, redacted_tx, shutdown));
+            let redact = thread::Builder::new().name("redact".into()).spawn_scoped(s, || {
+                redact_stage(&mut redaction, audit.as_mut(), found_rx, redacted_tx, shutdown)
+            });
             let encoded = encode_stage(writer, redacted_rx, shutdown);
             (joined(decode, &input), joined(detect, &input), joined(redact, &input), encoded)
         });
         let (decode_end, frames) = decoded??;
         let (detect_end, counts) = detected?;
-        let redact_end = redacted?.map_err(|source| JobError::Redact { path: input.clone(), source })?;
+        let (redact_end, audit) =
+            redacted?.map_err(|source| JobError::Redact { path: input.clone(), source })?;
         let (encode_end, writer) = encoded?;
         let ends = [decode_end, detect_end, redact_end, encode_end];
         if shutdown.is_aborted()
@@ -210,6 +237,7 @@ impl VideoJob<'_> {
             detected_frames: counts.passes,
             fail_closed_frames: counts.fail_closed(),
             plan: counts,
+            audit,
             elapsed: started.elapsed(),
         })
     }
@@ -305,21 +333,40 @@ fn detect_stage(
     (end, planner.counts())
 }
 
+/// Redacts each frame; the residual audit looks at every `every`-th redacted frame.
 fn redact_stage(
     redaction: &mut Redaction,
+    mut audit: Option<&mut Audit<'_>>,
     input: Receiver<(Frame, FrameRegions)>,
     out: Sender<RedactedFrame>,
     shutdown: &Shutdown,
-) -> Result<StageEnd, RedactError> {
-    for (frame, regions) in input {
+) -> Result<(StageEnd, AuditCounts), RedactError> {
+    let mut counts = AuditCounts::default();
+    for (index, (frame, regions)) in input.into_iter().enumerate() {
         if shutdown.is_aborted() {
-            return Ok(StageEnd::Aborted);
+            return Ok((StageEnd::Aborted, counts));
         }
-        if out.send(redaction.apply(frame, &regions)?).is_err() {
-            return Ok(StageEnd::DownstreamGone);
+        let redacted = redaction.apply(frame, &regions)?;
+        if let Some(audit) = audit.as_deref_mut()
+            && (index as u64).is_multiple_of(u64::from(audit.every.max(1)))
+        {
+            counts.frames_checked += 1;
+            match audit.detector.audit(&redacted) {
+                Ok(faces) => {
+                    counts.faces_found += faces.len() as u64;
+                    counts.frames_with_faces += u64::from(!faces.is_empty());
+                }
+                Err(err) => {
+                    counts.errors += 1;
+                    tracing::warn!(frame = index, %err, "residual audit failed on this frame");
+                }
+            }
+        }
+        if out.send(redacted).is_err() {
+            return Ok((StageEnd::DownstreamGone, counts));
         }
     }
-    Ok(StageEnd::Complete)
+    Ok((StageEnd::Complete, counts))
 }
 
 /// Encodes until the channel closes; hands the writer back so the caller finishes it only when

@@ -89,6 +89,22 @@ fn faces_target_runs_on_real_footage() {
     let frames = timestamps(&clip).len();
     assert_eq!(timestamps(&out).len(), frames);
     assert!(err.contains(&format!("detection on {} frames, 0 fail-closed", frames.div_ceil(2))), "{err}");
+    // The privacy report beside the output says what happened, in counts only.
+    assert!(err.contains("privacy: ") && err.contains("residual audit: "), "{err}");
+    let sidecar = dir.path().join("faces.mp4.privacy.json");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
+    assert_eq!(report["frames"], frames as u64, "{report:#}");
+    assert_eq!(report["target"], "faces");
+    let detection = &report["detection"];
+    assert_eq!(detection["passes"], frames.div_ceil(2) as u64, "{report:#}");
+    assert_eq!(detection["frames_masked"], frames as u64, "{report:#}");
+    assert_eq!(detection["frames_fail_closed"]["detector_error"], 0);
+    assert_eq!(detection["max_staleness_seen"], 1, "every 2nd frame detected: at most 1 frame old");
+    assert_eq!(report["audit"]["frames_checked"], frames.div_ceil(25) as u64, "{report:#}");
+    assert!(
+        !report.to_string().contains("rect") && !report.to_string().contains("x0"),
+        "no boxes in the report"
+    );
 }
 
 /// Runs `redact --target TARGET` with the models taken from `models`.
@@ -103,6 +119,7 @@ fn redact_with_models(models: &Path, target: &str) -> (Option<i32>, String) {
         .output()
         .unwrap();
     assert!(!out.exists(), "no output without a detector");
+    assert!(!dir.path().join("out.png.privacy.json").exists(), "and no report");
     (run.status.code(), stderr(&run))
 }
 

@@ -71,6 +71,9 @@ pub struct RedactConfig {
     pub detect_every: u32,
     /// Look-ahead, staleness limit and tracker settings (`lookahead`, `max_staleness`).
     pub temporal: TemporalSettings,
+    /// Residual audit of the output: every N-th redacted frame searched again for faces at twice
+    /// the detection resolution (0 = off); default 25.
+    pub audit_every: u32,
 }
 
 impl RedactConfig {
@@ -87,6 +90,7 @@ impl Default for RedactConfig {
             masks: Vec::new(),
             detect_every: 3,
             temporal: TemporalSettings::default(),
+            audit_every: 25,
         }
     }
 }

@@ -99,6 +99,7 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
             ],
             detect_every: 3,
             temporal: crate::track::TemporalSettings::default(),
+            audit_every: 25,
         },
         output: OutputConfig {
             video: Some("/etc/obscura/out/entrance.mp4".into()),

@@ -280,6 +280,16 @@ impl Validator<'_, '_> {
                 None => temporal_ok = false,
             }
         }
+        let audit_every = match raw.audit_every {
+            Some(n) => self.int_in(
+                n,
+                "audit_every",
+                0,
+                100_000,
+                "every N-th output frame searched again for faces; 0 = off",
+            ),
+            None => Some(defaults.audit_every),
+        };
         Some(RedactConfig {
             target: target?,
             method: method?,
@@ -287,6 +297,7 @@ impl Validator<'_, '_> {
             masks: masks?,
             detect_every: detect_every?,
             temporal: temporal_ok.then_some(temporal)?,
+            audit_every: audit_every?,
         })
     }
 

@@ -100,6 +100,11 @@ impl FaceDetector {
         Ok(found)
     }
 
+    /// The faces still found in a redacted frame (the residual audit).
+    pub fn audit(&mut self, frame: &crate::redact::RedactedFrame) -> Result<Vec<Detection>, DetectError> {
+        self.detect(frame.as_frame())
+    }
+
     /// Runs the network on one layout; leaves its faces, in network pixels, in `self.faces`.
     fn detect_in(&mut self, frame: &Frame, layout: &InputLayout) -> Result<(), DetectError> {
         fill_input(frame, layout, ChannelOrder::Bgr, &mut self.input)?;

@@ -83,6 +83,12 @@ impl RedactedFrame {
         self.frame.pixels.size()
     }
 
+    /// The redacted pixels as a frame, for reading only (the residual audit looks for faces in
+    /// what is about to leave).
+    pub(crate) fn as_frame(&self) -> &Frame {
+        &self.frame
+    }
+
     pub(crate) fn into_pixels(self) -> Pixels {
         self.frame.pixels
     }

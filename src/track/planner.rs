@@ -67,6 +67,9 @@ pub struct PlanCounts {
     /// Frames emitted with detected masks, and the masks they had in all (for the mean).
     pub masked_frames: u64,
     pub masks: u64,
+    /// Frames with at least one mask, and the most masks of any frame.
+    pub frames_with_masks: u64,
+    pub max_masks: u64,
 }
 
 impl PlanCounts {
@@ -204,6 +207,8 @@ impl<'d> Planner<'d> {
                 let masks = self.masks_at(p.index);
                 self.counts.masked_frames += 1;
                 self.counts.masks += masks.len() as u64;
+                self.counts.frames_with_masks += u64::from(!masks.is_empty());
+                self.counts.max_masks = self.counts.max_masks.max(masks.len() as u64);
                 FrameRegions::Detected(masks.into())
             }
         };
@@ -378,6 +383,8 @@ mod tests {
                 max_staleness: 2,
                 masked_frames: 21,
                 masks: counts.masks,
+                frames_with_masks: 21,
+                max_masks: counts.max_masks,
             }
         );
         // Every frame that was not failed closed has the person's head masked.

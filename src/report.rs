@@ -1,0 +1,191 @@
+//! The privacy report: a JSON sidecar beside every redacted output (and a line on stderr for
+//! `redact`) saying how the output was redacted and how sure obscura is of it. Counts and settings
+//! only: no pixels, no boxes, nothing about any one person.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::detect::DetectorSettings;
+use crate::pipeline::{AuditCounts, JobReport};
+use crate::redact::{Method, Target};
+use crate::track::TemporalSettings;
+
+/// How an output was redacted: the settings a report states.
+#[derive(Debug, Clone)]
+pub struct RedactionSettings {
+    pub target: Target,
+    pub method: Method,
+    pub fixed_masks: usize,
+    pub detect_every: u32,
+    pub temporal: TemporalSettings,
+    pub detector: DetectorSettings,
+    /// The audit's face input size and its rate, when there is an audit.
+    pub audit: Option<(u32, u32)>,
+}
+
+/// The sidecar's content.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrivacyReport {
+    pub obscura: &'static str,
+    /// The output's file name (not its folder).
+    pub output: String,
+    pub frames: u64,
+    pub target: String,
+    pub method: String,
+    pub fixed_masks: usize,
+    pub detection: Option<DetectionReport>,
+    pub audit: Option<AuditReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectionReport {
+    pub detect_every: u32,
+    pub lookahead_frames: u32,
+    pub max_staleness_frames: u32,
+    pub passes: u64,
+    pub failed_passes: u64,
+    /// Frames masked from detections (not redacted whole).
+    pub frames_masked: u64,
+    /// Of those, frames with at least one mask.
+    pub frames_with_masks: u64,
+    pub masks_per_frame_mean: f64,
+    pub masks_per_frame_max: u64,
+    pub frames_fail_closed: FailClosed,
+    /// The oldest detection any frame was masked from, in frames.
+    pub max_staleness_seen: u64,
+    pub models: Models,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailClosed {
+    pub detector_error: u64,
+    pub stale: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Models {
+    pub face: String,
+    pub face_input_long_side: u32,
+    pub face_threshold: f32,
+    pub person: Option<String>,
+    pub person_threshold: Option<f32>,
+    pub execution_provider: String,
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    /// Every how many output frames the audit looked.
+    pub every: u32,
+    /// The long side the audit's face detector saw frames at.
+    pub input_long_side: u32,
+    #[serde(flatten)]
+    pub counts: AuditCounts,
+}
+
+impl PrivacyReport {
+    pub fn new(output: &Path, job: &JobReport, settings: &RedactionSettings) -> Self {
+        let detection = settings.target.needs_detection().then(|| {
+            let plan = &job.plan;
+            let persons = matches!(settings.target, Target::Heads | Target::Persons);
+            DetectionReport {
+                detect_every: settings.detect_every,
+                lookahead_frames: settings.temporal.lookahead,
+                max_staleness_frames: settings.temporal.max_staleness,
+                passes: plan.passes,
+                failed_passes: plan.failed_passes,
+                frames_masked: plan.masked_frames,
+                frames_with_masks: plan.frames_with_masks,
+                masks_per_frame_mean: plan.masks as f64 / plan.masked_frames.max(1) as f64,
+                masks_per_frame_max: plan.max_masks,
+                frames_fail_closed: FailClosed {
+                    detector_error: plan.fail_closed_error,
+                    stale: plan.fail_closed_stale,
+                },
+                max_staleness_seen: plan.max_staleness,
+                models: Models {
+                    face: crate::detect::face::CENTERFACE_FILE.to_owned(),
+                    face_input_long_side: settings.detector.faces.input_long_side,
+                    face_threshold: settings.detector.faces.threshold,
+                    person: persons.then(|| crate::detect::person::PERSON_MODEL_FILE.to_owned()),
+                    person_threshold: persons.then_some(settings.detector.persons.threshold),
+                    execution_provider: settings.detector.faces.provider.name().to_owned(),
+                    threads: settings.detector.faces.threads.intra,
+                },
+            }
+        });
+        let audit = settings.audit.map(|(input_long_side, every)| AuditReport {
+            every,
+            input_long_side,
+            counts: job.audit,
+        });
+        Self {
+            obscura: env!("CARGO_PKG_VERSION"),
+            output: output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            frames: job.frames,
+            target: settings.target.name().to_owned(),
+            method: settings.method.name().to_owned(),
+            fixed_masks: settings.fixed_masks,
+            detection,
+            audit,
+        }
+    }
+
+    /// One line for stderr.
+    pub fn summary(&self) -> String {
+        let mut line = format!("privacy: {} frames, target {}", self.frames, self.target);
+        if let Some(d) = &self.detection {
+            line += &format!(
+                "; {} detection passes, masks on {} frames ({:.1} per frame, max {}), fail-closed {} \
+                 (detector errors {}, stale {}), max staleness {} frames",
+                d.passes,
+                d.frames_with_masks,
+                d.masks_per_frame_mean,
+                d.masks_per_frame_max,
+                d.frames_fail_closed.detector_error + d.frames_fail_closed.stale,
+                d.frames_fail_closed.detector_error,
+                d.frames_fail_closed.stale,
+                d.max_staleness_seen
+            );
+        }
+        if let Some(a) = &self.audit {
+            line += &format!(
+                "; residual audit: {} frames checked at {} px, {} face(s) still found in {} frame(s)",
+                a.counts.frames_checked, a.input_long_side, a.counts.faces_found, a.counts.frames_with_faces
+            );
+        }
+        line
+    }
+
+    /// Writes the report beside `output` as `NAME.privacy.json` (via a temporary file, so a
+    /// reader never sees half of it) and returns its path.
+    pub fn write_beside(&self, output: &Path) -> std::io::Result<PathBuf> {
+        let path = sidecar_path(output);
+        let tmp = path.with_extension(format!("json.{}.part", std::process::id()));
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&tmp, text + "\n")?;
+        std::fs::rename(&tmp, &path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+        Ok(path)
+    }
+}
+
+/// Where the report of `output` goes: `out.mp4` → `out.mp4.privacy.json`.
+pub fn sidecar_path(output: &Path) -> PathBuf {
+    let mut name = output.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".privacy.json");
+    output.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sidecar_sits_beside_the_output() {
+        assert_eq!(sidecar_path(Path::new("out/a.mp4")), Path::new("out/a.mp4.privacy.json"));
+        assert_eq!(sidecar_path(Path::new("b.png")), Path::new("b.png.privacy.json"));
+    }
+}
