@@ -11,7 +11,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use obscura::detect::{Detector, DetectorSettings, FaceDetector, FaceSettings, PersonDetector, models_dir};
+use obscura::detect::preprocess::{ChannelOrder, InputLayout, fill_input_into};
+use obscura::detect::tiling::tiles;
+use obscura::detect::{
+    Detector, DetectorSettings, FaceDetector, FaceSettings, PersonDetector, PersonSettings, Threads, Tiling,
+    models_dir,
+};
 use obscura::frame::Frame;
 use obscura::redact::Target;
 use obscura::source::{Decoded, VideoDecoder};
@@ -67,6 +72,45 @@ fn bench(c: &mut Criterion) {
     group.bench_function("persons_auto", |b| b.iter(|| persons.detect(&frame).unwrap()));
     let mut heads = Detector::load(&models, Target::Heads, &DetectorSettings::default()).unwrap();
     group.bench_function("heads", |b| b.iter(|| heads.regions(&frame).unwrap()));
+
+    // With ONNX Runtime's idle threads spinning, as Python's onnxruntime does by default (obscura
+    // does not by default: spinning takes the cores decoding and encoding need).
+    let spin = Threads { spin: true, ..Threads::default() };
+    let mut faces_spin =
+        FaceDetector::load(&models, FaceSettings { threads: spin, ..FaceSettings::default() }).unwrap();
+    group.bench_function("faces_640_spin", |b| b.iter(|| faces_spin.detect(&frame).unwrap()));
+    let mut persons_spin =
+        PersonDetector::load(&models, PersonSettings { threads: spin, ..PersonSettings::default() }).unwrap();
+    group.bench_function("persons_auto_spin", |b| b.iter(|| persons_spin.detect(&frame).unwrap()));
+
+    // One intra-op thread: no thread pool to wake.
+    let one = Threads { intra: 1, spin: false };
+    let mut faces_one =
+        FaceDetector::load(&models, FaceSettings { threads: one, ..FaceSettings::default() }).unwrap();
+    group.bench_function("faces_640_1thread", |b| b.iter(|| faces_one.detect(&frame).unwrap()));
+    let mut persons_one =
+        PersonDetector::load(&models, PersonSettings { threads: one, ..PersonSettings::default() }).unwrap();
+    group.bench_function("persons_auto_1thread", |b| b.iter(|| persons_one.detect(&frame).unwrap()));
+
+    // Preprocessing alone: the fused scale + YUV→RGB of the three person tiles, and of the face input.
+    let (w, h) = frame.size();
+    let layouts: Vec<InputLayout> = tiles(w, h, Tiling::Auto)
+        .into_iter()
+        .map(|crop| InputLayout { net_w: 300, net_h: 300, content_w: 300, content_h: 300, crop: Some(crop) })
+        .collect();
+    let mut input = vec![0.0f32; layouts[0].floats()];
+    group.bench_function("preprocess_person_tiles", |b| {
+        b.iter(|| {
+            for layout in &layouts {
+                fill_input_into(&frame, layout, ChannelOrder::Rgb, &mut input).unwrap();
+            }
+        })
+    });
+    let face = InputLayout { net_w: 640, net_h: 384, content_w: 640, content_h: 360, crop: None };
+    let mut input = vec![0.0f32; face.floats()];
+    group.bench_function("preprocess_face_640", |b| {
+        b.iter(|| fill_input_into(&frame, &face, ChannelOrder::Bgr, &mut input).unwrap())
+    });
     group.finish();
 }
 

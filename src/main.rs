@@ -130,6 +130,10 @@ struct DetectorArgs {
     /// Inference threads (default: the number of cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     threads: Option<u32>,
+    /// Let idle inference threads spin waiting for work: detection is faster (on 2 cores, 1080p
+    /// faces 32 instead of 56 ms), but the spinning takes CPU from decoding and encoding.
+    #[arg(long)]
+    spin: bool,
     /// Where inference runs: cpu, or cuda / openvino with an ONNX Runtime library built with them
     /// (set OBSCURA_ONNXRUNTIME to its path).
     #[arg(long, value_name = "PROVIDER", default_value = "cpu")]
@@ -171,6 +175,8 @@ impl DetectorArgs {
             settings.faces.threads.intra = n as usize;
             settings.persons.threads.intra = n as usize;
         }
+        settings.faces.threads.spin = self.spin;
+        settings.persons.threads.spin = self.spin;
         settings.faces.provider = self.execution_provider;
         settings.persons.provider = self.execution_provider;
         settings.faces.input_long_side = self.face_input;
@@ -226,7 +232,7 @@ struct RedactArgs {
     /// Residual audit: every N-th redacted frame is searched again for faces, by the face detector
     /// at twice the detection resolution; what it still finds is counted in the privacy report
     /// (OUTPUT.privacy.json). 0 turns it off.
-    #[arg(long, value_name = "N", default_value_t = 25)]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     audit_every: u32,
     #[command(flatten)]
     detector: DetectorArgs,

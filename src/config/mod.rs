@@ -72,7 +72,7 @@ pub struct RedactConfig {
     /// Look-ahead, staleness limit and tracker settings (`lookahead`, `max_staleness`).
     pub temporal: TemporalSettings,
     /// Residual audit of the output: every N-th redacted frame searched again for faces at twice
-    /// the detection resolution (0 = off); default 25.
+    /// the detection resolution (0 = off); default 100 (4 s at 25 fps: each audit costs about four detection passes).
     pub audit_every: u32,
 }
 
@@ -90,7 +90,7 @@ impl Default for RedactConfig {
             masks: Vec::new(),
             detect_every: 3,
             temporal: TemporalSettings::default(),
-            audit_every: 25,
+            audit_every: 100,
         }
     }
 }

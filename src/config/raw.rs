@@ -22,6 +22,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDetector {
     pub threads: Option<Spanned<i64>>,
+    pub spin: Option<Spanned<bool>>,
     pub execution_provider: Option<Spanned<String>>,
     pub face_input: Option<Spanned<i64>>,
     pub face_threshold: Option<Spanned<f64>>,

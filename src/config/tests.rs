@@ -99,7 +99,7 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
             ],
             detect_every: 3,
             temporal: crate::track::TemporalSettings::default(),
-            audit_every: 25,
+            audit_every: 100,
         },
         output: OutputConfig {
             video: Some("/etc/obscura/out/entrance.mp4".into()),
@@ -178,6 +178,7 @@ fn example_config_commented_options_are_valid_too() {
                 "# audit_every = ",
                 "# [detector]",
                 "# threads = ",
+                "# spin = ",
                 "# execution_provider = ",
                 "# face_input = ",
                 "# face_threshold = ",
@@ -492,13 +493,13 @@ fn temporal_settings_are_read_and_checked_against_detect_every() {
 #[test]
 fn detector_settings_are_read() {
     let text = format!(
-        "[detector]\nthreads = 1\nexecution_provider = \"openvino\"\nface_input = 960\nface_threshold = 0.3\n\
+        "[detector]\nthreads = 1\nspin = true\nexecution_provider = \"openvino\"\nface_input = 960\nface_threshold = 0.3\n\
          person_threshold = 0.45\nperson_tiles = [3, 2]\nface_tiles = [2, 2]\n{CAMERA}"
     );
     let d = parse(&text).unwrap().detector;
     assert_eq!(d.faces.threads.intra, 1);
     assert_eq!(d.persons.threads.intra, 1);
-    assert!(!d.faces.threads.spin);
+    assert!(d.faces.threads.spin && d.persons.threads.spin);
     assert_eq!(d.faces.provider, ExecutionProvider::OpenVino);
     assert_eq!(d.persons.provider, ExecutionProvider::OpenVino);
     assert_eq!(d.faces.input_long_side, 960);

@@ -79,6 +79,10 @@ impl Validator<'_, '_> {
                 None => ok = false,
             }
         }
+        if let Some(spin) = raw.spin {
+            settings.faces.threads.spin = *spin.get_ref();
+            settings.persons.threads.spin = *spin.get_ref();
+        }
         if let Some(provider) = raw.execution_provider {
             match self.parse_value::<ExecutionProvider>(provider) {
                 Some(p) => {
