@@ -112,5 +112,9 @@ fn one_bad_input_does_not_stop_the_others() {
     let run = obscura(&["redact", str(&bad), str(&good), "-o", str(&out), "--target", "frame"]);
     assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
     assert!(stderr(&run).contains("bad.mp4"));
-    assert_eq!(files_in(&out), vec!["clip10.mp4".to_owned()], "the good input's output, and only it");
+    assert_eq!(
+        files_in(&out),
+        ["clip10.mp4", "clip10.mp4.privacy.json"],
+        "the good input's output and its report, and only them"
+    );
 }

@@ -48,7 +48,7 @@ target = "frame"
     let expected = timestamps(&clip).len();
     assert!(err.contains(&format!("camera good: {expected} frames")), "{err}");
     // Relative output paths are relative to the config file.
-    assert_eq!(files_in(&dir.path().join("out")), vec!["good.mp4".to_owned()]);
+    assert_eq!(files_in(&dir.path().join("out")), ["good.mp4", "good.mp4.privacy.json"]);
     let frames = decode_all(&dir.path().join("out/good.mp4"), "RGB");
     assert_eq!(frames.len(), expected);
     assert!(frames.iter().all(|f| f.data.chunks_exact(3).all(|p| p[0] < 8 && p[1] > 247 && p[2] < 8)));
