@@ -45,12 +45,15 @@
 //! }
 //! ```
 
+pub mod blur;
 pub mod color;
 pub mod engine;
 pub mod kernels;
 pub mod planes;
 pub mod policy;
+pub mod pool;
 pub mod raster;
+pub mod simd;
 
 use std::sync::Arc;
 
