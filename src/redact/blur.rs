@@ -101,7 +101,7 @@ fn decimate(radius: usize) -> (usize, usize) {
     // 12 × variance, exact in integers: 12 k² ρ(ρ + 1) + (k² − 1) + 2 k² ≥ 12 r(r + 1).
     let (k2, target) = (cell * cell, 12 * radius * (radius + 1));
     let grid_radius = (1..=MAX_BOX_RADIUS)
-        .find(|&rho| 12 * k2 * rho * (rho + 1) + 3 * k2 - 1 >= target)
+        .find(|&rho| 12 * k2 * rho * (rho + 1) + 3 * k2 > target)
         .expect("ρ = ⌈r / k⌉ ≤ 6 always reaches the variance");
     (cell, grid_radius)
 }
