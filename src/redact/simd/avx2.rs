@@ -24,22 +24,34 @@ pub(super) fn add_row(acc: &mut [u16], row: &[u8]) {
 pub(super) fn lerp_rows(top: &[u16], bottom: &[u16], weight: u16, out: &mut [u8]) {
     debug_assert!(top.len() == out.len() && bottom.len() == out.len());
     let n = out.len();
-    if n < 16 {
-        return scalar::lerp_rows(top, bottom, weight, out);
-    }
     let w_top = _mm256_set1_epi16((LERP_ONE - weight) as i16);
     let w_bottom = _mm256_set1_epi16(weight as i16);
     let half = _mm256_set1_epi16(128);
-    // Steps of 16, the last one ending at `n` (it may overlap the one before: same values).
-    for start in (0..n - 16).step_by(16).chain([n - 16]) {
+    let lerp = |start: usize| {
         let (t, b) = (first_words(&top[start..]), first_words(&bottom[start..]));
         // ≤ 16 · 255 · 16 + 128 < 2^16: exact in unsigned 16-bit lanes.
         let sum = _mm256_add_epi16(
             _mm256_mullo_epi16(load_words(t), w_top),
             _mm256_mullo_epi16(load_words(b), w_bottom),
         );
-        let value = _mm256_srli_epi16::<8>(_mm256_add_epi16(sum, half));
-        store_bytes(out[start..].first_chunk_mut().unwrap(), narrow(value));
+        _mm256_srli_epi16::<8>(_mm256_add_epi16(sum, half))
+    };
+    // Steps of 32 (or 16 in short rows), the last one ending at `n`: it may overlap the one before,
+    // which only writes the same values again.
+    if n >= 32 {
+        for start in (0..n - 32).step_by(32).chain([n - 32]) {
+            let packed = _mm256_packus_epi16(lerp(start), lerp(start + 16));
+            store_bytes_32(
+                out[start..].first_chunk_mut().unwrap(),
+                _mm256_permute4x64_epi64::<0b11_01_10_00>(packed),
+            );
+        }
+    } else if n >= 16 {
+        for start in [0, n - 16] {
+            store_bytes(out[start..].first_chunk_mut().unwrap(), narrow(lerp(start)));
+        }
+    } else {
+        scalar::lerp_rows(top, bottom, weight, out);
     }
 }
 
@@ -106,6 +118,12 @@ fn load_widened(bytes: &[u8; 16]) -> __m256i {
 fn store_bytes(bytes: &mut [u8; 16], value: __m128i) {
     // SAFETY: writes exactly the 16 bytes of `bytes`, which we borrow mutably; `storeu` needs no alignment.
     unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), value) }
+}
+
+#[target_feature(enable = "avx2")]
+fn store_bytes_32(bytes: &mut [u8; 32], value: __m256i) {
+    // SAFETY: writes exactly the 32 bytes of `bytes`, which we borrow mutably; `storeu` needs no alignment.
+    unsafe { _mm256_storeu_si256(bytes.as_mut_ptr().cast(), value) }
 }
 
 #[target_feature(enable = "avx2")]
