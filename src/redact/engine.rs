@@ -628,6 +628,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_redactor_on_its_own_pool_gives_the_same_bytes() {
+        let (width, height) = (640, 360);
+        let shapes = [
+            Shape::Rect(Rect::new(0.0, 0.0, 640.0, 360.0)),
+            Shape::Ellipse(Rect::new(50.0, 20.0, 200.0, 220.0)),
+        ];
+        for style in [Style::Blur, Style::Pixelate] {
+            let mut shared = i420(width, height, 11);
+            let mut own = shared.clone();
+            redact(&mut shared, (width, height), &shapes, &style);
+            let pool = crate::redact::pool::with_threads(1).unwrap();
+            let mut views: Vec<PlaneMut<'_>> = own.iter_mut().map(TestPlane::as_mut).collect();
+            Redactor::with_pool(pool).apply(&mut views, width, height, &shapes, &style);
+            assert!(shared.iter().zip(&own).all(|(a, b)| a.data == b.data), "{style:?}");
+        }
+    }
+
     /// Milliseconds per call of `apply`: the best of 15 rounds of 10 calls (the best round is the one
     /// least disturbed by other work on the machine).
     fn time_ms(planes: &mut [TestPlane], shapes: &[Shape], style: &Style) -> f64 {
