@@ -1,10 +1,15 @@
 //! `Redactor`: applies a redaction style inside mask shapes on every plane of a frame, reusing its buffers.
 
+use std::sync::Arc;
+
+use rayon::ThreadPool;
 use rayon::prelude::*;
 
-use super::kernels::{self, BlockGrid, BlurRadius, KernelScratch};
+use super::blur::{self, BlurRadius};
+use super::kernels::{self, BlockGrid, KernelScratch};
 use super::planes::{PlaneMut, Style};
 use super::raster::{Coverage, Rasterizer, SampleBox};
+use super::simd::Simd;
 use crate::geometry::Shape;
 
 /// Below this many full-resolution pixels of work (the shapes' clipped boxes, summed) the planes are done
@@ -15,10 +20,20 @@ const PARALLEL_PLANES_MIN_PIXELS: usize = 64 * 64;
 
 /// Redacts frames in place. Keep one per stage and reuse it: its buffers grow to the largest frame seen
 /// and are not allocated again.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Redactor {
     /// One per plane, so planes can be redacted at the same time.
     workers: Vec<PlaneWorker>,
+    /// Where large work is split (shared with other redactors).
+    pool: Arc<ThreadPool>,
+    /// The vector path of the hot loops.
+    simd: Simd,
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The buffers one plane needs.
@@ -31,6 +46,7 @@ struct PlaneWorker {
 
 /// What is applied to every plane of one frame.
 struct Job<'a> {
+    simd: Simd,
     frame_width: usize,
     frame_height: usize,
     shapes: &'a [Shape],
@@ -38,9 +54,21 @@ struct Job<'a> {
 }
 
 impl Redactor {
-    /// A redactor with empty buffers.
+    /// A redactor with empty buffers, on the [shared pool](super::pool::shared) and the fastest vector
+    /// path of this CPU.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_pool(super::pool::shared())
+    }
+
+    /// A redactor that splits large work on `pool` (share one pool between the redactors of all cameras;
+    /// see [`super::pool`]).
+    pub fn with_pool(pool: Arc<ThreadPool>) -> Self {
+        Redactor { workers: Vec::new(), pool, simd: Simd::best() }
+    }
+
+    /// The same redactor on another vector path (the scalar reference, to compare).
+    pub fn with_simd(self, simd: Simd) -> Self {
+        Redactor { simd, ..self }
     }
 
     /// Applies `style` inside each of `shapes` on every plane.
@@ -50,7 +78,8 @@ impl Redactor {
     /// redacted when any pixel it stands for is covered. Each shape is processed on its own, in order,
     /// its blur radius or block size taken from its bounding box clipped to the frame; where shapes
     /// overlap the samples are redacted twice. Samples outside every shape, and stride padding, are never
-    /// written. Large work runs on the ambient rayon pool.
+    /// written. Large work (shapes covering 64×64 pixels or more, summed) runs on the redactor's pool,
+    /// planes side by side and large regions in row bands; the rest on the calling thread.
     ///
     /// # Panics
     /// When a plane's geometry is unsupported or does not fit its data (see [`PlaneMut::assert_valid`]).
@@ -66,18 +95,21 @@ impl Redactor {
         if self.workers.len() < planes.len() {
             self.workers.resize_with(planes.len(), PlaneWorker::default);
         }
-        let job = Job { frame_width, frame_height, shapes, style };
+        let job = Job { simd: self.simd, frame_width, frame_height, shapes, style };
         let workers = &mut self.workers[..planes.len()];
         let work: usize = shapes
             .iter()
             .map(|s| SampleBox::of_shape(s, frame_width, frame_height).area())
             .fold(0, usize::saturating_add);
-        if planes.len() > 1 && work >= PARALLEL_PLANES_MIN_PIXELS {
-            planes
-                .par_iter_mut()
-                .zip(workers)
-                .enumerate()
-                .for_each(|(i, (plane, worker))| worker.redact(i, plane, &job));
+        // Below this no region reaches a kernel's own threshold either: nothing would use the pool.
+        if work >= PARALLEL_PLANES_MIN_PIXELS {
+            self.pool.install(|| {
+                planes
+                    .par_iter_mut()
+                    .zip(workers)
+                    .enumerate()
+                    .for_each(|(i, (plane, worker))| worker.redact(i, plane, &job))
+            });
         } else {
             planes
                 .iter_mut()
@@ -109,11 +141,11 @@ impl PlaneWorker {
             match job.style {
                 Style::Blur => {
                     let radius = BlurRadius::for_box(&pixels, &grid);
-                    kernels::blur(plane, region, coverage, radius, &mut self.scratch);
+                    blur::blur(job.simd, plane, region, coverage, radius, &mut self.scratch);
                 }
                 Style::Pixelate => {
                     let blocks = BlockGrid::for_box(&pixels, &grid);
-                    kernels::pixelate(plane, region, coverage, blocks, &mut self.scratch);
+                    kernels::pixelate(job.simd, plane, region, coverage, blocks, &mut self.scratch);
                 }
                 Style::Fill(values) => kernels::fill(plane, region, coverage, values[index.min(2)]),
             }
@@ -129,6 +161,7 @@ mod tests {
 
     use super::*;
     use crate::geometry::{Point, Rect};
+    use crate::redact::blur::{BlurPlan, lerp_taps};
     use crate::redact::planes::PlaneGrid;
     use crate::redact::raster::covers;
 
@@ -193,8 +226,18 @@ mod tests {
     }
 
     fn redact(planes: &mut [TestPlane], frame: (usize, usize), shapes: &[Shape], style: &Style) {
+        redact_on(Simd::best(), planes, frame, shapes, style);
+    }
+
+    fn redact_on(
+        simd: Simd,
+        planes: &mut [TestPlane],
+        frame: (usize, usize),
+        shapes: &[Shape],
+        style: &Style,
+    ) {
         let mut views: Vec<PlaneMut<'_>> = planes.iter_mut().map(TestPlane::as_mut).collect();
-        Redactor::new().apply(&mut views, frame.0, frame.1, shapes, style);
+        Redactor::new().with_simd(simd).apply(&mut views, frame.0, frame.1, shapes, style);
     }
 
     /// Conservative coverage by brute force: a sample is covered when any frame pixel it stands for is.
@@ -210,37 +253,71 @@ mod tests {
         (pixels, pixels.to_plane(&plane.grid()))
     }
 
-    /// Straightforward blur of `region` (3 vertical then 3 horizontal box passes, clamp-to-edge).
+    /// Straightforward blur of `region` as [`BlurPlan`] defines it: cell means, 3 vertical then 3
+    /// horizontal box passes on the cells (clamp-to-edge), bilinear back with weights in 16ths.
     fn reference_blur(plane: &TestPlane, region: SampleBox, radius: BlurRadius) -> Vec<Vec<u8>> {
-        let mut image: Vec<Vec<u8>> = (region.y0..region.y1)
-            .map(|y| plane.data[plane.at(region.x0, y, 0)..plane.at(region.x1, y, 0)].to_vec())
-            .collect();
+        let plan = BlurPlan::new(radius);
         let (w, h, ch) = (region.width(), region.height(), plane.channels);
+        let (kx, ky) = (plan.cell_x, plan.cell_y);
+        let (gw, gh) = plan.cells(w, h);
+        let mut cells: Vec<Vec<u8>> = (0..gh)
+            .map(|j| {
+                (0..gw * ch)
+                    .map(|i| {
+                        let (xs, ys) =
+                            ((i / ch) * kx..((i / ch + 1) * kx).min(w), j * ky..((j + 1) * ky).min(h));
+                        let n = (xs.len() * ys.len()) as u32;
+                        let sum: u32 = ys
+                            .flat_map(|y| xs.clone().map(move |x| (x, y)))
+                            .map(|(x, y)| {
+                                u32::from(plane.data[plane.at(region.x0 + x, region.y0 + y, i % ch)])
+                            })
+                            .sum();
+                        ((sum + n / 2) / n) as u8
+                    })
+                    .collect()
+            })
+            .collect();
         let mean = |values: &mut dyn Iterator<Item = u8>, r: usize| -> u8 {
             let n = 2 * r as u32 + 1;
             ((values.map(u32::from).sum::<u32>() + n / 2) / n) as u8
         };
         let clamp = |i: isize, len: usize| i.clamp(0, len as isize - 1) as usize;
         for _ in 0..3 {
-            let src = image.clone();
-            let r = radius.y as isize;
-            for (y, row) in image.iter_mut().enumerate() {
+            let src = cells.clone();
+            let r = plan.radius_y as isize;
+            for (y, row) in cells.iter_mut().enumerate() {
                 for (i, v) in row.iter_mut().enumerate() {
-                    *v = mean(&mut (-r..=r).map(|d| src[clamp(y as isize + d, h)][i]), radius.y);
+                    *v = mean(&mut (-r..=r).map(|d| src[clamp(y as isize + d, gh)][i]), plan.radius_y);
                 }
             }
         }
         for _ in 0..3 {
-            let src = image.clone();
-            let r = radius.x as isize;
-            for (y, row) in image.iter_mut().enumerate() {
+            let src = cells.clone();
+            let r = plan.radius_x as isize;
+            for (y, row) in cells.iter_mut().enumerate() {
                 for (i, v) in row.iter_mut().enumerate() {
                     let (x, c) = ((i / ch) as isize, i % ch);
-                    *v = mean(&mut (-r..=r).map(|d| src[y][clamp(x + d, w) * ch + c]), radius.x);
+                    *v = mean(&mut (-r..=r).map(|d| src[y][clamp(x + d, gw) * ch + c]), plan.radius_x);
                 }
             }
         }
-        image
+        (0..h)
+            .map(|y| {
+                let (j0, j1, wy) = lerp_taps(y, ky, gh);
+                (0..w * ch)
+                    .map(|i| {
+                        let (i0, i1, wx) = lerp_taps(i / ch, kx, gw);
+                        let c = i % ch;
+                        let at = |j: usize| {
+                            u32::from(cells[j][i0 * ch + c]) * u32::from(16 - wx)
+                                + u32::from(cells[j][i1 * ch + c]) * u32::from(wx)
+                        };
+                        ((at(j0) * u32::from(16 - wy) + at(j1) * u32::from(wy) + 128) >> 8) as u8
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// The pixelated value of channel `c` of sample `(x, y)` in `region`.
@@ -345,16 +422,30 @@ mod tests {
         })
     }
 
-    /// Checks every invariant of one redaction: untouched outside the conservative coverage and in
-    /// padding, exact fill, and kernels equal to the slow reference applied shape after shape.
+    /// Checks every invariant of one redaction on every vector path: untouched outside the conservative
+    /// coverage and in padding, exact fill, and kernels equal (bit for bit) to the slow reference applied
+    /// shape after shape.
     fn check(
         frame: (usize, usize),
         planes: Vec<TestPlane>,
         shapes: Vec<Shape>,
         style: Style,
     ) -> Result<(), TestCaseError> {
-        let mut got = planes.clone();
-        redact(&mut got, frame, &shapes, &style);
+        for simd in Simd::supported() {
+            check_on(simd, frame, &planes, &shapes, style)?;
+        }
+        Ok(())
+    }
+
+    fn check_on(
+        simd: Simd,
+        frame: (usize, usize),
+        planes: &[TestPlane],
+        shapes: &[Shape],
+        style: Style,
+    ) -> Result<(), TestCaseError> {
+        let mut got = planes.to_vec();
+        redact_on(simd, &mut got, frame, shapes, &style);
         for (index, (before, after)) in planes.iter().zip(&got).enumerate() {
             for i in (0..before.data.len()).filter(|&i| !before.is_sample(i)) {
                 prop_assert_eq!(before.data[i], after.data[i], "padding byte {} of plane {}", i, index);
@@ -388,10 +479,15 @@ mod tests {
                 }
             }
             let mut expected = before.clone();
-            for shape in &shapes {
+            for shape in shapes {
                 reference_apply(&mut expected, index, frame, shape, &style);
             }
-            prop_assert!(expected.data == after.data, "plane {} differs from the reference", index);
+            prop_assert!(
+                expected.data == after.data,
+                "plane {} differs from the reference on {}",
+                index,
+                simd.name()
+            );
         }
         Ok(())
     }
@@ -529,6 +625,24 @@ mod tests {
                 reference_apply(plane, index, (width, height), &shape, &Style::Blur);
             }
             assert!(planes.iter().zip(&expected).all(|(a, b)| a.data == b.data), "{width}x{height}");
+        }
+    }
+
+    #[test]
+    fn a_redactor_on_its_own_pool_gives_the_same_bytes() {
+        let (width, height) = (640, 360);
+        let shapes = [
+            Shape::Rect(Rect::new(0.0, 0.0, 640.0, 360.0)),
+            Shape::Ellipse(Rect::new(50.0, 20.0, 200.0, 220.0)),
+        ];
+        for style in [Style::Blur, Style::Pixelate] {
+            let mut shared = i420(width, height, 11);
+            let mut own = shared.clone();
+            redact(&mut shared, (width, height), &shapes, &style);
+            let pool = crate::redact::pool::with_threads(1).unwrap();
+            let mut views: Vec<PlaneMut<'_>> = own.iter_mut().map(TestPlane::as_mut).collect();
+            Redactor::with_pool(pool).apply(&mut views, width, height, &shapes, &style);
+            assert!(shared.iter().zip(&own).all(|(a, b)| a.data == b.data), "{style:?}");
         }
     }
 

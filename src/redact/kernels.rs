@@ -1,65 +1,33 @@
-//! Scalar pixel kernels (blur, pixelate, fill) applied to the covered samples of one region of a plane.
+//! Pixelate and fill, applied to the covered samples of one region of a plane, and what the kernels share:
+//! block means, row views, band splitting and reused buffers. The blur is in [`super::blur`].
 //!
 //! Each kernel reads only the region (a shape's bounding box in plane samples) and writes only the samples
-//! its [`Coverage`] lists. Large regions are split across the ambient rayon pool: row bands for row work,
-//! column strips for the blur's vertical passes. The blur's hot loops are `box_row` (one box pass along
-//! an interleaved row) and `column_step` (one row of a vertical box pass over a strip of columns): they
-//! are what the AVX2/NEON variants in `redact/simd/` will replace.
+//! its [`Coverage`] lists. Large regions are split in row bands across the current rayon pool (the
+//! redactor's, see [`super::pool`]).
 
 use rayon::prelude::*;
 
+use super::blur::BlurScratch;
 use super::planes::{PlaneGrid, PlaneMut};
 use super::raster::{Coverage, SampleBox, Span};
+use super::simd::Simd;
 
-/// Blur regions with fewer samples than this run on the calling thread: splitting them costs more than it
-/// saves. Face-size masks (~80×100) stay inline: split, they took the same wall time and kept pool threads
-/// spinning; the planes of a frame still run side by side (see `engine`).
-const BLUR_PARALLEL_MIN_SAMPLES: usize = 128 * 128;
-
-/// The same for pixelation, about ten times cheaper a sample.
+/// Pixelation regions with fewer samples than this run on the calling thread: splitting them costs more
+/// than it saves.
 const PIXELATE_PARALLEL_MIN_SAMPLES: usize = 256 * 256;
 
 /// The same for fill, a `memset`: only whole frames are worth splitting.
 const FILL_PARALLEL_MIN_SAMPLES: usize = 1024 * 1024;
 
-/// Bytes per column strip of the vertical blur passes: a strip of rows this wide stays in L1/L2 while its
-/// three passes run, and its running sums fit on the stack.
-const STRIP_BYTES: usize = 128;
-
 /// Row bands per pool thread, so that uneven bands still balance.
 const BANDS_PER_THREAD: usize = 4;
 
-/// The largest blur radius, in samples; larger radii (boxes over ~12 000 pixels both ways) are clamped.
-/// Keeps the division by multiplication exact.
-pub const MAX_RADIUS: usize = 2047;
+/// Rows summed in 16-bit lanes before the sums are carried into 32 bits: `257 · 255 < 2^16`.
+const ROWS_PER_WORD_SUM: usize = 257;
 
 /// The largest pixelation block side, in samples (boxes over ~24 000 pixels both ways are clamped):
 /// keeps a block's sum within `u32`.
 pub const MAX_BLOCK: usize = 4096;
-
-/// Radii of the blur's box passes in one plane, in samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlurRadius {
-    /// Radius of each horizontal pass.
-    pub x: usize,
-    /// Radius of each vertical pass.
-    pub y: usize,
-}
-
-impl BlurRadius {
-    /// The blur strength for a shape whose bounding box, clipped to the frame, is `pixels` (luma grid).
-    ///
-    /// Each of the three box passes per axis has radius `r = max(1, ceil(min(w, h) / 6))` full-resolution
-    /// pixels; in a plane subsampled by `s` on an axis, `max(1, ceil(r / s))` samples. Three passes of a
-    /// box of `2r + 1` make a kernel reaching `±3r` (half the box: every output mixes the whole region)
-    /// close to a Gaussian of σ = √(r² + r) ≈ r ≈ min(w, h) / 6. The radius grows with the box on purpose:
-    /// a face must be unrecognisable whatever its size. Clamped to [`MAX_RADIUS`].
-    pub fn for_box(pixels: &SampleBox, grid: &PlaneGrid) -> Self {
-        let r = pixels.width().min(pixels.height()).div_ceil(6).max(1);
-        let along = |sub: usize| r.div_ceil(sub).clamp(1, MAX_RADIUS);
-        BlurRadius { x: along(grid.sub_x), y: along(grid.sub_y) }
-    }
-}
 
 /// The pixelation grid in one plane, in samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,17 +60,13 @@ impl BlockGrid {
     }
 }
 
-/// Buffers the kernels reuse between calls; they only grow.
+/// Buffers the kernels reuse between calls; they only grow, so a redactor in steady state allocates
+/// nothing.
 #[derive(Debug, Default)]
 pub struct KernelScratch {
-    /// The region after the vertical passes, strip-major (see [`blur`]).
-    columns: Vec<u8>,
-    /// Ping-pong partner of `columns`.
-    columns_tmp: Vec<u8>,
-    /// Two row buffers per row band.
-    lines: Vec<u8>,
-    /// Per-block sums of pixelation, one block row per band.
-    block_sums: Vec<u32>,
+    /// One per row band that runs at the same time.
+    pub(super) bands: Vec<BandScratch>,
+    pub(super) blur: BlurScratch,
 }
 
 impl KernelScratch {
@@ -110,6 +74,31 @@ impl KernelScratch {
     pub fn new() -> Self {
         Self::default()
     }
+}
+
+/// The buffers of one row band computing block means.
+#[derive(Debug, Default)]
+pub(super) struct BandScratch {
+    pub sums: BlockSums,
+    /// Pixelation's block means of the band.
+    means: Vec<u8>,
+}
+
+/// The running sums of [`block_means`].
+#[derive(Debug, Default)]
+pub(super) struct BlockSums {
+    /// Column sums of up to [`ROWS_PER_WORD_SUM`] rows, one per byte of a region row.
+    columns: Vec<u16>,
+    /// Per-block, per-channel sums.
+    blocks: Vec<u32>,
+}
+
+/// The first `count` of `bands`, added as needed.
+pub(super) fn bands(bands: &mut Vec<BandScratch>, count: usize) -> &mut [BandScratch] {
+    if bands.len() < count {
+        bands.resize_with(count, BandScratch::default);
+    }
+    &mut bands[..count]
 }
 
 /// Sets every covered sample of `region` to `value` (channel `c` gets `value[c]`).
@@ -138,120 +127,12 @@ fn fill_split(
     });
 }
 
-/// Blurs `region` and writes the result to its covered samples.
-///
-/// Three vertical box passes of radius `radius.y` then three horizontal ones of radius `radius.x`, each
-/// a running sum per channel (cost independent of the radius), clamp-to-edge at the region's border so
-/// only the region's own samples are read, every pass rounded to the nearest integer. The vertical passes
-/// go strip by strip of 128 columns, row by row with a running sum per column, into a
-/// strip-major copy of the region; the horizontal passes then go row by row and write covered spans.
-pub fn blur(
-    plane: &mut PlaneMut<'_>,
-    region: SampleBox,
-    coverage: &Coverage,
-    radius: BlurRadius,
-    scratch: &mut KernelScratch,
-) {
-    let parallel = region.area() >= BLUR_PARALLEL_MIN_SAMPLES;
-    blur_split(plane, region, coverage, radius, scratch, parallel);
-}
-
-/// [`blur`], in column strips and row bands on the pool when `parallel`.
-fn blur_split(
-    plane: &mut PlaneMut<'_>,
-    region: SampleBox,
-    coverage: &Coverage,
-    radius: BlurRadius,
-    scratch: &mut KernelScratch,
-    parallel: bool,
-) {
-    debug_assert!([radius.x, radius.y].iter().all(|r| (1..=MAX_RADIUS).contains(r)));
-    let len = region.area() * plane.channels;
-    grow(&mut scratch.columns, len);
-    grow(&mut scratch.columns_tmp, len);
-    let columns = &mut scratch.columns[..len];
-    blur_columns(plane, &region, radius.y, columns, &mut scratch.columns_tmp[..len], parallel);
-    blur_rows(plane, &region, coverage, radius.x, columns, &mut scratch.lines, parallel);
-}
-
-/// Three vertical passes from the plane into `out`, laid out strip-major: strip `k` holds the columns
-/// `[k * STRIP_BYTES, …)` of every row of the region, contiguously.
-fn blur_columns(
-    plane: &PlaneMut<'_>,
-    region: &SampleBox,
-    radius: usize,
-    out: &mut [u8],
-    tmp: &mut [u8],
-    parallel: bool,
-) {
-    let (height, stride) = (region.height(), plane.stride);
-    let source = &plane.data[region.y0 * stride + region.x0 * plane.channels..];
-    let divider = Divider::for_radius(radius);
-    let strip_len = height * STRIP_BYTES;
-    for_each_chunk_pair(out, strip_len, tmp, strip_len, parallel, |strip, out, tmp| {
-        let width = out.len() / height;
-        let mut sums = [0u32; STRIP_BYTES];
-        let sums = &mut sums[..width];
-        let plane_rows = Rows { data: &source[strip * STRIP_BYTES..], stride, width, count: height };
-        column_pass(plane_rows, out, radius, divider, sums);
-        column_pass(Rows::packed(out, width), tmp, radius, divider, sums);
-        column_pass(Rows::packed(tmp, width), out, radius, divider, sums);
-    });
-}
-
-/// Three horizontal passes over each row of `columns` (strip-major), written to the covered samples.
-fn blur_rows(
-    plane: &mut PlaneMut<'_>,
-    region: &SampleBox,
-    coverage: &Coverage,
-    radius: usize,
-    columns: &[u8],
-    lines: &mut Vec<u8>,
-    parallel: bool,
-) {
-    let (height, channels, stride) = (region.height(), plane.channels, plane.stride);
-    let line_len = region.width() * channels;
-    let band_rows = band_rows(height, parallel);
-    let lines_len = height.div_ceil(band_rows) * 2 * line_len;
-    grow(lines, lines_len);
-    let divider = Divider::for_radius(radius);
-    let rows = rows_mut(plane, region.y0, region);
-    for_each_chunk_pair(
-        rows,
-        band_rows * stride,
-        &mut lines[..lines_len],
-        2 * line_len,
-        parallel,
-        |band, rows, lines| {
-            let (line, tmp) = lines.split_at_mut(line_len);
-            for (j, row) in rows.chunks_mut(stride).enumerate() {
-                let y = band * band_rows + j;
-                gather_row(columns, height, y, line);
-                box_line(line, tmp, channels, radius, divider);
-                box_line(tmp, line, channels, radius, divider);
-                box_line(line, tmp, channels, radius, divider);
-                for span in coverage.row(region.y0 + y) {
-                    let from = &tmp[(span.start - region.x0) * channels..(span.end - region.x0) * channels];
-                    row[span.start * channels..span.end * channels].copy_from_slice(from);
-                }
-            }
-        },
-    );
-}
-
-/// Copies row `y` of a strip-major region of `height` rows into `line`.
-fn gather_row(columns: &[u8], height: usize, y: usize, line: &mut [u8]) {
-    for (strip, part) in line.chunks_mut(STRIP_BYTES).enumerate() {
-        let width = part.len();
-        part.copy_from_slice(&columns[strip * STRIP_BYTES * height + y * width..][..width]);
-    }
-}
-
 /// Replaces each block of `region` by its mean and writes that to the block's covered samples.
 ///
 /// A block's value, per channel, is the rounded mean of the block's samples inside the region (blocks
 /// at the border are partial). Work goes block row by block row.
 pub fn pixelate(
+    simd: Simd,
     plane: &mut PlaneMut<'_>,
     region: SampleBox,
     coverage: &Coverage,
@@ -259,11 +140,12 @@ pub fn pixelate(
     scratch: &mut KernelScratch,
 ) {
     let parallel = region.area() >= PIXELATE_PARALLEL_MIN_SAMPLES;
-    pixelate_split(plane, region, coverage, grid, scratch, parallel);
+    pixelate_split(simd, plane, region, coverage, grid, scratch, parallel);
 }
 
 /// [`pixelate`], block row by block row on the pool when `parallel`.
 fn pixelate_split(
+    simd: Simd,
     plane: &mut PlaneMut<'_>,
     region: SampleBox,
     coverage: &Coverage,
@@ -276,32 +158,35 @@ fn pixelate_split(
     let top = grid.origin_y + (region.y0 - grid.origin_y) / grid.size_y * grid.size_y;
     let left = grid.origin_x + (region.x0 - grid.origin_x) / grid.size_x * grid.size_x;
     let blocks = BlockColumns { left, size: grid.size_x, x0: region.x0, x1: region.x1 };
-    let sums_per_band = blocks.count() * channels;
-    let sums_len = (region.y1 - top).div_ceil(grid.size_y) * sums_per_band;
-    grow(&mut scratch.block_sums, sums_len);
+    let block_rows = (region.y1 - top).div_ceil(grid.size_y);
+    let means_len = blocks.count() * channels;
+    let bands = bands(&mut scratch.bands, block_rows);
     let rows = rows_mut(plane, top, &region);
-    let sums = &mut scratch.block_sums[..sums_len];
-    for_each_chunk_pair(rows, grid.size_y * stride, sums, sums_per_band, parallel, |band, rows, sums| {
+    for_each_band(rows, grid.size_y * stride, bands, parallel, |band, rows, scratch| {
         let band_top = top + band * grid.size_y;
         let first = region.y0.max(band_top) - band_top;
         let end = region.y1.min(band_top + grid.size_y) - band_top;
-        block_means(rows, stride, first..end, &blocks, channels, sums);
+        let source = Rows::of_region(&rows[first * stride..], stride, &blocks, channels, end - first);
+        grow(&mut scratch.means, means_len);
+        let means = &mut scratch.means[..means_len];
+        block_means(simd, source, &blocks, channels, &mut scratch.sums, means);
         for (j, row) in rows.chunks_mut(stride).enumerate().take(end).skip(first) {
-            write_block_means(row, coverage.row(band_top + j), &blocks, channels, sums);
+            write_block_means(row, coverage.row(band_top + j), &blocks, channels, means);
         }
     });
 }
 
 /// The columns of the blocks that meet a region `[x0, x1)`: block `k` starts at `left + k * size`.
-struct BlockColumns {
-    left: usize,
-    size: usize,
-    x0: usize,
-    x1: usize,
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BlockColumns {
+    pub left: usize,
+    pub size: usize,
+    pub x0: usize,
+    pub x1: usize,
 }
 
 impl BlockColumns {
-    fn count(&self) -> usize {
+    pub fn count(&self) -> usize {
         (self.x1 - self.left).div_ceil(self.size)
     }
 
@@ -312,54 +197,67 @@ impl BlockColumns {
     }
 }
 
-/// Fills `sums` with each block's rounded mean per channel over rows `rows` of the band.
-fn block_means(
-    band: &[u8],
-    stride: usize,
-    rows: std::ops::Range<usize>,
+/// Fills `means` with each block's rounded mean per channel over the rows of `source` (the region's
+/// columns `[blocks.x0, blocks.x1)` of some rows).
+///
+/// Rows are added up in 16-bit column sums (vector code), [`ROWS_PER_WORD_SUM`] at a time; each block
+/// then sums its columns into 32 bits.
+pub(super) fn block_means(
+    simd: Simd,
+    source: Rows<'_>,
     blocks: &BlockColumns,
     channels: usize,
-    sums: &mut [u32],
+    sums: &mut BlockSums,
+    means: &mut [u8],
 ) {
-    sums.fill(0);
-    let height = rows.len();
-    for row in band.chunks(stride).take(rows.end).skip(rows.start) {
-        for (k, sum) in sums.chunks_exact_mut(channels).enumerate() {
+    debug_assert_eq!(source.width, (blocks.x1 - blocks.x0) * channels);
+    debug_assert_eq!(means.len(), blocks.count() * channels);
+    grow(&mut sums.columns, source.width);
+    grow(&mut sums.blocks, means.len());
+    let column_sums = &mut sums.columns[..source.width];
+    let block_sums = &mut sums.blocks[..means.len()];
+    block_sums.fill(0);
+    for first in (0..source.count).step_by(ROWS_PER_WORD_SUM) {
+        column_sums.fill(0);
+        for i in first..source.count.min(first + ROWS_PER_WORD_SUM) {
+            simd.add_row(column_sums, source.row(i));
+        }
+        for (k, sums) in block_sums.chunks_exact_mut(channels).enumerate() {
             let (start, end) = blocks.extent(k);
-            let samples = &row[start * channels..end * channels];
-            if let [sum] = sum {
-                *sum += samples.iter().map(|&v| u32::from(v)).sum::<u32>();
+            let columns = &column_sums[(start - blocks.x0) * channels..(end - blocks.x0) * channels];
+            if let [sum] = sums {
+                *sum += columns.iter().map(|&v| u32::from(v)).sum::<u32>();
             } else {
-                for pixel in samples.chunks_exact(channels) {
-                    sum.iter_mut().zip(pixel).for_each(|(s, &v)| *s += u32::from(v));
+                for pixel in columns.chunks_exact(channels) {
+                    sums.iter_mut().zip(pixel).for_each(|(s, &v)| *s += u32::from(v));
                 }
             }
         }
     }
-    for (k, sum) in sums.chunks_exact_mut(channels).enumerate() {
+    for (k, (sums, means)) in
+        block_sums.chunks_exact(channels).zip(means.chunks_exact_mut(channels)).enumerate()
+    {
         let (start, end) = blocks.extent(k);
-        let count = ((end - start) * height) as u32;
-        sum.iter_mut().for_each(|s| *s = (*s + count / 2) / count);
+        let count = ((end - start) * source.count) as u32;
+        means.iter_mut().zip(sums).for_each(|(m, &s)| *m = ((s + count / 2) / count) as u8);
     }
 }
 
 /// Writes each covered sample of `row` with the mean of its block.
-fn write_block_means(row: &mut [u8], spans: &[Span], blocks: &BlockColumns, channels: usize, means: &[u32]) {
+fn write_block_means(row: &mut [u8], spans: &[Span], blocks: &BlockColumns, channels: usize, means: &[u8]) {
     for span in spans {
         let mut x = span.start;
         while x < span.end {
             let k = (x - blocks.left) / blocks.size;
             let end = span.end.min(blocks.left + (k + 1) * blocks.size);
-            let mut value = [0u8; 4];
-            value.iter_mut().zip(&means[k * channels..(k + 1) * channels]).for_each(|(v, &m)| *v = m as u8);
-            fill_samples(&mut row[x * channels..end * channels], &value[..channels]);
+            fill_samples(&mut row[x * channels..end * channels], &means[k * channels..(k + 1) * channels]);
             x = end;
         }
     }
 }
 
 /// Repeats `pattern` (one pixel's channels) over `samples`.
-fn fill_samples(samples: &mut [u8], pattern: &[u8]) {
+pub(super) fn fill_samples(samples: &mut [u8], pattern: &[u8]) {
     if let [value] = pattern {
         samples.fill(*value);
     } else {
@@ -367,154 +265,50 @@ fn fill_samples(samples: &mut [u8], pattern: &[u8]) {
     }
 }
 
-/// Exact rounded division of a box's window sum by its size `n = 2r + 1`, by multiplication.
-///
-/// Running sums start at `bias = n / 2`, so they hold `sum + n / 2`; then `(sum + n / 2) · ⌈2^32 / n⌉ >> 32`
-/// equals `(sum + n / 2) / n` for every `sum ≤ 255 n` as long as `3 ≤ n < 4096` (radius 1 to
-/// [`MAX_RADIUS`]): the error term `(sum + n / 2) · (m n − 2^32) < 256 n² ≤ 2^32` never reaches the next
-/// integer. The multiplier fits 32 bits, so one 32×32→64 multiply (`pmuludq`) divides a lane.
-#[derive(Debug, Clone, Copy)]
-struct Divider {
-    bias: u32,
-    multiplier: u32,
-}
-
-impl Divider {
-    fn for_radius(radius: usize) -> Self {
-        let n = 2 * radius.clamp(1, MAX_RADIUS) as u64 + 1;
-        Divider { bias: (n / 2) as u32, multiplier: (1u64 << 32).div_ceil(n) as u32 }
-    }
-
-    /// The rounded mean of a window whose running sum (started at `bias`) is `biased_sum`.
-    #[inline(always)]
-    fn divide(self, biased_sum: u32) -> u8 {
-        ((u64::from(biased_sum) * u64::from(self.multiplier)) >> 32) as u8
-    }
-}
-
-/// One box pass along an interleaved row of `channels` channels, `src` → `dst`.
-fn box_line(src: &[u8], dst: &mut [u8], channels: usize, radius: usize, divider: Divider) {
-    match channels {
-        1 => box_row::<1>(src, dst, radius, divider),
-        2 => box_row::<2>(src, dst, radius, divider),
-        3 => box_row::<3>(src, dst, radius, divider),
-        _ => box_row::<4>(src, dst, radius, divider),
-    }
-}
-
-/// One box pass of radius `radius` along a row of `CH`-channel pixels, clamp-to-edge.
-///
-/// A running sum per channel: output `i` is the rounded mean of pixels `i - r ..= i + r` (indices
-/// clamped to the row); the left edge, middle and right edge are separate loops so the middle needs no
-/// clamping.
-fn box_row<const CH: usize>(src: &[u8], dst: &mut [u8], radius: usize, divider: Divider) {
-    let (src, _) = src.as_chunks::<CH>();
-    let (dst, _) = dst.as_chunks_mut::<CH>();
-    let n = src.len();
-    if n == 0 {
-        return;
-    }
-    let last = n - 1;
-    let mut sums = window_start(src, radius, divider.bias);
-    let left_end = radius.min(n);
-    let middle_end = n.saturating_sub(radius + 1).max(left_end);
-    for i in 0..left_end {
-        pixel_step(&mut sums, &mut dst[i], &src[(i + radius + 1).min(last)], &src[0], divider);
-    }
-    if middle_end > left_end {
-        let adds = &src[left_end + radius + 1..];
-        let subs = &src[left_end - radius..];
-        for ((out, add), sub) in dst[left_end..middle_end].iter_mut().zip(adds).zip(subs) {
-            pixel_step(&mut sums, out, add, sub, divider);
-        }
-    }
-    for i in middle_end..n {
-        pixel_step(&mut sums, &mut dst[i], &src[last], &src[i - radius], divider);
-    }
-}
-
-/// `bias` plus the window sum of pixel 0: `r + 1` copies of pixel 0 and pixels `1..=r` (clamped to the row).
-fn window_start<const CH: usize>(src: &[[u8; CH]], radius: usize, bias: u32) -> [u32; CH] {
-    let last = src.len() - 1;
-    let inside = radius.min(last);
-    let mut sums = [bias; CH];
-    for c in 0..CH {
-        sums[c] +=
-            (radius as u32 + 1) * u32::from(src[0][c]) + (radius - inside) as u32 * u32::from(src[last][c]);
-        sums[c] += src[1..=inside].iter().map(|p| u32::from(p[c])).sum::<u32>();
-    }
-    sums
-}
-
-#[inline(always)]
-fn pixel_step<const CH: usize>(
-    sums: &mut [u32; CH],
-    out: &mut [u8; CH],
-    add: &[u8; CH],
-    sub: &[u8; CH],
-    divider: Divider,
-) {
-    for c in 0..CH {
-        out[c] = divider.divide(sums[c]);
-        sums[c] = sums[c].wrapping_add_signed(i32::from(add[c]) - i32::from(sub[c]));
-    }
-}
-
 /// `count` rows of `width` bytes, `stride` apart.
-#[derive(Clone, Copy)]
-struct Rows<'a> {
-    data: &'a [u8],
-    stride: usize,
-    width: usize,
-    count: usize,
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Rows<'a> {
+    pub data: &'a [u8],
+    pub stride: usize,
+    pub width: usize,
+    pub count: usize,
 }
 
 impl<'a> Rows<'a> {
     /// Rows stored back to back.
-    fn packed(data: &'a [u8], width: usize) -> Self {
-        Rows { data, stride: width, width, count: data.len() / width }
+    pub fn packed(data: &'a [u8], width: usize) -> Self {
+        Rows { data, stride: width, width, count: data.len() / width.max(1) }
     }
 
-    fn row(&self, i: usize) -> &'a [u8] {
+    /// `count` rows of a plane (`data` starts at a row) restricted to the columns of `blocks`.
+    pub fn of_region(
+        data: &'a [u8],
+        stride: usize,
+        blocks: &BlockColumns,
+        channels: usize,
+        count: usize,
+    ) -> Self {
+        let width = (blocks.x1 - blocks.x0) * channels;
+        Rows { data: &data[blocks.x0 * channels..], stride, width, count }
+    }
+
+    pub fn row(&self, i: usize) -> &'a [u8] {
         &self.data[i * self.stride..][..self.width]
     }
 }
 
-/// One vertical box pass of radius `radius` over `src` into packed `dst`, clamp-to-edge, with `sums` (one
-/// per column) as the running window sums (biased, see [`Divider`]).
-fn column_pass(src: Rows<'_>, dst: &mut [u8], radius: usize, divider: Divider, sums: &mut [u32]) {
-    let last = src.count - 1;
-    let inside = radius.min(last);
-    let (first, last_row) = (src.row(0), src.row(last));
-    for ((sum, &a), &b) in sums.iter_mut().zip(first).zip(last_row) {
-        *sum = divider.bias + (radius as u32 + 1) * u32::from(a) + (radius - inside) as u32 * u32::from(b);
-    }
-    for i in 1..=inside {
-        sums.iter_mut().zip(src.row(i)).for_each(|(sum, &v)| *sum += u32::from(v));
-    }
-    for (i, out) in dst.chunks_exact_mut(src.width).enumerate() {
-        let add = src.row((i + radius + 1).min(last));
-        let sub = src.row(i.saturating_sub(radius));
-        column_step(sums, add, sub, out, divider);
-    }
-}
-
-/// Emits one output row of a vertical pass and slides every column's window down by one row.
-fn column_step(sums: &mut [u32], add: &[u8], sub: &[u8], out: &mut [u8], divider: Divider) {
-    for (((sum, out), &add), &sub) in sums.iter_mut().zip(out).zip(add).zip(sub) {
-        *out = divider.divide(*sum);
-        *sum = *sum + u32::from(add) - u32::from(sub);
-    }
-}
-
 /// The bytes of a plane from row `first_row` to the end of the region's last row.
-fn rows_mut<'a>(plane: &'a mut PlaneMut<'_>, first_row: usize, region: &SampleBox) -> &'a mut [u8] {
+pub(super) fn rows_mut<'a>(
+    plane: &'a mut PlaneMut<'_>,
+    first_row: usize,
+    region: &SampleBox,
+) -> &'a mut [u8] {
     let end = (region.y1 - 1) * plane.stride + region.x1 * plane.channels;
     &mut plane.data[first_row * plane.stride..end]
 }
 
 /// Rows per band: all of them inline, else enough bands to keep every pool thread busy.
-fn band_rows(height: usize, parallel: bool) -> usize {
+pub(super) fn band_rows(height: usize, parallel: bool) -> usize {
     if parallel {
         height.div_ceil(BANDS_PER_THREAD * rayon::current_num_threads()).max(1)
     } else {
@@ -522,14 +316,14 @@ fn band_rows(height: usize, parallel: bool) -> usize {
     }
 }
 
-fn grow<T: Default + Clone>(buffer: &mut Vec<T>, len: usize) {
+pub(super) fn grow<T: Default + Clone>(buffer: &mut Vec<T>, len: usize) {
     if buffer.len() < len {
         buffer.resize(len, T::default());
     }
 }
 
 /// Calls `f(index, chunk)` for each `chunk_len` chunk of `data`, on the pool when `parallel`.
-fn for_each_chunk<T: Send>(
+pub(super) fn for_each_chunk<T: Send>(
     data: &mut [T],
     chunk_len: usize,
     parallel: bool,
@@ -542,37 +336,33 @@ fn for_each_chunk<T: Send>(
     }
 }
 
-/// Calls `f(index, a_chunk, b_chunk)` for chunks of `a` and `b` taken in step, on the pool when `parallel`.
-fn for_each_chunk_pair<A: Send, B: Send>(
-    a: &mut [A],
-    a_len: usize,
-    b: &mut [B],
-    b_len: usize,
+/// Calls `f(index, chunk, band)` for each `chunk_len` chunk of `data` with the buffers of one band
+/// each, on the pool when `parallel`.
+pub(super) fn for_each_band<T: Send>(
+    data: &mut [T],
+    chunk_len: usize,
+    bands: &mut [BandScratch],
     parallel: bool,
-    f: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
+    f: impl Fn(usize, &mut [T], &mut BandScratch) + Sync + Send,
 ) {
-    debug_assert!(a.len().div_ceil(a_len) <= b.len().div_ceil(b_len));
+    debug_assert!(data.len().div_ceil(chunk_len) <= bands.len());
     if parallel {
-        a.par_chunks_mut(a_len).zip(b.par_chunks_mut(b_len)).enumerate().for_each(|(i, (a, b))| f(i, a, b));
+        data.par_chunks_mut(chunk_len)
+            .zip(bands)
+            .enumerate()
+            .for_each(|(i, (chunk, band))| f(i, chunk, band));
     } else {
-        a.chunks_mut(a_len).zip(b.chunks_mut(b_len)).enumerate().for_each(|(i, (a, b))| f(i, a, b));
+        data.chunks_mut(chunk_len).zip(bands).enumerate().for_each(|(i, (chunk, band))| f(i, chunk, band));
     }
 }
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::geometry::{Point, Rect, Shape};
     use crate::redact::raster::Rasterizer;
 
-    fn pass<const CH: usize>(src: &[u8], radius: usize) -> Vec<u8> {
-        let mut dst = vec![0; src.len()];
-        box_row::<CH>(src, &mut dst, radius, Divider::for_radius(radius));
-        dst
-    }
-
     /// A deterministic pseudo-random byte sequence.
-    fn noise(len: usize, seed: u32) -> Vec<u8> {
+    pub(crate) fn noise(len: usize, seed: u32) -> Vec<u8> {
         let mut state = seed.wrapping_mul(2_654_435_761).max(1);
         (0..len)
             .map(|_| {
@@ -584,93 +374,21 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn divider_rounds_exactly() {
-        let radii = (1..=200).chain([1000, 1500, 2000, MAX_RADIUS]);
-        for radius in radii {
-            let n = 2 * radius as u32 + 1;
-            let divider = Divider::for_radius(radius);
-            for sum in 0..=255 * n {
-                assert_eq!(
-                    u32::from(divider.divide(sum + divider.bias)),
-                    (sum + n / 2) / n,
-                    "n {n} sum {sum}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn box_row_is_a_rounded_clamped_moving_average() {
-        assert_eq!(pass::<1>(&[0, 0, 90, 0, 0], 1), [0, 30, 30, 30, 0]);
-        assert_eq!(pass::<1>(&[0, 0, 100], 1), [0, 33, 67]);
-        assert_eq!(pass::<1>(&[10, 20], 5), [15, 15]);
-        assert_eq!(pass::<1>(&[7], 3), [7]);
-        assert_eq!(pass::<1>(&[0, 0, 0, 0, 0, 0, 220], 2), [0, 0, 0, 0, 44, 88, 132]);
-    }
-
-    #[test]
-    fn box_row_keeps_interleaved_channels_apart() {
-        let src = [0, 10, 1, 0, 10, 2, 90, 10, 3, 0, 10, 4, 0, 10, 5];
-        assert_eq!(pass::<3>(&src, 1), [0, 10, 1, 30, 10, 2, 30, 10, 3, 30, 10, 4, 0, 10, 5]);
-        let rgba: Vec<u8> = [[200, 0, 0, 255], [0, 200, 0, 255]].concat();
-        assert_eq!(pass::<4>(&rgba, 1), [133, 67, 0, 255, 67, 133, 0, 255]);
-    }
-
-    #[test]
-    fn column_pass_matches_row_pass_on_every_column() {
-        for (height, radius) in [(1, 1), (2, 1), (5, 2), (37, 3), (40, 45)] {
-            let width = 11;
-            let stride = 13;
-            let data = noise(stride * height, height as u32);
-            let mut out = vec![0; width * height];
-            let mut sums = vec![0; width];
-            let rows = Rows { data: &data, stride, width, count: height };
-            column_pass(rows, &mut out, radius, Divider::for_radius(radius), &mut sums);
-            for x in 0..width {
-                let column: Vec<u8> = (0..height).map(|y| data[y * stride + x]).collect();
-                let expected = pass::<1>(&column, radius);
-                let got: Vec<u8> = (0..height).map(|y| out[y * width + x]).collect();
-                assert_eq!(got, expected, "column {x} height {height} radius {radius}");
-            }
-        }
-    }
-
-    fn plane_of(data: &mut [u8], width: usize, height: usize, channels: usize) -> PlaneMut<'_> {
+    pub(crate) fn plane_of(data: &mut [u8], width: usize, height: usize, channels: usize) -> PlaneMut<'_> {
         PlaneMut { data, stride: width * channels, width, height, channels, sub_x: 1, sub_y: 1 }
     }
 
     /// Region, coverage and grid of `shape` on a full-resolution plane.
-    fn prepare(shape: &Shape, width: usize, height: usize) -> (SampleBox, SampleBox, Coverage, PlaneGrid) {
+    pub(crate) fn prepare(
+        shape: &Shape,
+        width: usize,
+        height: usize,
+    ) -> (SampleBox, SampleBox, Coverage, PlaneGrid) {
         let grid = PlaneGrid { width, height, sub_x: 1, sub_y: 1 };
         let pixels = SampleBox::of_shape(shape, width, height);
         let mut coverage = Coverage::new();
         Rasterizer::new().rasterize(shape, pixels, &grid, &mut coverage);
         (pixels, pixels.to_plane(&grid), coverage, grid)
-    }
-
-    fn blur_shape(data: &mut [u8], width: usize, height: usize, channels: usize, shape: &Shape) {
-        let (pixels, region, coverage, grid) = prepare(shape, width, height);
-        let mut plane = plane_of(data, width, height, channels);
-        blur(&mut plane, region, &coverage, BlurRadius::for_box(&pixels, &grid), &mut KernelScratch::new());
-    }
-
-    #[test]
-    fn blur_radius_grows_with_the_box_and_halves_in_chroma() {
-        let luma = PlaneGrid { width: 1920, height: 1080, sub_x: 1, sub_y: 1 };
-        let chroma = PlaneGrid { width: 960, height: 540, sub_x: 2, sub_y: 2 };
-        let face = SampleBox { x0: 101, y0: 51, x1: 181, y1: 151 };
-        assert_eq!(BlurRadius::for_box(&face, &luma), BlurRadius { x: 14, y: 14 });
-        assert_eq!(BlurRadius::for_box(&face, &chroma), BlurRadius { x: 7, y: 7 });
-        let frame = SampleBox { x0: 0, y0: 0, x1: 1920, y1: 1080 };
-        assert_eq!(BlurRadius::for_box(&frame, &luma), BlurRadius { x: 180, y: 180 });
-        let dot = SampleBox { x0: 5, y0: 5, x1: 6, y1: 6 };
-        assert_eq!(BlurRadius::for_box(&dot, &chroma), BlurRadius { x: 1, y: 1 });
-        let nv12 = PlaneGrid { width: 960, height: 1080, sub_x: 2, sub_y: 1 };
-        assert_eq!(
-            BlurRadius::for_box(&SampleBox { x0: 0, y0: 0, x1: 13, y1: 40 }, &nv12),
-            BlurRadius { x: 2, y: 3 }
-        );
     }
 
     #[test]
@@ -699,51 +417,6 @@ mod tests {
     }
 
     #[test]
-    fn blur_of_a_constant_region_stays_constant_whatever_surrounds_it() {
-        let (width, height) = (150, 120);
-        for channels in 1..=4 {
-            let mut data = noise(width * height * channels, channels as u32);
-            let (x0, y0, x1, y1) = (20, 10, 130, 100);
-            for y in y0..y1 {
-                for x in x0..x1 {
-                    for c in 0..channels {
-                        data[(y * width + x) * channels + c] = 77 + c as u8;
-                    }
-                }
-            }
-            let before = data.clone();
-            let shape = Shape::Ellipse(Rect::new(x0 as f32, y0 as f32, x1 as f32, y1 as f32));
-            blur_shape(&mut data, width, height, channels, &shape);
-            assert_eq!(data, before, "channels {channels}");
-        }
-    }
-
-    fn deviation(values: &[f64]) -> f64 {
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt()
-    }
-
-    #[test]
-    fn blur_flattens_a_checkerboard() {
-        let (width, height) = (128, 128);
-        for cell in [1, 4, 8] {
-            let mut data: Vec<u8> = (0..width * height)
-                .map(|i| if (i % width / cell + i / width / cell) % 2 == 0 { 0 } else { 255 })
-                .collect();
-            let inside = |data: &[u8]| -> Vec<f64> {
-                (32..96)
-                    .flat_map(|y| (32..96).map(move |x| y * width + x))
-                    .map(|i| f64::from(data[i]))
-                    .collect()
-            };
-            let before = deviation(&inside(&data));
-            blur_shape(&mut data, width, height, 1, &Shape::Rect(Rect::new(32.0, 32.0, 96.0, 96.0)));
-            let after = deviation(&inside(&data));
-            assert!(before > 120.0 && after < 0.1 * before, "cell {cell}: {before} → {after}");
-        }
-    }
-
-    #[test]
     fn pixelate_writes_rounded_block_means() {
         // An 8×8 box gives 2-pixel blocks; block (x, y) holds v, v+1, v+8, v+9 with v = 8y + x.
         let (width, height) = (10, 9);
@@ -753,6 +426,7 @@ mod tests {
         let (pixels, region, coverage, grid) = prepare(&shape, width, height);
         let mut plane = plane_of(&mut data, width, height, 1);
         pixelate(
+            Simd::best(),
             &mut plane,
             region,
             &coverage,
@@ -777,6 +451,7 @@ mod tests {
         let (pixels, region, coverage, grid) = prepare(&shape, 5, 1);
         let mut plane = plane_of(&mut data, 5, 1, 1);
         pixelate(
+            Simd::best(),
             &mut plane,
             region,
             &coverage,
@@ -788,8 +463,8 @@ mod tests {
 
     /// Runs `kernel` inline, then split on pools of several sizes, and checks every split gives the
     /// inline result (which the engine's property tests compare with a reference).
-    fn assert_split_matches_inline(
-        kernel: impl Fn(&mut PlaneMut<'_>, SampleBox, &Coverage, PlaneGrid, SampleBox, bool) + Sync,
+    pub(crate) fn assert_split_matches_inline(
+        kernel: impl Fn(Simd, &mut PlaneMut<'_>, SampleBox, &Coverage, PlaneGrid, SampleBox, bool) + Sync,
     ) {
         let (width, height) = (301, 203);
         let shapes = [
@@ -805,8 +480,10 @@ mod tests {
             for shape in &shapes {
                 let (pixels, region, coverage, grid) = prepare(shape, width, height);
                 let source = noise(width * height * channels, channels as u32);
+                let simd = Simd::best();
                 let mut inline = source.clone();
                 kernel(
+                    simd,
                     &mut plane_of(&mut inline, width, height, channels),
                     region,
                     &coverage,
@@ -820,6 +497,7 @@ mod tests {
                     let mut split = source.clone();
                     pool.install(|| {
                         kernel(
+                            simd,
                             &mut plane_of(&mut split, width, height, channels),
                             region,
                             &coverage,
@@ -835,24 +513,16 @@ mod tests {
     }
 
     #[test]
-    fn split_blur_matches_inline() {
-        assert_split_matches_inline(|plane, region, coverage, grid, pixels, parallel| {
-            let radius = BlurRadius::for_box(&pixels, &grid);
-            blur_split(plane, region, coverage, radius, &mut KernelScratch::new(), parallel);
-        });
-    }
-
-    #[test]
     fn split_pixelate_matches_inline() {
-        assert_split_matches_inline(|plane, region, coverage, grid, pixels, parallel| {
+        assert_split_matches_inline(|simd, plane, region, coverage, grid, pixels, parallel| {
             let blocks = BlockGrid::for_box(&pixels, &grid);
-            pixelate_split(plane, region, coverage, blocks, &mut KernelScratch::new(), parallel);
+            pixelate_split(simd, plane, region, coverage, blocks, &mut KernelScratch::new(), parallel);
         });
     }
 
     #[test]
     fn split_fill_matches_inline() {
-        assert_split_matches_inline(|plane, region, coverage, _, _, parallel| {
+        assert_split_matches_inline(|_, plane, region, coverage, _, _, parallel| {
             fill_split(plane, region, coverage, [1, 2, 3, 4], parallel);
         });
     }

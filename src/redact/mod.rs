@@ -45,12 +45,15 @@
 //! }
 //! ```
 
+pub mod blur;
 pub mod color;
 pub mod engine;
 pub mod kernels;
 pub mod planes;
 pub mod policy;
+pub mod pool;
 pub mod raster;
+pub mod simd;
 
 use std::sync::Arc;
 
@@ -173,8 +176,8 @@ impl Redaction {
                 let buffer = buffer.make_mut();
                 let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, info)
                     .map_err(|e| RedactError::Map(e.to_string()))?;
-                let mut planes = video_planes(&mut vframe)?;
-                self.redactor.apply(&mut planes, width as usize, height as usize, shapes, &style);
+                let (mut planes, count) = video_planes(&mut vframe)?;
+                self.redactor.apply(&mut planes[..count], width as usize, height as usize, shapes, &style);
             }
             Pixels::Still(image) => {
                 let style = still_style(self.method, self.fill_color);
@@ -183,6 +186,12 @@ impl Redaction {
             }
         }
         Ok(())
+    }
+
+    /// The same redaction, splitting its large work on `pool` (see [`pool`]) instead of the shared
+    /// default.
+    pub fn with_pool(self, pool: Arc<rayon::ThreadPool>) -> Self {
+        Redaction { redactor: Redactor::with_pool(pool), ..self }
     }
 
     /// The target of this redaction.
@@ -249,14 +258,16 @@ pub(crate) fn stream_range(info: &gst_video::VideoInfo) -> Range {
     }
 }
 
-/// The planes of a mapped I420 or NV12 frame, with their strides and subsampling.
+/// The planes of a mapped I420 or NV12 frame, with their strides and subsampling, and how many there
+/// are (NV12 has two: the third is empty). An array, not a `Vec`: nothing is allocated per frame.
 fn video_planes<'a>(
     vframe: &'a mut gst_video::VideoFrameRef<&mut gstreamer::BufferRef>,
-) -> Result<Vec<PlaneMut<'a>>, RedactError> {
+) -> Result<([PlaneMut<'a>; 3], usize), RedactError> {
     let format = vframe.format();
     let (w, h) = (vframe.width() as usize, vframe.height() as usize);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    let strides: Vec<usize> = vframe.plane_stride().iter().map(|&s| s as usize).collect();
+    let stride = |i: usize| vframe.plane_stride().get(i).map_or(0, |&s| s as usize);
+    let strides = [stride(0), stride(1), stride(2)];
     let [p0, p1, p2, _] = vframe.planes_data_mut();
     let plane = |data, stride, width, height, channels, sub| PlaneMut {
         data,
@@ -268,14 +279,22 @@ fn video_planes<'a>(
         sub_y: sub,
     };
     match format {
-        gst_video::VideoFormat::I420 => Ok(vec![
-            plane(p0, strides[0], w, h, 1, 1),
-            plane(p1, strides[1], cw, ch, 1, 2),
-            plane(p2, strides[2], cw, ch, 1, 2),
-        ]),
-        gst_video::VideoFormat::Nv12 => {
-            Ok(vec![plane(p0, strides[0], w, h, 1, 1), plane(p1, strides[1], cw, ch, 2, 2)])
-        }
+        gst_video::VideoFormat::I420 => Ok((
+            [
+                plane(p0, strides[0], w, h, 1, 1),
+                plane(p1, strides[1], cw, ch, 1, 2),
+                plane(p2, strides[2], cw, ch, 1, 2),
+            ],
+            3,
+        )),
+        gst_video::VideoFormat::Nv12 => Ok((
+            [
+                plane(p0, strides[0], w, h, 1, 1),
+                plane(p1, strides[1], cw, ch, 2, 2),
+                plane(p2, 0, 0, 0, 1, 2),
+            ],
+            2,
+        )),
         other => Err(RedactError::Format(other.to_string())),
     }
 }
