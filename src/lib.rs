@@ -5,6 +5,7 @@
 //! [`redact::RedactedFrame`], which only [`redact::Redaction::apply`] can make.
 
 pub mod config;
+pub mod count;
 pub mod detect;
 pub mod eval;
 pub mod frame;

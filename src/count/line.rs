@@ -1,0 +1,170 @@
+//! Counting lines: which way a track's anchor crossed a line segment, with hysteresis.
+
+use serde::Serialize;
+
+use super::{CountError, Frame, check_normalised};
+use crate::geometry::Point;
+use crate::track::Anchor;
+
+/// Which way a track crossed a line. A *side* of a line is named after the crossing that ends on
+/// it: the `in` side is to the right of the line's direction as seen on the image (x right,
+/// y down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Onto the right-hand side of `from → to`: for `[0.5, 0] → [0.5, 1]`, right half to left
+    /// half; for `[0, 0.5] → [1, 0.5]`, top to bottom.
+    In,
+    /// Onto the left-hand side of `from → to`.
+    Out,
+}
+
+/// A counting line, validated, in normalised coordinates (0..1 of frame width and height).
+///
+/// The rule, per (track, line):
+/// - A position is *committed* when the anchor is at least the hysteresis distance from the
+///   (infinite) line; its side is then the track's committed side.
+/// - Every step between consecutive positions of the track that crosses the line *segment* adds
+///   +1 (into the `in` side) or −1 (into the `out` side) to a tally that restarts at every
+///   committed position.
+/// - A crossing is counted when the committed side changes and the tally since the previous
+///   committed position points the same way: the track went from one side to the other *through
+///   the segment*. A track that passes beyond the segment's ends changes sides without a count.
+/// - The first committed side of a track is where it starts: no crossing.
+///
+/// So a track jittering on the line counts nothing until it commits to the other side, and then
+/// counts once; a fast walker seen once on each side counts; `in − out` of a track is the net
+/// change of its committed side through the segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    name: String,
+    from: Point,
+    to: Point,
+    anchor: Anchor,
+}
+
+impl Line {
+    /// The segment `from → to`, counting the tracks' `anchor` (config default:
+    /// [`Anchor::BottomCenter`], the feet, for lines drawn on the floor). Coordinates must lie in
+    /// 0..=1 and the ends must differ.
+    pub fn new(name: impl Into<String>, from: Point, to: Point, anchor: Anchor) -> Result<Self, CountError> {
+        let name = name.into();
+        let invalid = |rule| CountError::InvalidLine { name: name.clone(), rule };
+        if name.is_empty() {
+            return Err(invalid("a line needs a name"));
+        }
+        if !check_normalised(from) || !check_normalised(to) {
+            return Err(invalid("from and to are normalised coordinates: each in 0..=1"));
+        }
+        if from == to {
+            return Err(invalid("from and to must differ"));
+        }
+        Ok(Self { name, from, to, anchor })
+    }
+
+    /// The line's name, as in config and in its buckets.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where the segment starts, normalised.
+    pub fn from(&self) -> Point {
+        self.from
+    }
+
+    /// Where the segment ends, normalised.
+    pub fn to(&self) -> Point {
+        self.to
+    }
+
+    /// The point of a track's box that crosses.
+    pub fn anchor(&self) -> Anchor {
+        self.anchor
+    }
+}
+
+/// A line in the pixels of one frame size, with its hysteresis distance.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PixelLine {
+    a: Point,
+    /// `to − from`, pixels.
+    d: Point,
+    /// `|d|²`.
+    len2: f32,
+    /// The hysteresis distance times `|d|`: compared with the cross product, saves a division.
+    commit: f32,
+}
+
+impl PixelLine {
+    pub(super) fn new(line: &Line, frame: Frame, hysteresis_px: f32) -> Self {
+        let a = frame.pixels(line.from);
+        let b = frame.pixels(line.to);
+        let d = Point::new(b.x - a.x, b.y - a.y);
+        let len2 = d.x * d.x + d.y * d.y;
+        Self { a, d, len2, commit: hysteresis_px * len2.sqrt() }
+    }
+
+    /// `d × (p − a)`: positive on the `in` side (with y down, that is the right-hand side of `d`).
+    fn cross(&self, p: Point) -> f32 {
+        self.d.x * (p.y - self.a.y) - self.d.y * (p.x - self.a.x)
+    }
+
+    /// The side `p` is on; a point exactly on the line counts as `out`.
+    fn side(&self, p: Point) -> Direction {
+        if self.cross(p) > 0.0 { Direction::In } else { Direction::Out }
+    }
+
+    /// The side of `p` if `p` is at least the hysteresis distance from the line.
+    fn committed_side(&self, p: Point) -> Option<Direction> {
+        (self.cross(p).abs() >= self.commit).then(|| self.side(p))
+    }
+
+    /// The direction of the step `p → q` if it crosses the segment (ends included).
+    fn crossing(&self, p: Point, q: Point) -> Option<Direction> {
+        let (cp, cq) = (self.cross(p), self.cross(q));
+        if (cp > 0.0) == (cq > 0.0) {
+            return None;
+        }
+        // One of cp, cq is > 0 and the other ≤ 0, so cp − cq ≠ 0 and s ∈ [0, 1].
+        let s = cp / (cp - cq);
+        let x = Point::new(p.x + (q.x - p.x) * s, p.y + (q.y - p.y) * s);
+        let t = ((x.x - self.a.x) * self.d.x + (x.y - self.a.y) * self.d.y) / self.len2;
+        (0.0..=1.0).contains(&t).then(|| self.side(q))
+    }
+}
+
+/// What one line remembers about one track: only what the next pass needs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LineTrack {
+    /// The anchor at the track's latest pass, normalised (survives a change of frame size).
+    last: Point,
+    /// The side of the latest committed position; `None` until the first.
+    committed: Option<Direction>,
+    /// Segment crossings since the latest committed position: +1 into `in`, −1 into `out`.
+    net: i32,
+}
+
+impl LineTrack {
+    /// A track first seen with its anchor at `p` (pixels).
+    pub(super) fn start(line: &PixelLine, frame: Frame, p: Point) -> Self {
+        Self { last: frame.normalised(p), committed: line.committed_side(p), net: 0 }
+    }
+
+    /// The track's anchor is now at `p` (pixels): the crossing this completes, if any.
+    pub(super) fn advance(&mut self, line: &PixelLine, frame: Frame, p: Point) -> Option<Direction> {
+        match line.crossing(frame.pixels(self.last), p) {
+            Some(Direction::In) => self.net += 1,
+            Some(Direction::Out) => self.net -= 1,
+            None => {}
+        }
+        self.last = frame.normalised(p);
+        let side = line.committed_side(p)?;
+        let through = match side {
+            Direction::In => self.net > 0,
+            Direction::Out => self.net < 0,
+        };
+        let previous = self.committed.replace(side);
+        self.net = 0;
+        (previous.is_some_and(|c| c != side) && through).then_some(side)
+    }
+}

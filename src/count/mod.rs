@@ -1,0 +1,348 @@
+//! Anonymous people counting: line crossings, zone occupancy, entries and dwell times, aggregated
+//! per camera into wall-clock-aligned time buckets. Pure logic: tracks in, closed buckets out; the
+//! sinks write them.
+//!
+//! One [`Counter`] per camera takes every detection pass of the tracker as a [`Pass`]: the
+//! confirmed person tracks and their boxes (pixels), the frame size, the stream timestamp and the
+//! tracks the tracker removed. It keeps, per live track and per line or zone, only what the next
+//! pass needs (the latest anchor position, a committed side, an open visit's start) and forgets a
+//! track when it ends. The rules:
+//!
+//! - Units: lines and zones are normalised (0..1 of the frame's width and height); the
+//!   hysteresis distance is a share of the frame diagonal, so it means the same at every
+//!   resolution and along every direction.
+//! - Lines ([`Line`]): crossings of the segment, counted when the track commits (at least the
+//!   hysteresis away from the line) to the other side, once per change of side.
+//! - Zones ([`Zone`]): even-odd polygons; entries and exits commit at the hysteresis margin;
+//!   occupancy counts the tracks of the pass that are in a visit; a visit's dwell time lasts
+//!   from its counted entry to the last pass the track was seen before it left or ended.
+//! - Time: stream timestamps in ms since the Unix epoch, not decreasing. Buckets are aligned to
+//!   the epoch (15 min buckets are 10:00–10:15, …). A bucket closes at the first pass at or past
+//!   its end; [`Counter::close_all`] flushes the last one at the end of a stream.
+//! - Gaps: the empty buckets between a closed bucket and a pass after a gap are emitted with zero
+//!   counts and `passes: 0` (footfall series stay continuous; `passes` tells a gap from a quiet
+//!   time), at most [`CountSettings::max_empty_buckets`] of them.
+//! - Occupancy mean: per pass, not weighted by time. Passes are evenly spaced within a stream,
+//!   and a per-pass mean invents no occupancy over a stall of the stream.
+
+mod bucket;
+mod line;
+#[cfg(test)]
+mod tests;
+mod truth;
+mod zone;
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
+
+pub use bucket::{Closed, DwellBin, LineBucket, Published, ZoneBucket};
+pub use line::{Direction, Line};
+pub use truth::{LineTotals, line_totals};
+pub use zone::Zone;
+
+use crate::geometry::{Point, Rect};
+use bucket::{Buckets, Tally};
+use line::{LineTrack, PixelLine};
+use zone::{ZoneChange, ZoneTrack};
+
+/// Why the counter refused its settings, a line, a zone or a pass.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CountError {
+    #[error("count setting {field} = {value}: {rule}")]
+    InvalidSetting { field: &'static str, value: String, rule: &'static str },
+    #[error("line {name:?}: {rule}")]
+    InvalidLine { name: String, rule: &'static str },
+    #[error("zone {name:?}: {rule}")]
+    InvalidZone { name: String, rule: &'static str },
+    #[error("camera {camera:?} has two lines or zones named {name:?}; names must be unique per camera")]
+    DuplicateName { camera: String, name: String },
+    #[error("frame size {width}x{height}: a pass needs a frame at least 1 pixel wide and high")]
+    EmptyFrame { width: u32, height: u32 },
+    #[error(
+        "pass at {time_ms} ms is before the previous pass at {previous_ms} ms; stream timestamps \
+         given to the counter must not decrease (close_all and start a new counter when the \
+         stream's clock restarts)"
+    )]
+    TimeWentBack { time_ms: u64, previous_ms: u64 },
+}
+
+/// How a camera's counts are made and bucketed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountSettings {
+    /// Length of a time bucket, ms; buckets are aligned to the Unix epoch. Default 900 000
+    /// (15 min): small enough to see rush hours, few enough rows for a year in SQLite.
+    pub bucket_ms: u64,
+    /// Hysteresis distance as a share of the frame diagonal: how far from a line or zone edge an
+    /// anchor must be to commit to a side. Default 0.02 (44 px at 1080p): above the jitter of a
+    /// person box's feet, below a step between two passes. Larger misses people who walk along the
+    /// line's ends; smaller counts jitter.
+    pub hysteresis: f32,
+    /// Upper edges of the dwell-time bins, ms, increasing; the last bin is open-ended. Default
+    /// 10 s, 30 s, 1 min, 2 min, 5 min, 10 min, 30 min (8 bins).
+    pub dwell_edges_ms: Vec<u64>,
+    /// Most empty buckets emitted for a gap between passes; a longer gap leaves a hole after them.
+    /// Default 96 (a day of 15 min buckets): an outage shows as zeros with `passes: 0`, and a
+    /// camera back after a month does not flood the sinks.
+    pub max_empty_buckets: u32,
+}
+
+impl Default for CountSettings {
+    fn default() -> Self {
+        Self {
+            bucket_ms: 15 * 60_000,
+            hysteresis: 0.02,
+            dwell_edges_ms: [10, 30, 60, 120, 300, 600, 1800].map(|s| s * 1000).to_vec(),
+            max_empty_buckets: 96,
+        }
+    }
+}
+
+impl CountSettings {
+    /// Checks every setting against its rule.
+    pub fn validate(&self) -> Result<(), CountError> {
+        let invalid = |field, value: &dyn std::fmt::Debug, rule| {
+            Err(CountError::InvalidSetting { field, value: format!("{value:?}"), rule })
+        };
+        if self.bucket_ms == 0 {
+            return invalid("bucket_ms", &self.bucket_ms, "must be at least 1 ms");
+        }
+        if !(0.0..0.5).contains(&self.hysteresis) {
+            return invalid("hysteresis", &self.hysteresis, "a share of the frame diagonal in 0..0.5");
+        }
+        if self.dwell_edges_ms.first() == Some(&0) || !self.dwell_edges_ms.is_sorted_by(|a, b| a < b) {
+            return invalid("dwell_edges_ms", &self.dwell_edges_ms, "must be positive and increasing");
+        }
+        Ok(())
+    }
+}
+
+/// One detection pass, as the counter sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pass<'a, K> {
+    /// The stream timestamp of the pass's frame, ms since the Unix epoch; not before the previous
+    /// pass's.
+    pub time_ms: u64,
+    /// Frame width, pixels.
+    pub width: u32,
+    /// Frame height, pixels.
+    pub height: u32,
+    /// The confirmed tracks detected at this pass, with their boxes in pixels. Give every pass,
+    /// also those with no tracks: passes drive occupancy and close buckets.
+    pub tracks: &'a [(K, Rect)],
+    /// The tracks the tracker removed since the previous pass: the counter forgets them, closing
+    /// their zone visits.
+    pub ended: &'a [K],
+}
+
+/// Counts one camera's lines and zones into time buckets. `K` identifies a track:
+/// [`crate::track::TrackId`] in the pipeline, ground-truth ids in evaluation.
+#[derive(Debug)]
+pub struct Counter<K> {
+    lines: Vec<Line>,
+    zones: Vec<Zone>,
+    hysteresis: f32,
+    buckets: Buckets,
+    tracks: HashMap<K, TrackCounts>,
+    last_time_ms: Option<u64>,
+    /// Per zone, tracks inside at the latest pass.
+    occupancy: Vec<u64>,
+    /// The lines in the pixels of the current pass (kept to reuse the allocation).
+    pixel_lines: Vec<PixelLine>,
+}
+
+impl<K: Copy + Eq + Hash> Counter<K> {
+    /// A counter for `camera`'s `lines` and `zones`, whose names must be unique together.
+    pub fn new(
+        camera: impl Into<String>,
+        lines: Vec<Line>,
+        zones: Vec<Zone>,
+        settings: &CountSettings,
+    ) -> Result<Self, CountError> {
+        settings.validate()?;
+        let camera = camera.into();
+        let line_names: Vec<String> = lines.iter().map(|l| l.name().to_owned()).collect();
+        let zone_names: Vec<String> = zones.iter().map(|z| z.name().to_owned()).collect();
+        let mut names: Vec<&String> = line_names.iter().chain(&zone_names).collect();
+        names.sort();
+        if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(CountError::DuplicateName { camera, name: pair[0].clone() });
+        }
+        Ok(Self {
+            occupancy: vec![0; zones.len()],
+            pixel_lines: Vec::with_capacity(lines.len()),
+            lines,
+            zones,
+            hysteresis: settings.hysteresis,
+            buckets: Buckets::new(camera, line_names, zone_names, settings),
+            tracks: HashMap::new(),
+            last_time_ms: None,
+        })
+    }
+
+    /// Counts one pass; returns the buckets it closed (none, mostly).
+    pub fn observe(&mut self, pass: &Pass<'_, K>) -> Result<Closed, CountError> {
+        let frame = Frame::new(pass.width, pass.height)?;
+        if let Some(previous_ms) = self.last_time_ms
+            && pass.time_ms < previous_ms
+        {
+            return Err(CountError::TimeWentBack { time_ms: pass.time_ms, previous_ms });
+        }
+        self.last_time_ms = Some(pass.time_ms);
+        let mut closed = Closed::default();
+        let tally = self.buckets.advance_to(pass.time_ms, &mut closed);
+        let geometry =
+            PassGeometry::new(&self.lines, &self.zones, frame, self.hysteresis, &mut self.pixel_lines);
+        self.occupancy.fill(0);
+        for &(id, rect) in pass.tracks {
+            let track = match self.tracks.entry(id) {
+                Entry::Vacant(vacant) => vacant.insert(TrackCounts::start(&geometry, &rect, pass.time_ms)),
+                Entry::Occupied(occupied) => {
+                    let track = occupied.into_mut();
+                    track.advance(&geometry, &rect, pass.time_ms, tally);
+                    track
+                }
+            };
+            for (inside, zone) in self.occupancy.iter_mut().zip(&track.zones) {
+                *inside += u64::from(zone.is_inside());
+            }
+        }
+        for id in pass.ended {
+            if let Some(track) = self.tracks.remove(id) {
+                track.end(tally);
+            }
+        }
+        tally.pass(&self.occupancy);
+        Ok(closed)
+    }
+
+    /// Ends the stream: every track ends (closing its visits, dwell until it was last seen) and
+    /// the open bucket closes (with its nominal `end_ms`, though its passes stop earlier). The
+    /// counter is then empty; a later pass opens a new bucket, a second row for the same bucket if
+    /// it falls in the one just flushed.
+    pub fn close_all(&mut self) -> Closed {
+        if let Some(tally) = self.buckets.open() {
+            for (_, track) in self.tracks.drain() {
+                track.end(tally);
+            }
+        }
+        self.tracks.clear();
+        self.occupancy.fill(0);
+        let mut closed = Closed::default();
+        self.buckets.close(&mut closed);
+        closed
+    }
+
+    /// Each zone's name and the tracks inside it at the latest pass.
+    pub fn occupancy_now(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.zones.iter().map(Zone::name).zip(self.occupancy.iter().copied())
+    }
+}
+
+/// The lines and zones as one pass measures them.
+struct PassGeometry<'a> {
+    lines: &'a [Line],
+    pixel_lines: &'a [PixelLine],
+    zones: &'a [Zone],
+    frame: Frame,
+    hysteresis_px: f32,
+}
+
+impl<'a> PassGeometry<'a> {
+    fn new(
+        lines: &'a [Line],
+        zones: &'a [Zone],
+        frame: Frame,
+        hysteresis: f32,
+        pixel_lines: &'a mut Vec<PixelLine>,
+    ) -> Self {
+        let hysteresis_px = hysteresis * frame.diagonal();
+        pixel_lines.clear();
+        pixel_lines.extend(lines.iter().map(|line| PixelLine::new(line, frame, hysteresis_px)));
+        Self { lines, pixel_lines, zones, frame, hysteresis_px }
+    }
+}
+
+/// What the counter remembers about one live track: one state per line and per zone.
+#[derive(Debug)]
+struct TrackCounts {
+    lines: Vec<LineTrack>,
+    zones: Vec<ZoneTrack>,
+}
+
+impl TrackCounts {
+    fn start(geometry: &PassGeometry<'_>, rect: &Rect, time_ms: u64) -> Self {
+        let frame = geometry.frame;
+        let lines = (geometry.lines.iter().zip(geometry.pixel_lines))
+            .map(|(line, pixels)| LineTrack::start(pixels, frame, line.anchor().point(rect)))
+            .collect();
+        let zones = geometry
+            .zones
+            .iter()
+            .map(|zone| {
+                let presence = zone.presence(frame, geometry.hysteresis_px, zone.anchor().point(rect));
+                ZoneTrack::start(presence, time_ms)
+            })
+            .collect();
+        Self { lines, zones }
+    }
+
+    fn advance(&mut self, geometry: &PassGeometry<'_>, rect: &Rect, time_ms: u64, tally: &mut Tally) {
+        let frame = geometry.frame;
+        let lines = geometry.lines.iter().zip(geometry.pixel_lines);
+        for (index, (state, (line, pixels))) in self.lines.iter_mut().zip(lines).enumerate() {
+            if let Some(direction) = state.advance(pixels, frame, line.anchor().point(rect)) {
+                tally.crossing(index, direction);
+            }
+        }
+        for (index, (state, zone)) in self.zones.iter_mut().zip(geometry.zones).enumerate() {
+            let presence = zone.presence(frame, geometry.hysteresis_px, zone.anchor().point(rect));
+            match state.advance(presence, time_ms) {
+                ZoneChange::None | ZoneChange::Left(None) => {}
+                ZoneChange::Entered => tally.entry(index),
+                ZoneChange::Left(Some(dwell_ms)) => tally.dwell(index, dwell_ms),
+            }
+        }
+    }
+
+    fn end(&self, tally: &mut Tally) {
+        for (index, zone) in self.zones.iter().enumerate() {
+            if let Some(dwell_ms) = zone.end() {
+                tally.dwell(index, dwell_ms);
+            }
+        }
+    }
+}
+
+/// A frame size, for converting between normalised and pixel coordinates.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    width: f32,
+    height: f32,
+}
+
+impl Frame {
+    fn new(width: u32, height: u32) -> Result<Self, CountError> {
+        if width == 0 || height == 0 {
+            return Err(CountError::EmptyFrame { width, height });
+        }
+        Ok(Self { width: width as f32, height: height as f32 })
+    }
+
+    fn pixels(self, p: Point) -> Point {
+        Point::new(p.x * self.width, p.y * self.height)
+    }
+
+    fn normalised(self, p: Point) -> Point {
+        Point::new(p.x / self.width, p.y / self.height)
+    }
+
+    fn diagonal(self) -> f32 {
+        self.width.hypot(self.height)
+    }
+}
+
+/// Whether `p` is a normalised point: both coordinates in 0..=1 (which also excludes NaN).
+fn check_normalised(p: Point) -> bool {
+    (0.0..=1.0).contains(&p.x) && (0.0..=1.0).contains(&p.y)
+}

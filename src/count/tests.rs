@@ -1,0 +1,658 @@
+//! Counting rules, observed the way a user would: counts per line, zone and bucket.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::track::{Anchor, TrackId};
+
+const W: u32 = 1920;
+const H: u32 = 1080;
+const MINUTE: u64 = 60_000;
+/// 2023-11-14 22:15 UTC: a 15 min bucket boundary.
+const T0: u64 = 1_699_999_200_000;
+/// Time between detection passes in these tests, ms.
+const STEP: u64 = 200;
+
+/// The hysteresis distance at the default 0.02 of the frame diagonal, px.
+fn h_px() -> f32 {
+    0.02 * (W as f32).hypot(H as f32)
+}
+
+/// A person box whose feet (bottom centre) stand at normalised `(x, y)`.
+fn person(x: f32, y: f32) -> Rect {
+    let (px, py) = (x * W as f32, y * H as f32);
+    Rect::new(px - 30.0, py - 200.0, px + 30.0, py)
+}
+
+fn line(from: [f32; 2], to: [f32; 2]) -> Line {
+    Line::new("door", Point::new(from[0], from[1]), Point::new(to[0], to[1]), Anchor::BottomCenter).unwrap()
+}
+
+fn square_zone(x0: f32, y0: f32, x1: f32, y1: f32) -> Zone {
+    let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)];
+    Zone::new("till", corners.map(|(x, y)| Point::new(x, y)).to_vec(), Anchor::BottomCenter).unwrap()
+}
+
+/// Drives a counter pass by pass and collects every bucket it closes.
+struct Run {
+    counter: Counter<u64>,
+    time_ms: u64,
+    closed: Closed,
+}
+
+impl Run {
+    fn new(lines: Vec<Line>, zones: Vec<Zone>) -> Self {
+        Self::with(lines, zones, &CountSettings::default())
+    }
+
+    fn with(lines: Vec<Line>, zones: Vec<Zone>, settings: &CountSettings) -> Self {
+        let counter = Counter::new("entrance", lines, zones, settings).unwrap();
+        Self { counter, time_ms: T0, closed: Closed::default() }
+    }
+
+    /// A pass at the current time with these tracks' feet (normalised) and these tracks ended,
+    /// then the clock moves on by [`STEP`].
+    fn pass(&mut self, tracks: &[(u64, (f32, f32))], ended: &[u64]) {
+        let tracks: Vec<(u64, Rect)> = tracks.iter().map(|&(id, (x, y))| (id, person(x, y))).collect();
+        let pass = Pass { time_ms: self.time_ms, width: W, height: H, tracks: &tracks, ended };
+        let closed = self.counter.observe(&pass).unwrap();
+        self.closed.lines.extend(closed.lines);
+        self.closed.zones.extend(closed.zones);
+        self.time_ms += STEP;
+    }
+
+    /// Track `id` walks through `path`, one point per pass, and then ends.
+    fn walk(&mut self, id: u64, path: &[(f32, f32)]) {
+        for &point in path {
+            self.pass(&[(id, point)], &[]);
+        }
+        self.pass(&[], &[id]);
+    }
+
+    fn finish(mut self) -> Closed {
+        let closed = self.counter.close_all();
+        self.closed.lines.extend(closed.lines);
+        self.closed.zones.extend(closed.zones);
+        self.closed
+    }
+}
+
+/// `(in, out)` of all line buckets.
+fn line_counts(closed: &Closed) -> (u64, u64) {
+    closed.lines.iter().fold((0, 0), |(i, o), b| (i + b.in_count, o + b.out_count))
+}
+
+/// `(in, out)` of one track walking `path` across `line`.
+fn walk_counts(line: Line, path: &[(f32, f32)]) -> (u64, u64) {
+    let mut run = Run::new(vec![line], vec![]);
+    run.walk(1, path);
+    line_counts(&run.finish())
+}
+
+/// `n` points from `a` to `b`, both included.
+fn steps(a: (f32, f32), b: (f32, f32), n: usize) -> Vec<(f32, f32)> {
+    (0..n)
+        .map(|i| i as f32 / (n - 1) as f32)
+        .map(|t| (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t))
+        .collect()
+}
+
+// ---- lines: direction ----
+
+#[test]
+fn vertical_line_pointing_down_counts_right_to_left_as_in() {
+    let down = || line([0.5, 0.0], [0.5, 1.0]);
+    assert_eq!(walk_counts(down(), &steps((0.8, 0.5), (0.2, 0.5), 7)), (1, 0));
+    assert_eq!(walk_counts(down(), &steps((0.2, 0.5), (0.8, 0.5), 7)), (0, 1));
+}
+
+#[test]
+fn horizontal_line_pointing_right_counts_top_to_bottom_as_in() {
+    let right = || line([0.0, 0.5], [1.0, 0.5]);
+    assert_eq!(walk_counts(right(), &steps((0.5, 0.2), (0.5, 0.8), 7)), (1, 0));
+    assert_eq!(walk_counts(right(), &steps((0.5, 0.8), (0.5, 0.2), 7)), (0, 1));
+}
+
+#[test]
+fn reversing_a_line_swaps_in_and_out() {
+    let left = || line([1.0, 0.5], [0.0, 0.5]);
+    assert_eq!(walk_counts(left(), &steps((0.5, 0.2), (0.5, 0.8), 7)), (0, 1));
+    assert_eq!(walk_counts(left(), &steps((0.5, 0.8), (0.5, 0.2), 7)), (1, 0));
+}
+
+#[test]
+fn diagonal_line_counts_both_directions() {
+    // Pointing down-right on the image: its right-hand side is below-left of it.
+    let diagonal = || line([0.2, 0.2], [0.8, 0.8]);
+    assert_eq!(walk_counts(diagonal(), &steps((0.6, 0.4), (0.4, 0.6), 9)), (1, 0));
+    assert_eq!(walk_counts(diagonal(), &steps((0.4, 0.6), (0.6, 0.4), 9)), (0, 1));
+    // Along the line, never crossing it.
+    assert_eq!(walk_counts(diagonal(), &steps((0.3, 0.5), (0.6, 0.8), 9)), (0, 0));
+}
+
+#[test]
+fn center_anchor_counts_the_box_centre() {
+    // The feet cross the horizontal line at y = 0.5 but the box centre (100 px higher) stays
+    // above it.
+    let centre = Line::new("c", Point::new(0.0, 0.5), Point::new(1.0, 0.5), Anchor::Center).unwrap();
+    assert_eq!(walk_counts(centre, &steps((0.5, 0.4), (0.5, 0.58), 5)), (0, 0));
+    let feet = line([0.0, 0.5], [1.0, 0.5]);
+    assert_eq!(walk_counts(feet, &steps((0.5, 0.4), (0.5, 0.58), 5)), (1, 0));
+}
+
+// ---- lines: the segment and hysteresis ----
+
+#[test]
+fn fast_walker_seen_once_on_each_side_counts() {
+    let door = || line([0.5, 0.1], [0.5, 0.9]);
+    assert_eq!(walk_counts(door(), &[(0.9, 0.5), (0.1, 0.5)]), (1, 0));
+    assert_eq!(walk_counts(door(), &[(0.1, 0.3), (0.9, 0.7)]), (0, 1));
+}
+
+#[test]
+fn path_beyond_the_segments_end_does_not_count() {
+    let short = || line([0.5, 0.2], [0.5, 0.6]);
+    // Below the segment's lower end (y = 0.6), slowly and in one jump.
+    assert_eq!(walk_counts(short(), &steps((0.8, 0.7), (0.2, 0.7), 13)), (0, 0));
+    assert_eq!(walk_counts(short(), &[(0.8, 0.62), (0.2, 0.62)]), (0, 0));
+    // A jump whose straight path passes above the upper end (y = 0.2).
+    assert_eq!(walk_counts(short(), &[(0.8, 0.05), (0.2, 0.15)]), (0, 0));
+    // The same walks through the segment count.
+    assert_eq!(walk_counts(short(), &steps((0.8, 0.5), (0.2, 0.5), 13)), (1, 0));
+    assert_eq!(walk_counts(short(), &[(0.8, 0.25), (0.2, 0.35)]), (1, 0));
+}
+
+#[test]
+fn going_around_the_end_then_through_counts_the_crossing_through() {
+    let short = || line([0.5, 0.2], [0.5, 0.6]);
+    // Left side to right side around the lower end, then back through the segment: one in.
+    let mut path = steps((0.3, 0.4), (0.3, 0.8), 5);
+    path.extend(steps((0.3, 0.8), (0.7, 0.8), 5));
+    path.extend(steps((0.7, 0.8), (0.7, 0.4), 5));
+    path.extend(steps((0.7, 0.4), (0.3, 0.4), 5));
+    assert_eq!(walk_counts(short(), &path), (1, 0));
+}
+
+#[test]
+fn jitter_on_the_line_after_crossing_counts_once() {
+    let door = line([0.5, 0.0], [0.5, 1.0]);
+    let jitter = 0.5 * h_px() / W as f32;
+    let mut path = steps((0.8, 0.5), (0.45, 0.5), 5);
+    for i in 0..60 {
+        path.push((if i % 2 == 0 { 0.5 + jitter } else { 0.5 - jitter }, 0.5));
+    }
+    path.extend(steps((0.45, 0.5), (0.2, 0.5), 5));
+    assert_eq!(walk_counts(door, &path), (1, 0));
+}
+
+#[test]
+fn jitter_on_the_line_without_committing_to_the_other_side_counts_nothing() {
+    let door = || line([0.5, 0.0], [0.5, 1.0]);
+    let jitter = 0.8 * h_px() / W as f32;
+    let mut path = steps((0.8, 0.5), (0.5 + jitter, 0.5), 5);
+    for i in 0..60 {
+        path.push((if i % 2 == 0 { 0.5 - jitter } else { 0.5 + jitter }, 0.5));
+    }
+    let mut back = path.clone();
+    back.extend(steps((0.5 + jitter, 0.5), (0.8, 0.5), 5));
+    assert_eq!(walk_counts(door(), &back), (0, 0));
+    // Ends on the line, on the far side but within the hysteresis.
+    path.push((0.5 - jitter, 0.5));
+    assert_eq!(walk_counts(door(), &path), (0, 0));
+}
+
+#[test]
+fn in_then_back_out_counts_one_in_and_one_out() {
+    let door = line([0.5, 0.0], [0.5, 1.0]);
+    let mut path = steps((0.8, 0.5), (0.2, 0.5), 7);
+    path.extend(steps((0.2, 0.5), (0.8, 0.5), 7));
+    assert_eq!(walk_counts(door, &path), (1, 1));
+}
+
+#[test]
+fn track_first_seen_on_the_line_is_not_a_crossing() {
+    let door = line([0.5, 0.0], [0.5, 1.0]);
+    assert_eq!(walk_counts(door, &steps((0.5, 0.5), (0.2, 0.5), 5)), (0, 0));
+}
+
+#[test]
+fn track_missing_from_passes_still_counts_its_crossing() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    run.pass(&[(1, (0.8, 0.5))], &[]);
+    for _ in 0..10 {
+        run.pass(&[], &[]);
+    }
+    run.pass(&[(1, (0.2, 0.5))], &[]);
+    assert_eq!(line_counts(&run.finish()), (1, 0));
+}
+
+#[test]
+fn ended_track_is_forgotten_and_a_reused_id_starts_fresh() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![square_zone(0.1, 0.1, 0.4, 0.9)]);
+    run.walk(7, &steps((0.8, 0.5), (0.2, 0.5), 7));
+    assert!(run.counter.tracks.is_empty(), "an ended track leaves nothing behind");
+    // The same id on the right again: a fresh track, not a crossing back out, nor a zone exit.
+    run.walk(7, &[(0.8, 0.5), (0.8, 0.5)]);
+    let closed = run.finish();
+    assert_eq!(line_counts(&closed), (1, 0));
+    assert_eq!(closed.zones[0].entries, 1);
+}
+
+#[test]
+fn tracks_are_counted_independently() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    let right_to_left = steps((0.8, 0.5), (0.2, 0.5), 7);
+    for (i, &p) in right_to_left.iter().enumerate() {
+        let q = right_to_left[right_to_left.len() - 1 - i];
+        run.pass(&[(1, p), (2, p), (3, q)], &[]);
+    }
+    assert_eq!(line_counts(&run.finish()), (2, 1));
+}
+
+// ---- zones ----
+
+#[test]
+fn zone_occupancy_counts_tracks_inside() {
+    let mut run = Run::new(vec![], vec![square_zone(0.3, 0.3, 0.7, 0.7)]);
+    run.pass(&[(1, (0.5, 0.5)), (2, (0.4, 0.6)), (3, (0.9, 0.5))], &[]);
+    assert_eq!(run.counter.occupancy_now().collect::<Vec<_>>(), [("till", 2)]);
+    run.pass(&[(1, (0.5, 0.5)), (2, (0.4, 0.6)), (3, (0.5, 0.4))], &[]);
+    assert_eq!(run.counter.occupancy_now().collect::<Vec<_>>(), [("till", 3)]);
+    run.pass(&[(3, (0.5, 0.4))], &[1, 2]);
+    run.pass(&[], &[3]);
+    let zone = &run.finish().zones[0];
+    assert_eq!((zone.occupancy_min, zone.occupancy_max), (Some(0), Some(3)));
+    assert_eq!(zone.occupancy_mean, Some((2 + 3 + 1) as f64 / 4.0));
+    assert_eq!(zone.passes, 4);
+}
+
+#[test]
+fn zone_entry_needs_the_margin_and_boundary_flicker_counts_once() {
+    let mut run = Run::new(vec![], vec![square_zone(0.3, 0.3, 0.7, 0.7)]);
+    let near = 0.6 * h_px() / W as f32;
+    // Track 1 flickers across the left edge within the margin: never enters.
+    let flicker: Vec<(f32, f32)> =
+        (0..40).map(|i| (0.3 + if i % 2 == 0 { near } else { -near }, 0.5)).collect();
+    // Track 2 walks in, flickers at the edge from inside, walks back in.
+    let mut enters = steps((0.1, 0.5), (0.5, 0.5), 5);
+    enters.extend((0..40).map(|i| (0.3 + if i % 2 == 0 { near } else { -near }, 0.5)));
+    enters.extend(steps((0.3, 0.5), (0.5, 0.5), 5));
+    for (&a, &b) in flicker.iter().zip(&enters) {
+        run.pass(&[(1, a), (2, b)], &[]);
+    }
+    let entries: u64 = run.finish().zones.iter().map(|z| z.entries).sum();
+    assert_eq!(entries, 1);
+}
+
+#[test]
+fn track_entering_over_a_zone_edge_on_the_frame_edge_enters() {
+    // The zone reaches the bottom of the frame; a person walking in from below first appears
+    // with the feet on the frame edge.
+    let mut run = Run::new(vec![], vec![square_zone(0.2, 0.6, 0.8, 1.0)]);
+    run.walk(1, &steps((0.5, 1.0), (0.5, 0.8), 5));
+    // Appearing deep inside (a track found again under a new id) is presence, not an entry.
+    run.walk(2, &[(0.5, 0.8), (0.5, 0.8)]);
+    let zone = &run.finish().zones[0];
+    assert_eq!(zone.entries, 1);
+    assert_eq!(zone.occupancy_max, Some(1));
+    assert_eq!(
+        zone.dwell.iter().map(|bin| bin.count).sum::<u64>(),
+        1,
+        "only the entered visit has a dwell time"
+    );
+}
+
+fn dwell_counts(zone: &ZoneBucket) -> Vec<u64> {
+    zone.dwell.iter().map(|bin| bin.count).collect()
+}
+
+#[test]
+fn dwell_of_a_visit_lands_in_its_bin() {
+    let mut run = Run::new(vec![], vec![square_zone(0.3, 0.3, 0.7, 0.7)]);
+    run.pass(&[(1, (0.1, 0.5))], &[]);
+    let entered = run.time_ms;
+    // Inside for 45 s of passes, then out.
+    while run.time_ms <= entered + 45_000 {
+        run.pass(&[(1, (0.5, 0.5))], &[]);
+    }
+    run.pass(&[(1, (0.9, 0.5))], &[]);
+    let zone = &run.finish().zones[0];
+    assert_eq!(dwell_counts(zone), [0, 0, 1, 0, 0, 0, 0, 0]);
+    assert_eq!((zone.dwell[2].from_ms, zone.dwell[2].to_ms), (30_000, Some(60_000)));
+    assert_eq!((zone.dwell[7].from_ms, zone.dwell[7].to_ms), (1_800_000, None));
+}
+
+#[test]
+fn track_ending_inside_closes_its_visit_when_last_seen() {
+    let mut run = Run::new(vec![], vec![square_zone(0.3, 0.3, 0.7, 0.7)]);
+    run.pass(&[(1, (0.1, 0.5))], &[]);
+    let entered = run.time_ms;
+    while run.time_ms <= entered + 8_000 {
+        run.pass(&[(1, (0.5, 0.5))], &[]);
+    }
+    // Lost for 7 s, then removed by the tracker: the visit lasted 8 s, not 15 s.
+    while run.time_ms < entered + 15_000 {
+        run.pass(&[], &[]);
+    }
+    run.pass(&[], &[1]);
+    assert!(run.counter.tracks.is_empty());
+    let zone = &run.finish().zones[0];
+    assert_eq!(dwell_counts(zone), [1, 0, 0, 0, 0, 0, 0, 0]);
+}
+
+#[test]
+fn close_all_ends_visits_still_open() {
+    let mut run = Run::new(vec![], vec![square_zone(0.3, 0.3, 0.7, 0.7)]);
+    run.pass(&[(1, (0.1, 0.5))], &[]);
+    for _ in 0..100 {
+        run.pass(&[(1, (0.5, 0.5))], &[]);
+    }
+    let zone = &run.finish().zones[0];
+    assert_eq!(zone.entries, 1);
+    assert_eq!(dwell_counts(zone), [0, 1, 0, 0, 0, 0, 0, 0], "99 passes of 200 ms: 19.8 s");
+}
+
+#[test]
+fn concave_zone_uses_the_even_odd_rule() {
+    // A U shape: the notch between its arms is outside.
+    let u = [(0.1, 0.1), (0.3, 0.1), (0.3, 0.6), (0.7, 0.6), (0.7, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9)];
+    let zone = Zone::new("u", u.map(|(x, y)| Point::new(x, y)).to_vec(), Anchor::BottomCenter).unwrap();
+    let mut run = Run::new(vec![], vec![zone]);
+    run.pass(&[(1, (0.5, 0.3)), (2, (0.2, 0.3)), (3, (0.5, 0.8))], &[]);
+    assert_eq!(run.counter.occupancy_now().collect::<Vec<_>>(), [("u", 2)]);
+}
+
+// ---- buckets ----
+
+#[test]
+fn crossings_land_in_their_15_minute_bucket() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    run.time_ms = T0 + 15 * MINUTE - 2 * STEP;
+    run.pass(&[(1, (0.8, 0.5))], &[]);
+    run.pass(&[(1, (0.2, 0.5))], &[]); // at T0 + 15 min − 200 ms
+    assert!(run.closed.is_empty());
+    run.pass(&[(1, (0.8, 0.5))], &[]); // at T0 + 15 min: closes the first bucket
+    assert_eq!(run.closed.lines.len(), 1);
+    let closed = run.finish();
+    let buckets: Vec<_> =
+        closed.lines.iter().map(|b| (b.start_ms, b.end_ms, b.in_count, b.out_count, b.passes)).collect();
+    assert_eq!(buckets, [(T0, T0 + 15 * MINUTE, 1, 0, 2), (T0 + 15 * MINUTE, T0 + 30 * MINUTE, 0, 1, 1)]);
+    assert_eq!(closed.lines[0].camera, "entrance");
+    assert_eq!(closed.lines[0].line, "door");
+}
+
+#[test]
+fn buckets_are_aligned_to_the_wall_clock() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    run.time_ms = T0 + 7 * MINUTE + 123;
+    run.pass(&[], &[]);
+    let bucket = &run.finish().lines[0];
+    assert_eq!((bucket.start_ms, bucket.end_ms), (T0, T0 + 15 * MINUTE));
+}
+
+#[test]
+fn gaps_emit_zero_buckets_up_to_the_cap() {
+    let settings = CountSettings { max_empty_buckets: 2, ..CountSettings::default() };
+    let mut run =
+        Run::with(vec![line([0.5, 0.0], [0.5, 1.0])], vec![square_zone(0.3, 0.3, 0.7, 0.7)], &settings);
+    run.pass(&[(1, (0.5, 0.5))], &[]);
+    run.time_ms = T0 + 3 * 15 * MINUTE + 5;
+    run.pass(&[], &[]);
+    let starts: Vec<_> = run.closed.lines.iter().map(|b| (b.start_ms - T0) / MINUTE).collect();
+    assert_eq!(starts, [0, 15, 30]);
+    let gap = &run.closed.zones[1];
+    assert_eq!((gap.passes, gap.entries, gap.occupancy_max, gap.occupancy_mean), (0, 0, None, None));
+    assert_eq!(run.closed.zones[0].occupancy_max, Some(1));
+    // A gap of 10 buckets: the closed bucket and 2 empty ones, then a hole.
+    run.time_ms = T0 + 14 * 15 * MINUTE;
+    run.pass(&[], &[]);
+    let starts: Vec<_> = run.closed.lines.iter().map(|b| (b.start_ms - T0) / MINUTE).collect();
+    assert_eq!(starts, [0, 15, 30, 45, 60, 75]);
+    let closed = run.finish();
+    assert_eq!(closed.lines.last().map(|b| b.start_ms), Some(T0 + 14 * 15 * MINUTE));
+}
+
+#[test]
+fn close_all_flushes_the_open_bucket_once() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    run.walk(1, &steps((0.8, 0.5), (0.2, 0.5), 4));
+    assert!(run.closed.is_empty());
+    let closed = run.counter.close_all();
+    assert_eq!((closed.lines.len(), closed.lines[0].in_count), (1, 1));
+    assert!(run.counter.close_all().is_empty());
+}
+
+#[test]
+fn pass_before_the_previous_is_refused() {
+    let mut run = Run::new(vec![], vec![]);
+    run.pass(&[], &[]);
+    let pass = Pass::<u64> { time_ms: T0 - 1, width: W, height: H, tracks: &[], ended: &[] };
+    let error = run.counter.observe(&pass).unwrap_err();
+    assert_eq!(error, CountError::TimeWentBack { time_ms: T0 - 1, previous_ms: T0 });
+    let same = Pass::<u64> { time_ms: T0 + STEP, width: W, height: H, tracks: &[], ended: &[] };
+    assert!(run.counter.observe(&same).is_ok());
+    assert!(run.counter.observe(&same).is_ok(), "equal timestamps are fine");
+    let empty = Pass::<u64> { width: 0, ..same };
+    assert!(matches!(run.counter.observe(&empty), Err(CountError::EmptyFrame { .. })));
+}
+
+// ---- publishing ----
+
+#[test]
+fn min_count_publishes_small_counts_as_below_k() {
+    let bucket = LineBucket {
+        camera: "entrance".into(),
+        line: "door".into(),
+        start_ms: T0,
+        end_ms: T0 + 15 * MINUTE,
+        passes: 4500,
+        in_count: 2,
+        out_count: 5,
+    };
+    let json = serde_json::to_value(bucket.published(3)).unwrap();
+    assert_eq!(json["in_count"], "<3");
+    assert_eq!(json["out_count"], 5);
+    assert_eq!(json["passes"], 4500);
+    let open = serde_json::to_value(bucket.published(0)).unwrap();
+    assert_eq!(open["in_count"], 2);
+    assert_eq!(Published::count(0, 3), Published::Below(3), "zero is below the floor too");
+}
+
+#[test]
+fn min_count_applies_to_every_person_figure_of_a_zone() {
+    let mut run = Run::new(vec![], vec![square_zone(0.3, 0.3, 0.7, 0.7)]);
+    run.pass(&[(1, (0.1, 0.5))], &[]);
+    run.pass(&[(1, (0.5, 0.5))], &[]);
+    run.pass(&[(1, (0.9, 0.5))], &[]);
+    let zone = &run.finish().zones[0];
+    let json = serde_json::to_value(zone.published(2)).unwrap();
+    assert_eq!(json["entries"], "<2");
+    assert_eq!(json["occupancy_max"], "<2");
+    assert_eq!(json["occupancy_mean"], "<2");
+    assert_eq!(json["dwell"][0]["count"], "<2");
+    assert_eq!(json["dwell"][0]["to_ms"], 10_000);
+    let open = serde_json::to_value(zone.published(0)).unwrap();
+    assert_eq!(open["entries"], 1);
+    assert_eq!(open["occupancy_mean"], 1.0 / 3.0);
+}
+
+// ---- configuration ----
+
+#[test]
+fn invalid_lines_zones_and_settings_are_refused() {
+    let p = Point::new;
+    let anchor = Anchor::BottomCenter;
+    assert!(matches!(Line::new("a", p(0.5, 0.5), p(0.5, 0.5), anchor), Err(CountError::InvalidLine { .. })));
+    assert!(matches!(Line::new("a", p(0.0, 0.0), p(1.2, 0.5), anchor), Err(CountError::InvalidLine { .. })));
+    assert!(Line::new("a", p(f32::NAN, 0.0), p(1.0, 0.5), anchor).is_err());
+    assert!(matches!(
+        Zone::new("z", vec![p(0.0, 0.0), p(1.0, 1.0)], anchor),
+        Err(CountError::InvalidZone { .. })
+    ));
+    let collinear = vec![p(0.0, 0.0), p(0.5, 0.5), p(1.0, 1.0)];
+    assert!(matches!(Zone::new("z", collinear, anchor), Err(CountError::InvalidZone { .. })));
+    let bad = [
+        CountSettings { bucket_ms: 0, ..CountSettings::default() },
+        CountSettings { hysteresis: -0.1, ..CountSettings::default() },
+        CountSettings { hysteresis: f32::NAN, ..CountSettings::default() },
+        CountSettings { dwell_edges_ms: vec![10, 10], ..CountSettings::default() },
+        CountSettings { dwell_edges_ms: vec![0, 10], ..CountSettings::default() },
+    ];
+    for settings in bad {
+        assert!(matches!(settings.validate(), Err(CountError::InvalidSetting { .. })), "{settings:?}");
+    }
+    let twice = Counter::<u64>::new(
+        "entrance",
+        vec![line([0.5, 0.0], [0.5, 1.0])],
+        vec![Zone::new("door", vec![p(0.0, 0.0), p(1.0, 0.0), p(1.0, 1.0)], anchor).unwrap()],
+        &CountSettings::default(),
+    );
+    let error = twice.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "camera \"entrance\" has two lines or zones named \"door\"; names must be unique per camera"
+    );
+}
+
+#[test]
+fn counter_takes_tracker_ids() {
+    let mut counter: Counter<TrackId> =
+        Counter::new("entrance", vec![line([0.5, 0.0], [0.5, 1.0])], vec![], &CountSettings::default())
+            .unwrap();
+    let pass = Pass { time_ms: T0, width: W, height: H, tracks: &[], ended: &[] };
+    assert!(counter.observe(&pass).unwrap().is_empty());
+}
+
+// ---- evaluation ----
+
+#[test]
+fn ground_truth_totals_use_the_counters_rule() {
+    let door = line([0.5, 0.0], [0.5, 1.0]);
+    // Person 4 walks right to left, unannotated (occluded) in the middle frames; person 9 walks
+    // left to right and back to the middle.
+    let walker = steps((0.8, 0.5), (0.2, 0.5), 9);
+    let returner = steps((0.2, 0.5), (0.9, 0.5), 9);
+    let frames: Vec<Vec<(u32, Rect)>> = (0..9)
+        .map(|i| {
+            let mut frame = vec![(9, person(returner[i].0, returner[i].1))];
+            if !(3..6).contains(&i) {
+                frame.push((4, person(walker[i].0, walker[i].1)));
+            }
+            frame
+        })
+        .collect();
+    let totals =
+        line_totals(std::slice::from_ref(&door), &CountSettings::default(), W, H, frames.clone()).unwrap();
+    assert_eq!(totals, [LineTotals { line: "door".into(), in_count: 1, out_count: 1 }]);
+    // The same boxes through the pipeline's counter give the same counts.
+    let mut counter = Counter::new("entrance", vec![door], vec![], &CountSettings::default()).unwrap();
+    for (i, frame) in frames.iter().enumerate() {
+        let time_ms = T0 + i as u64 * STEP;
+        counter.observe(&Pass { time_ms, width: W, height: H, tracks: frame, ended: &[] }).unwrap();
+    }
+    assert_eq!(line_counts(&counter.close_all()), (1, 1));
+}
+
+#[test]
+fn ground_truth_with_no_frames_totals_zero() {
+    let frames: Vec<Vec<(u32, Rect)>> = Vec::new();
+    let totals =
+        line_totals(&[line([0.5, 0.0], [0.5, 1.0])], &CountSettings::default(), W, H, frames).unwrap();
+    assert_eq!(totals, [LineTotals { line: "door".into(), in_count: 0, out_count: 0 }]);
+}
+
+// ---- properties ----
+
+/// Signed distance (px) of normalised `p` from the line through normalised `a`, `b`: positive on
+/// the right-hand side of `a → b` on the image (y down), the `in` side by the spec.
+fn signed_distance(a: (f32, f32), b: (f32, f32), p: (f32, f32)) -> f64 {
+    let px = |q: (f32, f32)| (f64::from(q.0) * f64::from(W), f64::from(q.1) * f64::from(H));
+    let ((ax, ay), (bx, by), (x, y)) = (px(a), px(b), px(p));
+    let (dx, dy) = (bx - ax, by - ay);
+    (dx * (y - ay) - dy * (x - ax)) / dx.hypot(dy)
+}
+
+/// A track's path and at which passes it is detected (cycled).
+type Walk = (Vec<(f32, f32)>, Vec<bool>);
+
+/// A random walk in the frame: jitter steps and long jumps.
+fn path() -> impl Strategy<Value = Vec<(f32, f32)>> {
+    let point = (0.02f32..0.98, 0.02f32..0.98);
+    let moves = prop::collection::vec((any::<bool>(), -0.03f32..0.03, -0.03f32..0.03, point.clone()), 1..60);
+    (point, moves).prop_map(|(start, moves)| {
+        let mut p = start;
+        let mut out = vec![p];
+        for (jump, dx, dy, to) in moves {
+            p = if jump { to } else { ((p.0 + dx).clamp(0.02, 0.98), (p.1 + dy).clamp(0.02, 0.98)) };
+            out.push(p);
+        }
+        out
+    })
+}
+
+proptest! {
+    /// For a line across the whole frame (every crossing of the line in the frame is a crossing
+    /// of the segment), `in − out` of each track is the change of its committed side from first to
+    /// last.
+    #[test]
+    fn in_minus_out_is_the_net_change_of_committed_side(
+        ya in 0.1f32..0.9,
+        yb in 0.1f32..0.9,
+        paths in prop::collection::vec((path(), prop::collection::vec(any::<bool>(), 60)), 1..5),
+    ) {
+        let (a, b) = ((0.0, ya), (1.0, yb));
+        let away = |p: &(f32, f32)| {
+            let d = signed_distance(a, b, *p).abs();
+            (d - f64::from(h_px())).abs() > 0.01 && d > 0.01
+        };
+        let paths: Vec<Walk> =
+            paths.into_iter().map(|(path, seen)| (path.into_iter().filter(away).collect(), seen)).collect();
+        let mut expected = 0i64;
+        for (path, _) in &paths {
+            let committed: Vec<f64> = path
+                .iter()
+                .map(|&p| signed_distance(a, b, p))
+                .filter(|d| d.abs() >= f64::from(h_px()))
+                .collect();
+            if let (Some(first), Some(last)) = (committed.first(), committed.last()) {
+                expected += i64::from(*last > 0.0) - i64::from(*first > 0.0);
+            }
+        }
+        let mut run = Run::new(vec![line([a.0, a.1], [b.0, b.1])], vec![]);
+        let longest = paths.iter().map(|(path, _)| path.len()).max().unwrap_or(0);
+        let mut cursors = vec![0; paths.len()];
+        for step in 0..longest + 60 {
+            // A track is missed at some passes; it keeps its place in its path.
+            let mut tracks = Vec::new();
+            for (id, ((path, seen), cursor)) in paths.iter().zip(&mut cursors).enumerate() {
+                if *cursor < path.len() && (seen[step % seen.len()] || step >= longest) {
+                    tracks.push((id as u64, path[*cursor]));
+                    *cursor += 1;
+                }
+            }
+            run.pass(&tracks, &[]);
+        }
+        prop_assert!(cursors.iter().zip(&paths).all(|(c, (p, _))| *c == p.len()));
+        let (ins, outs) = line_counts(&run.finish());
+        prop_assert_eq!(ins as i64 - outs as i64, expected);
+    }
+
+    /// Every counted zone entry yields exactly one dwell time once the tracks end, and occupancy
+    /// never exceeds the tracks seen.
+    #[test]
+    fn every_zone_entry_ends_in_one_dwell_time(paths in prop::collection::vec(path(), 1..6)) {
+        let mut run = Run::new(vec![], vec![square_zone(0.3, 0.2, 0.7, 0.8)]);
+        let longest = paths.iter().map(Vec::len).max().unwrap_or(0);
+        for step in 0..longest {
+            let tracks: Vec<(u64, (f32, f32))> =
+                paths.iter().enumerate().filter_map(|(id, p)| p.get(step).map(|&q| (id as u64, q))).collect();
+            run.pass(&tracks, &[]);
+            let inside = run.counter.occupancy_now().map(|(_, n)| n).sum::<u64>();
+            prop_assert!(inside <= tracks.len() as u64);
+        }
+        let closed = run.finish();
+        let entries: u64 = closed.zones.iter().map(|z| z.entries).sum();
+        let dwells: u64 = closed.zones.iter().flat_map(|z| &z.dwell).map(|bin| bin.count).sum();
+        prop_assert_eq!(entries, dwells);
+    }
+}

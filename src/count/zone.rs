@@ -1,0 +1,170 @@
+//! Zones: polygons in which tracks are counted present (occupancy), entering (entries) and for how
+//! long (dwell).
+
+use super::{CountError, Frame, check_normalised};
+use crate::geometry::Point;
+use crate::track::Anchor;
+
+/// A counting zone, validated, in normalised coordinates (0..1 of frame width and height).
+///
+/// The rule, per (track, zone), with a margin `m` (the hysteresis distance):
+/// - The anchor is *inside* when it is in the polygon (even-odd rule) at least `m` from its
+///   boundary, *outside* when out of it at least `m` from the boundary; within `m` of the
+///   boundary the track keeps its previous state. A track flickering on the boundary neither
+///   enters nor leaves.
+/// - An *entry* is counted when a track becomes inside after being outside or after being first
+///   seen within the margin (that is how a person walking in over a zone edge that is also the
+///   frame edge appears). A track first seen already inside (stream start, a track that the
+///   tracker lost and found again under a new id) is present but has not entered: it counts in
+///   occupancy, not in entries, and its visit has no dwell time.
+/// - A visit lasts from the pass at which its entry is counted to the last pass at which the
+///   track was seen before it became outside, or before it ended. Every counted entry yields
+///   exactly one dwell time, when the visit ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    name: String,
+    polygon: Vec<Point>,
+    anchor: Anchor,
+}
+
+impl Zone {
+    /// The polygon through `polygon`'s points (≥ 3, any winding, concave or self-intersecting
+    /// allowed; the even-odd rule says what is inside), counting the tracks' `anchor` (config
+    /// default: [`Anchor::BottomCenter`], the feet). Coordinates must lie in 0..=1 and the points
+    /// must not all lie on one line.
+    pub fn new(name: impl Into<String>, polygon: Vec<Point>, anchor: Anchor) -> Result<Self, CountError> {
+        let name = name.into();
+        let invalid = |rule| CountError::InvalidZone { name: name.clone(), rule };
+        if name.is_empty() {
+            return Err(invalid("a zone needs a name"));
+        }
+        if polygon.len() < 3 {
+            return Err(invalid("a zone is a polygon of at least 3 points"));
+        }
+        if !polygon.iter().all(|&p| check_normalised(p)) {
+            return Err(invalid("points are normalised coordinates: each in 0..=1"));
+        }
+        if !encloses_area(&polygon) {
+            return Err(invalid("the points enclose no area: they all lie on one line"));
+        }
+        Ok(Self { name, polygon, anchor })
+    }
+
+    /// The zone's name, as in config and in its buckets.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The polygon's points, normalised.
+    pub fn polygon(&self) -> &[Point] {
+        &self.polygon
+    }
+
+    /// The point of a track's box that is in or out.
+    pub fn anchor(&self) -> Anchor {
+        self.anchor
+    }
+
+    /// Where `p` (pixels) is: `Some(true)` inside, `Some(false)` outside, `None` within
+    /// `margin_px` of the boundary.
+    pub(super) fn presence(&self, frame: Frame, margin_px: f32, p: Point) -> Option<bool> {
+        let mut inside = false;
+        let mut distance2 = f32::INFINITY;
+        let mut a = frame.pixels(self.polygon[self.polygon.len() - 1]);
+        for &vertex in &self.polygon {
+            let b = frame.pixels(vertex);
+            if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y) {
+                inside = !inside;
+            }
+            distance2 = distance2.min(segment_distance2(a, b, p));
+            a = b;
+        }
+        (distance2 >= margin_px * margin_px).then_some(inside)
+    }
+}
+
+/// Whether the points do not all lie on one line.
+fn encloses_area(polygon: &[Point]) -> bool {
+    let a = polygon[0];
+    let Some(b) = polygon.iter().find(|&&p| p != a) else { return false };
+    polygon.iter().any(|p| (b.x - a.x) * (p.y - a.y) - (b.y - a.y) * (p.x - a.x) != 0.0)
+}
+
+/// The squared distance from `p` to the segment `a–b`.
+fn segment_distance2(a: Point, b: Point, p: Point) -> f32 {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 { (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+    let (ex, ey) = (a.x + t * dx - p.x, a.y + t * dy - p.y);
+    ex * ex + ey * ey
+}
+
+/// What one zone remembers about one track.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum ZoneTrack {
+    /// First seen within the margin of the boundary; neither inside nor outside yet.
+    Boundary,
+    /// Last committed outside.
+    Outside,
+    /// In a visit: since `entered_ms` if its entry was counted, last seen at `last_ms`.
+    Inside { entered_ms: Option<u64>, last_ms: u64 },
+}
+
+/// What one pass changed for one track in one zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ZoneChange {
+    None,
+    /// An entry to count.
+    Entered,
+    /// A visit ended; its dwell time if its entry was counted.
+    Left(Option<u64>),
+}
+
+impl ZoneTrack {
+    /// A track first seen at `presence` (see [`Zone::presence`]) at `time_ms`.
+    pub(super) fn start(presence: Option<bool>, time_ms: u64) -> Self {
+        match presence {
+            None => Self::Boundary,
+            Some(false) => Self::Outside,
+            Some(true) => Self::Inside { entered_ms: None, last_ms: time_ms },
+        }
+    }
+
+    /// The track is seen at `presence` at `time_ms`.
+    pub(super) fn advance(&mut self, presence: Option<bool>, time_ms: u64) -> ZoneChange {
+        match (*self, presence) {
+            (Self::Boundary | Self::Outside, Some(true)) => {
+                *self = Self::Inside { entered_ms: Some(time_ms), last_ms: time_ms };
+                ZoneChange::Entered
+            }
+            (Self::Boundary | Self::Outside, Some(false)) => {
+                *self = Self::Outside;
+                ZoneChange::None
+            }
+            (Self::Boundary | Self::Outside, None) => ZoneChange::None,
+            (Self::Inside { .. }, Some(false)) => {
+                let dwell = self.end();
+                *self = Self::Outside;
+                ZoneChange::Left(dwell)
+            }
+            (Self::Inside { entered_ms, .. }, _) => {
+                *self = Self::Inside { entered_ms, last_ms: time_ms };
+                ZoneChange::None
+            }
+        }
+    }
+
+    /// The dwell time of the visit this track is in, if it is in one whose entry was counted: what
+    /// the visit records when it ends (the track left or ended).
+    pub(super) fn end(&self) -> Option<u64> {
+        match *self {
+            Self::Inside { entered_ms: Some(entered), last_ms } => Some(last_ms - entered),
+            _ => None,
+        }
+    }
+
+    /// Whether the track is in a visit.
+    pub(super) fn is_inside(&self) -> bool {
+        matches!(self, Self::Inside { .. })
+    }
+}
