@@ -116,6 +116,9 @@ enum EvalCommand {
         /// Run the detector on every N-th frame (1..=60), as in redact.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
         detect_every: u32,
+        /// Look-ahead in frames, as in redact.
+        #[arg(long, value_name = "FRAMES", default_value_t = 12, value_parser = clap::value_parser!(u32).range(0..=250))]
+        lookahead: u32,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -223,7 +226,7 @@ struct RedactArgs {
     detect_every: u32,
     /// Frames held back so that a person first detected at frame f is also masked on the frames
     /// before f (back along their track). The output is that much later.
-    #[arg(long, value_name = "FRAMES", default_value_t = 8, value_parser = clap::value_parser!(u32).range(0..=250))]
+    #[arg(long, value_name = "FRAMES", default_value_t = 12, value_parser = clap::value_parser!(u32).range(0..=250))]
     lookahead: u32,
     /// Frames redacted whole when their latest successful detection is older than this
     /// (default 12, or --detect-every - 1 if more).
@@ -254,8 +257,13 @@ fn main() -> ExitCode {
         Command::Eval(EvalCommand::Faces { xml, images, json, detector }) => {
             eval_faces(&xml, images.as_deref(), json, &detector)
         }
-        Command::Eval(EvalCommand::Mot { gt, video, target, detect_every, json, detector }) => {
-            eval_mot(&gt, &video, target, detect_every, json, &detector)
+        Command::Eval(EvalCommand::Mot { gt, video, target, detect_every, lookahead, json, detector }) => {
+            let temporal = TemporalSettings {
+                lookahead,
+                max_staleness: TemporalSettings::default().max_staleness.max(detect_every - 1),
+                ..TemporalSettings::default()
+            };
+            eval_mot(&gt, &video, target, detect_every, temporal, json, &detector)
         }
     }
 }
@@ -276,6 +284,7 @@ fn eval_mot(
     video: &Path,
     target: Target,
     every: u32,
+    temporal: TemporalSettings,
     json: bool,
     args: &DetectorArgs,
 ) -> ExitCode {
@@ -290,11 +299,7 @@ fn eval_mot(
             input: video.to_owned(),
             output: None,
             redaction: Redaction::new(target, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new()),
-            detection: detector.as_mut().map(|detector| Detection {
-                detector,
-                every,
-                temporal: TemporalSettings::default(),
-            }),
+            detection: detector.as_mut().map(|detector| Detection { detector, every, temporal }),
             audit: None,
             encoder: EncoderSettings::default(),
         };

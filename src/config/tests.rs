@@ -485,7 +485,7 @@ fn temporal_settings_are_read_and_checked_against_detect_every() {
             "6:17: max_staleness 5 is shorter than the gap between detections (detect_every 10): every frame \
              between detections would be redacted whole; use at least 9",
             "7:13: lookahead 300 is out of range: use 0..=250 (frames held back to mask people before their \
-             first detection; default 8)",
+             first detection; default 12)",
         ]
     );
 }

@@ -258,7 +258,7 @@ impl Validator<'_, '_> {
         temporal.max_staleness = temporal.max_staleness.max(detect_every.unwrap_or(1).saturating_sub(1));
         let mut temporal_ok = true;
         if let Some(n) = raw.lookahead {
-            let what = "frames held back to mask people before their first detection; default 8";
+            let what = "frames held back to mask people before their first detection; default 12";
             match self.int_in(n, "lookahead", 0, 250, what) {
                 Some(n) => temporal.lookahead = n,
                 None => temporal_ok = false,

@@ -26,7 +26,7 @@ use crate::redact::{FrameRegions, Target};
 pub struct TemporalSettings {
     /// Frames held back between detection and redaction, so that a person first detected at
     /// frame `f` is also masked (back-extrapolated along their track) on frames `f - lookahead ..
-    /// f`: people walking in from the edge, faces turning to the camera. Default 8 (0.32 s at 25
+    /// f`: people walking in from the edge, faces turning to the camera. Default 12 (0.48 s at 25
     /// fps): the output is that much later, and that many frames are held in memory.
     pub lookahead: u32,
     /// The oldest a frame's latest successful detection may be, in frames, before the frame is
@@ -38,7 +38,7 @@ pub struct TemporalSettings {
 
 impl Default for TemporalSettings {
     fn default() -> Self {
-        Self { lookahead: 8, max_staleness: 12, tracker: TrackerSettings::default() }
+        Self { lookahead: 12, max_staleness: 12, tracker: TrackerSettings::default() }
     }
 }
 
