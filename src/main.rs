@@ -134,7 +134,7 @@ struct DetectorArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     threads: Option<u32>,
     /// Let idle inference threads spin waiting for work: detection is faster (on 2 cores, 1080p
-    /// faces 32 instead of 56 ms), but the spinning takes CPU from decoding and encoding.
+    /// faces 27 instead of 32 ms), but the spinning takes CPU from decoding and encoding.
     #[arg(long)]
     spin: bool,
     /// Where inference runs: cpu, or cuda / openvino with an ONNX Runtime library built with them
@@ -391,13 +391,22 @@ fn run(path: &Path) -> ExitCode {
         Ok(config) => config,
         Err(err) => return config_failure(&err),
     };
+    let pool = match config.redaction_threads.map(obscura::redact::pool::with_threads).transpose() {
+        Ok(pool) => pool.unwrap_or_else(obscura::redact::pool::shared),
+        Err(err) => {
+            eprintln!("obscura run: cannot start the redaction threads: {err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
     let shutdown = Shutdown::new();
     on_interrupt(&shutdown, Shutdown::stop);
     let results: Vec<(String, anyhow::Result<String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = config
             .cameras
             .iter()
-            .map(|camera| (camera.name.clone(), s.spawn(|| run_camera(camera, &config.detector, &shutdown))))
+            .map(|camera| {
+                (camera.name.clone(), s.spawn(|| run_camera(camera, &config.detector, &pool, &shutdown)))
+            })
             .collect();
         handles
             .into_iter()
@@ -422,6 +431,7 @@ fn run(path: &Path) -> ExitCode {
 fn run_camera(
     camera: &CameraConfig,
     detector_settings: &DetectorSettings,
+    pool: &std::sync::Arc<rayon::ThreadPool>,
     shutdown: &Shutdown,
 ) -> anyhow::Result<String> {
     let _span = tracing::info_span!("camera", name = %camera.name).entered();
@@ -449,7 +459,8 @@ fn run_camera(
     let job = VideoJob {
         input,
         output: camera.output.video.clone(),
-        redaction: Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone()),
+        redaction: Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone())
+            .with_pool(pool.clone()),
         detection: detector.as_mut().map(|detector| Detection {
             detector,
             every: redact.detect_every,

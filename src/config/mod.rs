@@ -38,6 +38,9 @@ pub struct Config {
     pub cameras: Vec<CameraConfig>,
     /// `[detector]`: model settings and inference threads, shared by every camera.
     pub detector: DetectorSettings,
+    /// `[redaction] threads`: the size of the one redaction thread pool every camera shares;
+    /// default (`None`) one thread per core.
+    pub redaction_threads: Option<usize>,
 }
 
 /// One `[[camera]]`.

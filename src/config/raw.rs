@@ -14,7 +14,15 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub detector: Option<Spanned<RawDetector>>,
+    pub redaction: Option<Spanned<RawRedaction>>,
     pub camera: Option<Spanned<Vec<Spanned<RawCamera>>>>,
+}
+
+/// `[redaction]`; its span is the header.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRedaction {
+    pub threads: Option<Spanned<i64>>,
 }
 
 /// `[detector]`; its span is the header.

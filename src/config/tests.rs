@@ -52,7 +52,10 @@ target = "frame"
         redact: RedactConfig { target: Target::Frame, ..RedactConfig::default() },
         output: OutputConfig::default(),
     };
-    assert_eq!(config, Config { cameras: vec![expected], detector: DetectorSettings::default() });
+    assert_eq!(
+        config,
+        Config { cameras: vec![expected], detector: DetectorSettings::default(), redaction_threads: None }
+    );
     let redact = &config.cameras[0].redact;
     assert_eq!(
         (redact.method, redact.fill_color, redact.masks.len()),
@@ -115,7 +118,14 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
             encoder: EncoderSettings { preset: X264Preset::Veryfast, crf: 0 },
         },
     };
-    assert_eq!(config, Config { cameras: vec![entrance, yard], detector: DetectorSettings::default() });
+    assert_eq!(
+        config,
+        Config {
+            cameras: vec![entrance, yard],
+            detector: DetectorSettings::default(),
+            redaction_threads: None
+        }
+    );
 }
 
 #[test]
@@ -177,6 +187,7 @@ fn example_config_commented_options_are_valid_too() {
                 "# max_staleness = ",
                 "# audit_every = ",
                 "# [detector]",
+                "# [redaction]",
                 "# threads = ",
                 "# spin = ",
                 "# execution_provider = ",
@@ -201,6 +212,7 @@ fn example_config_commented_options_are_valid_too() {
     assert_eq!(redact.detect_every, 3);
     assert_eq!(config.detector.faces.threads.intra, 2);
     assert_eq!(config.detector.persons.tiling, Tiling::Grid { cols: 2, rows: 1 });
+    assert_eq!(config.redaction_threads, Some(2));
 }
 
 #[test]
@@ -491,6 +503,18 @@ fn temporal_settings_are_read_and_checked_against_detect_every() {
 }
 
 #[test]
+fn redaction_threads_are_read() {
+    assert_eq!(parse(&format!("[redaction]\nthreads = 1\n{CAMERA}")).unwrap().redaction_threads, Some(1));
+    assert_eq!(
+        errors(&format!("[redaction]\nthreads = 0\n{CAMERA}")),
+        [
+            "2:11: threads 0 is out of range: use 1..=256 (redaction threads shared by every camera; default: the \
+          number of cores)"
+        ]
+    );
+}
+
+#[test]
 fn detector_settings_are_read() {
     let text = format!(
         "[detector]\nthreads = 1\nspin = true\nexecution_provider = \"openvino\"\nface_input = 960\nface_threshold = 0.3\n\
@@ -563,7 +587,7 @@ fn misplaced_camera_keys_get_a_hint() {
     assert_eq!(
         errors(&text),
         [
-            "7:2: unknown table `output`, expected `detector` or `camera`; camera settings belong after a `[[camera]]` header \
+            "7:2: unknown table `output`, expected one of `detector`, `redaction`, `camera`; camera settings belong after a `[[camera]]` header \
              (e.g. `[camera.redact]`)"
         ]
     );

@@ -57,7 +57,17 @@ impl Validator<'_, '_> {
         let detector = self.detector(raw.detector.map(Spanned::into_inner).unwrap_or_default());
         // `filter_map` visits every camera, so each one's problems are reported.
         let cameras = cameras.into_iter().enumerate().filter_map(|(i, c)| self.camera(i, c)).collect();
-        Config { cameras, detector: detector.unwrap_or_default() }
+        let redaction_threads = raw.redaction.and_then(|r| r.into_inner().threads).and_then(|t| {
+            self.int_in(
+                t,
+                "threads",
+                1,
+                256,
+                "redaction threads shared by every camera; default: the number of cores",
+            )
+            .map(|n| n as usize)
+        });
+        Config { cameras, detector: detector.unwrap_or_default(), redaction_threads }
     }
 
     fn detector(&mut self, raw: RawDetector) -> Option<DetectorSettings> {
