@@ -21,7 +21,7 @@ use obscura::pipeline::{
 use obscura::redact::{FrameRegions, Method, Redaction, Rgb, Target};
 use obscura::report::{PrivacyReport, RedactionSettings};
 use obscura::track::PlanCounts;
-use obscura::track::TemporalSettings;
+use obscura::track::{OnFail, TemporalSettings};
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -232,6 +232,10 @@ struct RedactArgs {
     /// (default 12, or --detect-every - 1 if more).
     #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(0..=250))]
     max_staleness: Option<u32>,
+    /// What happens to a frame whose detection failed or is too old: redact (the whole frame) or
+    /// drop (left out of the output).
+    #[arg(long, value_name = "redact|drop", default_value = "redact")]
+    on_fail: OnFail,
     /// Residual audit: every N-th redacted frame is searched again for faces, by the face detector
     /// at twice the detection resolution; what it still finds is counted in the privacy report
     /// (OUTPUT.privacy.json). 0 turns it off.
@@ -601,7 +605,7 @@ impl RedactArgs {
         let default = TemporalSettings::default();
         let max_staleness =
             self.max_staleness.unwrap_or(default.max_staleness.max(self.detect_every.saturating_sub(1)));
-        TemporalSettings { lookahead: self.lookahead, max_staleness, ..default }
+        TemporalSettings { lookahead: self.lookahead, max_staleness, on_fail: self.on_fail, ..default }
     }
 }
 

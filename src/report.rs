@@ -61,6 +61,8 @@ pub struct DetectionReport {
 pub struct FailClosed {
     pub detector_error: u64,
     pub stale: u64,
+    /// Of those, frames left out of the output (`on_fail = "drop"`) rather than redacted whole.
+    pub dropped: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +104,7 @@ impl PrivacyReport {
                 frames_fail_closed: FailClosed {
                     detector_error: plan.fail_closed_error,
                     stale: plan.fail_closed_stale,
+                    dropped: plan.dropped,
                 },
                 max_staleness_seen: plan.max_staleness,
                 models: Models {

@@ -59,6 +59,7 @@ pub(super) struct RawRedact {
     pub masks: Option<Spanned<RawMaskNode>>,
     pub detect_every: Option<Spanned<i64>>,
     pub lookahead: Option<Spanned<i64>>,
+    pub on_fail: Option<Spanned<String>>,
     pub audit_every: Option<Spanned<i64>>,
     pub max_staleness: Option<Spanned<i64>>,
 }

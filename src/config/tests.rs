@@ -185,6 +185,7 @@ fn example_config_commented_options_are_valid_too() {
                 "# detect_every = ",
                 "# lookahead = ",
                 "# max_staleness = ",
+                "# on_fail = ",
                 "# audit_every = ",
                 "# [detector]",
                 "# [redaction]",

@@ -274,6 +274,12 @@ impl Validator<'_, '_> {
                 None => temporal_ok = false,
             }
         }
+        if let Some(on_fail) = raw.on_fail {
+            match self.parse_value(on_fail) {
+                Some(on_fail) => temporal.on_fail = on_fail,
+                None => temporal_ok = false,
+            }
+        }
         if let Some(n) = raw.max_staleness {
             let at = n.span().start;
             let what = "frames a detection may be old before frames are redacted whole; default 12, or detect_every - 1 if more";

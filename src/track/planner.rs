@@ -32,13 +32,43 @@ pub struct TemporalSettings {
     /// The oldest a frame's latest successful detection may be, in frames, before the frame is
     /// redacted whole. Default 12 (about half a second at 25 fps); at least `detect_every - 1`.
     pub max_staleness: u32,
+    /// What happens to a frame that fails closed: redacted whole (default), or dropped from the
+    /// output (the stream then has a gap in time there).
+    pub on_fail: OnFail,
     /// The trackers' settings (persons and faces are tracked apart).
     pub tracker: TrackerSettings,
 }
 
+/// What happens to a frame whose detection failed or is too old.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFail {
+    /// The whole frame is redacted.
+    #[default]
+    Redact,
+    /// The frame is left out of the output.
+    Drop,
+}
+
+impl std::str::FromStr for OnFail {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "redact" => Ok(OnFail::Redact),
+            "drop" => Ok(OnFail::Drop),
+            _ => Err(format!("unknown on_fail {s:?}: expected redact (the whole frame) or drop")),
+        }
+    }
+}
+
 impl Default for TemporalSettings {
     fn default() -> Self {
-        Self { lookahead: 12, max_staleness: 12, tracker: TrackerSettings::default() }
+        Self {
+            lookahead: 12,
+            max_staleness: 12,
+            on_fail: OnFail::Redact,
+            tracker: TrackerSettings::default(),
+        }
     }
 }
 
@@ -62,6 +92,8 @@ pub struct PlanCounts {
     pub fail_closed_error: u64,
     /// Frames redacted whole because their detection was too old.
     pub fail_closed_stale: u64,
+    /// Frames left out of the output (`on_fail = drop`) instead of redacted whole.
+    pub dropped: u64,
     /// The largest age, in frames, of the detection a frame was masked from.
     pub max_staleness: u64,
     /// Frames emitted with detected masks, and the masks they had in all (for the mean).
@@ -194,6 +226,7 @@ impl<'d> Planner<'d> {
 
     fn emit_oldest(&mut self, emit: &mut impl FnMut(Frame, FrameRegions) -> bool) -> bool {
         let Some(p) = self.pending.pop_front() else { return true };
+        let drop = p.fail.is_some() && self.settings.on_fail == OnFail::Drop;
         let regions = match p.fail {
             Some(FailReason::DetectorError) => {
                 self.counts.fail_closed_error += 1;
@@ -216,6 +249,10 @@ impl<'d> Planner<'d> {
         let next = self.pending.front().map_or(self.next, |q| q.index);
         while self.passes.len() > 1 && self.passes[1].0 <= next {
             self.passes.pop_front();
+        }
+        if drop {
+            self.counts.dropped += 1;
+            return true;
         }
         emit(p.frame, regions)
     }
@@ -380,6 +417,7 @@ mod tests {
                 failed_passes: 3,
                 fail_closed_error: 9,
                 fail_closed_stale: 0,
+                dropped: 0,
                 max_staleness: 2,
                 masked_frames: 21,
                 masks: counts.masks,
@@ -391,6 +429,31 @@ mod tests {
         for (i, r) in regions.iter().enumerate() {
             assert!(masked_at(r, 130, 110), "frame {i}");
         }
+    }
+
+    #[test]
+    fn failed_frames_can_be_dropped_instead() {
+        let mut detector = Scripted {
+            target: Target::Faces,
+            answer: |i| {
+                if i == 3 { Err(DetectError::Input("injected".into())) } else { Ok(Found::default()) }
+            },
+            calls: Vec::new(),
+        };
+        let settings = TemporalSettings { on_fail: OnFail::Drop, ..TemporalSettings::default() };
+        let mut planner = Planner::new(&mut detector, 3, settings).unwrap();
+        let mut kept = Vec::new();
+        let mut emit = |f: Frame, r: FrameRegions| {
+            assert!(!matches!(r, FrameRegions::FailClosed), "failed frames are not emitted");
+            kept.push(f.meta().index);
+            true
+        };
+        for i in 0..9 {
+            assert!(planner.push(frame(i), &mut emit));
+        }
+        assert!(planner.finish(&mut emit));
+        assert_eq!(kept, [0, 1, 2, 6, 7, 8]);
+        assert_eq!((planner.counts().dropped, planner.counts().fail_closed()), (3, 3));
     }
 
     #[test]
