@@ -78,6 +78,12 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum EvalCommand {
+    /// Line crossings counted by the pipeline next to the ground truth's (MOTChallenge gt.txt),
+    /// both counted by the same rule (anchor, segment crossing, hysteresis).
+    ///
+    /// Example: obscura eval counts --gt gt.txt --video clip.mp4 --line 0.5,0,0.5,1 --line 0,0.5,1,0.5
+    #[command(verbatim_doc_comment)]
+    Counts(CountArgs),
     /// Face coverage on still images with faces marked in a dlib XML file: a face counts as
     /// covered when at least 90% of its box is masked. Prints a table, or JSON with --json.
     ///
@@ -125,6 +131,32 @@ enum EvalCommand {
         #[command(flatten)]
         detector: DetectorArgs,
     },
+}
+
+/// The arguments of `eval counts`.
+#[derive(Debug, clap::Args)]
+struct CountArgs {
+    /// MOTChallenge ground truth: frame,id,left,top,width,height,conf,... (frames from 1).
+    #[arg(long, value_name = "FILE")]
+    gt: PathBuf,
+    /// The video the ground truth belongs to.
+    #[arg(long, value_name = "FILE")]
+    video: PathBuf,
+    /// A counting line "x0,y0,x1,y1" in normalised coordinates (from, then to; crossing to the
+    /// right-hand side of the direction from → to, as seen on the image, is "in"). Repeat for several.
+    #[arg(long = "line", value_name = "X0,Y0,X1,Y1", required = true)]
+    lines: Vec<String>,
+    /// The point of a person that crosses: bottom (the feet, default) or center.
+    #[arg(long, default_value = "bottom")]
+    anchor: String,
+    /// Run the detector on every N-th frame (1..=60), as in redact.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
+    detect_every: u32,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    detector: DetectorArgs,
 }
 
 /// Detector settings on the command line; defaults as in the config file's [detector] table.
@@ -261,6 +293,7 @@ fn main() -> ExitCode {
         Command::Eval(EvalCommand::Faces { xml, images, json, detector }) => {
             eval_faces(&xml, images.as_deref(), json, &detector)
         }
+        Command::Eval(EvalCommand::Counts(args)) => eval_counts(&args),
         Command::Eval(EvalCommand::Mot { gt, video, target, detect_every, lookahead, json, detector }) => {
             let temporal = TemporalSettings {
                 lookahead,
@@ -303,7 +336,12 @@ fn eval_mot(
             input: video.to_owned(),
             output: None,
             redaction: Redaction::new(target, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new()),
-            detection: detector.as_mut().map(|detector| Detection { detector, every, temporal }),
+            detection: detector.as_mut().map(|detector| Detection {
+                detector,
+                every,
+                temporal,
+                counting: None,
+            }),
             audit: None,
             encoder: EncoderSettings::default(),
         };
@@ -317,6 +355,79 @@ fn eval_mot(
         Ok(coverage.report(video, target.name(), every))
     };
     print_report(run(), json)
+}
+
+fn eval_counts(args: &CountArgs) -> ExitCode {
+    use obscura::count::{CountSettings, Counter, Line, line_totals};
+    use obscura::eval::counts::{CountReport, LineRow, parse_anchor, parse_line, totals};
+    let run = || -> anyhow::Result<CountReport> {
+        let anchor = parse_anchor(&args.anchor).map_err(anyhow::Error::msg)?;
+        let mut lines = Vec::new();
+        for (i, text) in args.lines.iter().enumerate() {
+            let (from, to) = parse_line(text).map_err(anyhow::Error::msg)?;
+            lines.push(Line::new(format!("line{}", i + 1), from, to, anchor)?);
+        }
+        let settings = CountSettings::default();
+        let truth = obscura::eval::mot::read_mot_gt(&args.gt)?;
+        let mut detector = Detector::load(&models_dir(), Target::Heads, &args.detector.settings())?;
+        let mut closed = Vec::new();
+        let mut sink = |c| closed.push(c);
+        let counting = obscura::track::Counting {
+            counter: Counter::new("eval", lines.clone(), Vec::new(), &settings)?,
+            start_ms: 0,
+            sink: &mut sink,
+        };
+        let (mut frames, mut size) = (0u64, (0u32, 0u32));
+        let mut observe = |frame: &obscura::frame::Frame, _: &FrameRegions| {
+            frames += 1;
+            size = frame.size();
+        };
+        let shutdown = Shutdown::new();
+        on_interrupt(&shutdown, Shutdown::abort);
+        let progress = ProgressDisplay::new(&args.video);
+        let job = VideoJob {
+            input: args.video.clone(),
+            output: None,
+            redaction: Redaction::new(Target::Heads, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new()),
+            detection: Some(Detection {
+                detector: &mut detector,
+                every: args.detect_every,
+                temporal: TemporalSettings::default(),
+                counting: Some(counting),
+            }),
+            audit: None,
+            encoder: EncoderSettings::default(),
+        };
+        let result = job.run_observed(&shutdown, &progress, Some(&mut observe));
+        progress.bar.finish_and_clear();
+        result?;
+        let names: Vec<String> = lines.iter().map(|l| l.name().to_owned()).collect();
+        let ours = totals(&names, &closed);
+        let per_frame = (0..frames)
+            .map(|i| truth.get(&i).into_iter().flatten().map(|b| (b.id, b.rect)).collect::<Vec<_>>());
+        let theirs = line_totals(&lines, &settings, size.0, size.1, per_frame)?;
+        let rows = lines
+            .iter()
+            .zip(ours.iter().zip(&theirs))
+            .map(|(line, (o, t))| LineRow {
+                line: line.name().to_owned(),
+                from: [line.from().x, line.from().y],
+                to: [line.to().x, line.to().y],
+                truth_in: t.in_count,
+                truth_out: t.out_count,
+                obscura_in: o.in_count,
+                obscura_out: o.out_count,
+            })
+            .collect();
+        Ok(CountReport {
+            video: args.video.clone(),
+            frames,
+            anchor: args.anchor.clone(),
+            detect_every: args.detect_every,
+            lines: rows,
+        })
+    };
+    print_report(run(), args.json)
 }
 
 fn print_report<R: serde::Serialize + std::fmt::Display>(report: anyhow::Result<R>, json: bool) -> ExitCode {
@@ -469,6 +580,7 @@ fn run_camera(
             detector,
             every: redact.detect_every,
             temporal: redact.temporal.clone(),
+            counting: None,
         }),
         audit: auditor.as_mut().map(|detector| Audit { detector, every: redact.audit_every }),
         encoder: camera.output.encoder.clone(),
@@ -572,6 +684,7 @@ fn redact(args: RedactArgs) -> ExitCode {
             detector: detector as &mut dyn FrameDetector,
             every: args.detect_every,
             temporal: args.temporal(),
+            counting: None,
         });
         let audit = auditor.as_mut().map(|detector| Audit { detector, every: args.audit_every });
         let done = redact_one(input, &output, redaction, detection, audit, &settings, &shutdown)

@@ -16,7 +16,7 @@ use crate::frame::Frame;
 use crate::redact::{FrameRegions, RedactError, RedactedFrame, Redaction};
 use crate::sink::{Mp4Writer, SinkError};
 use crate::source::{Decoded, SourceError, VideoDecoder};
-use crate::track::{PlanCounts, Planner, TemporalSettings};
+use crate::track::{Counting, PlanCounts, Planner, TemporalSettings};
 
 /// Frames in flight between two stages. Small: a frame is several MB at 1080p and beyond.
 const QUEUE_DEPTH: usize = 4;
@@ -146,6 +146,8 @@ pub struct Detection<'d> {
     pub detector: &'d mut dyn FrameDetector,
     pub every: u32,
     pub temporal: TemporalSettings,
+    /// People counting from the person tracks, if configured.
+    pub counting: Option<Counting<'d>>,
 }
 
 impl std::fmt::Debug for Detection<'_> {
@@ -307,9 +309,13 @@ fn detect_stage(
         }
         return (StageEnd::Complete, PlanCounts::default());
     };
+    let counting = detection.counting.take();
     let mut planner =
         match Planner::new(&mut *detection.detector, detection.every, detection.temporal.clone()) {
-            Ok(planner) => planner,
+            Ok(planner) => match counting {
+                Some(counting) => planner.with_counting(counting),
+                None => planner,
+            },
             Err(err) => {
                 // Settings are validated with the config; if they were not, fail closed on every frame.
                 tracing::error!(%err, "tracker settings refused: every frame redacted whole");

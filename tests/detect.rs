@@ -242,3 +242,48 @@ fn heads_and_persons_targets_run_on_real_footage() {
         assert!(err.contains(&format!("detection on {} frames, 0 fail-closed", frames.div_ceil(3))), "{err}");
     }
 }
+
+/// `obscura eval counts` on a ground-truth clip: obscura's in/out for a vertical, a horizontal
+/// and a diagonal line through the middle, each within ±1 of the ground truth's.
+fn counts_within_one(clip: &str, video: &str) {
+    let Some(dir) = shared_eval(clip) else { return };
+    let run = obscura(&[
+        "eval",
+        "counts",
+        "--gt",
+        str(&dir.join("gt.txt")),
+        "--video",
+        str(&dir.join(video)),
+        "--line",
+        "0.5,0,0.5,1",
+        "--line",
+        "0,0.5,1,0.5",
+        "--line",
+        "0,0,1,1",
+        "--json",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let lines = report["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 3);
+    let truth: u64 =
+        lines.iter().map(|l| l["truth_in"].as_u64().unwrap() + l["truth_out"].as_u64().unwrap()).sum();
+    assert!(truth > 0, "the clip has crossings to count: {report:#}");
+    for line in lines {
+        for dir in ["in", "out"] {
+            let ours = line[format!("obscura_{dir}")].as_i64().unwrap();
+            let theirs = line[format!("truth_{dir}")].as_i64().unwrap();
+            assert!((ours - theirs).abs() <= 1, "{dir} within ±1 of the truth: {line}");
+        }
+    }
+}
+
+#[test]
+fn line_counts_match_the_ground_truth_on_tud_campus() {
+    counts_within_one("tud-campus", "TUD-Campus.mp4");
+}
+
+#[test]
+fn line_counts_match_the_ground_truth_on_tud_stadtmitte() {
+    counts_within_one("tud-stadtmitte", "TUD-Stadtmitte.mp4");
+}

@@ -1,6 +1,7 @@
 //! The project's own accuracy checks, usable on anyone's footage: how much of each ground-truth
 //! face and head the redaction masks cover.
 
+pub mod counts;
 pub mod mot;
 
 use std::path::{Path, PathBuf};

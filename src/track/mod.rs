@@ -42,7 +42,7 @@ use crate::detect::Detection;
 use crate::geometry::{Point, Rect};
 
 use kalman::{BoxFilter, rect_from};
-pub use planner::{FailReason, OnFail, PlanCounts, Planner, TemporalSettings};
+pub use planner::{Counting, FailReason, OnFail, PlanCounts, Planner, TemporalSettings};
 
 /// How the tracker matches, confirms, keeps and extrapolates tracks. Frame counts are in frames of
 /// the video, not detection passes, so they do not change meaning with `detect_every`.

@@ -15,7 +15,8 @@
 
 use std::collections::VecDeque;
 
-use super::{Tracker, TrackerSettings};
+use super::{TrackId, TrackState, Tracker, TrackerSettings};
+use crate::count::{Closed, CountError, Counter, Pass};
 use crate::detect::{DetectError, FACE_MASK_SCALE, Found, FrameDetector, head_mask, person_mask};
 use crate::frame::Frame;
 use crate::geometry::{Rect, Shape};
@@ -110,6 +111,21 @@ impl PlanCounts {
     }
 }
 
+/// Counting from the person tracks: each detection pass's confirmed, detected tracks go to the
+/// counter; the buckets it closes go to `sink`.
+pub struct Counting<'d> {
+    pub counter: Counter<TrackId>,
+    /// The stream time of frame timestamp 0, ms since the Unix epoch.
+    pub start_ms: u64,
+    pub sink: &'d mut (dyn FnMut(Closed) + Send),
+}
+
+impl std::fmt::Debug for Counting<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counting").field("counter", &self.counter).field("start_ms", &self.start_ms).finish()
+    }
+}
+
 struct Pending {
     frame: Frame,
     index: u64,
@@ -118,7 +134,7 @@ struct Pending {
 
 /// One frame's regions, decided frames later. Feed frames in order with [`Planner::push`], then
 /// [`Planner::finish`].
-pub struct Planner<'d> {
+pub struct Planner<'d, 'c> {
     detector: &'d mut dyn FrameDetector,
     every: u64,
     settings: TemporalSettings,
@@ -133,9 +149,12 @@ pub struct Planner<'d> {
     latest_pass: Option<(u64, bool)>,
     last_ok: Option<u64>,
     counts: PlanCounts,
+    counting: Option<Counting<'c>>,
+    /// The person tracks at the previous pass, to tell the counter which ended.
+    known: Vec<TrackId>,
 }
 
-impl std::fmt::Debug for Planner<'_> {
+impl std::fmt::Debug for Planner<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Planner")
             .field("next", &self.next)
@@ -144,7 +163,7 @@ impl std::fmt::Debug for Planner<'_> {
     }
 }
 
-impl<'d> Planner<'d> {
+impl<'d, 'c> Planner<'d, 'c> {
     /// A planner running `detector` every `every`-th frame (from the first).
     pub fn new(
         detector: &'d mut dyn FrameDetector,
@@ -165,7 +184,15 @@ impl<'d> Planner<'d> {
             latest_pass: None,
             last_ok: None,
             counts: PlanCounts::default(),
+            counting: None,
+            known: Vec::new(),
         })
+    }
+
+    /// Counts people with `counting` from now on (needs a detector that finds persons).
+    pub fn with_counting(mut self, counting: Counting<'c>) -> Self {
+        self.counting = Some(counting);
+        self
     }
 
     pub fn counts(&self) -> PlanCounts {
@@ -195,8 +222,9 @@ impl<'d> Planner<'d> {
         true
     }
 
-    /// Hands every frame still held to `emit` (the stream ended).
+    /// Hands every frame still held to `emit` (the stream ended), and closes the counts.
     pub fn finish(&mut self, emit: &mut impl FnMut(Frame, FrameRegions) -> bool) -> bool {
+        self.close_counting();
         while !self.pending.is_empty() {
             if !self.emit_oldest(emit) {
                 return false;
@@ -212,6 +240,9 @@ impl<'d> Planner<'d> {
                 // Indices increase by construction: the trackers cannot refuse them.
                 let _ = self.persons.update(index, &found.persons);
                 let _ = self.faces.update(index, &found.faces);
+                if let Err(err) = self.count(frame, index) {
+                    tracing::warn!(frame = index, %err, "counting skipped this pass");
+                }
                 self.passes.push_back((index, found));
                 self.latest_pass = Some((index, true));
                 self.last_ok = Some(index);
@@ -220,6 +251,41 @@ impl<'d> Planner<'d> {
                 self.counts.failed_passes += 1;
                 log_failure(index, &err);
                 self.latest_pass = Some((index, false));
+            }
+        }
+    }
+
+    /// Hands the pass's confirmed, detected person tracks to the counter, if any.
+    fn count(&mut self, frame: &Frame, index: u64) -> Result<(), CountError> {
+        let Some(counting) = self.counting.as_mut() else { return Ok(()) };
+        let tracks: Vec<(TrackId, Rect)> = self
+            .persons
+            .tracks()
+            .iter()
+            .filter(|t| t.state() == TrackState::Confirmed && t.last_detection_frame() == index)
+            .map(|t| (t.id(), t.rect()))
+            .collect();
+        let alive: Vec<TrackId> = self.persons.tracks().iter().map(|t| t.id()).collect();
+        let ended: Vec<TrackId> =
+            self.known.iter().copied().filter(|id| alive.binary_search(id).is_err()).collect();
+        self.known = alive;
+        let (width, height) = frame.size();
+        let pts_ms = frame.meta().pts.map_or(0, |t| t.mseconds());
+        let pass =
+            Pass { time_ms: counting.start_ms + pts_ms, width, height, tracks: &tracks, ended: &ended };
+        let closed = counting.counter.observe(&pass)?;
+        if !closed.is_empty() {
+            (counting.sink)(closed);
+        }
+        Ok(())
+    }
+
+    /// Closes the counter's open buckets (end of stream).
+    fn close_counting(&mut self) {
+        if let Some(counting) = self.counting.as_mut() {
+            let closed = counting.counter.close_all();
+            if !closed.is_empty() {
+                (counting.sink)(closed);
             }
         }
     }
