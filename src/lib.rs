@@ -4,6 +4,7 @@
 //! channels (see [`pipeline`]). Raw [`frame::Frame`]s never reach a sink: sinks take
 //! [`redact::RedactedFrame`], which only [`redact::Redaction::apply`] can make.
 
+pub mod clock;
 pub mod config;
 pub mod count;
 pub mod detect;

@@ -25,6 +25,7 @@ pub use diagnostics::{Diagnostic, Diagnostics};
 pub use encoder::{EncoderSettings, X264Preset};
 pub use source::Source;
 
+use crate::count::{CountSettings, Line, Zone};
 use crate::detect::DetectorSettings;
 use crate::geometry::Point;
 use crate::redact::color::Rgb;
@@ -38,6 +39,8 @@ pub struct Config {
     pub cameras: Vec<CameraConfig>,
     /// `[detector]`: model settings and inference threads, shared by every camera.
     pub detector: DetectorSettings,
+    /// `[counts]`: buckets and count sinks, shared by every camera.
+    pub counts: CountsConfig,
     /// `[redaction] threads`: the size of the one redaction thread pool every camera shares;
     /// default (`None`) one thread per core.
     pub redaction_threads: Option<usize>,
@@ -54,6 +57,25 @@ pub struct CameraConfig {
     pub redact: RedactConfig,
     /// Where the redacted video goes; `[camera.output]`.
     pub output: OutputConfig,
+    /// Counting lines, `[[camera.line]]`, and zones, `[[camera.zone]]`; names unique per camera.
+    pub lines: Vec<Line>,
+    pub zones: Vec<Zone>,
+    /// The wall-clock time of the start of a file source (`start_time`, RFC 3339), ms since the
+    /// Unix epoch: count buckets are stamped from it. Without it, the file's creation time, else
+    /// the epoch.
+    pub start_time_ms: Option<u64>,
+}
+
+/// `[counts]`: how counts are bucketed and where they are written.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CountsConfig {
+    pub settings: CountSettings,
+    /// Figures below this are published as `"<k"` (0: no floor).
+    pub min_count: u64,
+    /// One JSON object per closed bucket and line or zone, appended.
+    pub jsonl: Option<PathBuf>,
+    /// The same as CSV rows, appended (a header when the file is new).
+    pub csv: Option<PathBuf>,
 }
 
 /// `[camera.redact]`: what is hidden in every frame, and how.

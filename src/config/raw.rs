@@ -15,6 +15,7 @@ use toml::Spanned;
 pub(super) struct RawConfig {
     pub detector: Option<Spanned<RawDetector>>,
     pub redaction: Option<Spanned<RawRedaction>>,
+    pub counts: Option<Spanned<RawCounts>>,
     pub camera: Option<Spanned<Vec<Spanned<RawCamera>>>>,
 }
 
@@ -47,6 +48,38 @@ pub(super) struct RawCamera {
     pub source: Option<Spanned<String>>,
     pub redact: Option<Spanned<RawRedact>>,
     pub output: Option<Spanned<RawOutput>>,
+    pub start_time: Option<Spanned<toml::value::Datetime>>,
+    pub line: Option<Vec<Spanned<RawLine>>>,
+    pub zone: Option<Vec<Spanned<RawZone>>>,
+}
+
+/// One `[[camera.line]]`; its span is the header.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLine {
+    pub name: Option<Spanned<String>>,
+    pub from: Option<Spanned<Vec<f64>>>,
+    pub to: Option<Spanned<Vec<f64>>>,
+    pub anchor: Option<Spanned<String>>,
+}
+
+/// One `[[camera.zone]]`; its span is the header.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawZone {
+    pub name: Option<Spanned<String>>,
+    pub polygon: Option<Spanned<Vec<Vec<f64>>>>,
+    pub anchor: Option<Spanned<String>>,
+}
+
+/// `[counts]`; its span is the header.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCounts {
+    pub bucket: Option<Spanned<String>>,
+    pub min_count: Option<Spanned<i64>>,
+    pub jsonl: Option<Spanned<String>>,
+    pub csv: Option<Spanned<String>>,
 }
 
 /// `[camera.redact]`; its span is the header.

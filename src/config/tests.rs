@@ -47,6 +47,9 @@ target = "frame"
 "#;
     let config = parse(text).unwrap();
     let expected = CameraConfig {
+        lines: Vec::new(),
+        zones: Vec::new(),
+        start_time_ms: None,
         name: "entrance".into(),
         source: file("/etc/obscura/media/street.mp4"),
         redact: RedactConfig { target: Target::Frame, ..RedactConfig::default() },
@@ -54,7 +57,12 @@ target = "frame"
     };
     assert_eq!(
         config,
-        Config { cameras: vec![expected], detector: DetectorSettings::default(), redaction_threads: None }
+        Config {
+            cameras: vec![expected],
+            detector: DetectorSettings::default(),
+            redaction_threads: None,
+            counts: CountsConfig::default()
+        }
     );
     let redact = &config.cameras[0].redact;
     assert_eq!(
@@ -90,6 +98,9 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
 "##;
     let config = parse(text).unwrap();
     let entrance = CameraConfig {
+        lines: Vec::new(),
+        zones: Vec::new(),
+        start_time_ms: None,
         name: "entrance".into(),
         source: Source::Rtsp("rtsp://192.0.2.10/stream1".into()),
         redact: RedactConfig {
@@ -110,6 +121,9 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
         },
     };
     let yard = CameraConfig {
+        lines: Vec::new(),
+        zones: Vec::new(),
+        start_time_ms: None,
         name: "Yard_2".into(),
         source: file("/srv/yard 2.mp4"),
         redact: RedactConfig { target: Target::Frame, method: Method::Pixelate, ..RedactConfig::default() },
@@ -123,7 +137,8 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
         Config {
             cameras: vec![entrance, yard],
             detector: DetectorSettings::default(),
-            redaction_threads: None
+            redaction_threads: None,
+            counts: CountsConfig::default(),
         }
     );
 }
@@ -578,7 +593,7 @@ fn unknown_table_is_reported_once_with_nothing_inside_it() {
     let text = format!("{CAMERA}[camera.redcat]\ntarget = \"faces\"\nmethod = \"bogus\"\nfoo = 1\n");
     assert_eq!(
         errors(&text),
-        ["6:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`"]
+        ["6:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `start_time`, `line`, `zone`"]
     );
 }
 
@@ -588,7 +603,7 @@ fn misplaced_camera_keys_get_a_hint() {
     assert_eq!(
         errors(&text),
         [
-            "7:2: unknown table `output`, expected one of `detector`, `redaction`, `camera`; camera settings belong after a `[[camera]]` header \
+            "7:2: unknown table `output`, expected one of `detector`, `redaction`, `counts`, `camera`; camera settings belong after a `[[camera]]` header \
              (e.g. `[camera.redact]`)"
         ]
     );
@@ -655,7 +670,7 @@ source = "rtsp://192.0.2.1/live"
 target = "frame"
 "##;
     let expected = [
-        "3:1: unknown key `soruce`, expected one of `name`, `source`, `redact`, `output`",
+        "3:1: unknown key `soruce`, expected one of `name`, `source`, `redact`, `output`, `start_time`, `line`, `zone`",
         "6:10: unknown method \"smear\": expected one of blur, pixelate, fill",
         "7:14: invalid colour \"#12345\": expected #RRGGBB with six hexadecimal digits, e.g. \"#000000\"",
         "10:8: wrong type for `name`: expected a string, found integer `7`",
@@ -663,7 +678,7 @@ target = "frame"
          height (y)",
         "16:7: wrong type for `crf`: expected an integer, found string \"high\"",
         "19:8: duplicate camera name \"entrance\", already used on line 2: give each camera its own name",
-        "21:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`",
+        "21:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `start_time`, `line`, `zone`",
     ];
     assert_eq!(errors(text), expected);
     let printed = parse(text).unwrap_err().to_string();

@@ -9,13 +9,17 @@ use std::str::FromStr;
 use toml::Spanned;
 
 use super::diagnostics::Report;
-use super::raw::{RawCamera, RawConfig, RawDetector, RawMaskNode, RawOutput, RawRedact};
+use super::raw::{
+    RawCamera, RawConfig, RawCounts, RawDetector, RawLine, RawMaskNode, RawOutput, RawRedact, RawZone,
+};
 use super::recover::Dropped;
-use super::{CameraConfig, Config, EncoderSettings, OutputConfig, RedactConfig, Source};
+use super::{CameraConfig, Config, CountsConfig, EncoderSettings, OutputConfig, RedactConfig, Source};
+use crate::count::{Line, Zone};
 use crate::detect::{DetectorSettings, ExecutionProvider, Threads, Tiling};
 use crate::geometry::Point;
 use crate::redact::color::Rgb;
 use crate::redact::policy::{Method, Target};
+use crate::track::Anchor;
 
 /// Checks `raw`, reporting every problem into `report`; the `Config` is only meaningful when
 /// `report` stayed empty.
@@ -67,7 +71,13 @@ impl Validator<'_, '_> {
             )
             .map(|n| n as usize)
         });
-        Config { cameras, detector: detector.unwrap_or_default(), redaction_threads }
+        let counts = self.counts(raw.counts.map(Spanned::into_inner).unwrap_or_default());
+        Config {
+            cameras,
+            detector: detector.unwrap_or_default(),
+            redaction_threads,
+            counts: counts.unwrap_or_default(),
+        }
     }
 
     fn detector(&mut self, raw: RawDetector) -> Option<DetectorSettings> {
@@ -206,7 +216,186 @@ impl Validator<'_, '_> {
             None => self.redact(header, RawRedact::default(), quiet),
         };
         let output = self.output(raw.output.map(Spanned::into_inner).unwrap_or_default());
-        Some(CameraConfig { name: name?, source: source?, redact: redact?, output: output? })
+        let mut names = HashMap::new();
+        let lines: Vec<Option<Line>> =
+            raw.line.unwrap_or_default().into_iter().map(|l| self.line(l, &mut names)).collect();
+        let zones: Vec<Option<Zone>> =
+            raw.zone.unwrap_or_default().into_iter().map(|z| self.zone(z, &mut names)).collect();
+        let start_time_ms = match raw.start_time {
+            Some(t) => match crate::clock::from_toml(t.get_ref()) {
+                Some(ms) => Some(Some(ms)),
+                None => {
+                    self.report.error(
+                        t.span().start,
+                        "start_time must be a date and time with its offset, after 1970, e.g. \
+                         start_time = 2026-11-22T10:00:00+01:00",
+                    );
+                    None
+                }
+            },
+            None => Some(None),
+        };
+        Some(CameraConfig {
+            name: name?,
+            source: source?,
+            redact: redact?,
+            output: output?,
+            lines: lines.into_iter().collect::<Option<_>>()?,
+            zones: zones.into_iter().collect::<Option<_>>()?,
+            start_time_ms: start_time_ms?,
+        })
+    }
+
+    fn anchor(&mut self, raw: Option<Spanned<String>>) -> Option<Anchor> {
+        match raw {
+            None => Some(Anchor::BottomCenter),
+            Some(a) => {
+                match a.get_ref().as_str() {
+                    "bottom" => Some(Anchor::BottomCenter),
+                    "center" => Some(Anchor::Center),
+                    other => {
+                        self.report.error(
+                        a.span().start,
+                        format!("unknown anchor {other:?}: expected \"bottom\" (the feet, default) or \"center\""),
+                    );
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// A normalised `[x, y]` point of a line or zone.
+    fn norm_point(&mut self, at: usize, xy: &[f64], what: &str) -> Option<crate::geometry::Point> {
+        match xy {
+            [x, y] if (0.0..=1.0).contains(x) && (0.0..=1.0).contains(y) => {
+                Some(crate::geometry::Point::new(*x as f32, *y as f32))
+            }
+            _ => {
+                self.report.error(
+                    at,
+                    format!("{what} must be [x, y] with x and y between 0 and 1 (fractions of the frame), e.g. [0.5, 0]"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A line or zone name, unique within its camera.
+    fn count_name(
+        &mut self,
+        header: usize,
+        raw: Option<Spanned<String>>,
+        kind: &str,
+        names: &mut HashMap<String, usize>,
+    ) -> Option<String> {
+        let Some(raw) = raw else {
+            self.report.error(header, format!("{kind} has no `name`: add one, e.g. name = \"door\""));
+            return None;
+        };
+        let at = raw.span().start;
+        let name = raw.into_inner();
+        if let Err(message) = check_name(&name) {
+            self.report.error(at, message.replace("camera name", &format!("{kind} name")));
+            return None;
+        }
+        if let Some(&first) = names.get(&name) {
+            let line = self.report.line_of(first);
+            self.report.error(
+                at,
+                format!("duplicate line or zone name {name:?} in this camera, already used on line {line}"),
+            );
+            return None;
+        }
+        names.insert(name.clone(), at);
+        Some(name)
+    }
+
+    fn line(&mut self, raw: Spanned<RawLine>, names: &mut HashMap<String, usize>) -> Option<Line> {
+        let header = raw.span().start;
+        let raw = raw.into_inner();
+        let name = self.count_name(header, raw.name, "line", names);
+        let end = |this: &mut Self, value: Option<Spanned<Vec<f64>>>, key: &str| match value {
+            Some(v) => this.norm_point(v.span().start, v.get_ref(), &format!("`{key}`")),
+            None => {
+                this.report.error(header, format!("line has no `{key}`: add it, e.g. {key} = [0.5, 0]"));
+                None
+            }
+        };
+        let from = end(self, raw.from, "from");
+        let to = end(self, raw.to, "to");
+        let anchor = self.anchor(raw.anchor);
+        let (name, from, to, anchor) = (name?, from?, to?, anchor?);
+        Line::new(name, from, to, anchor).map_err(|e| self.report.error(header, e.to_string())).ok()
+    }
+
+    fn zone(&mut self, raw: Spanned<RawZone>, names: &mut HashMap<String, usize>) -> Option<Zone> {
+        let header = raw.span().start;
+        let raw = raw.into_inner();
+        let name = self.count_name(header, raw.name, "zone", names);
+        let polygon = match raw.polygon {
+            Some(p) => {
+                let at = p.span().start;
+                let points: Vec<Option<crate::geometry::Point>> =
+                    p.get_ref().iter().map(|xy| self.norm_point(at, xy, "each zone point")).collect();
+                let points: Option<Vec<_>> = points.into_iter().collect();
+                match points {
+                    Some(points) if points.len() >= 3 => Some(points),
+                    Some(_) => {
+                        self.report.error(at, "a zone polygon needs at least 3 [x, y] points");
+                        None
+                    }
+                    None => None,
+                }
+            }
+            None => {
+                self.report.error(
+                    header,
+                    "zone has no `polygon`: add one, e.g. polygon = [[0, 0], [0.5, 0], [0.5, 1]]",
+                );
+                None
+            }
+        };
+        let anchor = self.anchor(raw.anchor);
+        let (name, polygon, anchor) = (name?, polygon?, anchor?);
+        Zone::new(name, polygon, anchor).map_err(|e| self.report.error(header, e.to_string())).ok()
+    }
+
+    fn counts(&mut self, raw: RawCounts) -> Option<CountsConfig> {
+        let mut counts = CountsConfig::default();
+        let mut ok = true;
+        if let Some(bucket) = raw.bucket {
+            match parse_duration_ms(bucket.get_ref()) {
+                Some(ms) if (60_000..=86_400_000).contains(&ms) && 86_400_000 % ms == 0 => {
+                    counts.settings.bucket_ms = ms
+                }
+                _ => {
+                    self.report.error(
+                        bucket.span().start,
+                        format!(
+                            "bucket {:?} is not a bucket length: use minutes or hours that divide a day, e.g. \"15m\", \"1h\"",
+                            bucket.get_ref()
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if let Some(k) = raw.min_count {
+            match self.int_in(
+                k,
+                "min_count",
+                0,
+                1000,
+                "counts below it are published as \"<k\"; 0 = no floor",
+            ) {
+                Some(k) => counts.min_count = u64::from(k),
+                None => ok = false,
+            }
+        }
+        counts.jsonl = raw.jsonl.map(|p| self.base_dir.join(p.into_inner()));
+        counts.csv = raw.csv.map(|p| self.base_dir.join(p.into_inner()));
+        ok.then_some(counts)
     }
 
     /// Reports a missing required key at its table's header, unless phase one dropped a key of
@@ -483,6 +672,19 @@ impl Validator<'_, '_> {
         }
         valid
     }
+}
+
+/// `"15m"`, `"1h"`, `"30s"` as milliseconds.
+fn parse_duration_ms(text: &str) -> Option<u64> {
+    let (number, unit) = text.trim().split_at(text.trim().find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = number.parse().ok()?;
+    let unit_ms = match unit {
+        "s" => 1000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms)
 }
 
 /// Camera names label logs, counts and output files, so they are kept short and plain.
