@@ -513,6 +513,14 @@ fn run(path: &Path) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
+    let counting = config.cameras.iter().any(|c| !c.lines.is_empty() || !c.zones.is_empty());
+    let count_files = match counting.then(|| obscura::sink::CountFiles::open(&config.counts)).transpose() {
+        Ok(files) => files.map(std::sync::Mutex::new),
+        Err(err) => {
+            eprintln!("obscura run: cannot open a count file: {err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
     let shutdown = Shutdown::new();
     on_interrupt(&shutdown, Shutdown::stop);
     let results: Vec<(String, anyhow::Result<String>)> = std::thread::scope(|s| {
@@ -520,7 +528,10 @@ fn run(path: &Path) -> ExitCode {
             .cameras
             .iter()
             .map(|camera| {
-                (camera.name.clone(), s.spawn(|| run_camera(camera, &config.detector, &pool, &shutdown)))
+                (
+                    camera.name.clone(),
+                    s.spawn(|| run_camera(camera, &config, &pool, count_files.as_ref(), &shutdown)),
+                )
             })
             .collect();
         handles
@@ -545,10 +556,12 @@ fn run(path: &Path) -> ExitCode {
 
 fn run_camera(
     camera: &CameraConfig,
-    detector_settings: &DetectorSettings,
+    config: &Config,
     pool: &std::sync::Arc<rayon::ThreadPool>,
+    count_files: Option<&std::sync::Mutex<obscura::sink::CountFiles>>,
     shutdown: &Shutdown,
 ) -> anyhow::Result<String> {
+    let detector_settings = &config.detector;
     let _span = tracing::info_span!("camera", name = %camera.name).entered();
     let input = match &camera.source {
         Source::File(path) => path.clone(),
@@ -560,7 +573,34 @@ fn run_camera(
         tracing::warn!("no [camera.output] video: frames are redacted and discarded");
     }
     let redact = &camera.redact;
-    let mut detector = load_detector(redact.target, detector_settings)?;
+    let counts_people = !camera.lines.is_empty() || !camera.zones.is_empty();
+    let mut detector = if counts_people {
+        Some(Detector::load_counting(&models_dir(), redact.target, true, detector_settings)?)
+    } else {
+        load_detector(redact.target, detector_settings)?
+    };
+    let mut buckets = 0u64;
+    let mut sink = |closed: obscura::count::Closed| {
+        buckets += (closed.lines.len() + closed.zones.len()) as u64;
+        if let Some(files) = count_files {
+            let mut files = files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Err(err) = files.write(&closed) {
+                tracing::error!(%err, "cannot write counts");
+            }
+        }
+    };
+    let counting = if counts_people {
+        let counter = obscura::count::Counter::new(
+            camera.name.clone(),
+            camera.lines.clone(),
+            camera.zones.clone(),
+            &config.counts.settings,
+        )?;
+        let start_ms = camera.start_time_ms.unwrap_or_else(|| file_created_ms(&input));
+        Some(obscura::track::Counting { counter, start_ms, sink: &mut sink })
+    } else {
+        None
+    };
     let mut auditor = load_auditor(redact.target, detector_settings, redact.audit_every)?;
     let report_settings = RedactionSettings {
         target: redact.target,
@@ -580,17 +620,30 @@ fn run_camera(
             detector,
             every: redact.detect_every,
             temporal: redact.temporal.clone(),
-            counting: None,
+            counting,
         }),
         audit: auditor.as_mut().map(|detector| Audit { detector, every: redact.audit_every }),
         encoder: camera.output.encoder.clone(),
     };
     let report = job.run(shutdown, &NoProgress)?;
     let mut summary = describe_report(&report);
+    if counts_people {
+        summary += &format!(", {buckets} count bucket(s) closed");
+    }
     if let Some(output) = &report.output {
         summary += &format!("\n  {}", write_report(output, &report, &report_settings)?);
     }
     Ok(summary)
+}
+
+/// When a file was created, ms since the epoch (the start time of its counts when the config
+/// gives none); the epoch when the file system does not say.
+fn file_created_ms(path: &Path) -> u64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.created())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The face input size of the residual audit: twice detection's.

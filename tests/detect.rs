@@ -287,3 +287,70 @@ fn line_counts_match_the_ground_truth_on_tud_campus() {
 fn line_counts_match_the_ground_truth_on_tud_stadtmitte() {
     counts_within_one("tud-stadtmitte", "TUD-Stadtmitte.mp4");
 }
+
+/// `obscura run` with a counting line writes its buckets to JSONL and CSV, stamped from the
+/// camera's `start_time`, with the same totals `eval counts` reports.
+#[test]
+fn run_counts_a_line_into_jsonl_and_csv() {
+    let Some(eval) = shared_eval("tud-campus") else { return };
+    let video = eval.join("TUD-Campus.mp4");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("counts.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[counts]
+bucket = "1m"
+jsonl = "data/counts.jsonl"
+csv = "data/counts.csv"
+
+[[camera]]
+name = "campus"
+source = "{}"
+start_time = 2026-11-22T10:00:30+01:00
+[camera.redact]
+target = "frame"
+[[camera.line]]
+name = "middle"
+from = [0.5, 0.0]
+to = [0.5, 1.0]
+"#,
+            video.display()
+        ),
+    )
+    .unwrap();
+    let run = obscura(&["run", "--config", str(&config)]);
+    let err = stderr(&run);
+    assert!(run.status.success(), "{err}");
+    let text = std::fs::read_to_string(dir.path().join("data/counts.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 1, "71 frames fit in one 1-minute bucket: {text}");
+    assert_eq!(rows[0]["camera"], "campus");
+    assert_eq!(rows[0]["line"], "middle");
+    assert_eq!(rows[0]["start"], "2026-11-22T09:00:00Z", "the bucket of 09:00:30 UTC");
+    assert_eq!(rows[0]["end"], "2026-11-22T09:01:00Z");
+    let csv = std::fs::read_to_string(dir.path().join("data/counts.csv")).unwrap();
+    let mut csv_lines = csv.lines();
+    assert_eq!(csv_lines.next(), Some(obscura::sink::CSV_HEADER));
+    let fields: Vec<&str> = csv_lines.next().unwrap().split(',').collect();
+    assert_eq!(fields[..5], ["campus", "line", "middle", "2026-11-22T09:00:00Z", "2026-11-22T09:01:00Z"]);
+    assert_eq!(fields[6], rows[0]["in"].to_string());
+    assert_eq!(fields[7], rows[0]["out"].to_string());
+    // The same totals as eval counts.
+    let eval_run = obscura(&[
+        "eval",
+        "counts",
+        "--gt",
+        str(&eval.join("gt.txt")),
+        "--video",
+        str(&video),
+        "--line",
+        "0.5,0,0.5,1",
+        "--json",
+    ]);
+    assert!(eval_run.status.success(), "{}", stderr(&eval_run));
+    let report: serde_json::Value = serde_json::from_slice(&eval_run.stdout).unwrap();
+    assert_eq!(rows[0]["in"], report["lines"][0]["obscura_in"], "{report}");
+    assert_eq!(rows[0]["out"], report["lines"][0]["obscura_out"], "{report}");
+    assert!(rows[0]["out"].as_u64().unwrap() > 0, "people cross the middle line: {text}");
+}

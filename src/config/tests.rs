@@ -593,7 +593,9 @@ fn unknown_table_is_reported_once_with_nothing_inside_it() {
     let text = format!("{CAMERA}[camera.redcat]\ntarget = \"faces\"\nmethod = \"bogus\"\nfoo = 1\n");
     assert_eq!(
         errors(&text),
-        ["6:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `start_time`, `line`, `zone`"]
+        [
+            "6:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `start_time`, `line`, `zone`"
+        ]
     );
 }
 
@@ -684,4 +686,43 @@ target = "frame"
     let printed = parse(text).unwrap_err().to_string();
     assert_eq!(printed.lines().count(), expected.len());
     assert!(printed.starts_with("cam.toml:3:1: unknown key `soruce`"), "{printed}");
+}
+
+#[test]
+fn lines_zones_and_counts_are_read() {
+    let text = "[counts]\nbucket = \"1h\"\nmin_count = 3\njsonl = \"data/c.jsonl\"\n\
+                [[camera]]\nname = \"a\"\nsource = \"a.mp4\"\nstart_time = 2026-11-22T10:00:00Z\n\
+                [[camera.line]]\nname = \"door\"\nfrom = [0.5, 0]\nto = [0.5, 1]\nanchor = \"center\"\n\
+                [[camera.zone]]\nname = \"till\"\npolygon = [[0, 0], [0.5, 0], [0.5, 0.5]]\n";
+    let config = parse(text).unwrap();
+    let camera = &config.cameras[0];
+    assert_eq!(camera.lines.len(), 1);
+    assert_eq!(camera.lines[0].name(), "door");
+    assert_eq!(camera.lines[0].anchor(), crate::track::Anchor::Center);
+    assert_eq!(camera.zones[0].polygon().len(), 3);
+    assert_eq!(camera.start_time_ms, Some(1_795_341_600_000));
+    assert_eq!(config.counts.settings.bucket_ms, 3_600_000);
+    assert_eq!(config.counts.min_count, 3);
+    assert_eq!(config.counts.jsonl, Some(PathBuf::from("/etc/obscura/data/c.jsonl")), "next to the config");
+}
+
+#[test]
+fn bad_lines_zones_and_counts_are_each_reported() {
+    let text = "[counts]\nbucket = \"7m\"\n\
+                [[camera]]\nname = \"a\"\nsource = \"a.mp4\"\nstart_time = 2026-11-22T10:00:00\n\
+                [[camera.line]]\nname = \"door\"\nfrom = [0.5, 2]\nanchor = \"feet\"\n\
+                [[camera.zone]]\nname = \"door\"\npolygon = [[0, 0], [0.5, 0]]\n";
+    assert_eq!(
+        errors(text),
+        [
+            "2:10: bucket \"7m\" is not a bucket length: use minutes or hours that divide a day, e.g. \"15m\", \"1h\"",
+            "6:14: start_time must be a date and time with its offset, after 1970, e.g. start_time = \
+             2026-11-22T10:00:00+01:00",
+            "7:1: line has no `to`: add it, e.g. to = [0.5, 0]",
+            "9:8: `from` must be [x, y] with x and y between 0 and 1 (fractions of the frame), e.g. [0.5, 0]",
+            "10:10: unknown anchor \"feet\": expected \"bottom\" (the feet, default) or \"center\"",
+            "12:8: duplicate line or zone name \"door\" in this camera, already used on line 8",
+            "13:11: a zone polygon needs at least 3 [x, y] points",
+        ]
+    );
 }

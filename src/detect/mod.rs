@@ -185,9 +185,21 @@ impl Detector {
         target: Target,
         settings: &DetectorSettings,
     ) -> Result<Self, DetectError> {
+        Self::load_counting(models, target, false, settings)
+    }
+
+    /// Loads the models `target` needs, and the person detector also when `counting` (people are
+    /// counted from person tracks whatever is redacted).
+    pub fn load_counting(
+        models: &std::path::Path,
+        target: Target,
+        counting: bool,
+        settings: &DetectorSettings,
+    ) -> Result<Self, DetectError> {
         let faces = FaceDetector::load(models, settings.faces)?;
         let persons = match target {
             Target::Heads | Target::Persons => Some(PersonDetector::load(models, settings.persons)?),
+            _ if counting => Some(PersonDetector::load(models, settings.persons)?),
             Target::Faces | Target::Frame | Target::None => None,
         };
         Ok(Self { target, faces, persons })

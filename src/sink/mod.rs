@@ -1,10 +1,13 @@
-//! Sinks: everything that takes frames out of the process. Every sink takes
-//! [`RedactedFrame`](crate::redact::RedactedFrame) and nothing else.
+//! Sinks: everything that takes data out of the process. Every frame sink takes
+//! [`RedactedFrame`](crate::redact::RedactedFrame) and nothing else; count sinks take closed
+//! count buckets (aggregates, no per-person data).
 
+mod counts;
 mod mp4;
 mod mp4_scrub;
 mod temp;
 
+pub use counts::{CSV_HEADER, CountFileError, CountFiles};
 pub use mp4::{Mp4Writer, SinkError};
 pub use mp4_scrub::scrub_mp4_metadata;
 pub use temp::TempOutput;

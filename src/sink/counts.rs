@@ -1,0 +1,149 @@
+//! Count sinks that are plain files: JSON Lines and CSV, appended one closed bucket per line or
+//! zone. Counts only: camera, line or zone name, interval, figures (under the `min_count` floor).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::clock::rfc3339;
+use crate::config::CountsConfig;
+use crate::count::{Closed, Published};
+
+/// The CSV columns; zones leave `in`/`out` empty, lines the zone columns (dwell times are in the
+/// JSONL sink only).
+pub const CSV_HEADER: &str =
+    "camera,kind,name,start,end,passes,in,out,entries,occupancy_min,occupancy_max,occupancy_mean";
+
+/// Appends closed buckets to the configured JSONL and CSV files.
+#[derive(Debug)]
+pub struct CountFiles {
+    jsonl: Option<(PathBuf, File)>,
+    csv: Option<(PathBuf, File)>,
+    min_count: u64,
+}
+
+/// Why a count file could not be opened or written; the message names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct CountFileError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+fn open_append(path: &Path) -> Result<File, CountFileError> {
+    let err = |source| CountFileError { path: path.to_owned(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    OpenOptions::new().create(true).append(true).open(path).map_err(err)
+}
+
+impl CountFiles {
+    /// Opens (creating, appending) the files of `config`; a new CSV file gets its header.
+    pub fn open(config: &CountsConfig) -> Result<Self, CountFileError> {
+        let jsonl = config.jsonl.as_ref().map(|p| Ok((p.clone(), open_append(p)?))).transpose()?;
+        let csv = match &config.csv {
+            Some(path) => {
+                let mut file = open_append(path)?;
+                let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(false);
+                if empty {
+                    writeln!(file, "{CSV_HEADER}")
+                        .map_err(|source| CountFileError { path: path.clone(), source })?;
+                }
+                Some((path.clone(), file))
+            }
+            None => None,
+        };
+        Ok(Self { jsonl, csv, min_count: config.min_count })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.jsonl.is_none() && self.csv.is_none()
+    }
+
+    /// Appends every bucket of `closed`, each file written in one call and flushed.
+    pub fn write(&mut self, closed: &Closed) -> Result<(), CountFileError> {
+        let k = self.min_count;
+        if let Some((path, file)) = self.jsonl.as_mut() {
+            let mut text = String::new();
+            for b in &closed.lines {
+                let p = b.published(k);
+                let row = json!({
+                    "camera": p.camera, "line": p.line, "start": rfc3339(p.start_ms), "end": rfc3339(p.end_ms),
+                    "passes": p.passes, "in": p.in_count, "out": p.out_count,
+                });
+                text += &format!("{row}\n");
+            }
+            for b in &closed.zones {
+                let p = b.published(k);
+                let dwell: Vec<_> = p
+                    .dwell
+                    .iter()
+                    .map(|d| json!({"from_s": d.from_ms / 1000, "to_s": d.to_ms.map(|t| t / 1000), "count": d.count}))
+                    .collect();
+                let row = json!({
+                    "camera": p.camera, "zone": p.zone, "start": rfc3339(p.start_ms), "end": rfc3339(p.end_ms),
+                    "passes": p.passes, "entries": p.entries, "occupancy_min": p.occupancy_min,
+                    "occupancy_max": p.occupancy_max, "occupancy_mean": p.occupancy_mean, "dwell": dwell,
+                });
+                text += &format!("{row}\n");
+            }
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.flush())
+                .map_err(|source| CountFileError { path: path.clone(), source })?;
+        }
+        if let Some((path, file)) = self.csv.as_mut() {
+            let mut text = String::new();
+            let cell = |v: Option<String>| v.unwrap_or_default();
+            for b in &closed.lines {
+                let p = b.published(k);
+                text += &format!(
+                    "{},line,{},{},{},{},{},{},,,,\n",
+                    csv_field(&p.camera),
+                    csv_field(&p.line),
+                    rfc3339(p.start_ms),
+                    rfc3339(p.end_ms),
+                    p.passes,
+                    published(&p.in_count),
+                    published(&p.out_count)
+                );
+            }
+            for b in &closed.zones {
+                let p = b.published(k);
+                text += &format!(
+                    "{},zone,{},{},{},{},,,{},{},{},{}\n",
+                    csv_field(&p.camera),
+                    csv_field(&p.zone),
+                    rfc3339(p.start_ms),
+                    rfc3339(p.end_ms),
+                    p.passes,
+                    published(&p.entries),
+                    cell(p.occupancy_min.as_ref().map(published)),
+                    cell(p.occupancy_max.as_ref().map(published)),
+                    cell(p.occupancy_mean.as_ref().map(|m| match m {
+                        Published::Count(v) => format!("{v:.2}"),
+                        Published::Below(k) => format!("<{k}"),
+                    })),
+                );
+            }
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.flush())
+                .map_err(|source| CountFileError { path: path.clone(), source })?;
+        }
+        Ok(())
+    }
+}
+
+fn published(p: &Published) -> String {
+    match p {
+        Published::Count(v) => v.to_string(),
+        Published::Below(k) => format!("<{k}"),
+    }
+}
+
+/// Names are plain (letters, digits, `_`, `-`), so quoting is never needed; kept for safety.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
