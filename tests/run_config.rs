@@ -53,3 +53,77 @@ target = "frame"
     assert_eq!(frames.len(), expected);
     assert!(frames.iter().all(|f| f.data.chunks_exact(3).all(|p| p[0] < 8 && p[1] > 247 && p[2] < 8)));
 }
+
+/// The rows of the count store: (camera, line, start_ms, in, out).
+fn stored_counts(db: &std::path::Path) -> Vec<(String, String, i64, i64, i64)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT camera, line, start_ms, in_count, out_count FROM line_buckets ORDER BY start_ms")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn counting_config(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let config = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            r#"[counts]
+bucket = "1m"
+sqlite = "{name}.sqlite"
+
+[[camera]]
+name = "street"
+source = "{}"
+start_time = 2026-11-22T10:00:40Z
+[camera.redact]
+target = "frame"
+[[camera.line]]
+name = "middle"
+from = [0.5, 0.0]
+to = [0.5, 1.0]
+"#,
+            sample().display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// kill -9 of a real `obscura run` mid-stream, then a restart: every bucket closed before the
+/// kill is kept, and nothing is counted twice (the same rows as an uninterrupted run).
+#[test]
+fn counts_survive_kill_9_and_a_restart_without_doubling() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = counting_config(dir.path(), "clean");
+    let run = obscura(&["run", "--config", str(&clean)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let expected = stored_counts(&dir.path().join("clean.sqlite"));
+    assert_eq!(expected.len(), 2, "72 s from 10:00:40: the 10:00 and 10:01 buckets: {expected:?}");
+
+    let killed = counting_config(dir.path(), "killed");
+    let db = dir.path().join("killed.sqlite");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_obscura"))
+        .args(["run", "--config", str(&killed)])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the first bucket (10:00–10:01, closed 20 s into the stream) is stored.
+    let started = std::time::Instant::now();
+    while !db.exists() || stored_counts(&db).is_empty() {
+        assert!(started.elapsed().as_secs() < 300, "the first bucket was never stored");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let after_kill = stored_counts(&db);
+    assert_eq!(after_kill, expected[..1], "the closed bucket survived the kill, the open one was lost");
+
+    let run = obscura(&["run", "--config", str(&killed)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(stored_counts(&db), expected, "after the restart: every bucket once, as in a clean run");
+}

@@ -72,6 +72,9 @@ pub struct CountsConfig {
     pub settings: CountSettings,
     /// Figures below this are published as `"<k"` (0: no floor).
     pub min_count: u64,
+    /// The SQLite count store; by default `counts.sqlite` beside the config file when no sink is
+    /// configured.
+    pub sqlite: Option<PathBuf>,
     /// One JSON object per closed bucket and line or zone, appended.
     pub jsonl: Option<PathBuf>,
     /// The same as CSV rows, appended (a header when the file is new).

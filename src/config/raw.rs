@@ -78,6 +78,7 @@ pub(super) struct RawZone {
 pub(super) struct RawCounts {
     pub bucket: Option<Spanned<String>>,
     pub min_count: Option<Spanned<i64>>,
+    pub sqlite: Option<Spanned<String>>,
     pub jsonl: Option<Spanned<String>>,
     pub csv: Option<Spanned<String>>,
 }

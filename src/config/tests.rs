@@ -61,7 +61,10 @@ target = "frame"
             cameras: vec![expected],
             detector: DetectorSettings::default(),
             redaction_threads: None,
-            counts: CountsConfig::default()
+            counts: CountsConfig {
+                sqlite: Some("/etc/obscura/counts.sqlite".into()),
+                ..CountsConfig::default()
+            }
         }
     );
     let redact = &config.cameras[0].redact;
@@ -138,7 +141,10 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
             cameras: vec![entrance, yard],
             detector: DetectorSettings::default(),
             redaction_threads: None,
-            counts: CountsConfig::default(),
+            counts: CountsConfig {
+                sqlite: Some("/etc/obscura/counts.sqlite".into()),
+                ..CountsConfig::default()
+            },
         }
     );
 }

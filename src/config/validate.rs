@@ -395,6 +395,14 @@ impl Validator<'_, '_> {
         }
         counts.jsonl = raw.jsonl.map(|p| self.base_dir.join(p.into_inner()));
         counts.csv = raw.csv.map(|p| self.base_dir.join(p.into_inner()));
+        counts.sqlite = match raw.sqlite {
+            Some(p) => Some(self.base_dir.join(p.into_inner())),
+            // The embedded default, when nothing else is configured.
+            None if counts.jsonl.is_none() && counts.csv.is_none() => {
+                Some(self.base_dir.join("counts.sqlite"))
+            }
+            None => None,
+        };
         ok.then_some(counts)
     }
 

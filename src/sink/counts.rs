@@ -1,5 +1,6 @@
-//! Count sinks that are plain files: JSON Lines and CSV, appended one closed bucket per line or
-//! zone. Counts only: camera, line or zone name, interval, figures (under the `min_count` floor).
+//! Count sinks: the SQLite store, and plain files (JSON Lines and CSV, appended one closed bucket
+//! per line or zone). Counts only: camera, line or zone name, interval, figures (the files under
+//! the `min_count` floor).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -7,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use super::counts_db::{CountDb, CountDbError};
 use crate::clock::rfc3339;
 use crate::config::CountsConfig;
 use crate::count::{Closed, Published};
@@ -16,9 +18,11 @@ use crate::count::{Closed, Published};
 pub const CSV_HEADER: &str =
     "camera,kind,name,start,end,passes,in,out,entries,occupancy_min,occupancy_max,occupancy_mean";
 
-/// Appends closed buckets to the configured JSONL and CSV files.
+/// Writes closed buckets to the configured sinks: the SQLite store first (durable), then the
+/// JSONL and CSV files (appended).
 #[derive(Debug)]
 pub struct CountFiles {
+    db: Option<CountDb>,
     jsonl: Option<(PathBuf, File)>,
     csv: Option<(PathBuf, File)>,
     min_count: u64,
@@ -26,14 +30,15 @@ pub struct CountFiles {
 
 /// Why a count file could not be opened or written; the message names the file.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", path.display())]
-pub struct CountFileError {
-    pub path: PathBuf,
-    pub source: std::io::Error,
+pub enum CountFileError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Db(#[from] CountDbError),
 }
 
 fn open_append(path: &Path) -> Result<File, CountFileError> {
-    let err = |source| CountFileError { path: path.to_owned(), source };
+    let err = |source| CountFileError::Io { path: path.to_owned(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
@@ -43,29 +48,37 @@ fn open_append(path: &Path) -> Result<File, CountFileError> {
 impl CountFiles {
     /// Opens (creating, appending) the files of `config`; a new CSV file gets its header.
     pub fn open(config: &CountsConfig) -> Result<Self, CountFileError> {
-        let jsonl = config.jsonl.as_ref().map(|p| Ok((p.clone(), open_append(p)?))).transpose()?;
+        let jsonl = config
+            .jsonl
+            .as_ref()
+            .map(|p| Ok::<_, CountFileError>((p.clone(), open_append(p)?)))
+            .transpose()?;
         let csv = match &config.csv {
             Some(path) => {
                 let mut file = open_append(path)?;
                 let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(false);
                 if empty {
                     writeln!(file, "{CSV_HEADER}")
-                        .map_err(|source| CountFileError { path: path.clone(), source })?;
+                        .map_err(|source| CountFileError::Io { path: path.clone(), source })?;
                 }
                 Some((path.clone(), file))
             }
             None => None,
         };
-        Ok(Self { jsonl, csv, min_count: config.min_count })
+        let db = config.sqlite.as_deref().map(CountDb::open).transpose()?;
+        Ok(Self { db, jsonl, csv, min_count: config.min_count })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.jsonl.is_none() && self.csv.is_none()
+        self.db.is_none() && self.jsonl.is_none() && self.csv.is_none()
     }
 
     /// Appends every bucket of `closed`, each file written in one call and flushed.
     pub fn write(&mut self, closed: &Closed) -> Result<(), CountFileError> {
         let k = self.min_count;
+        if let Some(db) = self.db.as_mut() {
+            db.write(closed)?;
+        }
         if let Some((path, file)) = self.jsonl.as_mut() {
             let mut text = String::new();
             for b in &closed.lines {
@@ -92,7 +105,7 @@ impl CountFiles {
             }
             file.write_all(text.as_bytes())
                 .and_then(|()| file.flush())
-                .map_err(|source| CountFileError { path: path.clone(), source })?;
+                .map_err(|source| CountFileError::Io { path: path.clone(), source })?;
         }
         if let Some((path, file)) = self.csv.as_mut() {
             let mut text = String::new();
@@ -130,7 +143,7 @@ impl CountFiles {
             }
             file.write_all(text.as_bytes())
                 .and_then(|()| file.flush())
-                .map_err(|source| CountFileError { path: path.clone(), source })?;
+                .map_err(|source| CountFileError::Io { path: path.clone(), source })?;
         }
         Ok(())
     }

@@ -3,11 +3,13 @@
 //! count buckets (aggregates, no per-person data).
 
 mod counts;
+mod counts_db;
 mod mp4;
 mod mp4_scrub;
 mod temp;
 
 pub use counts::{CSV_HEADER, CountFileError, CountFiles};
+pub use counts_db::{CountDb, CountDbError, SCHEMA_VERSION};
 pub use mp4::{Mp4Writer, SinkError};
 pub use mp4_scrub::scrub_mp4_metadata;
 pub use temp::TempOutput;
