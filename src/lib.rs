@@ -11,6 +11,7 @@ pub mod detect;
 pub mod eval;
 pub mod frame;
 pub mod geometry;
+pub mod metrics;
 pub mod pipeline;
 pub mod redact;
 pub mod report;

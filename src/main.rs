@@ -376,6 +376,7 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
             counter: Counter::new("eval", lines.clone(), Vec::new(), &settings)?,
             start_ms: 0,
             sink: &mut sink,
+            metrics: None,
         };
         let (mut frames, mut size) = (0u64, (0u32, 0u32));
         let mut observe = |frame: &obscura::frame::Frame, _: &FrameRegions| {
@@ -521,6 +522,16 @@ fn run(path: &Path) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
+    let metrics = obscura::metrics::Metrics::new();
+    if let Some(addr) = config.http_listen {
+        match metrics.serve(addr) {
+            Ok(bound) => eprintln!("obscura: metrics at http://{bound}/metrics"),
+            Err(err) => {
+                eprintln!("obscura run: cannot serve metrics on {addr}: {err}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        }
+    }
     let shutdown = Shutdown::new();
     on_interrupt(&shutdown, Shutdown::stop);
     let results: Vec<(String, anyhow::Result<String>)> = std::thread::scope(|s| {
@@ -530,7 +541,7 @@ fn run(path: &Path) -> ExitCode {
             .map(|camera| {
                 (
                     camera.name.clone(),
-                    s.spawn(|| run_camera(camera, &config, &pool, count_files.as_ref(), &shutdown)),
+                    s.spawn(|| run_camera(camera, &config, &pool, count_files.as_ref(), &metrics, &shutdown)),
                 )
             })
             .collect();
@@ -559,6 +570,7 @@ fn run_camera(
     config: &Config,
     pool: &std::sync::Arc<rayon::ThreadPool>,
     count_files: Option<&std::sync::Mutex<obscura::sink::CountFiles>>,
+    metrics: &std::sync::Arc<obscura::metrics::Metrics>,
     shutdown: &Shutdown,
 ) -> anyhow::Result<String> {
     let detector_settings = &config.detector;
@@ -597,7 +609,8 @@ fn run_camera(
             &config.counts.settings,
         )?;
         let start_ms = camera.start_time_ms.unwrap_or_else(|| file_created_ms(&input));
-        Some(obscura::track::Counting { counter, start_ms, sink: &mut sink })
+        let metrics = config.http_listen.map(|_| (metrics.clone(), camera.name.clone()));
+        Some(obscura::track::Counting { counter, start_ms, sink: &mut sink, metrics })
     } else {
         None
     };

@@ -127,3 +127,58 @@ fn counts_survive_kill_9_and_a_restart_without_doubling() {
     assert!(run.status.success(), "{}", stderr(&run));
     assert_eq!(stored_counts(&db), expected, "after the restart: every bucket once, as in a clean run");
 }
+
+/// `GET /metrics` of a real `obscura run`, scraped over HTTP while it counts, parsed as
+/// Prometheus text: the line's crossing counters by direction.
+#[test]
+fn metrics_are_scraped_over_http_while_counting() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = counting_config(dir.path(), "metrics");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("[http]\nlisten = \"127.0.0.1:{port}\"\n{text}")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_obscura"))
+        .args(["run", "--config", str(&config)])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let scrape = || -> Option<String> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        write!(stream, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        Some(response)
+    };
+    let started = std::time::Instant::now();
+    let mut crossings = None;
+    while crossings.is_none() && child.try_wait().unwrap().is_none() && started.elapsed().as_secs() < 300 {
+        if let Some(response) = scrape() {
+            assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+            let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+            let values: Vec<(String, u64)> = body
+                .lines()
+                .filter(|l| l.starts_with("obscura_line_crossings_total{"))
+                .map(|l| {
+                    let (labels, value) = l.rsplit_once(' ').unwrap();
+                    (labels.to_owned(), value.parse().unwrap())
+                })
+                .collect();
+            if values.iter().any(|(_, v)| *v > 0) {
+                crossings = Some(values);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    let crossings = crossings.expect("a crossing showed up on /metrics while the run was counting");
+    let labels: Vec<&str> = crossings.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "obscura_line_crossings_total{camera=\"street\",line=\"middle\",direction=\"in\"}",
+            "obscura_line_crossings_total{camera=\"street\",line=\"middle\",direction=\"out\"}",
+        ]
+    );
+}

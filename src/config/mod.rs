@@ -41,6 +41,8 @@ pub struct Config {
     pub detector: DetectorSettings,
     /// `[counts]`: buckets and count sinks, shared by every camera.
     pub counts: CountsConfig,
+    /// `[http] listen`: the loopback address `/metrics` is served on; default none (no server).
+    pub http_listen: Option<std::net::SocketAddr>,
     /// `[redaction] threads`: the size of the one redaction thread pool every camera shares;
     /// default (`None`) one thread per core.
     pub redaction_threads: Option<usize>,

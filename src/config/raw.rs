@@ -16,6 +16,7 @@ pub(super) struct RawConfig {
     pub detector: Option<Spanned<RawDetector>>,
     pub redaction: Option<Spanned<RawRedaction>>,
     pub counts: Option<Spanned<RawCounts>>,
+    pub http: Option<Spanned<RawHttp>>,
     pub camera: Option<Spanned<Vec<Spanned<RawCamera>>>>,
 }
 
@@ -70,6 +71,13 @@ pub(super) struct RawZone {
     pub name: Option<Spanned<String>>,
     pub polygon: Option<Spanned<Vec<Vec<f64>>>>,
     pub anchor: Option<Spanned<String>>,
+}
+
+/// `[http]`; its span is the header.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttp {
+    pub listen: Option<Spanned<String>>,
 }
 
 /// `[counts]`; its span is the header.

@@ -64,7 +64,8 @@ target = "frame"
             counts: CountsConfig {
                 sqlite: Some("/etc/obscura/counts.sqlite".into()),
                 ..CountsConfig::default()
-            }
+            },
+            http_listen: None
         }
     );
     let redact = &config.cameras[0].redact;
@@ -145,6 +146,7 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
                 sqlite: Some("/etc/obscura/counts.sqlite".into()),
                 ..CountsConfig::default()
             },
+            http_listen: None,
         }
     );
 }
@@ -611,7 +613,7 @@ fn misplaced_camera_keys_get_a_hint() {
     assert_eq!(
         errors(&text),
         [
-            "7:2: unknown table `output`, expected one of `detector`, `redaction`, `counts`, `camera`; camera settings belong after a `[[camera]]` header \
+            "7:2: unknown table `output`, expected one of `detector`, `redaction`, `counts`, `http`, `camera`; camera settings belong after a `[[camera]]` header \
              (e.g. `[camera.redact]`)"
         ]
     );

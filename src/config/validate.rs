@@ -72,11 +72,29 @@ impl Validator<'_, '_> {
             .map(|n| n as usize)
         });
         let counts = self.counts(raw.counts.map(Spanned::into_inner).unwrap_or_default());
+        let http_listen = raw.http.and_then(|h| h.into_inner().listen).and_then(|l| {
+            let at = l.span().start;
+            match l.get_ref().parse::<std::net::SocketAddr>() {
+                Ok(addr) if addr.ip().is_loopback() => Some(addr),
+                Ok(addr) => {
+                    self.report.error(
+                        at,
+                        format!("listen {addr}: the HTTP server listens on a loopback address only, e.g. \"127.0.0.1:9464\""),
+                    );
+                    None
+                }
+                Err(_) => {
+                    self.report.error(at, format!("listen {:?} is not an address:port, e.g. \"127.0.0.1:9464\"", l.get_ref()));
+                    None
+                }
+            }
+        });
         Config {
             cameras,
             detector: detector.unwrap_or_default(),
             redaction_threads,
             counts: counts.unwrap_or_default(),
+            http_listen,
         }
     }
 

@@ -289,6 +289,11 @@ impl Buckets {
         self.open.as_mut()
     }
 
+    /// The open bucket's per-line crossings (in, out), if a bucket is open.
+    pub(super) fn open_lines(&self) -> Option<&[[u64; 2]]> {
+        self.open.as_ref().map(|t| t.lines.as_slice())
+    }
+
     /// Closes the open bucket into `closed`, if there is one.
     pub(super) fn close(&mut self, closed: &mut Closed) {
         if let Some(tally) = self.open.take() {

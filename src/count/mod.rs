@@ -149,6 +149,8 @@ pub struct Counter<K> {
     occupancy: Vec<u64>,
     /// The lines in the pixels of the current pass (kept to reuse the allocation).
     pixel_lines: Vec<PixelLine>,
+    /// Per line, crossings in and out in the buckets closed so far (for running totals).
+    closed_lines: Vec<[u64; 2]>,
 }
 
 impl<K: Copy + Eq + Hash> Counter<K> {
@@ -171,6 +173,7 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         Ok(Self {
             occupancy: vec![0; zones.len()],
             pixel_lines: Vec::with_capacity(lines.len()),
+            closed_lines: vec![[0; 2]; lines.len()],
             lines,
             zones,
             hysteresis: settings.hysteresis,
@@ -213,7 +216,31 @@ impl<K: Copy + Eq + Hash> Counter<K> {
             }
         }
         tally.pass(&self.occupancy);
+        self.add_closed(&closed);
         Ok(closed)
+    }
+
+    fn add_closed(&mut self, closed: &Closed) {
+        for bucket in &closed.lines {
+            if let Some(i) = self.lines.iter().position(|l| l.name() == bucket.line) {
+                self.closed_lines[i][0] += bucket.in_count;
+                self.closed_lines[i][1] += bucket.out_count;
+            }
+        }
+    }
+
+    /// Each line's name and its crossings in and out since the counter started, the open bucket
+    /// included (running totals, e.g. for Prometheus counters).
+    pub fn line_totals_now(&self) -> impl Iterator<Item = (&str, u64, u64)> {
+        let open = self.buckets.open_lines();
+        self.lines.iter().enumerate().map(move |(i, line)| {
+            let [mut inn, mut out] = self.closed_lines[i];
+            if let Some(open) = open {
+                inn += open[i][0];
+                out += open[i][1];
+            }
+            (line.name(), inn, out)
+        })
     }
 
     /// Ends the stream: every track ends (closing its visits, dwell until it was last seen) and
@@ -230,6 +257,7 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         self.occupancy.fill(0);
         let mut closed = Closed::default();
         self.buckets.close(&mut closed);
+        self.add_closed(&closed);
         closed
     }
 

@@ -656,3 +656,27 @@ proptest! {
         prop_assert_eq!(entries, dwells);
     }
 }
+
+#[test]
+fn running_line_totals_include_closed_and_open_buckets() {
+    let line = Line::new("door", Point::new(0.5, 0.0), Point::new(0.5, 1.0), Anchor::BottomCenter).unwrap();
+    let mut counter: Counter<u32> = Counter::new(
+        "c",
+        vec![line],
+        Vec::new(),
+        &CountSettings { bucket_ms: 1000, ..CountSettings::default() },
+    )
+    .unwrap();
+    let walk = |x: f32| Rect::new(x - 10.0, 100.0, x + 10.0, 300.0);
+    let mut t = 0;
+    for (id, xs) in [(1u32, [500.0, 300.0, 100.0]), (2, [100.0, 300.0, 500.0])] {
+        for x in xs {
+            counter
+                .observe(&Pass { time_ms: t, width: 640, height: 480, tracks: &[(id, walk(x))], ended: &[] })
+                .unwrap();
+            t += 400;
+        }
+    }
+    let totals: Vec<(&str, u64, u64)> = counter.line_totals_now().collect();
+    assert_eq!(totals, [("door", 1, 1)], "one in (right → left) in a closed bucket, one out in the open one");
+}
