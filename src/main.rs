@@ -697,8 +697,12 @@ fn describe_report(report: &obscura::pipeline::JobReport) -> String {
         None => "(no output)".to_owned(),
     };
     let early = if report.stopped_early { " (stopped early)" } else { "" };
-    let detection = if report.detected_frames > 0 {
-        format!(", detection on {} frames, {} fail-closed", report.detected_frames, report.fail_closed_frames)
+    let detection = if report.detected_frames() > 0 {
+        format!(
+            ", detection on {} frames, {} fail-closed",
+            report.detected_frames(),
+            report.fail_closed_frames()
+        )
     } else {
         String::new()
     };
@@ -912,8 +916,6 @@ fn redact_still(
         frames: 1,
         output: Some(output.to_owned()),
         stopped_early: false,
-        detected_frames: plan.passes,
-        fail_closed_frames: 0,
         plan,
         audit: audited,
         elapsed: started.elapsed(),

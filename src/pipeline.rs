@@ -82,15 +82,23 @@ pub struct JobReport {
     pub output: Option<PathBuf>,
     /// Whether the source was ended early by [`Shutdown::stop`].
     pub stopped_early: bool,
-    /// Frames on which the detector ran.
-    pub detected_frames: u64,
-    /// Frames redacted whole because detection failed for them or was too old (fail closed).
-    pub fail_closed_frames: u64,
     /// What the mask planner did (zero without detection).
     pub plan: PlanCounts,
     /// What the residual audit found (zero without an audit).
     pub audit: AuditCounts,
     pub elapsed: Duration,
+}
+
+impl JobReport {
+    /// Frames on which the detector ran.
+    pub fn detected_frames(&self) -> u64 {
+        self.plan.passes
+    }
+
+    /// Frames redacted whole (or dropped) because detection failed for them or was too old.
+    pub fn fail_closed_frames(&self) -> u64 {
+        self.plan.fail_closed()
+    }
 }
 
 /// Observes a job's progress (a progress bar, a log line); called from the decode thread.
@@ -236,8 +244,6 @@ impl VideoJob<'_> {
             frames,
             output,
             stopped_early: decode_end == StageEnd::Stopped,
-            detected_frames: counts.passes,
-            fail_closed_frames: counts.fail_closed(),
             plan: counts,
             audit,
             elapsed: started.elapsed(),

@@ -53,11 +53,6 @@ pub fn face_masks(faces: &[Detection], scale: f32) -> Vec<Shape> {
     faces.iter().map(|f| Shape::Ellipse(scale_about_centre(&f.rect, scale))).collect()
 }
 
-/// The regions to redact for the faces found in a frame.
-pub fn face_regions(faces: &[Detection]) -> FrameRegions {
-    FrameRegions::Detected(face_masks(faces, FACE_MASK_SCALE).into())
-}
-
 /// How wide the head mask of a person box is, as a share of the box's width, centred: wider than
 /// the box, because the head is rarely at the box's centre (a stride, a bag, an arm swing moves
 /// the centre) and the box's sides are the least precise part of a detection.
@@ -225,7 +220,8 @@ impl Detector {
     }
 }
 
-fn scale_about_centre(r: &Rect, scale: f32) -> Rect {
+/// `r` scaled by `scale` about its centre.
+pub fn scale_about_centre(r: &Rect, scale: f32) -> Rect {
     let (cx, cy) = ((r.x0 + r.x1) / 2.0, (r.y0 + r.y1) / 2.0);
     let (hw, hh) = (r.width() * scale / 2.0, r.height() * scale / 2.0);
     Rect::new(cx - hw, cy - hh, cx + hw, cy + hh)

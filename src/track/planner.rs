@@ -17,7 +17,9 @@ use std::collections::VecDeque;
 
 use super::{TrackId, TrackState, Tracker, TrackerSettings};
 use crate::count::{Closed, CountError, Counter, Pass};
-use crate::detect::{DetectError, FACE_MASK_SCALE, Found, FrameDetector, head_mask, person_mask};
+use crate::detect::{
+    DetectError, FACE_MASK_SCALE, Found, FrameDetector, head_mask, person_mask, scale_about_centre,
+};
 use crate::frame::Frame;
 use crate::geometry::{Rect, Shape};
 use crate::redact::{FrameRegions, Target};
@@ -147,8 +149,8 @@ pub struct Planner<'d, 'c> {
     /// before the oldest pending frame.
     passes: VecDeque<(u64, Found)>,
     next: u64,
-    /// The latest pass: its frame and whether it succeeded.
-    latest_pass: Option<(u64, bool)>,
+    /// Whether the latest pass succeeded (`None` before the first).
+    latest_pass_ok: Option<bool>,
     last_ok: Option<u64>,
     counts: PlanCounts,
     counting: Option<Counting<'c>>,
@@ -183,7 +185,7 @@ impl<'d, 'c> Planner<'d, 'c> {
             pending: VecDeque::new(),
             passes: VecDeque::new(),
             next: 0,
-            latest_pass: None,
+            latest_pass_ok: None,
             last_ok: None,
             counts: PlanCounts::default(),
             counting: None,
@@ -209,8 +211,8 @@ impl<'d, 'c> Planner<'d, 'c> {
         if index.is_multiple_of(self.every) {
             self.detect(&frame, index);
         }
-        let fail = match (self.latest_pass, self.last_ok) {
-            (Some((_, false)), _) => Some(FailReason::DetectorError),
+        let fail = match (self.latest_pass_ok, self.last_ok) {
+            (Some(false), _) => Some(FailReason::DetectorError),
             (_, Some(ok)) if index - ok > u64::from(self.settings.max_staleness) => Some(FailReason::Stale),
             (_, None) => Some(FailReason::DetectorError),
             _ => None,
@@ -246,13 +248,13 @@ impl<'d, 'c> Planner<'d, 'c> {
                     tracing::warn!(frame = index, %err, "counting skipped this pass");
                 }
                 self.passes.push_back((index, found));
-                self.latest_pass = Some((index, true));
+                self.latest_pass_ok = Some(true);
                 self.last_ok = Some(index);
             }
             Err(err) => {
                 self.counts.failed_passes += 1;
                 log_failure(index, &err);
-                self.latest_pass = Some((index, false));
+                self.latest_pass_ok = Some(false);
             }
         }
     }
@@ -352,13 +354,13 @@ impl<'d, 'c> Planner<'d, 'c> {
                 // The head mask grows about the head, not about the person's centre.
                 masks.push(match target {
                     Target::Heads => grow_shape(head_mask(&r), margin),
-                    _ => person_mask(&grow(&r, margin)),
+                    _ => person_mask(&scale_about_centre(&r, margin)),
                 });
             }
         }
         for track in self.faces.tracks() {
             let scale = FACE_MASK_SCALE * self.faces.margin_at(track, j);
-            masks.push(Shape::Ellipse(grow(&self.faces.box_at(track, j), scale)));
+            masks.push(Shape::Ellipse(scale_about_centre(&self.faces.box_at(track, j), scale)));
         }
         masks
     }
@@ -373,8 +375,8 @@ fn grow_shape(shape: Shape, factor: f32) -> Shape {
     let b = shape.bounds();
     let (cx, cy) = ((b.x0 + b.x1) / 2.0, (b.y0 + b.y1) / 2.0);
     match shape {
-        Shape::Rect(r) => Shape::Rect(grow(&r, factor)),
-        Shape::Ellipse(r) => Shape::Ellipse(grow(&r, factor)),
+        Shape::Rect(r) => Shape::Rect(scale_about_centre(&r, factor)),
+        Shape::Ellipse(r) => Shape::Ellipse(scale_about_centre(&r, factor)),
         Shape::Polygon(points) => Shape::Polygon(
             points
                 .into_iter()
@@ -382,13 +384,6 @@ fn grow_shape(shape: Shape, factor: f32) -> Shape {
                 .collect(),
         ),
     }
-}
-
-/// `r` scaled by `factor` about its centre.
-fn grow(r: &Rect, factor: f32) -> Rect {
-    let (cx, cy) = ((r.x0 + r.x1) / 2.0, (r.y0 + r.y1) / 2.0);
-    let (hw, hh) = (r.width() * factor / 2.0, r.height() * factor / 2.0);
-    Rect::new(cx - hw, cy - hh, cx + hw, cy + hh)
 }
 
 #[cfg(test)]
