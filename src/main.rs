@@ -20,6 +20,7 @@ use obscura::pipeline::{
 };
 use obscura::redact::{FrameRegions, Method, Redaction, Rgb, Target};
 use obscura::report::{PrivacyReport, RedactionSettings};
+use obscura::sink::mqtt::{Entity, Kind};
 use obscura::track::PlanCounts;
 use obscura::track::{OnFail, TemporalSettings};
 
@@ -502,6 +503,9 @@ fn on_interrupt(shutdown: &Shutdown, first: fn(&Shutdown)) {
     }
 }
 
+/// How long `run` keeps trying to deliver waiting MQTT messages after its cameras end.
+const MQTT_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn run(path: &Path) -> ExitCode {
     let config = match Config::load(path) {
         Ok(config) => config,
@@ -515,13 +519,23 @@ fn run(path: &Path) -> ExitCode {
         }
     };
     let counting = config.cameras.iter().any(|c| !c.lines.is_empty() || !c.zones.is_empty());
-    let count_files = match counting.then(|| obscura::sink::CountFiles::open(&config.counts)).transpose() {
-        Ok(files) => files.map(std::sync::Mutex::new),
-        Err(err) => {
-            eprintln!("obscura run: cannot open a count file: {err}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
+    let entities = config
+        .cameras
+        .iter()
+        .flat_map(|c| {
+            let lines = c.lines.iter().map(|l| (Kind::Line, l.name().to_owned()));
+            let zones = c.zones.iter().map(|z| (Kind::Zone, z.name().to_owned()));
+            lines.chain(zones).map(|(kind, name)| Entity { camera: c.name.clone(), kind, name })
+        })
+        .collect();
+    let count_files =
+        match counting.then(|| obscura::sink::CountFiles::open(&config.counts, entities)).transpose() {
+            Ok(files) => files.map(std::sync::Mutex::new),
+            Err(err) => {
+                eprintln!("obscura run: cannot open a count file: {err}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        };
     let metrics = obscura::metrics::Metrics::new();
     if let Some(addr) = config.http_listen {
         match metrics.serve(addr) {
@@ -560,6 +574,18 @@ fn run(path: &Path) -> ExitCode {
                 failed = true;
                 eprintln!("camera {name}: error: {err:#}");
             }
+        }
+    }
+    if let Some(files) = count_files {
+        let files = files.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match files.close(MQTT_DRAIN) {
+            Ok(Some(0)) => eprintln!("mqtt: every count message delivered"),
+            Ok(Some(waiting)) => eprintln!(
+                "mqtt: {waiting} count message(s) wait in the outbox of {}; the next run sends them",
+                config.counts.sqlite.as_deref().unwrap_or(Path::new("the count store")).display()
+            ),
+            Ok(None) => {}
+            Err(err) => eprintln!("mqtt: {err}"),
         }
     }
     exit_code(failed, &shutdown)

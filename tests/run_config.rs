@@ -102,7 +102,7 @@ fn counts_survive_kill_9_and_a_restart_without_doubling() {
     let run = obscura(&["run", "--config", str(&clean)]);
     assert!(run.status.success(), "{}", stderr(&run));
     let expected = stored_counts(&dir.path().join("clean.sqlite"));
-    assert_eq!(expected.len(), 2, "72 s from 10:00:40: the 10:00 and 10:01 buckets: {expected:?}");
+    assert_eq!(expected.len(), 2, "60 s from 10:00:40: the 10:00 and 10:01 buckets: {expected:?}");
 
     let killed = counting_config(dir.path(), "killed");
     let db = dir.path().join("killed.sqlite");

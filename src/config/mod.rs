@@ -30,6 +30,7 @@ use crate::detect::DetectorSettings;
 use crate::geometry::Point;
 use crate::redact::color::Rgb;
 use crate::redact::policy::{Method, Target};
+use crate::sink::MqttSettings;
 use crate::track::TemporalSettings;
 
 /// A validated config: every value checked, defaults applied, relative paths resolved.
@@ -81,6 +82,9 @@ pub struct CountsConfig {
     pub jsonl: Option<PathBuf>,
     /// The same as CSV rows, appended (a header when the file is new).
     pub csv: Option<PathBuf>,
+    /// `[counts.mqtt]`: closed buckets published to a broker through the SQLite store's outbox
+    /// (which MQTT therefore turns on).
+    pub mqtt: Option<MqttSettings>,
 }
 
 /// `[camera.redact]`: what is hidden in every frame, and how.

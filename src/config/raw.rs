@@ -89,6 +89,21 @@ pub(super) struct RawCounts {
     pub sqlite: Option<Spanned<String>>,
     pub jsonl: Option<Spanned<String>>,
     pub csv: Option<Spanned<String>>,
+    pub mqtt: Option<Spanned<RawMqtt>>,
+}
+
+/// `[counts.mqtt]`; its span is the header.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMqtt {
+    pub host: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub client_id: Option<Spanned<String>>,
+    pub topic_prefix: Option<Spanned<String>>,
+    pub username: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
+    pub discovery: Option<Spanned<bool>>,
+    pub discovery_prefix: Option<Spanned<String>>,
 }
 
 /// `[camera.redact]`; its span is the header.

@@ -220,6 +220,26 @@ fn example_config_commented_options_are_valid_too() {
                 "# face_tiles = ",
                 "# person_threshold = ",
                 "# person_tiles = ",
+                "# [counts]",
+                "# bucket = ",
+                "# min_count = ",
+                "# sqlite = ",
+                "# jsonl = ",
+                "# csv = ",
+                "# [counts.mqtt]",
+                "# host = ",
+                "# port = ",
+                "# topic_prefix = ",
+                "# discovery = ",
+                "# [http]",
+                "# listen = ",
+                "# [[camera.line]]",
+                "# name = ",
+                "# from = ",
+                "# to = ",
+                "# anchor = ",
+                "# [[camera.zone]]",
+                "# polygon = ",
             ]
             .iter()
             .any(|o| line.starts_with(o));
@@ -237,6 +257,37 @@ fn example_config_commented_options_are_valid_too() {
     assert_eq!(config.detector.faces.threads.intra, 2);
     assert_eq!(config.detector.persons.tiling, Tiling::Grid { cols: 2, rows: 1 });
     assert_eq!(config.redaction_threads, Some(2));
+    let mqtt = config.counts.mqtt.as_ref().unwrap();
+    assert_eq!((mqtt.host.as_str(), mqtt.port), ("127.0.0.1", 1883));
+    assert_eq!(mqtt.discovery_prefix.as_deref(), Some("homeassistant"));
+    assert_eq!(config.counts.sqlite, Some(PathBuf::from("demo/data/counts.sqlite")));
+    assert_eq!((config.cameras[0].lines.len(), config.cameras[0].zones.len()), (1, 1));
+    assert_eq!(config.http_listen, Some("127.0.0.1:9464".parse().unwrap()));
+}
+
+#[test]
+fn mqtt_turns_the_sqlite_store_on_for_its_outbox() {
+    let text = "[counts]\njsonl = \"c.jsonl\"\n[counts.mqtt]\nhost = \"broker.lan\"\n\n\
+                [[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n";
+    let counts = parse(text).unwrap().counts;
+    assert_eq!(counts.sqlite, Some(PathBuf::from("/etc/obscura/counts.sqlite")));
+    let mqtt = counts.mqtt.unwrap();
+    assert_eq!(mqtt, crate::sink::MqttSettings::new("broker.lan"));
+    assert_eq!((mqtt.client_id.as_str(), mqtt.topic_prefix.as_str(), mqtt.port), ("obscura", "obscura", 1883));
+    let without = parse("[counts]\njsonl = \"c.jsonl\"\n[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n");
+    assert_eq!(without.unwrap().counts.sqlite, None, "without MQTT, JSONL alone is enough");
+}
+
+#[test]
+fn every_bad_mqtt_setting_is_reported() {
+    let text = "[counts.mqtt]\nhost = \"a b\"\nclient_id = \"ob scura\"\ndiscovery_prefix = \"/ha\"\n\
+                colour = 1\n\n[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n";
+    let errs = errors(text);
+    assert_eq!(errs.len(), 4, "{errs:?}");
+    assert!(errs[0].starts_with("2:8: host \"a b\" is not a host name"), "{errs:?}");
+    assert!(errs[1].starts_with("3:13: client_id \"ob scura\""), "{errs:?}");
+    assert!(errs[2].starts_with("4:20: discovery_prefix \"/ha\" is not a topic prefix"), "{errs:?}");
+    assert!(errs[3].starts_with("5:1: unknown key `colour`"), "{errs:?}");
 }
 
 #[test]

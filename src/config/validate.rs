@@ -10,7 +10,8 @@ use toml::Spanned;
 
 use super::diagnostics::Report;
 use super::raw::{
-    RawCamera, RawConfig, RawCounts, RawDetector, RawLine, RawMaskNode, RawOutput, RawRedact, RawZone,
+    RawCamera, RawConfig, RawCounts, RawDetector, RawLine, RawMaskNode, RawMqtt, RawOutput, RawRedact,
+    RawZone,
 };
 use super::recover::Dropped;
 use super::{CameraConfig, Config, CountsConfig, EncoderSettings, OutputConfig, RedactConfig, Source};
@@ -19,6 +20,7 @@ use crate::detect::{DetectorSettings, ExecutionProvider, Threads, Tiling};
 use crate::geometry::Point;
 use crate::redact::color::Rgb;
 use crate::redact::policy::{Method, Target};
+use crate::sink::MqttSettings;
 use crate::track::Anchor;
 
 /// Checks `raw`, reporting every problem into `report`; the `Config` is only meaningful when
@@ -413,15 +415,104 @@ impl Validator<'_, '_> {
         }
         counts.jsonl = raw.jsonl.map(|p| self.base_dir.join(p.into_inner()));
         counts.csv = raw.csv.map(|p| self.base_dir.join(p.into_inner()));
+        let mqtt = raw.mqtt.is_some();
+        if let Some(m) = raw.mqtt {
+            let at = m.span().start;
+            match self.mqtt(at, m.into_inner()) {
+                Some(settings) => counts.mqtt = Some(settings),
+                None => ok = false,
+            }
+        }
         counts.sqlite = match raw.sqlite {
             Some(p) => Some(self.base_dir.join(p.into_inner())),
-            // The embedded default, when nothing else is configured.
-            None if counts.jsonl.is_none() && counts.csv.is_none() => {
+            // The embedded default, when nothing else is configured; MQTT's outbox lives in it.
+            None if mqtt || (counts.jsonl.is_none() && counts.csv.is_none()) => {
                 Some(self.base_dir.join("counts.sqlite"))
             }
             None => None,
         };
         ok.then_some(counts)
+    }
+
+    fn mqtt(&mut self, header: usize, raw: RawMqtt) -> Option<MqttSettings> {
+        let quiet = self.dropped.any_in("counts.mqtt");
+        let mut ok = true;
+        let host = match raw.host {
+            Some(h) if h.get_ref().trim().is_empty() || h.get_ref().contains(['/', ' ']) => {
+                self.report.error(
+                    h.span().start,
+                    format!("host {:?} is not a host name or address, e.g. \"127.0.0.1\"", h.get_ref()),
+                );
+                None
+            }
+            Some(h) => Some(h.into_inner()),
+            None => self.missing(
+                header,
+                quiet,
+                "[counts.mqtt] has no `host`: add the broker's address, e.g. host = \"127.0.0.1\"",
+            ),
+        };
+        let mut settings = MqttSettings::new(host.clone().unwrap_or_default());
+        if let Some(port) = raw.port {
+            match self.int_in(port, "port", 1, 65535, "the broker's TCP port; default 1883") {
+                Some(p) => settings.port = p as u16,
+                None => ok = false,
+            }
+        }
+        if let Some(id) = raw.client_id {
+            let text = id.get_ref();
+            if text.is_empty()
+                || text.len() > 64
+                || !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                self.report.error(
+                    id.span().start,
+                    format!("client_id {text:?}: use 1 to 64 letters, digits, '_' or '-' (unique per obscura on the broker)"),
+                );
+                ok = false;
+            } else {
+                settings.client_id = id.into_inner();
+            }
+        }
+        let mut topic = |raw: Option<Spanned<String>>, key: &str, into: &mut String| {
+            if let Some(t) = raw {
+                let text = t.get_ref();
+                let bad = text.is_empty()
+                    || text.starts_with('/')
+                    || text.ends_with('/')
+                    || text.contains("//")
+                    || text.contains(['+', '#', '\0']);
+                if bad {
+                    self.report.error(
+                        t.span().start,
+                        format!(
+                            "{key} {text:?} is not a topic prefix: use levels without wildcards or empty levels, e.g. \"site/obscura\""
+                        ),
+                    );
+                    ok = false;
+                } else {
+                    *into = t.into_inner();
+                }
+            }
+        };
+        topic(raw.topic_prefix, "topic_prefix", &mut settings.topic_prefix);
+        let mut discovery_prefix = "homeassistant".to_owned();
+        topic(raw.discovery_prefix, "discovery_prefix", &mut discovery_prefix);
+        if raw.discovery.is_some_and(|d| *d.get_ref()) {
+            settings.discovery_prefix = Some(discovery_prefix);
+        }
+        settings.username = raw.username.map(Spanned::into_inner);
+        if let Some(file) = raw.password_file {
+            if settings.username.is_none() {
+                self.report.error(
+                    file.span().start,
+                    "password_file without `username`: add the user name the password belongs to",
+                );
+                ok = false;
+            }
+            settings.password_file = Some(self.base_dir.join(file.into_inner()));
+        }
+        (ok && host.is_some()).then_some(settings)
     }
 
     /// Reports a missing required key at its table's header, unless phase one dropped a key of

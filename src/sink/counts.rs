@@ -9,20 +9,22 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::counts_db::{CountDb, CountDbError};
+use super::mqtt::{Entity, MqttError, MqttPublisher};
 use crate::clock::rfc3339;
 use crate::config::CountsConfig;
-use crate::count::{Closed, Published};
+use crate::count::{Closed, LineBucket, Published, ZoneBucket};
 
 /// The CSV columns; zones leave `in`/`out` empty, lines the zone columns (dwell times are in the
 /// JSONL sink only).
 pub const CSV_HEADER: &str =
     "camera,kind,name,start,end,passes,in,out,entries,occupancy_min,occupancy_max,occupancy_mean";
 
-/// Writes closed buckets to the configured sinks: the SQLite store first (durable), then the
-/// JSONL and CSV files (appended).
+/// Writes closed buckets to the configured sinks: the SQLite store first (durable, with the MQTT
+/// outbox), then the JSONL and CSV files (appended); the MQTT publisher sends the outbox.
 #[derive(Debug)]
 pub struct CountFiles {
     db: Option<CountDb>,
+    mqtt: Option<MqttPublisher>,
     jsonl: Option<(PathBuf, File)>,
     csv: Option<(PathBuf, File)>,
     min_count: u64,
@@ -35,6 +37,10 @@ pub enum CountFileError {
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Db(#[from] CountDbError),
+    #[error(transparent)]
+    Mqtt(#[from] MqttError),
+    #[error("MQTT needs the SQLite store ([counts] sqlite) for its outbox")]
+    NoStore,
 }
 
 fn open_append(path: &Path) -> Result<File, CountFileError> {
@@ -46,8 +52,10 @@ fn open_append(path: &Path) -> Result<File, CountFileError> {
 }
 
 impl CountFiles {
-    /// Opens (creating, appending) the files of `config`; a new CSV file gets its header.
-    pub fn open(config: &CountsConfig) -> Result<Self, CountFileError> {
+    /// Opens (creating, appending) the files of `config`; a new CSV file gets its header. With
+    /// MQTT, starts its publisher, announcing `entities` (every camera's lines and zones) to
+    /// Home Assistant when discovery is on.
+    pub fn open(config: &CountsConfig, entities: Vec<Entity>) -> Result<Self, CountFileError> {
         let jsonl = config
             .jsonl
             .as_ref()
@@ -65,12 +73,31 @@ impl CountFiles {
             }
             None => None,
         };
-        let db = config.sqlite.as_deref().map(CountDb::open).transpose()?;
-        Ok(Self { db, jsonl, csv, min_count: config.min_count })
+        let mut db = config.sqlite.as_deref().map(CountDb::open).transpose()?;
+        let mut mqtt = None;
+        if let Some(settings) = &config.mqtt {
+            // Validation gives MQTT a store (its outbox); a hand-built config may not have one.
+            let Some(store) = db.take() else {
+                return Err(CountFileError::NoStore);
+            };
+            let store = store.with_outbox(&settings.topic_prefix, config.min_count);
+            mqtt = Some(MqttPublisher::start(settings, store.path(), entities)?);
+            db = Some(store);
+        }
+        Ok(Self { db, mqtt, jsonl, csv, min_count: config.min_count })
     }
 
     pub fn is_empty(&self) -> bool {
         self.db.is_none() && self.jsonl.is_none() && self.csv.is_none()
+    }
+
+    /// Stops the MQTT publisher after delivering what it can within `drain`; returns how many
+    /// messages still wait in the outbox (sent by the next run), or `None` without MQTT.
+    pub fn close(self, drain: std::time::Duration) -> Result<Option<u64>, CountFileError> {
+        match self.mqtt {
+            Some(mqtt) => Ok(Some(mqtt.close(drain)?)),
+            None => Ok(None),
+        }
     }
 
     /// Appends every bucket of `closed`, each file written in one call and flushed.
@@ -78,30 +105,17 @@ impl CountFiles {
         let k = self.min_count;
         if let Some(db) = self.db.as_mut() {
             db.write(closed)?;
+            if let Some(mqtt) = &self.mqtt {
+                mqtt.notify();
+            }
         }
         if let Some((path, file)) = self.jsonl.as_mut() {
             let mut text = String::new();
             for b in &closed.lines {
-                let p = b.published(k);
-                let row = json!({
-                    "camera": p.camera, "line": p.line, "start": rfc3339(p.start_ms), "end": rfc3339(p.end_ms),
-                    "passes": p.passes, "in": p.in_count, "out": p.out_count,
-                });
-                text += &format!("{row}\n");
+                text += &format!("{}\n", line_json(b, k));
             }
             for b in &closed.zones {
-                let p = b.published(k);
-                let dwell: Vec<_> = p
-                    .dwell
-                    .iter()
-                    .map(|d| json!({"from_s": d.from_ms / 1000, "to_s": d.to_ms.map(|t| t / 1000), "count": d.count}))
-                    .collect();
-                let row = json!({
-                    "camera": p.camera, "zone": p.zone, "start": rfc3339(p.start_ms), "end": rfc3339(p.end_ms),
-                    "passes": p.passes, "entries": p.entries, "occupancy_min": p.occupancy_min,
-                    "occupancy_max": p.occupancy_max, "occupancy_mean": p.occupancy_mean, "dwell": dwell,
-                });
-                text += &format!("{row}\n");
+                text += &format!("{}\n", zone_json(b, k));
             }
             file.write_all(text.as_bytes())
                 .and_then(|()| file.flush())
@@ -147,6 +161,31 @@ impl CountFiles {
         }
         Ok(())
     }
+}
+
+/// A closed line bucket as published (JSONL rows and MQTT payloads), under the floor `min_count`:
+/// `{"camera":…,"line":…,"start":…,"end":…,"passes":…,"in":…,"out":…}`.
+pub(crate) fn line_json(bucket: &LineBucket, min_count: u64) -> serde_json::Value {
+    let p = bucket.published(min_count);
+    json!({
+        "camera": p.camera, "line": p.line, "start": rfc3339(p.start_ms), "end": rfc3339(p.end_ms),
+        "passes": p.passes, "in": p.in_count, "out": p.out_count,
+    })
+}
+
+/// A closed zone bucket as published, under the floor `min_count`.
+pub(crate) fn zone_json(bucket: &ZoneBucket, min_count: u64) -> serde_json::Value {
+    let p = bucket.published(min_count);
+    let dwell: Vec<_> = p
+        .dwell
+        .iter()
+        .map(|d| json!({"from_s": d.from_ms / 1000, "to_s": d.to_ms.map(|t| t / 1000), "count": d.count}))
+        .collect();
+    json!({
+        "camera": p.camera, "zone": p.zone, "start": rfc3339(p.start_ms), "end": rfc3339(p.end_ms),
+        "passes": p.passes, "entries": p.entries, "occupancy_min": p.occupancy_min,
+        "occupancy_max": p.occupancy_max, "occupancy_mean": p.occupancy_mean, "dwell": dwell,
+    })
 }
 
 fn published(p: &Published) -> String {

@@ -6,6 +6,9 @@
 //!
 //! The store keeps the figures as counted (the `min_count` floor applies to what is published);
 //! it holds aggregates only, no per-person data.
+//!
+//! With MQTT on, each closed bucket's message is also queued in `mqtt_outbox`, in the same
+//! transaction: a bucket is never stored without its message, nor sent without being stored.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +17,7 @@ use rusqlite::{Connection, params};
 use crate::count::Closed;
 
 /// The schema this version writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS line_buckets (
@@ -42,6 +45,16 @@ CREATE TABLE IF NOT EXISTS zone_buckets (
 );
 ";
 
+/// Version 2: the MQTT outbox (messages waiting for the broker's acknowledgement, in id order).
+const SCHEMA_2: &str = "
+CREATE TABLE IF NOT EXISTS mqtt_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    retain INTEGER NOT NULL
+);
+";
+
 /// Why the count store could not be opened or written; the message names the file.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {reason}", path.display())]
@@ -55,6 +68,8 @@ pub struct CountDbError {
 pub struct CountDb {
     path: PathBuf,
     conn: Connection,
+    /// MQTT on: the topic prefix and the `min_count` floor of the queued messages.
+    outbox: Option<(String, u64)>,
 }
 
 impl CountDb {
@@ -73,9 +88,12 @@ impl CountDb {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(|e| err(e.to_string()))?;
         match version {
-            0 => {
-                conn.execute_batch(SCHEMA).map_err(|e| err(e.to_string()))?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(|e| err(e.to_string()))?;
+            0 | 1 => {
+                // A new store, or one written before the outbox: add what is missing.
+                conn.execute_batch(&format!(
+                    "BEGIN; {SCHEMA} {SCHEMA_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                ))
+                .map_err(|e| err(e.to_string()))?;
             }
             SCHEMA_VERSION => {}
             newer => {
@@ -85,7 +103,18 @@ impl CountDb {
                 )));
             }
         }
-        Ok(Self { path: path.to_owned(), conn })
+        Ok(Self { path: path.to_owned(), conn, outbox: None })
+    }
+
+    /// Queues an MQTT message for every bucket written from now on, on topics under `prefix`,
+    /// with figures under the floor `min_count` published as `"<k"`.
+    pub fn with_outbox(mut self, prefix: &str, min_count: u64) -> Self {
+        self.outbox = Some((prefix.to_owned(), min_count));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Writes every bucket of `closed` in one transaction (upserting by camera, name and start).
@@ -141,6 +170,14 @@ impl CountDb {
                 ])
                 .map_err(err)?;
             }
+            if let Some((prefix, min_count)) = &self.outbox {
+                let mut queue = tx
+                    .prepare_cached("INSERT INTO mqtt_outbox (topic, payload, retain) VALUES (?1, ?2, ?3)")
+                    .map_err(err)?;
+                for m in super::mqtt::bucket_messages(closed, prefix, *min_count) {
+                    queue.execute(params![m.topic, m.payload, m.retain]).map_err(err)?;
+                }
+            }
         }
         tx.commit().map_err(err)
     }
@@ -148,6 +185,28 @@ impl CountDb {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_version_1_store_gains_the_outbox_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("counts.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute("INSERT INTO line_buckets VALUES ('c', 'door', 0, 60000, 10, 3, 1)", []).unwrap();
+        drop(conn);
+        let mut db = CountDb::open(&path).unwrap().with_outbox("obscura", 0);
+        db.write(&Closed { lines: vec![line(60_000, 4)], zones: vec![] }).unwrap();
+        let version: i64 = db.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let rows: i64 = db.conn.query_row("SELECT count(*) FROM line_buckets", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 2);
+        let (topic, retain): (String, bool) = db
+            .conn
+            .query_row("SELECT topic, retain FROM mqtt_outbox", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((topic.as_str(), retain), ("obscura/c/line/door", true));
+    }
+
     use super::*;
     use crate::count::LineBucket;
 
@@ -183,6 +242,8 @@ mod tests {
         assert_eq!(rows, [(0, 3), (60_000, 4), (120_000, 5)]);
         let mode: String = db.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
+        let queued: i64 = db.conn.query_row("SELECT count(*) FROM mqtt_outbox", [], |r| r.get(0)).unwrap();
+        assert_eq!(queued, 0, "no MQTT, no outbox rows");
         db.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(db);
         let err = CountDb::open(&path).unwrap_err().to_string();

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod mqtt;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
