@@ -295,30 +295,9 @@ fn run_counts_a_line_into_jsonl_and_csv() {
     let Some(eval) = shared_eval("tud-campus") else { return };
     let video = eval.join("TUD-Campus.mp4");
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("counts.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[counts]
-bucket = "1m"
-jsonl = "data/counts.jsonl"
-csv = "data/counts.csv"
-
-[[camera]]
-name = "campus"
-source = "{}"
-start_time = 2026-11-22T10:00:30+01:00
-[camera.redact]
-target = "frame"
-[[camera.line]]
-name = "middle"
-from = [0.5, 0.0]
-to = [0.5, 1.0]
-"#,
-            video.display()
-        ),
-    )
-    .unwrap();
+    let counts = "jsonl = \"data/counts.jsonl\"\ncsv = \"data/counts.csv\"";
+    let config =
+        counting_config(dir.path(), "counts.toml", counts, "campus", &video, "2026-11-22T10:00:30+01:00");
     let run = obscura(&["run", "--config", str(&config)]);
     let err = stderr(&run);
     assert!(run.status.success(), "{err}");

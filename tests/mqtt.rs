@@ -9,7 +9,7 @@ use obscura::sink::mqtt::{Entity, Kind};
 use obscura::sink::{CountDb, MqttPublisher, MqttSettings};
 
 use crate::util::mqtt::{Broker, Subscriber, free_port};
-use crate::util::{obscura, sample, stderr, str};
+use crate::util::{counting_config, obscura, sample, stderr, str};
 
 fn bucket(start_ms: u64, in_count: u64) -> Closed {
     let line = LineBucket {
@@ -88,34 +88,12 @@ fn run_keeps_counting_while_the_broker_is_down_and_delivers_in_order() {
     // Let the broker save the subscriber's session before it is killed.
     std::thread::sleep(Duration::from_millis(1500));
 
-    let config = dir.path().join("mqtt.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[counts]
-bucket = "1m"
-jsonl = "counts.jsonl"
-[counts.mqtt]
-host = "127.0.0.1"
-port = {}
-discovery = true
-
-[[camera]]
-name = "street"
-source = "{}"
-start_time = 2026-11-22T10:00:50Z
-[camera.redact]
-target = "frame"
-[[camera.line]]
-name = "middle"
-from = [0.5, 0.0]
-to = [0.5, 1.0]
-"#,
-            broker.port,
-            sample().display()
-        ),
-    )
-    .unwrap();
+    let counts = format!(
+        "jsonl = \"counts.jsonl\"\n[counts.mqtt]\nhost = \"127.0.0.1\"\nport = {}\ndiscovery = true",
+        broker.port
+    );
+    let config =
+        counting_config(dir.path(), "mqtt.toml", &counts, "street", &sample(), "2026-11-22T10:00:50Z");
     let db = dir.path().join("counts.sqlite");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_obscura"))
         .args(["run", "--config", str(&config)])

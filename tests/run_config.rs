@@ -66,31 +66,10 @@ fn stored_counts(db: &std::path::Path) -> Vec<(String, String, i64, i64, i64)> {
         .unwrap()
 }
 
-fn counting_config(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
-    let config = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &config,
-        format!(
-            r#"[counts]
-bucket = "1m"
-sqlite = "{name}.sqlite"
-
-[[camera]]
-name = "street"
-source = "{}"
-start_time = 2026-11-22T10:00:40Z
-[camera.redact]
-target = "frame"
-[[camera.line]]
-name = "middle"
-from = [0.5, 0.0]
-to = [0.5, 1.0]
-"#,
-            sample().display()
-        ),
-    )
-    .unwrap();
-    config
+/// The sample film counted from 10:00:40 into `NAME.sqlite`, plus `extra` keys or tables.
+fn street_counts(dir: &std::path::Path, name: &str, extra: &str) -> std::path::PathBuf {
+    let counts = format!("sqlite = \"{name}.sqlite\"\n{extra}");
+    counting_config(dir, &format!("{name}.toml"), &counts, "street", &sample(), "2026-11-22T10:00:40Z")
 }
 
 /// kill -9 of a real `obscura run` mid-stream, then a restart: every bucket closed before the
@@ -98,13 +77,13 @@ to = [0.5, 1.0]
 #[test]
 fn counts_survive_kill_9_and_a_restart_without_doubling() {
     let dir = tempfile::tempdir().unwrap();
-    let clean = counting_config(dir.path(), "clean");
+    let clean = street_counts(dir.path(), "clean", "");
     let run = obscura(&["run", "--config", str(&clean)]);
     assert!(run.status.success(), "{}", stderr(&run));
     let expected = stored_counts(&dir.path().join("clean.sqlite"));
     assert_eq!(expected.len(), 2, "60 s from 10:00:40: the 10:00 and 10:01 buckets: {expected:?}");
 
-    let killed = counting_config(dir.path(), "killed");
+    let killed = street_counts(dir.path(), "killed", "");
     let db = dir.path().join("killed.sqlite");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_obscura"))
         .args(["run", "--config", str(&killed)])
@@ -135,9 +114,7 @@ fn metrics_are_scraped_over_http_while_counting() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = counting_config(dir.path(), "metrics");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("[http]\nlisten = \"127.0.0.1:{port}\"\n{text}")).unwrap();
+    let config = street_counts(dir.path(), "metrics", &format!("[http]\nlisten = \"127.0.0.1:{port}\""));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_obscura"))
         .args(["run", "--config", str(&config)])
         .stderr(std::process::Stdio::null())

@@ -273,7 +273,10 @@ fn mqtt_turns_the_sqlite_store_on_for_its_outbox() {
     assert_eq!(counts.sqlite, Some(PathBuf::from("/etc/obscura/counts.sqlite")));
     let mqtt = counts.mqtt.unwrap();
     assert_eq!(mqtt, crate::sink::MqttSettings::new("broker.lan"));
-    assert_eq!((mqtt.client_id.as_str(), mqtt.topic_prefix.as_str(), mqtt.port), ("obscura", "obscura", 1883));
+    assert_eq!(
+        (mqtt.client_id.as_str(), mqtt.topic_prefix.as_str(), mqtt.port),
+        ("obscura", "obscura", 1883)
+    );
     let without = parse("[counts]\njsonl = \"c.jsonl\"\n[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n");
     assert_eq!(without.unwrap().counts.sqlite, None, "without MQTT, JSONL alone is enough");
 }

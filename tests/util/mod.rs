@@ -32,6 +32,28 @@ pub fn str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
 
+/// Writes `DIR/FILE`: a config whose one camera, `camera`, counts people crossing a vertical
+/// line through the middle (`middle`) of `source` in 1-minute buckets from `start_time` (a TOML
+/// date-time), redacting whole frames; `counts` adds keys (and tables after) to `[counts]`.
+pub fn counting_config(
+    dir: &Path,
+    file: &str,
+    counts: &str,
+    camera: &str,
+    source: &Path,
+    start_time: &str,
+) -> PathBuf {
+    let config = dir.join(file);
+    let text = format!(
+        "[counts]\nbucket = \"1m\"\n{counts}\n\n[[camera]]\nname = \"{camera}\"\nsource = \"{}\"\n\
+         start_time = {start_time}\n[camera.redact]\ntarget = \"frame\"\n\
+         [[camera.line]]\nname = \"middle\"\nfrom = [0.5, 0.0]\nto = [0.5, 1.0]\n",
+        source.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
 /// Runs a `gst-launch`-style pipeline to EOS, panicking with the bus error if it fails.
 pub fn gst_run(description: &str) {
     gst::init().unwrap();
