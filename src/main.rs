@@ -537,6 +537,9 @@ fn run(path: &Path) -> ExitCode {
             }
         };
     let metrics = obscura::metrics::Metrics::new();
+    if let Some(gauges) = count_files.as_ref().and_then(|f| f.lock().ok()?.mqtt_gauges()) {
+        metrics.add_section(move || gauges.render());
+    }
     if let Some(addr) = config.http_listen {
         match metrics.serve(addr) {
             Ok(bound) => eprintln!("obscura: metrics at http://{bound}/metrics"),

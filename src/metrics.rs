@@ -12,6 +12,17 @@ use std::time::Duration;
 #[derive(Debug, Default)]
 pub struct Metrics {
     state: Mutex<State>,
+    sections: Mutex<Sections>,
+}
+
+/// Text rendered by other parts at each scrape (e.g. the MQTT publisher's state).
+#[derive(Default)]
+struct Sections(Vec<Box<dyn Fn() -> String + Send + Sync>>);
+
+impl std::fmt::Debug for Sections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} section(s)", self.0.len())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +50,12 @@ impl Metrics {
         state.occupancy.insert((camera.to_owned(), zone.to_owned()), people);
     }
 
+    /// Adds text rendered at every scrape, after the counts: complete metric families (HELP,
+    /// TYPE, samples) with names of their own.
+    pub fn add_section(&self, render: impl Fn() -> String + Send + Sync + 'static) {
+        self.sections.lock().unwrap_or_else(PoisonError::into_inner).0.push(Box::new(render));
+    }
+
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -63,6 +80,10 @@ impl Metrics {
                 escape(camera),
                 escape(zone)
             );
+        }
+        drop(state);
+        for section in &self.sections.lock().unwrap_or_else(PoisonError::into_inner).0 {
+            text += &section();
         }
         text
     }
@@ -122,6 +143,17 @@ fn escape(value: &str) -> String {
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn sections_follow_the_counts() {
+        let metrics = Metrics::new();
+        metrics.add_section(|| "# TYPE obscura_up gauge\nobscura_up 1\n".to_owned());
+        let text = metrics.render();
+        assert!(
+            text.ends_with("obscura_zone_occupancy gauge\n# TYPE obscura_up gauge\nobscura_up 1\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn serves_counters_and_gauges_over_http() {

@@ -49,7 +49,10 @@ fn buckets_wait_in_the_outbox_until_a_broker_takes_them_in_order() {
         publisher.notify();
     }
     assert!(!publisher.connected());
+    let gauges = publisher.gauges();
     assert_eq!(publisher.close(Duration::from_millis(600)).unwrap(), 3);
+    assert!(gauges.render().ends_with("obscura_mqtt_outbox_messages 3\n"), "{}", gauges.render());
+    assert!(gauges.render().contains("obscura_mqtt_connected 0\n"));
     drop(db);
 
     // The broker is up; the next process sends the old buckets first, then its own.
@@ -57,6 +60,12 @@ fn buckets_wait_in_the_outbox_until_a_broker_takes_them_in_order() {
     let subscriber = Subscriber::start(port, "test-outbox", "#");
     let mut db = CountDb::open(&db_path).unwrap().with_outbox("obscura", 0);
     let publisher = MqttPublisher::start(&settings, &db_path, entities()).unwrap();
+    let gauges = publisher.gauges();
+    let started = std::time::Instant::now();
+    while !gauges.render().contains("obscura_mqtt_connected 1\n") {
+        assert!(started.elapsed() < Duration::from_secs(10), "{}", gauges.render());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     db.write(&bucket(180_000, 3)).unwrap();
     publisher.notify();
     assert_eq!(publisher.close(Duration::from_secs(20)).unwrap(), 0, "everything delivered");

@@ -91,6 +91,11 @@ impl CountFiles {
         self.db.is_none() && self.jsonl.is_none() && self.csv.is_none()
     }
 
+    /// The MQTT publisher's gauges for `/metrics`, when MQTT is on.
+    pub fn mqtt_gauges(&self) -> Option<super::mqtt::MqttGauges> {
+        self.mqtt.as_ref().map(MqttPublisher::gauges)
+    }
+
     /// Stops the MQTT publisher after delivering what it can within `drain`; returns how many
     /// messages still wait in the outbox (sent by the next run), or `None` without MQTT.
     pub fn close(self, drain: std::time::Duration) -> Result<Option<u64>, CountFileError> {

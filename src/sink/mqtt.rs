@@ -248,6 +248,11 @@ impl MqttPublisher {
         self.shared.connected.load(Ordering::Relaxed)
     }
 
+    /// The publisher's state for `/metrics`, rendered at each scrape.
+    pub fn gauges(&self) -> MqttGauges {
+        MqttGauges { shared: self.shared.clone(), outbox: self.outbox.clone() }
+    }
+
     /// Delivers what is left in the outbox for up to `drain` (reconnecting if need be), then
     /// stops; returns how many messages still wait in the outbox for the next run.
     pub fn close(mut self, drain: Duration) -> Result<u64, MqttError> {
@@ -270,6 +275,35 @@ impl MqttPublisher {
 impl Drop for MqttPublisher {
     fn drop(&mut self) {
         self.stop(Duration::ZERO);
+    }
+}
+
+/// Whether the broker is connected, and how many messages wait in the outbox: what an operator
+/// alerts on.
+#[derive(Debug, Clone)]
+pub struct MqttGauges {
+    shared: Arc<Shared>,
+    outbox: PathBuf,
+}
+
+impl MqttGauges {
+    /// Prometheus text: `obscura_mqtt_connected` (0 or 1) and `obscura_mqtt_outbox_messages`
+    /// (left out when the store cannot be read).
+    pub fn render(&self) -> String {
+        let connected = u8::from(self.shared.connected.load(Ordering::Relaxed));
+        let mut text = format!(
+            "# HELP obscura_mqtt_connected Whether the MQTT broker is connected.\n\
+             # TYPE obscura_mqtt_connected gauge\nobscura_mqtt_connected {connected}\n"
+        );
+        if let Ok(waiting) = open_outbox(&self.outbox).and_then(|conn| {
+            pending(&conn).map_err(|source| MqttError::Outbox { path: self.outbox.clone(), source })
+        }) {
+            text += &format!(
+                "# HELP obscura_mqtt_outbox_messages Count messages waiting for the MQTT broker.\n\
+                 # TYPE obscura_mqtt_outbox_messages gauge\nobscura_mqtt_outbox_messages {waiting}\n"
+            );
+        }
+        text
     }
 }
 
