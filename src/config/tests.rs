@@ -192,6 +192,8 @@ fn example_config_is_valid() {
     assert_eq!(street.source, file("demo/sample_media/street.mp4"));
     assert_eq!((street.redact.target, street.redact.method), (Target::Faces, Method::Blur));
     assert_eq!(street.output.video, Some("demo/out/street.mp4".into()));
+    assert_eq!(street.lines.len(), 1);
+    assert_eq!(config.counts.jsonl, Some("demo/out/counts.jsonl".into()));
 }
 
 #[test]
@@ -220,11 +222,8 @@ fn example_config_commented_options_are_valid_too() {
                 "# face_tiles = ",
                 "# person_threshold = ",
                 "# person_tiles = ",
-                "# [counts]",
                 "# bucket = ",
                 "# min_count = ",
-                "# sqlite = ",
-                "# jsonl = ",
                 "# csv = ",
                 "# [counts.mqtt]",
                 "# host = ",
@@ -233,10 +232,7 @@ fn example_config_commented_options_are_valid_too() {
                 "# discovery = ",
                 "# [http]",
                 "# listen = ",
-                "# [[camera.line]]",
                 "# name = ",
-                "# from = ",
-                "# to = ",
                 "# anchor = ",
                 "# [[camera.zone]]",
                 "# polygon = ",
@@ -260,7 +256,7 @@ fn example_config_commented_options_are_valid_too() {
     let mqtt = config.counts.mqtt.as_ref().unwrap();
     assert_eq!((mqtt.host.as_str(), mqtt.port), ("127.0.0.1", 1883));
     assert_eq!(mqtt.discovery_prefix.as_deref(), Some("homeassistant"));
-    assert_eq!(config.counts.sqlite, Some(PathBuf::from("demo/data/counts.sqlite")));
+    assert_eq!(config.counts.sqlite, Some(PathBuf::from("demo/out/counts.sqlite")));
     assert_eq!((config.cameras[0].lines.len(), config.cameras[0].zones.len()), (1, 1));
     assert_eq!(config.http_listen, Some("127.0.0.1:9464".parse().unwrap()));
 }
