@@ -167,14 +167,20 @@ impl Rasterizer {
 /// Whether `shape` covers the full-resolution pixel `(x, y)`, i.e. contains its centre: the reference
 /// definition of coverage (one pixel at a time; the [`Rasterizer`] gives the same answer per row).
 ///
-/// Rect: `x0 ≤ cx < x1 && y0 ≤ cy < y1`. Ellipse: strictly inside the ellipse inscribed in the rect.
+/// Rect: `x0 ≤ cx < x1 && y0 ≤ cy < y1`. Ellipse: strictly inside the ellipse inscribed in the rect
+/// (and inside the rect, as above).
 /// Polygon: even-odd rule inside its bounding rect (as for Rect); polygons with fewer than 3 vertices, a
 /// non-finite vertex or all vertices on one line cover nothing.
 pub fn covers(shape: &Shape, x: usize, y: usize) -> bool {
     let (px, py) = (center(x), center(y));
     match shape {
         Shape::Rect(r) => in_rect(r, px, py),
-        Shape::Ellipse(r) => Ellipse::inscribed(r).is_some_and(|e| e.contains(px, e.dy2(py))),
+        // Inside the ellipse implies inside its rect, but rounding can put a centre that lies
+        // exactly on the rect's right or bottom edge "inside": the rect decides, as the
+        // rasterizer's bounding box does.
+        Shape::Ellipse(r) => {
+            in_rect(r, px, py) && Ellipse::inscribed(r).is_some_and(|e| e.contains(px, e.dy2(py)))
+        }
         Shape::Polygon(points) => {
             polygon_is_fillable(points)
                 && in_rect(&shape.bounds(), px, py)
@@ -391,6 +397,16 @@ mod tests {
     fn rect_edge_through_a_centre_includes_left_and_top_excludes_right_and_bottom() {
         let shape = Shape::Rect(rect(1.5, 1.5, 3.5, 2.5));
         assert_eq!(spans(&shape, 10, 10, full_grid(10, 10)), vec![(1, 1, 3)]);
+    }
+
+    #[test]
+    fn an_ellipse_never_covers_a_centre_on_its_rect_edge() {
+        // Found by the engine's proptest: (17.5 - 11.375) * (2 / 12.25) rounds below 1, so the
+        // centre on the right edge of the rect looked inside the ellipse, while the rasterizer's
+        // bounding box (half-open, as for rects) leaves it out.
+        let shape = Shape::Ellipse(Rect { x0: 5.25, y0: -2.0, x1: 17.5, y1: 15.0 });
+        assert!(!covers(&shape, 17, 6));
+        assert!(covers(&shape, 16, 6));
     }
 
     #[test]
