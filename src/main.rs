@@ -615,11 +615,16 @@ fn run_camera(
     }
     let redact = &camera.redact;
     let counts_people = !camera.lines.is_empty() || !camera.zones.is_empty();
-    let mut detector = if counts_people {
-        Some(Detector::load_counting(&models_dir(), redact.target, true, detector_settings)?)
-    } else {
-        load_detector(redact.target, detector_settings)?
+    let mut report_settings = RedactionSettings {
+        target: redact.target,
+        method: redact.method,
+        fixed_masks: redact.masks.len(),
+        detect_every: redact.detect_every,
+        temporal: redact.temporal.clone(),
+        detector: *detector_settings,
+        audit: None,
     };
+    let (mut detector, mut auditor) = load_models(&mut report_settings, redact.audit_every, counts_people)?;
     let mut buckets = 0u64;
     let mut sink = |closed: obscura::count::Closed| {
         buckets += (closed.lines.len() + closed.zones.len()) as u64;
@@ -642,16 +647,6 @@ fn run_camera(
         Some(obscura::track::Counting { counter, start_ms, sink: &mut sink, metrics })
     } else {
         None
-    };
-    let mut auditor = load_auditor(redact.target, detector_settings, redact.audit_every)?;
-    let report_settings = RedactionSettings {
-        target: redact.target,
-        method: redact.method,
-        fixed_masks: redact.masks.len(),
-        detect_every: redact.detect_every,
-        temporal: redact.temporal.clone(),
-        detector: *detector_settings,
-        audit: auditor.as_ref().map(|_| (audit_side(detector_settings), redact.audit_every)),
     };
     let job = VideoJob {
         input,
@@ -710,6 +705,25 @@ fn load_auditor(
     Ok(Some(FaceDetector::load(&models_dir(), faces)?))
 }
 
+/// Loads what a redaction described by `report` needs: the detectors of its target (and the
+/// person detector when `counting`), and the residual audit's face detector when `audit_every` >
+/// 0, which `report.audit` then names.
+fn load_models(
+    report: &mut RedactionSettings,
+    audit_every: u32,
+    counting: bool,
+) -> anyhow::Result<(Option<Detector>, Option<FaceDetector>)> {
+    let settings = &report.detector;
+    let detector = if counting {
+        Some(Detector::load_counting(&models_dir(), report.target, true, settings)?)
+    } else {
+        load_detector(report.target, settings)?
+    };
+    let auditor = load_auditor(report.target, settings, audit_every)?;
+    report.audit = auditor.as_ref().map(|_| (audit_side(settings), audit_every));
+    Ok((detector, auditor))
+}
+
 /// The detectors a target needs, loaded; `None` for targets without detection.
 fn load_detector(target: Target, settings: &DetectorSettings) -> anyhow::Result<Option<Detector>> {
     if !target.needs_detection() {
@@ -753,25 +767,22 @@ fn redact(args: RedactArgs) -> ExitCode {
     let shutdown = Shutdown::new();
     on_interrupt(&shutdown, Shutdown::abort);
     let settings = EncoderSettings { preset: args.preset, crf: args.crf };
-    // Loaded once for every input.
-    let detector_settings = args.detector.settings();
-    let loaded = load_detector(args.target, &detector_settings)
-        .and_then(|d| Ok((d, load_auditor(args.target, &detector_settings, args.audit_every)?)));
-    let (mut detector, mut auditor) = match loaded {
-        Ok(loaded) => loaded,
-        Err(err) => {
-            eprintln!("obscura redact: {err:#}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    let report_settings = RedactionSettings {
+    let mut report_settings = RedactionSettings {
         target: args.target,
         method: args.method,
         fixed_masks: args.masks.len(),
         detect_every: args.detect_every,
         temporal: args.temporal(),
-        detector: detector_settings,
-        audit: auditor.as_ref().map(|_| (audit_side(&detector_settings), args.audit_every)),
+        detector: args.detector.settings(),
+        audit: None,
+    };
+    // Loaded once for every input.
+    let (mut detector, mut auditor) = match load_models(&mut report_settings, args.audit_every, false) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("obscura redact: {err:#}");
+            return ExitCode::from(EXIT_FAILED);
+        }
     };
     let mut failed = false;
     for (input, output) in args.inputs.iter().zip(outputs) {
