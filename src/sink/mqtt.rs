@@ -132,7 +132,8 @@ pub fn discovery_messages(settings: &MqttSettings, entities: &[Entity]) -> Vec<M
             let config = json!({
                 "name": format!("{} {label}", entity.name),
                 "unique_id": unique_id,
-                "object_id": format!("obscura_{object}"),
+                // (`object_id` before Home Assistant 2025.10; removed in 2026.4.)
+                "default_entity_id": format!("sensor.obscura_{object}"),
                 "state_topic": topic(&settings.topic_prefix, &entity.camera, entity.kind, &entity.name),
                 // `in` is a Jinja keyword: subscript, not attribute.
                 "value_template": format!(
@@ -637,6 +638,8 @@ mod tests {
         assert_eq!(door_in["state_topic"], "obscura/entrance/line/door");
         assert_eq!(door_in["availability_topic"], "obscura/status");
         assert_eq!(door_in["unique_id"], "obscura_entrance_line_door_in");
+        assert_eq!(door_in["default_entity_id"], "sensor.obscura_entrance_line_door_in");
+        assert!(door_in.get("object_id").is_none(), "deprecated by Home Assistant");
         assert_eq!(
             door_in["value_template"],
             "{{ value_json['in'] if value_json['in'] is number else None }}"
