@@ -88,7 +88,7 @@ fn buckets_wait_in_the_outbox_until_a_broker_takes_them_in_order() {
 
 /// A real `obscura run` counting people on the sample film publishes each closed bucket; the
 /// broker is killed (-9) mid-run, a bucket closes while it is down, the broker comes back: every
-/// bucket arrives once, in order, and equals the JSONL row.
+/// bucket arrives, in order, equal to its JSONL row.
 #[test]
 fn run_keeps_counting_while_the_broker_is_down_and_delivers_in_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,7 +116,8 @@ fn run_keeps_counting_while_the_broker_is_down_and_delivers_in_order() {
         subscriber.wait_for(Duration::from_secs(300), |r| r.iter().any(|(t, _)| topic(t))),
         "the first bucket was published"
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    // Time for the acknowledgements and the broker's autosave before the kill.
+    std::thread::sleep(Duration::from_secs(3));
     broker.kill();
     let started = std::time::Instant::now();
     while !db.exists() || outbox_rows(&db) == 0 {
@@ -128,6 +129,7 @@ fn run_keeps_counting_while_the_broker_is_down_and_delivers_in_order() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("every count message delivered"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("MQTT outbox"), "every acknowledged row was deleted: {}", stderr(&out));
     assert_eq!(outbox_rows(&db), 0);
 
     let jsonl = std::fs::read_to_string(dir.path().join("counts.jsonl")).unwrap();
@@ -137,7 +139,12 @@ fn run_keeps_counting_while_the_broker_is_down_and_delivers_in_order() {
         subscriber.wait_for(Duration::from_secs(30), |r| r.iter().filter(|(t, _)| topic(t)).count() >= 2)
     );
     let published: Vec<String> = subscriber.on(topic).into_iter().map(|(_, p)| p).collect();
-    assert_eq!(published, rows, "every bucket once, in order, as in the JSONL file");
+    // QoS 1 is at least once: a broker killed before it saved the subscriber's acknowledgement
+    // delivers that message again after its restart (seen once in CI). Repeats of a bucket are
+    // allowed; gaps and disorder are not.
+    let mut distinct = published.clone();
+    distinct.dedup();
+    assert_eq!(distinct, rows, "every bucket, in order, as in the JSONL file: {published:#?}");
     let discovery = subscriber.on(|t| t.starts_with("homeassistant/sensor/obscura/street_line_middle_"));
     assert!(discovery.len() >= 2, "in and out sensors, announced on every connection: {discovery:?}");
     assert!(discovery.iter().all(|(_, p)| p.contains(r#""state_topic":"obscura/street/line/middle""#)));
