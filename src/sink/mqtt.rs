@@ -362,24 +362,26 @@ impl Session {
     async fn run(self) {
         let broker = format!("{}:{}", self.settings.host, self.settings.port);
         let mut wait = BACKOFF.0;
-        let mut down_since: Option<Instant> = None;
+        // Whether this outage was reported: once per outage, not once per try.
+        let mut reported = false;
         loop {
             let mut connected = false;
             let ended = self.connection(&mut connected).await;
             self.shared.connected.store(false, Ordering::Relaxed);
             if connected {
                 wait = BACKOFF.0;
+                reported = false;
             }
             match ended {
                 Ended::Drained | Ended::OutOfTime => return,
                 Ended::Broken(why) => {
-                    if down_since.is_none() || connected {
+                    if !reported {
                         let waiting = pending(&self.conn).unwrap_or(0);
                         tracing::warn!(
                             "MQTT broker {broker}: {why}; counts wait in the outbox ({waiting} message(s)) and are \
                              sent when it is back"
                         );
-                        down_since = Some(Instant::now());
+                        reported = true;
                     }
                 }
             }
