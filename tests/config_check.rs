@@ -8,7 +8,34 @@ fn the_example_config_is_valid() {
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("obscura.example.toml");
     let run = obscura(&["check", "--config", str(&example)]);
     assert!(run.status.success(), "{}", stderr(&run));
-    assert!(String::from_utf8_lossy(&run.stdout).contains("ok (1 camera)"));
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(out.contains("ok (1 camera)"), "{out}");
+    // What it will do, in words: the camera's input, output, redaction and counting, the sinks.
+    let root = env!("CARGO_MANIFEST_DIR");
+    let camera = format!(
+        "  camera street: {root}/sample_media/street.mp4 → {root}/out/street.mp4; faces blur, detection every 3 \
+         frames; counts 1 line, 0 zones\n"
+    );
+    assert!(out.contains(&camera), "{out}");
+    let counts = format!("  counts: 15-minute buckets → {root}/out/counts.sqlite, {root}/out/counts.jsonl\n");
+    assert!(out.contains(&counts), "{out}");
+}
+
+#[test]
+fn check_says_where_counts_go_mqtt_and_metrics_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let counts = "[counts.mqtt]\nhost = \"127.0.0.1\"\n[http]\nlisten = \"127.0.0.1:9464\"";
+    let config = counting_config(dir.path(), "c.toml", counts, "door", &sample(), "2026-11-22T10:00:00Z");
+    let run = obscura(&["check", "--config", str(&config)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(out.contains("; frame blur, detection every 3 frames; counts 1 line, 0 zones\n"), "{out}");
+    let sqlite = dir.path().join("counts.sqlite");
+    let expected = format!(
+        "  counts: 1-minute buckets → {}, mqtt://127.0.0.1:1883/obscura/…, http://127.0.0.1:9464/metrics\n",
+        sqlite.display()
+    );
+    assert!(out.contains(&expected), "{out}");
 }
 
 #[test]
