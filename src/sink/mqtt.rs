@@ -60,6 +60,11 @@ impl MqttSettings {
     pub fn status_topic(&self) -> String {
         format!("{}/status", self.topic_prefix)
     }
+
+    /// The retained status message `online` or `offline`.
+    fn status(&self, payload: &str) -> Message {
+        Message { topic: self.status_topic(), payload: payload.to_owned(), retain: true }
+    }
 }
 
 /// What a topic counts: a line or a zone.
@@ -184,13 +189,17 @@ struct Shared {
     wake: tokio::sync::Notify,
     /// Set by `close`: deliver what is left until then, then stop.
     deadline: Mutex<Option<Instant>>,
-    stopping: AtomicBool,
     connected: AtomicBool,
 }
 
 impl Shared {
     fn deadline(&self) -> Option<Instant> {
         *self.deadline.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `close` was called.
+    fn stopping(&self) -> bool {
+        self.deadline().is_some()
     }
 
     fn past_deadline(&self) -> bool {
@@ -258,15 +267,13 @@ impl MqttPublisher {
     /// stops; returns how many messages still wait in the outbox for the next run.
     pub fn close(mut self, drain: Duration) -> Result<u64, MqttError> {
         self.stop(drain);
-        let conn = open_outbox(&self.outbox)?;
-        pending(&conn).map_err(|source| MqttError::Outbox { path: self.outbox.clone(), source })
+        waiting_in(&self.outbox)
     }
 
     fn stop(&mut self, drain: Duration) {
         if let Some(thread) = self.thread.take() {
             *self.shared.deadline.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some(Instant::now() + drain);
-            self.shared.stopping.store(true, Ordering::SeqCst);
             self.shared.wake.notify_one();
             let _ = thread.join();
         }
@@ -296,9 +303,7 @@ impl MqttGauges {
             "# HELP obscura_mqtt_connected Whether the MQTT broker is connected.\n\
              # TYPE obscura_mqtt_connected gauge\nobscura_mqtt_connected {connected}\n"
         );
-        if let Ok(waiting) = open_outbox(&self.outbox).and_then(|conn| {
-            pending(&conn).map_err(|source| MqttError::Outbox { path: self.outbox.clone(), source })
-        }) {
+        if let Ok(waiting) = waiting_in(&self.outbox) {
             text += &format!(
                 "# HELP obscura_mqtt_outbox_messages Count messages waiting for the MQTT broker.\n\
                  # TYPE obscura_mqtt_outbox_messages gauge\nobscura_mqtt_outbox_messages {waiting}\n"
@@ -319,6 +324,12 @@ fn pending(conn: &Connection) -> rusqlite::Result<u64> {
     conn.query_row("SELECT count(*) FROM mqtt_outbox", [], |r| r.get::<_, i64>(0)).map(|n| n as u64)
 }
 
+/// How many messages wait in the outbox of the store at `path`, read through a connection of
+/// its own.
+fn waiting_in(path: &Path) -> Result<u64, MqttError> {
+    pending(&open_outbox(path)?).map_err(|source| MqttError::Outbox { path: path.to_owned(), source })
+}
+
 /// One outbox row.
 struct Row {
     id: i64,
@@ -337,6 +348,9 @@ fn rows_after(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<V
     })?
     .collect()
 }
+
+/// The event loop's events, as its task forwards them.
+type Events = tokio::sync::mpsc::UnboundedReceiver<Result<Event, rumqttc::ConnectionError>>;
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -365,9 +379,9 @@ impl Session {
         // Whether this outage was reported: once per outage, not once per try.
         let mut reported = false;
         loop {
-            let mut connected = false;
-            let ended = self.connection(&mut connected).await;
-            self.shared.connected.store(false, Ordering::Relaxed);
+            let ended = self.connection().await;
+            // Whether this connection got as far as the broker's acceptance.
+            let connected = self.shared.connected.swap(false, Ordering::Relaxed);
             if connected {
                 wait = BACKOFF.0;
                 reported = false;
@@ -411,7 +425,7 @@ impl Session {
     }
 
     /// One connection, from connecting to its end.
-    async fn connection(&self, connected: &mut bool) -> Ended {
+    async fn connection(&self) -> Ended {
         let (client, mut eventloop) = AsyncClient::new(self.options(), WINDOW * 2);
         let mut network = eventloop.network_options();
         network.set_connection_timeout(5);
@@ -428,17 +442,12 @@ impl Session {
                 }
             }
         });
-        let ended = self.converse(&client, &mut incoming, connected).await;
+        let ended = self.converse(&client, &mut incoming).await;
         poller.abort();
         ended
     }
 
-    async fn converse(
-        &self,
-        client: &AsyncClient,
-        incoming: &mut tokio::sync::mpsc::UnboundedReceiver<Result<Event, rumqttc::ConnectionError>>,
-        connected: &mut bool,
-    ) -> Ended {
+    async fn converse(&self, client: &AsyncClient, incoming: &mut Events) -> Ended {
         let broken = |e: &dyn std::fmt::Display| Ended::Broken(e.to_string());
         // Wait for the broker's answer.
         loop {
@@ -465,7 +474,6 @@ impl Session {
                 Err(e) => return broken(&e),
             }
         }
-        *connected = true;
         self.shared.connected.store(true, Ordering::Relaxed);
         tracing::info!("MQTT connected to {}:{}", self.settings.host, self.settings.port);
 
@@ -473,7 +481,7 @@ impl Session {
         // discovery). Then, by packet id, waiting for the broker's acknowledgement.
         let mut sent: VecDeque<Option<i64>> = VecDeque::new();
         let mut unacked: HashMap<u16, Option<i64>> = HashMap::new();
-        let online = Message { topic: self.settings.status_topic(), payload: "online".into(), retain: true };
+        let online = self.settings.status("online");
         for message in std::iter::once(&online).chain(&self.discovery) {
             if let Err(e) = publish(client, message).await {
                 return broken(&e);
@@ -502,7 +510,7 @@ impl Session {
                 }
             }
             let idle = outbox_empty && sent.is_empty() && unacked.is_empty();
-            if idle && self.shared.stopping.load(Ordering::SeqCst) {
+            if idle && self.shared.stopping() {
                 self.sign_off(client, incoming).await;
                 return Ended::Drained;
             }
@@ -535,14 +543,8 @@ impl Session {
     }
 
     /// A clean goodbye: `offline` (acknowledged, or up to a second), then DISCONNECT.
-    async fn sign_off(
-        &self,
-        client: &AsyncClient,
-        incoming: &mut tokio::sync::mpsc::UnboundedReceiver<Result<Event, rumqttc::ConnectionError>>,
-    ) {
-        let offline =
-            Message { topic: self.settings.status_topic(), payload: "offline".into(), retain: true };
-        if publish(client, &offline).await.is_err() {
+    async fn sign_off(&self, client: &AsyncClient, incoming: &mut Events) {
+        if publish(client, &self.settings.status("offline")).await.is_err() {
             return;
         }
         let acked = async {
