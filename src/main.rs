@@ -510,7 +510,7 @@ fn describe_config(config: &Config) -> String {
             redact.method.name(),
         );
     }
-    if config.cameras.iter().any(|c| !c.lines.is_empty() || !c.zones.is_empty()) {
+    if config.cameras.iter().any(CameraConfig::counts_people) {
         let counts = &config.counts;
         let sinks: Vec<String> = [&counts.sqlite, &counts.jsonl, &counts.csv]
             .into_iter()
@@ -565,7 +565,7 @@ fn run(path: &Path) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let counting = config.cameras.iter().any(|c| !c.lines.is_empty() || !c.zones.is_empty());
+    let counting = config.cameras.iter().any(CameraConfig::counts_people);
     let entities = config
         .cameras
         .iter()
@@ -661,7 +661,7 @@ fn run_camera(
         tracing::warn!("no [camera.output] video: frames are redacted and discarded");
     }
     let redact = &camera.redact;
-    let counts_people = !camera.lines.is_empty() || !camera.zones.is_empty();
+    let counts_people = camera.counts_people();
     let mut report_settings = RedactionSettings {
         target: redact.target,
         method: redact.method,

@@ -69,6 +69,13 @@ pub struct CameraConfig {
     pub start_time_ms: Option<u64>,
 }
 
+impl CameraConfig {
+    /// Whether people are counted on this camera (it has lines or zones).
+    pub fn counts_people(&self) -> bool {
+        !self.lines.is_empty() || !self.zones.is_empty()
+    }
+}
+
 /// `[counts]`: how counts are bucketed and where they are written.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CountsConfig {

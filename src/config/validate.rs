@@ -315,8 +315,8 @@ impl Validator<'_, '_> {
         };
         let at = raw.span().start;
         let name = raw.into_inner();
-        if let Err(message) = check_name(&name) {
-            self.report.error(at, message.replace("camera name", &format!("{kind} name")));
+        if let Err(message) = check_name(&format!("{kind} name"), &name) {
+            self.report.error(at, message);
             return None;
         }
         if let Some(&first) = names.get(&name) {
@@ -460,18 +460,13 @@ impl Validator<'_, '_> {
             }
         }
         if let Some(id) = raw.client_id {
-            let text = id.get_ref();
-            if text.is_empty()
-                || text.len() > 64
-                || !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                self.report.error(
-                    id.span().start,
-                    format!("client_id {text:?}: use 1 to 64 letters, digits, '_' or '-' (unique per obscura on the broker)"),
-                );
-                ok = false;
-            } else {
-                settings.client_id = id.into_inner();
+            match check_name("client_id", id.get_ref()) {
+                Ok(()) => settings.client_id = id.into_inner(),
+                Err(message) => {
+                    self.report
+                        .error(id.span().start, format!("{message} (unique per obscura on the broker)"));
+                    ok = false;
+                }
             }
         }
         let mut topic = |raw: Option<Spanned<String>>, key: &str, into: &mut String| {
@@ -527,7 +522,7 @@ impl Validator<'_, '_> {
     fn name(&mut self, raw: Spanned<String>) -> Option<String> {
         let at = raw.span().start;
         let name = raw.into_inner();
-        if let Err(message) = check_name(&name) {
+        if let Err(message) = check_name("camera name", &name) {
             self.report.error(at, message);
             return None;
         }
@@ -804,17 +799,18 @@ fn parse_duration_ms(text: &str) -> Option<u64> {
     n.checked_mul(unit_ms)
 }
 
-/// Camera names label logs, counts and output files, so they are kept short and plain.
-fn check_name(name: &str) -> Result<(), String> {
+/// Names label logs, counts, output files and MQTT topics, so they are kept short and plain;
+/// `what` names the key in the message ("camera name", "line name", "client_id").
+fn check_name(what: &str, name: &str) -> Result<(), String> {
     const RULE: &str = "use 1 to 64 letters, digits, '_' or '-'";
     if name.is_empty() {
-        return Err(format!("camera name is empty: {RULE}"));
+        return Err(format!("{what} is empty: {RULE}"));
     }
     if let Some(c) = name.chars().find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
-        return Err(format!("camera name {name:?} contains {c:?}: {RULE}"));
+        return Err(format!("{what} {name:?} contains {c:?}: {RULE}"));
     }
     if name.len() > 64 {
-        return Err(format!("camera name is {} characters long: {RULE}", name.len()));
+        return Err(format!("{what} is {} characters long: {RULE}", name.len()));
     }
     Ok(())
 }

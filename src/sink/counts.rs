@@ -73,17 +73,21 @@ impl CountFiles {
             }
             None => None,
         };
-        let mut db = config.sqlite.as_deref().map(CountDb::open).transpose()?;
-        let mut mqtt = None;
-        if let Some(settings) = &config.mqtt {
-            // Validation gives MQTT a store (its outbox); a hand-built config may not have one.
-            let Some(store) = db.take() else {
-                return Err(CountFileError::NoStore);
-            };
-            let store = store.with_outbox(&settings.topic_prefix, config.min_count);
-            mqtt = Some(MqttPublisher::start(settings, store.path(), entities)?);
-            db = Some(store);
-        }
+        let db = config.sqlite.as_deref().map(CountDb::open).transpose()?;
+        // MQTT's messages wait in the store's outbox. Validation gives MQTT a store; a hand-built
+        // config may not have one.
+        let db = match &config.mqtt {
+            Some(settings) => {
+                Some(db.ok_or(CountFileError::NoStore)?.with_outbox(&settings.topic_prefix, config.min_count))
+            }
+            None => db,
+        };
+        let mqtt = config
+            .mqtt
+            .as_ref()
+            .zip(db.as_ref())
+            .map(|(settings, store)| MqttPublisher::start(settings, store.path(), entities))
+            .transpose()?;
         Ok(Self { db, mqtt, jsonl, csv, min_count: config.min_count })
     }
 

@@ -185,28 +185,6 @@ impl CountDb {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_version_1_store_gains_the_outbox_and_keeps_its_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("counts.sqlite");
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
-        conn.pragma_update(None, "user_version", 1).unwrap();
-        conn.execute("INSERT INTO line_buckets VALUES ('c', 'door', 0, 60000, 10, 3, 1)", []).unwrap();
-        drop(conn);
-        let mut db = CountDb::open(&path).unwrap().with_outbox("obscura", 0);
-        db.write(&Closed { lines: vec![line(60_000, 4)], zones: vec![] }).unwrap();
-        let version: i64 = db.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        let rows: i64 = db.conn.query_row("SELECT count(*) FROM line_buckets", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 2);
-        let (topic, retain): (String, bool) = db
-            .conn
-            .query_row("SELECT topic, retain FROM mqtt_outbox", [], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap();
-        assert_eq!((topic.as_str(), retain), ("obscura/c/line/door", true));
-    }
-
     use super::*;
     use crate::count::LineBucket;
 
@@ -248,5 +226,27 @@ mod tests {
         drop(db);
         let err = CountDb::open(&path).unwrap_err().to_string();
         assert!(err.contains("schema version 99") && err.contains("counts.sqlite"), "{err}");
+    }
+
+    #[test]
+    fn a_version_1_store_gains_the_outbox_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("counts.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute("INSERT INTO line_buckets VALUES ('c', 'door', 0, 60000, 10, 3, 1)", []).unwrap();
+        drop(conn);
+        let mut db = CountDb::open(&path).unwrap().with_outbox("obscura", 0);
+        db.write(&Closed { lines: vec![line(60_000, 4)], zones: vec![] }).unwrap();
+        let version: i64 = db.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let rows: i64 = db.conn.query_row("SELECT count(*) FROM line_buckets", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 2);
+        let (topic, retain): (String, bool) = db
+            .conn
+            .query_row("SELECT topic, retain FROM mqtt_outbox", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((topic.as_str(), retain), ("obscura/c/line/door", true));
     }
 }
