@@ -13,6 +13,11 @@ pub struct Broker {
     child: Option<Child>,
 }
 
+/// Debian's mosquitto binary, when installed.
+pub fn mosquitto() -> Option<&'static str> {
+    ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].into_iter().find(|p| Path::new(p).exists())
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -51,10 +56,7 @@ impl Broker {
     /// Starts it again on the same port, and waits until it accepts connections.
     pub fn restart(&mut self) {
         assert!(self.child.is_none());
-        let mosquitto = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("mosquitto is not installed: run scripts/setup");
+        let mosquitto = mosquitto().expect("mosquitto is not installed: run scripts/setup");
         let child = Command::new(mosquitto)
             .args(["-c", self.config.to_str().unwrap()])
             .stdout(Stdio::null())
