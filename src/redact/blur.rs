@@ -493,7 +493,7 @@ mod tests {
     fn blur_of_a_constant_region_stays_constant_whatever_surrounds_it() {
         let (width, height) = (150, 120);
         for channels in 1..=4 {
-            let mut data = noise(width * height * channels, channels as u32);
+            let mut data = noise(width * height * channels, channels as u64);
             let (x0, y0, x1, y1) = (20, 10, 130, 100);
             for y in y0..y1 {
                 for x in x0..x1 {

@@ -185,15 +185,7 @@ mod tests {
             } else {
                 stride * (grid.height - 1) + grid.width * channels + tail
             };
-            let mut state = seed | 1;
-            let data = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    (state >> 56) as u8
-                })
-                .collect();
+            let data = crate::redact::kernels::tests::noise(len, seed);
             let PlaneGrid { width, height, sub_x, sub_y } = grid;
             TestPlane { data, stride, width, height, channels, sub_x, sub_y }
         }

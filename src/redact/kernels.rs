@@ -361,8 +361,9 @@ pub(crate) mod tests {
     use crate::geometry::{Point, Rect, Shape};
     use crate::redact::raster::Rasterizer;
 
-    /// A deterministic pseudo-random byte sequence.
-    pub(crate) fn noise(len: usize, seed: u32) -> Vec<u8> {
+    /// A deterministic pseudo-random byte sequence (a seed's two halves are folded together).
+    pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let seed = seed as u32 ^ (seed >> 32) as u32;
         let mut state = seed.wrapping_mul(2_654_435_761).max(1);
         (0..len)
             .map(|_| {
@@ -479,7 +480,7 @@ pub(crate) mod tests {
         for channels in 1..=4 {
             for shape in &shapes {
                 let (pixels, region, coverage, grid) = prepare(shape, width, height);
-                let source = noise(width * height * channels, channels as u32);
+                let source = noise(width * height * channels, channels as u64);
                 let simd = Simd::best();
                 let mut inline = source.clone();
                 kernel(

@@ -308,15 +308,7 @@ mod tests {
         fn box_row_paths_agree(radius in 1..=MAX_BOX_RADIUS, channels in 1..=4usize, pixels in length(), seed in any::<u64>()) {
             let divider = BoxDivider::for_radius(radius);
             let len = pixels * channels;
-            let mut state = seed | 1;
-            let padded: Vec<u8> = (0..len + 2 * radius * channels)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    (state >> 56) as u8
-                })
-                .collect();
+            let padded = crate::redact::kernels::tests::noise(len + 2 * radius * channels, seed);
             let padded = &padded[..];
             let mut expected = vec![0; len];
             Simd::scalar().box_row(padded, &mut expected, channels, divider);
