@@ -171,22 +171,21 @@ fn missing_or_corrupt_models_are_named_with_the_fix() {
     assert!(err.contains("ssdlite-person.onnx: cannot load the model (expected input `input`"), "{err}");
 }
 
+/// `obscura eval KIND --gt DIR/gt.txt --video DIR/VIDEO ARGS --json` on a ground-truth clip in
+/// `dir`, its report parsed.
+fn eval_json(kind: &str, dir: &Path, video: &str, args: &[&str]) -> serde_json::Value {
+    let (gt, video) = (dir.join("gt.txt"), dir.join(video));
+    let mut all = vec!["eval", kind, "--gt", str(&gt), "--video", str(&video)];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let run = obscura(&all);
+    assert!(run.status.success(), "{}", stderr(&run));
+    serde_json::from_slice(&run.stdout).unwrap()
+}
+
 /// `obscura eval mot --target heads --json` on a ground-truth clip of `../shared/eval`.
 fn head_coverage(clip: &str, video: &str) -> Option<serde_json::Value> {
-    let dir = shared_eval(clip)?;
-    let run = obscura(&[
-        "eval",
-        "mot",
-        "--gt",
-        str(&dir.join("gt.txt")),
-        "--video",
-        str(&dir.join(video)),
-        "--target",
-        "heads",
-        "--json",
-    ]);
-    assert!(run.status.success(), "{}", stderr(&run));
-    Some(serde_json::from_slice(&run.stdout).unwrap())
+    Some(eval_json("mot", &shared_eval(clip)?, video, &["--target", "heads"]))
 }
 
 /// The accuracy the detection and temporal-safety milestones promise, with default settings
@@ -247,23 +246,8 @@ fn heads_and_persons_targets_run_on_real_footage() {
 /// and a diagonal line through the middle, each within ±1 of the ground truth's.
 fn counts_within_one(clip: &str, video: &str) {
     let Some(dir) = shared_eval(clip) else { return };
-    let run = obscura(&[
-        "eval",
-        "counts",
-        "--gt",
-        str(&dir.join("gt.txt")),
-        "--video",
-        str(&dir.join(video)),
-        "--line",
-        "0.5,0,0.5,1",
-        "--line",
-        "0,0.5,1,0.5",
-        "--line",
-        "0,0,1,1",
-        "--json",
-    ]);
-    assert!(run.status.success(), "{}", stderr(&run));
-    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let lines = ["--line", "0.5,0,0.5,1", "--line", "0,0.5,1,0.5", "--line", "0,0,1,1"];
+    let report = eval_json("counts", &dir, video, &lines);
     let lines = report["lines"].as_array().unwrap();
     assert_eq!(lines.len(), 3);
     let truth: u64 =
@@ -316,19 +300,7 @@ fn run_counts_a_line_into_jsonl_and_csv() {
     assert_eq!(fields[6], rows[0]["in"].to_string());
     assert_eq!(fields[7], rows[0]["out"].to_string());
     // The same totals as eval counts.
-    let eval_run = obscura(&[
-        "eval",
-        "counts",
-        "--gt",
-        str(&eval.join("gt.txt")),
-        "--video",
-        str(&video),
-        "--line",
-        "0.5,0,0.5,1",
-        "--json",
-    ]);
-    assert!(eval_run.status.success(), "{}", stderr(&eval_run));
-    let report: serde_json::Value = serde_json::from_slice(&eval_run.stdout).unwrap();
+    let report = eval_json("counts", &eval, "TUD-Campus.mp4", &["--line", "0.5,0,0.5,1"]);
     assert_eq!(rows[0]["in"], report["lines"][0]["obscura_in"], "{report}");
     assert_eq!(rows[0]["out"], report["lines"][0]["obscura_out"], "{report}");
     assert!(rows[0]["out"].as_u64().unwrap() > 0, "people cross the middle line: {text}");
