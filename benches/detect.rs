@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use obscura::detect::preprocess::{ChannelOrder, InputLayout, fill_input_into};
+use obscura::detect::preprocess::{ChannelOrder, InputBuffer, InputLayout};
 use obscura::detect::tiling::tiles;
 use obscura::detect::{
     Detector, DetectorSettings, FaceDetector, FaceSettings, PersonDetector, PersonSettings, Threads, Tiling,
@@ -98,19 +98,17 @@ fn bench(c: &mut Criterion) {
         .into_iter()
         .map(|crop| InputLayout { net_w: 300, net_h: 300, content_w: 300, content_h: 300, crop: Some(crop) })
         .collect();
-    let mut input = vec![0.0f32; layouts[0].floats()];
+    let mut input = InputBuffer::new();
     group.bench_function("preprocess_person_tiles", |b| {
         b.iter(|| {
             for layout in &layouts {
-                fill_input_into(&frame, layout, ChannelOrder::Rgb, &mut input).unwrap();
+                input.fill(&frame, layout, ChannelOrder::Rgb).unwrap();
             }
         })
     });
     let face = InputLayout { net_w: 640, net_h: 384, content_w: 640, content_h: 360, crop: None };
-    let mut input = vec![0.0f32; face.floats()];
-    group.bench_function("preprocess_face_640", |b| {
-        b.iter(|| fill_input_into(&frame, &face, ChannelOrder::Bgr, &mut input).unwrap())
-    });
+    let mut input = InputBuffer::new();
+    group.bench_function("preprocess_face_640", |b| b.iter(|| input.fill(&frame, &face, ChannelOrder::Bgr).unwrap()));
     group.finish();
 }
 

@@ -336,7 +336,7 @@ fn eval_mot(
         let job = VideoJob {
             input: video.to_owned(),
             output: None,
-            redaction: Redaction::new(target, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new()),
+            redaction: Redaction::new(target, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new())?,
             detection: detector.as_mut().map(|detector| Detection {
                 detector,
                 every,
@@ -345,6 +345,7 @@ fn eval_mot(
             }),
             audit: None,
             encoder: EncoderSettings::default(),
+            companion: None,
         };
         let mut observe = |frame: &obscura::frame::Frame, regions: &FrameRegions| {
             let (w, h) = frame.size();
@@ -390,7 +391,7 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
         let job = VideoJob {
             input: args.video.clone(),
             output: None,
-            redaction: Redaction::new(Target::Heads, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new()),
+            redaction: Redaction::new(Target::Heads, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new())?,
             detection: Some(Detection {
                 detector: &mut detector,
                 every: args.detect_every,
@@ -399,6 +400,7 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
             }),
             audit: None,
             encoder: EncoderSettings::default(),
+            companion: None,
         };
         let result = job.run_observed(&shutdown, &progress, Some(&mut observe));
         progress.bar.finish_and_clear();
@@ -698,7 +700,7 @@ fn run_camera(
     let job = VideoJob {
         input,
         output: camera.output.video.clone(),
-        redaction: Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone())
+        redaction: Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone())?
             .with_pool(pool.clone()),
         detection: detector.as_mut().map(|detector| Detection {
             detector,
@@ -708,6 +710,7 @@ fn run_camera(
         }),
         audit: auditor.as_mut().map(|detector| Audit { detector, every: redact.audit_every }),
         encoder: camera.output.encoder.clone(),
+        companion: camera.output.video.as_deref().map(|output| report_companion(output, &report_settings)),
     };
     let report = job.run(shutdown, &NoProgress)?;
     let mut summary = describe_report(&report);
@@ -715,7 +718,7 @@ fn run_camera(
         summary += &format!(", {buckets} count bucket(s) closed");
     }
     if let Some(output) = &report.output {
-        summary += &format!("\n  {}", write_report(output, &report, &report_settings)?);
+        summary += &format!("\n  {}", report_line(output, &report, &report_settings));
     }
     Ok(summary)
 }
@@ -836,7 +839,13 @@ fn redact(args: RedactArgs) -> ExitCode {
         if shutdown.is_stopping() {
             break;
         }
-        let redaction = Redaction::new(args.target, args.method, args.fill_color, args.masks.clone());
+        let redaction = match Redaction::new(args.target, args.method, args.fill_color, args.masks.clone()) {
+            Ok(redaction) => redaction,
+            Err(err) => {
+                eprintln!("obscura redact: {err}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
         let detection = detector.as_mut().map(|detector| Detection {
             detector: detector as &mut dyn FrameDetector,
             every: args.detect_every,
@@ -844,12 +853,11 @@ fn redact(args: RedactArgs) -> ExitCode {
             counting: None,
         });
         let audit = auditor.as_mut().map(|detector| Audit { detector, every: args.audit_every });
-        let done = redact_one(input, &output, redaction, detection, audit, &settings, &shutdown)
-            .and_then(|job| Ok((write_report(&output, &job, &report_settings)?, job)));
+        let done = redact_one(input, &output, redaction, detection, audit, &settings, &report_settings, &shutdown);
         match done {
-            Ok((report, job)) => {
+            Ok(job) => {
                 eprintln!("{}: {}", input.display(), describe_report(&job));
-                eprintln!("{}: {}", input.display(), report);
+                eprintln!("{}: {}", input.display(), report_line(&output, &job, &report_settings));
             }
             Err(err) => {
                 failed = true;
@@ -926,15 +934,26 @@ fn plan_outputs(inputs: &[PathBuf], output: &Path) -> anyhow::Result<Vec<PathBuf
     Ok(outputs)
 }
 
-/// Writes the privacy report beside `output`; returns its summary line.
-fn write_report(output: &Path, job: &JobReport, settings: &RedactionSettings) -> anyhow::Result<String> {
-    let report = PrivacyReport::new(output, job, settings);
-    let path = report
+/// Writes the privacy report beside `output` (before the output itself appears); returns its path.
+fn write_report(output: &Path, job: &JobReport, settings: &RedactionSettings) -> Result<PathBuf, String> {
+    PrivacyReport::new(output, job, settings)
         .write_beside(output)
-        .with_context(|| format!("{}: cannot write the privacy report", output.display()))?;
-    Ok(format!("{} → {}", report.summary(), path.display()))
+        .map_err(|err| format!("cannot write the privacy report: {err}"))
 }
 
+/// The privacy report's summary line, and where it is.
+fn report_line(output: &Path, job: &JobReport, settings: &RedactionSettings) -> String {
+    let report = PrivacyReport::new(output, job, settings);
+    format!("{} → {}", report.summary(), obscura::report::sidecar_path(output).display())
+}
+
+/// The job's companion: its privacy report, written before its output appears.
+fn report_companion<'d>(output: &Path, settings: &'d RedactionSettings) -> obscura::pipeline::Companion<'d> {
+    let output = output.to_owned();
+    Box::new(move |job: &JobReport| write_report(&output, job, settings))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn redact_one<'d>(
     input: &Path,
     output: &Path,
@@ -942,10 +961,11 @@ fn redact_one<'d>(
     detection: Option<Detection<'d>>,
     audit: Option<Audit<'d>>,
     settings: &EncoderSettings,
+    report: &'d RedactionSettings,
     shutdown: &Shutdown,
 ) -> anyhow::Result<JobReport> {
     if is_still(input) {
-        return redact_still(input, output, redaction, detection, audit);
+        return redact_still(input, output, redaction, detection, audit, report);
     }
     let progress = ProgressDisplay::new(input);
     let job = VideoJob {
@@ -955,6 +975,7 @@ fn redact_one<'d>(
         detection,
         audit,
         encoder: settings.clone(),
+        companion: Some(report_companion(output, report)),
     };
     let result = job.run(shutdown, &progress);
     progress.bar.finish_and_clear();
@@ -968,6 +989,7 @@ fn redact_still(
     mut redaction: Redaction,
     detection: Option<Detection<'_>>,
     audit: Option<Audit<'_>>,
+    settings: &RedactionSettings,
 ) -> anyhow::Result<JobReport> {
     let started = std::time::Instant::now();
     let context = || input.display().to_string();
@@ -998,15 +1020,21 @@ fn redact_still(
             Err(_) => audited.errors = 1,
         }
     }
-    obscura::source::save_still(redacted, output)?;
-    Ok(JobReport {
+    let job = JobReport {
         frames: 1,
         output: Some(output.to_owned()),
         stopped_early: false,
         plan,
         audit: audited,
         elapsed: started.elapsed(),
-    })
+    };
+    // The report first: the image never appears without it.
+    let report = write_report(output, &job, settings).map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))?;
+    if let Err(err) = obscura::source::save_still(redacted, output) {
+        let _ = std::fs::remove_file(&report);
+        return Err(err.into());
+    }
+    Ok(job)
 }
 
 /// A progress bar on stderr, drawn only when stderr is a terminal.

@@ -114,8 +114,12 @@ pub trait Progress: Send + Sync {
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
+/// Writes a file that must accompany a job's output (its privacy report), once the output is
+/// complete and before it is renamed into place; returns the file's path, or why it failed (the
+/// output is then not written).
+pub type Companion<'d> = Box<dyn FnOnce(&JobReport) -> Result<PathBuf, String> + Send + 'd>;
+
 /// One video file through decode → detect → redact → (optionally) encode.
-#[derive(Debug)]
 pub struct VideoJob<'d> {
     pub input: PathBuf,
     pub output: Option<PathBuf>,
@@ -125,6 +129,22 @@ pub struct VideoJob<'d> {
     /// The residual audit of the redacted output, if any.
     pub audit: Option<Audit<'d>>,
     pub encoder: EncoderSettings,
+    /// Written beside the output before the output appears (the privacy report), if any.
+    pub companion: Option<Companion<'d>>,
+}
+
+impl std::fmt::Debug for VideoJob<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoJob")
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .field("redaction", &self.redaction)
+            .field("detection", &self.detection)
+            .field("audit", &self.audit)
+            .field("encoder", &self.encoder)
+            .field("companion", &self.companion.is_some())
+            .finish()
+    }
 }
 
 /// The residual audit: an independent face detector, at a higher resolution than detection's,
@@ -239,15 +259,21 @@ impl VideoJob<'_> {
         {
             return Err(JobError::Interrupted { path: input });
         }
-        let output = writer.map(Mp4Writer::finish).transpose()?;
-        Ok(JobReport {
+        let mut report = JobReport {
             frames,
-            output,
+            output: writer.as_ref().map(|w| w.path().to_owned()),
             stopped_early: decode_end == StageEnd::Stopped,
             plan: counts,
             audit,
             elapsed: started.elapsed(),
-        })
+        };
+        if let Some(writer) = writer {
+            let companion = self.companion;
+            let job = report.clone();
+            let output = writer.finish_with(|| companion.map(|write| write(&job)).transpose())?;
+            report.output = Some(output);
+        }
+        Ok(report)
     }
 }
 

@@ -60,6 +60,8 @@ pub struct DetectionReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct FailClosed {
     pub detector_error: u64,
+    /// The detector's output held NaN or infinite numbers (a numerical fault).
+    pub invalid_output: u64,
     pub stale: u64,
     /// Of those, frames left out of the output (`on_fail = "drop"`) rather than redacted whole.
     pub dropped: u64,
@@ -103,6 +105,7 @@ impl PrivacyReport {
                 masks_per_frame_max: plan.max_masks,
                 frames_fail_closed: FailClosed {
                     detector_error: plan.fail_closed_error,
+                    invalid_output: plan.fail_closed_invalid,
                     stale: plan.fail_closed_stale,
                     dropped: plan.dropped,
                 },
@@ -141,13 +144,14 @@ impl PrivacyReport {
         if let Some(d) = &self.detection {
             line += &format!(
                 "; {} detection passes, masks on {} frames ({:.1} per frame, max {}), fail-closed {} \
-                 (detector errors {}, stale {}), max staleness {} frames",
+                 (detector errors {}, invalid detector output {}, stale {}), max staleness {} frames",
                 d.passes,
                 d.frames_with_masks,
                 d.masks_per_frame_mean,
                 d.masks_per_frame_max,
-                d.frames_fail_closed.detector_error + d.frames_fail_closed.stale,
+                d.frames_fail_closed.detector_error + d.frames_fail_closed.invalid_output + d.frames_fail_closed.stale,
                 d.frames_fail_closed.detector_error,
+                d.frames_fail_closed.invalid_output,
                 d.frames_fail_closed.stale,
                 d.max_staleness_seen
             );
@@ -164,14 +168,10 @@ impl PrivacyReport {
     /// Writes the report beside `output` as `NAME.privacy.json` (via a temporary file, so a
     /// reader never sees half of it) and returns its path.
     pub fn write_beside(&self, output: &Path) -> std::io::Result<PathBuf> {
-        let path = sidecar_path(output);
-        let tmp = path.with_extension(format!("json.{}.part", std::process::id()));
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, text + "\n")?;
-        std::fs::rename(&tmp, &path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
-        Ok(path)
+        let mut temp = crate::sink::TempOutput::create(&sidecar_path(output))?;
+        std::io::Write::write_all(temp.file(), (text + "\n").as_bytes())?;
+        temp.commit()
     }
 }
 

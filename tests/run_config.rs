@@ -34,6 +34,12 @@ name = "live"
 source = "rtsp://admin:hunter2@127.0.0.1:8554/cam"
 [camera.redact]
 target = "frame"
+
+[[camera]]
+name = "query"
+source = "rtsp://127.0.0.1:8554/cam?channel=1&user=admin&password=swordfish"
+[camera.redact]
+target = "frame"
 "##,
             clip = str(&clip)
         ),
@@ -44,7 +50,12 @@ target = "frame"
     assert_eq!(run.status.code(), Some(1), "{err}");
     assert!(err.contains("camera dead: error:") && err.contains("missing.mp4: no such file"), "{err}");
     assert!(err.contains("camera live: error:") && err.contains("RTSP"), "{err}");
-    assert!(!err.contains("hunter2"), "credentials never printed: {err}");
+    assert!(!err.contains("hunter2") && !err.contains("swordfish"), "credentials never printed: {err}");
+    let check = obscura(&["check", "--config", str(&config)]);
+    let printed = String::from_utf8_lossy(&check.stdout).into_owned() + &stderr(&check);
+    assert!(check.status.success(), "{printed}");
+    assert!(printed.contains("?channel=1&user=***&password=***"), "{printed}");
+    assert!(!printed.contains("hunter2") && !printed.contains("swordfish"), "credentials never printed: {printed}");
     let expected = timestamps(&clip).len();
     assert!(err.contains(&format!("camera good: {expected} frames")), "{err}");
     // Relative output paths are relative to the config file.

@@ -21,19 +21,53 @@ impl fmt::Display for Source {
     }
 }
 
-/// The URL with the password of its user-info replaced by `***`, for logs and errors: camera
-/// credentials are never printed.
+/// The URL with the password of its user-info replaced by `***`, and the value of every query
+/// parameter that may hold a credential (`user`, `password`, `token`, `key`, … in any case or
+/// spelling that contains one of [`CREDENTIAL_KEYS`]), for logs and errors: camera credentials are
+/// never printed.
 pub fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}{path}")
+            format!("{user}:***@{host}")
         }
-        None => url.to_owned(),
+        None => authority.to_owned(),
+    };
+    format!("{scheme}://{authority}{}", without_query_credentials(path))
+}
+
+/// Words that mark a query parameter as a credential (matched case-insensitively inside its name).
+pub const CREDENTIAL_KEYS: &[&str] =
+    &["user", "pass", "pwd", "login", "token", "auth", "key", "secret", "sig", "cred", "session"];
+
+/// `path?query#fragment` with the values of credential parameters replaced by `***`.
+fn without_query_credentials(path: &str) -> String {
+    let Some((before, query)) = path.split_once('?') else { return path.to_owned() };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|param| {
+            let (name, _) = param.split_once('=').unwrap_or((param, ""));
+            let lower = name.to_ascii_lowercase();
+            if param.contains('=') && CREDENTIAL_KEYS.iter().any(|k| lower.contains(k)) {
+                format!("{name}=***")
+            } else {
+                param.to_owned()
+            }
+        })
+        .collect();
+    let mut out = format!("{before}?{}", params.join("&"));
+    if let Some(fragment) = fragment {
+        out += "#";
+        out += fragment;
     }
+    out
 }
 
 #[cfg(test)]
@@ -49,6 +83,23 @@ mod password_tests {
         assert_eq!(without_password("rtsp://admin@cam/s1"), "rtsp://admin:***@cam/s1");
         assert_eq!(without_password("rtsp://cam/live@2"), "rtsp://cam/live@2");
         assert_eq!(without_password("rtsp://cam:554"), "rtsp://cam:554");
+    }
+
+    #[test]
+    fn hides_credentials_in_the_query_string() {
+        assert_eq!(
+            without_password("rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=0&user=admin&password=hunter2"),
+            "rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=0&user=***&password=***"
+        );
+        assert_eq!(
+            without_password("rtsp://cam/live.sdp?UserName=a&PWD=b&Token=c&stream=2#x"),
+            "rtsp://cam/live.sdp?UserName=***&PWD=***&Token=***&stream=2#x"
+        );
+        assert_eq!(without_password("rtsp://cam?authkey=s3cret"), "rtsp://cam?authkey=***");
+        assert_eq!(without_password("rtsp://u:p@cam/s?pass=q"), "rtsp://u:***@cam/s?pass=***");
+        for url in ["rtsp://cam/s?password=hunter2", "rtsp://cam/s?a=1&usr_pwd=hunter2&b=2"] {
+            assert!(!without_password(url).contains("hunter2"), "{url}");
+        }
     }
 }
 

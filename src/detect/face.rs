@@ -118,7 +118,11 @@ impl FaceDetector {
         let head =
             |i: usize| outputs[i].try_extract_tensor::<f32>().map(|(_, data)| data).map_err(|e| failed(&e));
         let (out_w, out_h) = (layout.net_w as usize / 4, layout.net_h as usize / 4);
-        let heads = Heads::new(head(0)?, head(1)?, head(2)?, out_w, out_h).map_err(|e| failed(&e))?;
+        let (heatmap, scale, offset) = (head(0)?, head(1)?, head(2)?);
+        for (name, values) in [("heatmap", heatmap), ("scale", scale), ("offset", offset)] {
+            super::check_finite(&self.path, name, values)?;
+        }
+        let heads = Heads::new(heatmap, scale, offset, out_w, out_h).map_err(|e| failed(&e))?;
         centerface::decode_into(&heads, layout.net_w, layout.net_h, self.settings.threshold, &mut self.faces);
         Ok(())
     }

@@ -40,6 +40,28 @@ pub enum DetectError {
     Provider { provider: &'static str, reason: String },
     #[error("cannot read the frame for detection: {0}")]
     Input(String),
+    /// The model gave NaN or infinite numbers: a numerical fault (a broken execution provider,
+    /// a wrong model). Never read as "nothing found": the pass fails closed.
+    #[error("{path}: the model's {output} output holds {count} non-finite value(s) (NaN or infinity)")]
+    NonFinite { path: PathBuf, output: &'static str, count: usize },
+}
+
+impl DetectError {
+    /// Whether the detector ran but its output could not be trusted (not an error of running).
+    pub fn is_invalid_output(&self) -> bool {
+        matches!(self, DetectError::NonFinite { .. })
+    }
+}
+
+/// Fails with [`DetectError::NonFinite`] when `values` (the raw output `output` of the model at
+/// `path`) holds a NaN or an infinity.
+pub(crate) fn check_finite(path: &std::path::Path, output: &'static str, values: &[f32]) -> Result<(), DetectError> {
+    let count = values.iter().filter(|v| !v.is_finite()).count();
+    if count == 0 {
+        Ok(())
+    } else {
+        Err(DetectError::NonFinite { path: path.to_owned(), output, count })
+    }
 }
 
 /// How much larger than the detected face box its mask is (from the centre). The mask is the
@@ -230,6 +252,20 @@ pub fn scale_about_centre(r: &Rect, scale: f32) -> Rect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_finite_output_is_an_error_naming_the_output() {
+        let path = std::path::Path::new("models/ssdlite-person.onnx");
+        assert!(check_finite(path, "scores", &[0.0, 0.5, 1.0]).is_ok());
+        let err = check_finite(path, "scores", &[0.1, f32::NAN, f32::INFINITY, -f32::INFINITY]).unwrap_err();
+        assert!(err.is_invalid_output());
+        assert_eq!(
+            err.to_string(),
+            "models/ssdlite-person.onnx: the model's scores output holds 3 non-finite value(s) (NaN or infinity)"
+        );
+        let other = DetectError::Inference { path: path.into(), reason: "x".into() };
+        assert!(!other.is_invalid_output());
+    }
 
     fn assert_close(r: Rect, want: [f32; 4]) {
         for (got, want) in [r.x0, r.y0, r.x1, r.y1].into_iter().zip(want) {

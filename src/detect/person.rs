@@ -125,6 +125,8 @@ impl PersonDetector {
         let outputs = self.session.run(ort::inputs!["input" => tensor]).map_err(|e| failed(&e))?;
         let (_, boxes) = outputs["boxes"].try_extract_tensor::<f32>().map_err(|e| failed(&e))?;
         let (_, scores) = outputs["scores"].try_extract_tensor::<f32>().map_err(|e| failed(&e))?;
+        super::check_finite(&self.path, "boxes", boxes)?;
+        super::check_finite(&self.path, "scores", scores)?;
         let anchors = scores.len() / layouts.len();
         if boxes.len() != 4 * scores.len() || anchors * layouts.len() != scores.len() {
             return Err(failed(&format!(

@@ -59,6 +59,37 @@ impl InputLayout {
     }
 }
 
+/// A network input filled from a frame, that nothing outside the detectors can read: for
+/// measuring preprocessing (`benches/detect.rs`) without opening a way to an unredacted copy of
+/// the frame's pixels.
+///
+/// ```compile_fail,E0603
+/// // The fill functions that return the input are private to the crate.
+/// use obscura::detect::preprocess::fill_input;
+/// ```
+///
+/// ```compile_fail,E0616
+/// fn peek(buffer: &obscura::detect::preprocess::InputBuffer) -> &[f32] {
+///     &buffer.data // the floats are private
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct InputBuffer {
+    data: Vec<f32>,
+}
+
+impl InputBuffer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fills the buffer with the input of `frame` laid out as `layout` (what a detector does
+    /// before each inference).
+    pub fn fill(&mut self, frame: &Frame, layout: &InputLayout, order: ChannelOrder) -> Result<(), DetectError> {
+        fill_input(frame, layout, order, &mut self.data)
+    }
+}
+
 /// The order of the three colour planes of the network input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelOrder {
@@ -67,7 +98,11 @@ pub enum ChannelOrder {
 }
 
 /// Fills `out` with the NCHW input (values 0..255) of `frame` laid out as `layout`.
-pub fn fill_input(
+///
+/// Crate-private, like [`fill_input_into`]: the input is a copy of unredacted pixels (at up to the
+/// frame's own resolution), so only the detectors may hold it. Outside the crate,
+/// [`InputBuffer`] runs the same code into a buffer nothing can read.
+pub(crate) fn fill_input(
     frame: &Frame,
     layout: &InputLayout,
     order: ChannelOrder,
@@ -80,7 +115,7 @@ pub fn fill_input(
 
 /// Writes the NCHW input (values 0..255) of `frame` laid out as `layout` into `out`, which holds
 /// exactly [`InputLayout::floats`] floats (one item of a batch); padding is set to zero.
-pub fn fill_input_into(
+pub(crate) fn fill_input_into(
     frame: &Frame,
     layout: &InputLayout,
     order: ChannelOrder,

@@ -118,6 +118,27 @@ pub enum RedactError {
     Format(String),
 }
 
+/// Why [`Redaction::new`] refused its settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedactionRefused {
+    #[error("target \"none\" redacts only the fixed masks, and none covers any of the frame: give at least one mask")]
+    NothingToRedact,
+    #[error("fixed mask {index} is not a polygon of at least 3 finite points")]
+    BadMask { index: usize },
+}
+
+/// The area of a polygon (shoelace), in the units of its points squared.
+fn polygon_area(points: &[Point]) -> f32 {
+    let n = points.len();
+    let twice: f32 = (0..n)
+        .map(|i| {
+            let (a, b) = (points[i], points[(i + 1) % n]);
+            a.x * b.y - b.x * a.y
+        })
+        .sum();
+    twice.abs() / 2.0
+}
+
 /// What to redact and how, for one stream: the target, the method and the fixed privacy masks.
 #[derive(Debug)]
 pub struct Redaction {
@@ -133,8 +154,40 @@ pub struct Redaction {
 
 impl Redaction {
     /// A redaction of `target` by `method`, plus the fixed `masks` (normalised polygons).
-    pub fn new(target: Target, method: Method, fill_color: Rgb, masks: Vec<Vec<Point>>) -> Self {
-        Self {
+    ///
+    /// Refused when it would redact nothing at all (`Target::None` without a mask that covers
+    /// some of the frame), or when a mask is not a polygon of at least 3 finite points: a
+    /// `RedactedFrame` must never be an untouched frame by construction.
+    ///
+    /// ```
+    /// use obscura::geometry::Point;
+    /// use obscura::redact::{Method, Redaction, RedactionRefused, Rgb, Target};
+    /// let black = Rgb { r: 0, g: 0, b: 0 };
+    /// assert_eq!(Redaction::new(Target::None, Method::Blur, black, vec![]).unwrap_err(), RedactionRefused::NothingToRedact);
+    /// let corner = vec![Point::new(0.0, 0.0), Point::new(0.2, 0.0), Point::new(0.0, 0.2)];
+    /// assert!(Redaction::new(Target::None, Method::Blur, black, vec![corner]).is_ok());
+    /// ```
+    ///
+    /// ```compile_fail,E0308
+    /// use obscura::redact::{Method, Redaction, Rgb, Target};
+    /// // A Result, not a Redaction: the refusal cannot be skipped.
+    /// let r: Redaction = Redaction::new(Target::None, Method::Blur, Rgb { r: 0, g: 0, b: 0 }, vec![]);
+    /// ```
+    pub fn new(
+        target: Target,
+        method: Method,
+        fill_color: Rgb,
+        masks: Vec<Vec<Point>>,
+    ) -> Result<Self, RedactionRefused> {
+        for (index, mask) in masks.iter().enumerate() {
+            if mask.len() < 3 || mask.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
+                return Err(RedactionRefused::BadMask { index });
+            }
+        }
+        if target == Target::None && !masks.iter().any(|mask| polygon_area(mask) > 0.0) {
+            return Err(RedactionRefused::NothingToRedact);
+        }
+        Ok(Self {
             target,
             method,
             fill_color,
@@ -142,7 +195,7 @@ impl Redaction {
             redactor: Redactor::new(),
             shapes: Vec::new(),
             shapes_for: None,
-        }
+        })
     }
 
     /// Redacts `frame` in place (the fixed masks, the target, and the `regions` detection

@@ -1,8 +1,11 @@
 //! Decoding a video file with GStreamer into frames in the decoder's own I420/NV12 buffers.
 //!
-//! `filesrc ! decodebin ! videoconvert ! appsink(I420|NV12)`: `videoconvert` is a pass-through
-//! when the decoder already gives I420 or NV12 (the common case), so frames are the decoder's own
-//! buffers. Non-video streams (audio, subtitles) are not decoded and go to a `fakesink`. The
+//! `filesrc ! decodebin ! videoconvert ! videoflip ! appsink(I420|NV12)`: `videoconvert` is a
+//! pass-through when the decoder already gives I420 or NV12 (the common case), so frames are the
+//! decoder's own buffers. `videoflip` turns frames upright as a player shows them when the
+//! container says the video is rotated (a phone's `rotate`/display-matrix tag, read as the
+//! stream's `image-orientation`); without such a tag it is a pass-through too. Detection, masks and
+//! the output (which carries no rotation tag) then all see what a viewer of the input sees. Non-video streams (audio, subtitles) are not decoded and go to a `fakesink`. The
 //! appsink is bounded and blocks when full: a file is never decoded faster than it is consumed.
 
 use std::path::{Path, PathBuf};
@@ -95,6 +98,10 @@ impl VideoDecoder {
             .map_err(|e| setup(&e))?;
         let decodebin = gst::ElementFactory::make("decodebin").build().map_err(|e| setup(&e))?;
         let convert = gst::ElementFactory::make("videoconvert").build().map_err(|e| setup(&e))?;
+        let upright = gst::ElementFactory::make("videoflip")
+            .property_from_str("video-direction", "auto")
+            .build()
+            .map_err(|e| setup(&e))?;
         let caps =
             gst::Caps::builder("video/x-raw").field("format", gst::List::new(["I420", "NV12"])).build();
         let appsink = gst_app::AppSink::builder()
@@ -104,9 +111,11 @@ impl VideoDecoder {
             .sync(false)
             .enable_last_sample(false)
             .build();
-        pipeline.add_many([&filesrc, &decodebin, &convert, appsink.upcast_ref()]).map_err(|e| setup(&e))?;
+        pipeline
+            .add_many([&filesrc, &decodebin, &convert, &upright, appsink.upcast_ref()])
+            .map_err(|e| setup(&e))?;
         filesrc.link(&decodebin).map_err(|e| setup(&e))?;
-        convert.link(&appsink).map_err(|e| setup(&e))?;
+        gst::Element::link_many([&convert, &upright, appsink.upcast_ref()]).map_err(|e| setup(&e))?;
 
         // Stop auto-plugging at anything that is not video: it is never decoded.
         decodebin.connect("autoplug-continue", false, |args| {

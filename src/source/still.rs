@@ -7,14 +7,23 @@ use super::{SourceError, check_input_file};
 use crate::frame::{Frame, Pixels, StillImage};
 use crate::redact::RedactedFrame;
 
-/// Decodes a JPEG or PNG into a frame (RGB, or RGBA when the image has transparency).
+/// Decodes a JPEG or PNG into a frame (RGB, or RGBA when the image has transparency), turned
+/// upright as a viewer shows it: an EXIF `Orientation` (phone photos are often stored sideways
+/// with a tag saying how to turn them) is applied to the pixels, so detection sees, masks land on
+/// and the output (written without EXIF) shows what the viewer of the input saw.
 pub fn load_still(path: &Path) -> Result<Frame, SourceError> {
+    use image::ImageDecoder;
     check_input_file(path)?;
-    let image = image::ImageReader::open(path)
+    let bad = |e: image::ImageError| SourceError::Image { path: path.to_owned(), reason: e.to_string() };
+    let mut decoder = image::ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
         .map_err(|cause| SourceError::Unreadable { path: path.to_owned(), cause })?
-        .decode()
-        .map_err(|e| SourceError::Image { path: path.to_owned(), reason: e.to_string() })?;
+        .into_decoder()
+        .map_err(bad)?;
+    // An unreadable EXIF block is not an orientation: the image is taken as stored.
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = image::DynamicImage::from_decoder(decoder).map_err(bad)?;
+    image.apply_orientation(orientation);
     let still = if image.color().has_alpha() {
         let rgba = image.into_rgba8();
         StillImage { width: rgba.width(), height: rgba.height(), channels: 4, data: rgba.into_raw() }

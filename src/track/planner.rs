@@ -80,6 +80,9 @@ impl Default for TemporalSettings {
 pub enum FailReason {
     /// The detection pass covering the frame failed.
     DetectorError,
+    /// The detection pass covering the frame gave output that cannot be trusted (NaN or infinite
+    /// numbers): a numerical fault, never read as "nobody there".
+    InvalidOutput,
     /// The latest successful detection was older than `max_staleness`.
     Stale,
 }
@@ -89,10 +92,14 @@ pub enum FailReason {
 pub struct PlanCounts {
     /// Detection passes run.
     pub passes: u64,
-    /// Passes that failed.
+    /// Passes that failed (an error, or output that cannot be trusted).
     pub failed_passes: u64,
+    /// Of those, passes whose output held non-finite numbers.
+    pub invalid_output_passes: u64,
     /// Frames redacted whole because their detection failed.
     pub fail_closed_error: u64,
+    /// Frames redacted whole because their detection's output held non-finite numbers.
+    pub fail_closed_invalid: u64,
     /// Frames redacted whole because their detection was too old.
     pub fail_closed_stale: u64,
     /// Frames left out of the output (`on_fail = drop`) instead of redacted whole.
@@ -109,7 +116,7 @@ pub struct PlanCounts {
 
 impl PlanCounts {
     pub fn fail_closed(&self) -> u64 {
-        self.fail_closed_error + self.fail_closed_stale
+        self.fail_closed_error + self.fail_closed_invalid + self.fail_closed_stale
     }
 }
 
@@ -149,8 +156,8 @@ pub struct Planner<'d, 'c> {
     /// before the oldest pending frame.
     passes: VecDeque<(u64, Found)>,
     next: u64,
-    /// Whether the latest pass succeeded (`None` before the first).
-    latest_pass_ok: Option<bool>,
+    /// How the latest pass went: `Ok`, or why it failed (`None` before the first).
+    latest_pass: Option<Result<(), FailReason>>,
     last_ok: Option<u64>,
     counts: PlanCounts,
     counting: Option<Counting<'c>>,
@@ -185,7 +192,7 @@ impl<'d, 'c> Planner<'d, 'c> {
             pending: VecDeque::new(),
             passes: VecDeque::new(),
             next: 0,
-            latest_pass_ok: None,
+            latest_pass: None,
             last_ok: None,
             counts: PlanCounts::default(),
             counting: None,
@@ -211,8 +218,8 @@ impl<'d, 'c> Planner<'d, 'c> {
         if index.is_multiple_of(self.every) {
             self.detect(&frame, index);
         }
-        let fail = match (self.latest_pass_ok, self.last_ok) {
-            (Some(false), _) => Some(FailReason::DetectorError),
+        let fail = match (self.latest_pass, self.last_ok) {
+            (Some(Err(reason)), _) => Some(reason),
             (_, Some(ok)) if index - ok > u64::from(self.settings.max_staleness) => Some(FailReason::Stale),
             (_, None) => Some(FailReason::DetectorError),
             _ => None,
@@ -248,13 +255,19 @@ impl<'d, 'c> Planner<'d, 'c> {
                     tracing::warn!(frame = index, %err, "counting skipped this pass");
                 }
                 self.passes.push_back((index, found));
-                self.latest_pass_ok = Some(true);
+                self.latest_pass = Some(Ok(()));
                 self.last_ok = Some(index);
             }
             Err(err) => {
                 self.counts.failed_passes += 1;
                 log_failure(index, &err);
-                self.latest_pass_ok = Some(false);
+                let reason = if err.is_invalid_output() {
+                    self.counts.invalid_output_passes += 1;
+                    FailReason::InvalidOutput
+                } else {
+                    FailReason::DetectorError
+                };
+                self.latest_pass = Some(Err(reason));
             }
         }
     }
@@ -308,6 +321,10 @@ impl<'d, 'c> Planner<'d, 'c> {
         let regions = match p.fail {
             Some(FailReason::DetectorError) => {
                 self.counts.fail_closed_error += 1;
+                FrameRegions::FailClosed
+            }
+            Some(FailReason::InvalidOutput) => {
+                self.counts.fail_closed_invalid += 1;
                 FrameRegions::FailClosed
             }
             Some(FailReason::Stale) => {
@@ -460,6 +477,31 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_detector_output_fails_closed_and_is_counted_apart() {
+        // A detector whose numbers went bad (NaN from a broken execution provider) at passes 6
+        // and 9: never read as "nobody there".
+        let mut detector = Scripted {
+            target: Target::Faces,
+            answer: |i| match i {
+                6 | 9 => Err(DetectError::NonFinite { path: "model.onnx".into(), output: "scores", count: 3 }),
+                _ => Ok(Found::default()),
+            },
+            calls: Vec::new(),
+        };
+        let (regions, counts) = run(&mut detector, 3, TemporalSettings::default(), 18);
+        let fail_closed: Vec<usize> = regions
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, FrameRegions::FailClosed))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(fail_closed, [6, 7, 8, 9, 10, 11]);
+        assert_eq!((counts.failed_passes, counts.invalid_output_passes), (2, 2));
+        assert_eq!((counts.fail_closed_invalid, counts.fail_closed_error), (6, 0));
+        assert_eq!(counts.fail_closed(), 6);
+    }
+
+    #[test]
     fn failed_passes_redact_their_frames_whole_until_a_good_pass() {
         let mut detector = Scripted {
             target: Target::Heads,
@@ -486,7 +528,9 @@ mod tests {
             PlanCounts {
                 passes: 10,
                 failed_passes: 3,
+                invalid_output_passes: 0,
                 fail_closed_error: 9,
+                fail_closed_invalid: 0,
                 fail_closed_stale: 0,
                 dropped: 0,
                 max_staleness: 2,
