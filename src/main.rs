@@ -378,7 +378,6 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
             counter: Counter::new("eval", lines.clone(), Vec::new(), &settings)?,
             start_ms: 0,
             sink: &mut sink,
-            metrics: None,
         };
         let (mut frames, mut size) = (0u64, (0u32, 0u32));
         let mut observe = |frame: &obscura::frame::Frame, _: &FrameRegions| {
@@ -677,6 +676,7 @@ fn run_camera(
     let mut buckets = 0u64;
     let mut sink = |closed: obscura::count::Closed| {
         buckets += (closed.lines.len() + closed.zones.len()) as u64;
+        metrics.record_closed(&closed, config.counts.min_count);
         if let Some(files) = count_files {
             let mut files = files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Err(err) = files.write(&closed) {
@@ -692,8 +692,7 @@ fn run_camera(
             &config.counts.settings,
         )?;
         let start_ms = camera.start_time_ms.unwrap_or_else(|| file_created_ms(&input));
-        let metrics = config.http_listen.map(|_| (metrics.clone(), camera.name.clone()));
-        Some(obscura::track::Counting { counter, start_ms, sink: &mut sink, metrics })
+        Some(obscura::track::Counting { counter, start_ms, sink: &mut sink })
     } else {
         None
     };

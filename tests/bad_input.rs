@@ -118,3 +118,56 @@ fn one_bad_input_does_not_stop_the_others() {
         "the good input's output and its report, and only them"
     );
 }
+
+/// The privacy report is written before the output appears: when it cannot be written, the
+/// output is not left without it.
+#[test]
+fn no_output_without_its_privacy_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = sample_clip(dir.path(), 10);
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    // A directory where the report would go: writing the report fails.
+    std::fs::create_dir(out_dir.join("out.mp4.privacy.json")).unwrap();
+    let out = out_dir.join("out.mp4");
+    let run = obscura(&["redact", str(&clip), "-o", str(&out), "--target", "frame"]);
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert!(err.contains("privacy report") && err.contains("out.mp4"), "{err}");
+    assert_eq!(files_in(&out_dir), ["out.mp4.privacy.json"], "no video without its report, no temporary file");
+    // Same for a still.
+    let png = dir.path().join("still.png");
+    ffmpeg(&["-i", str(&clip), "-frames:v", "1", str(&png)]);
+    std::fs::create_dir(out_dir.join("s.png.privacy.json")).unwrap();
+    let run = obscura(&["redact", str(&png), "-o", str(&out_dir.join("s.png")), "--target", "frame"]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    assert_eq!(files_in(&out_dir), ["out.mp4.privacy.json", "s.png.privacy.json"]);
+}
+
+/// A run killed outright (SIGKILL) cannot remove its temporary file; the next write in that
+/// folder sweeps it.
+#[test]
+fn a_killed_runs_temporary_file_is_swept_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("killed.mp4");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_obscura"))
+        .args(["redact", str(&sample()), "-o", str(&out), "--target", "frame", "--preset", "slow"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !files_in(dir.path()).iter().any(|f| f.ends_with(".part")) {
+        assert!(started.elapsed().as_secs() < 60, "the run made its temporary file");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let left = files_in(dir.path());
+    assert!(left.len() == 1 && left[0].starts_with(".killed.mp4.") && left[0].ends_with(".part"), "{left:?}");
+    let other = tempfile::tempdir().unwrap();
+    let clip = sample_clip(other.path(), 5);
+    let run = obscura(&["redact", str(&clip), "-o", str(&dir.path().join("next.mp4")), "--target", "frame"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(files_in(dir.path()), ["next.mp4", "next.mp4.privacy.json"], "the dead run's file was swept");
+}

@@ -223,3 +223,62 @@ fn ctrl_c_aborts_and_leaves_no_output() {
     assert_eq!(status.code(), Some(130), "exit code after Ctrl-C");
     assert_eq!(files_in(dir.path()), Vec::<String>::new(), "nothing left behind");
 }
+
+/// A 641×361 FFV1 Matroska file (odd width and height, which H.264 4:2:0 cannot take) once hung
+/// `redact` forever in the encoder's preroll. Now the frames are cropped to 640×360 and encoded.
+#[test]
+fn odd_sized_video_is_cropped_to_even_and_never_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("odd.mkv");
+    ffmpeg(&["-i", str(&sample()), "-t", "3", "-an", "-vf", "scale=641:361", "-c:v", "ffv1", str(&odd)]);
+    let out = dir.path().join("out.mp4");
+    let (status, err) = obscura_within(&["redact", str(&odd), "-o", str(&out)], Duration::from_secs(300));
+    assert!(status.success(), "{err}");
+    let frames = decode_all(&out, "I420");
+    assert_eq!(frames.len(), timestamps(&odd).len(), "every frame written");
+    assert!(frames.iter().all(|f| (f.width, f.height) == (640, 360)), "cropped by one column and row");
+    assert_same_timestamps(&odd, &out);
+}
+
+/// A phone video stored sideways with a rotation tag: the output is upright as a player shows
+/// the input (and carries no tag), and a mask given in the viewer's coordinates lands where the
+/// viewer sees it.
+#[test]
+fn rotated_video_is_written_upright_with_masks_where_the_viewer_sees_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = sample_clip(dir.path(), 20);
+    let rotated = dir.path().join("rotated.mp4");
+    ffmpeg(&["-i", str(&clip), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(&rotated)]);
+    assert_ne!(rotation(&rotated), 0, "the input carries a rotation");
+    let (w, h, viewed) = ffmpeg_frames_rgb(&rotated);
+    assert_eq!((w, h), (360, 640), "a player shows it upright, portrait");
+    let out = dir.path().join("out.mp4");
+    let quadrant = "0,0 0.5,0 0.5,0.5 0,0.5";
+    let run = obscura(&[
+        "redact", str(&rotated), "-o", str(&out), "--target", "none", "--method", "fill", "--fill-color", "#ff00ff",
+        "--mask", quadrant, "--crf", "12",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(rotation(&out), 0, "no rotation tag on the output");
+    let frames = decode_all(&out, "RGB");
+    assert_eq!(frames.len(), viewed.len());
+    for (i, (ours, theirs)) in frames.iter().zip(&viewed).enumerate() {
+        assert_eq!((ours.width, ours.height), (w, h), "frame {i} upright");
+        let (mut diff, mut n) = (0u64, 0u64);
+        for y in 0..h {
+            for x in 0..w {
+                let p = &ours.data[3 * (y * w + x)..3 * (y * w + x) + 3];
+                let (mx, my) = (x as f32 + 0.5, y as f32 + 0.5);
+                if mx < 0.5 * w as f32 - 2.0 && my < 0.5 * h as f32 - 2.0 {
+                    assert!(p[0] > 230 && p[1] < 30 && p[2] > 230, "frame {i} ({x},{y}) in the mask: {p:?}");
+                } else if mx > 0.5 * w as f32 + 2.0 || my > 0.5 * h as f32 + 2.0 {
+                    let q = &theirs[3 * (y * w + x)..3 * (y * w + x) + 3];
+                    diff += p.iter().zip(q).map(|(a, b)| u64::from(a.abs_diff(*b))).sum::<u64>();
+                    n += 3;
+                }
+            }
+        }
+        let mean = diff as f64 / n as f64;
+        assert!(mean < 6.0, "frame {i}: outside the mask the output is the upright input (mean diff {mean:.1})");
+    }
+}

@@ -118,10 +118,11 @@ fn counts_survive_kill_9_and_a_restart_without_doubling() {
     assert_eq!(stored_counts(&db), expected, "after the restart: every bucket once, as in a clean run");
 }
 
-/// `GET /metrics` of a real `obscura run`, scraped over HTTP while it counts, parsed as
-/// Prometheus text: the line's crossing counters by direction.
+/// `GET /metrics` of a real `obscura run`, scraped over HTTP every 50 ms while it counts, parsed
+/// as Prometheus text: the crossing counters only ever show sums of closed buckets (what the
+/// count store holds at the end), never a single crossing before its bucket closes.
 #[test]
-fn metrics_are_scraped_over_http_while_counting() {
+fn metrics_show_closed_buckets_only() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -139,10 +140,15 @@ fn metrics_are_scraped_over_http_while_counting() {
         Some(response)
     };
     let started = std::time::Instant::now();
-    let mut crossings = None;
-    while crossings.is_none() && child.try_wait().unwrap().is_none() && started.elapsed().as_secs() < 300 {
+    // Every (in, out) the counters showed, in order, and the series names seen.
+    let mut seen: Vec<(u64, u64)> = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
+    let mut scrapes = 0;
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed().as_secs() < 600, "the run ended in time");
         if let Some(response) = scrape() {
             assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+            scrapes += 1;
             let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
             let values: Vec<(String, u64)> = body
                 .lines()
@@ -152,16 +158,16 @@ fn metrics_are_scraped_over_http_while_counting() {
                     (labels.to_owned(), value.parse().unwrap())
                 })
                 .collect();
-            if values.iter().any(|(_, v)| *v > 0) {
-                crossings = Some(values);
+            if let [(l_in, v_in), (l_out, v_out)] = &values[..] {
+                labels = vec![l_in.clone(), l_out.clone()];
+                if seen.last() != Some(&(*v_in, *v_out)) {
+                    seen.push((*v_in, *v_out));
+                }
             }
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let _ = child.kill();
-    child.wait().unwrap();
-    let crossings = crossings.expect("a crossing showed up on /metrics while the run was counting");
-    let labels: Vec<&str> = crossings.iter().map(|(l, _)| l.as_str()).collect();
+    assert!(child.wait().unwrap().success());
     assert_eq!(
         labels,
         [
@@ -169,4 +175,17 @@ fn metrics_are_scraped_over_http_while_counting() {
             "obscura_line_crossings_total{camera=\"street\",line=\"middle\",direction=\"out\"}",
         ]
     );
+    // The sums of the first n closed buckets, n = 0, 1, …: the only values the counters may show.
+    let rows = stored_counts(&dir.path().join("metrics.sqlite"));
+    let mut sums = vec![(0u64, 0u64)];
+    for (_, _, _, inn, out) in &rows {
+        let (a, b) = *sums.last().unwrap();
+        sums.push((a + *inn as u64, b + *out as u64));
+    }
+    let total = *sums.last().unwrap();
+    assert!(total.0 + total.1 >= 3, "the film has crossings to hide: {rows:?}");
+    assert!(seen.iter().any(|&(a, b)| a + b > 0), "a closed bucket showed up on /metrics ({scrapes} scrapes)");
+    for value in &seen {
+        assert!(sums.contains(value), "/metrics showed {value:?}, which is no sum of closed buckets {sums:?}");
+    }
 }

@@ -126,9 +126,9 @@ pub struct Counting<'d> {
     pub counter: Counter<TrackId>,
     /// The stream time of frame timestamp 0, ms since the Unix epoch.
     pub start_ms: u64,
+    /// Takes every set of closed buckets: the only way counts leave the planner (no running
+    /// figure does: see docs/privacy.md §4).
     pub sink: &'d mut (dyn FnMut(Closed) + Send),
-    /// Running totals for `/metrics`, updated every pass, under this camera name.
-    pub metrics: Option<(std::sync::Arc<crate::metrics::Metrics>, String)>,
 }
 
 impl std::fmt::Debug for Counting<'_> {
@@ -293,14 +293,6 @@ impl<'d, 'c> Planner<'d, 'c> {
         let closed = counting.counter.observe(&pass)?;
         if !closed.is_empty() {
             (counting.sink)(closed);
-        }
-        if let Some((metrics, camera)) = &counting.metrics {
-            for (line, inn, out) in counting.counter.line_totals_now() {
-                metrics.set_crossings(camera, line, inn, out);
-            }
-            for (zone, people) in counting.counter.occupancy_now() {
-                metrics.set_occupancy(camera, zone, people);
-            }
         }
         Ok(())
     }

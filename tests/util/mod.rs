@@ -183,3 +183,81 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Runs obscura with `args`, failing the test (and killing it) if it has not ended within
+/// `limit`: for inputs that once hung it. Stderr goes to a file, so a chatty run cannot block.
+pub fn obscura_within(args: &[&str], limit: std::time::Duration) -> (std::process::ExitStatus, String) {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_obscura"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .expect("obscura runs");
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, std::fs::read_to_string(log.path()).unwrap_or_default());
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "obscura {args:?} still running after {} s (hung): {}",
+                limit.as_secs(),
+                std::fs::read_to_string(log.path()).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Runs `ffmpeg -v error -y ARGS`, panicking with its message if it fails.
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg runs (installed by scripts/setup)");
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", stderr(&out));
+}
+
+/// Every frame of `path` as ffmpeg decodes it (applying a rotation tag, as players do), RGB,
+/// with its size: an independent reference for what a viewer sees.
+pub fn ffmpeg_frames_rgb(path: &Path) -> (usize, usize, Vec<Vec<u8>>) {
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=width,height", "-of", "csv=p=0"])
+        .args(["-read_intervals", "%+#1"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let dims = String::from_utf8_lossy(&probe.stdout).lines().next().unwrap_or_default().to_owned();
+    let mut fields = dims.split(',').map(|v| v.trim().parse::<usize>());
+    let (mut w, mut h) = match (fields.next(), fields.next()) {
+        (Some(Ok(w)), Some(Ok(h))) => (w, h),
+        _ => panic!("ffprobe gave no frame size for {}: {dims:?}", path.display()),
+    };
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // ffprobe gives the coded size; ffmpeg's output is turned upright.
+    if rotation(path) % 180 != 0 {
+        std::mem::swap(&mut w, &mut h);
+    }
+    let frames = out.stdout.chunks_exact(w * h * 3).map(<[u8]>::to_vec).collect();
+    (w, h, frames)
+}
+
+/// The rotation a player applies to `path`'s video, degrees (0 when untagged).
+pub fn rotation(path: &Path) -> i64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream_side_data=rotation", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+}
