@@ -13,12 +13,7 @@ fn shared_eval(what: &str) -> Option<PathBuf> {
     if dir.exists() {
         return Some(dir);
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing: CI must have the evaluation data",
-        dir.display()
-    );
-    eprintln!("skipped: {} not present (evaluation data lives beside the repository)", dir.display());
+    skip(&format!("{} is not present (evaluation data lives beside the repository)", dir.display()));
     None
 }
 
