@@ -108,7 +108,9 @@ fn bench(c: &mut Criterion) {
     });
     let face = InputLayout { net_w: 640, net_h: 384, content_w: 640, content_h: 360, crop: None };
     let mut input = InputBuffer::new();
-    group.bench_function("preprocess_face_640", |b| b.iter(|| input.fill(&frame, &face, ChannelOrder::Bgr).unwrap()));
+    group.bench_function("preprocess_face_640", |b| {
+        b.iter(|| input.fill(&frame, &face, ChannelOrder::Bgr).unwrap())
+    });
     group.finish();
 }
 

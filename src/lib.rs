@@ -4,6 +4,7 @@
 //! channels (see [`pipeline`]). Raw [`frame::Frame`]s never reach a sink: sinks take
 //! [`redact::RedactedFrame`], which only [`redact::Redaction::apply`] can make.
 
+pub mod camera;
 pub mod clock;
 pub mod config;
 pub mod count;
@@ -17,6 +18,7 @@ pub mod redact;
 pub mod report;
 pub mod sink;
 pub mod source;
+pub mod stats;
 pub mod track;
 
 use std::sync::OnceLock;

@@ -4,22 +4,24 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use obscura::config::{CameraConfig, Config, ConfigError, EncoderSettings, Source, X264Preset};
+use obscura::camera::{Service, Shared, describe_report, load_models};
+use obscura::config::{CameraConfig, Config, ConfigError, EncoderSettings, Secret, X264Preset};
 use obscura::detect::{
     Detector, DetectorSettings, ExecutionProvider, FaceDetector, FrameDetector, Tiling, models_dir,
 };
 use obscura::geometry::Point;
 use obscura::pipeline::{
-    Audit, AuditCounts, Detection, JobReport, NoProgress, Progress, Shutdown, VideoJob, output_name_in,
+    Audit, AuditCounts, Detection, JobReport, Progress, Shutdown, VideoJob, output_name_in,
 };
 use obscura::redact::{FrameRegions, Method, Redaction, Rgb, Target};
-use obscura::report::{PrivacyReport, RedactionSettings};
+use obscura::report::RedactionSettings;
 use obscura::sink::mqtt::{Entity, Kind};
 use obscura::track::PlanCounts;
 use obscura::track::{OnFail, TemporalSettings};
@@ -329,12 +331,18 @@ fn eval_mot(
     let run = || -> anyhow::Result<obscura::eval::mot::MotReport> {
         let truth = obscura::eval::mot::read_mot_gt(gt)?;
         let mut coverage = obscura::eval::mot::MotCoverage::new(truth);
-        let mut detector = load_detector(target, &args.settings())?;
+        let mut detector = if target.needs_detection() {
+            Some(Detector::load(&models_dir(), target, &args.settings())?)
+        } else {
+            None
+        };
         let shutdown = Shutdown::new();
         on_interrupt(&shutdown, Shutdown::abort);
         let progress = ProgressDisplay::new(video);
         let job = VideoJob {
             input: video.to_owned(),
+            source: None,
+            stats: None,
             output: None,
             redaction: Redaction::new(target, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new())?,
             detection: detector.as_mut().map(|detector| Detection {
@@ -372,13 +380,13 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
         let settings = CountSettings::default();
         let truth = obscura::eval::mot::read_mot_gt(&args.gt)?;
         let mut detector = Detector::load(&models_dir(), Target::Heads, &args.detector.settings())?;
-        let mut closed = Vec::new();
-        let mut sink = |c| closed.push(c);
-        let counting = obscura::track::Counting {
-            counter: Counter::new("eval", lines.clone(), Vec::new(), &settings)?,
-            start_ms: 0,
-            sink: &mut sink,
-        };
+        let closed = Arc::new(Mutex::new(Vec::new()));
+        let into = closed.clone();
+        let stage = obscura::count::CountStage::new(
+            Counter::new("eval", lines.clone(), Vec::new(), &settings)?,
+            Box::new(move |c| into.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(c)),
+        );
+        let counting = obscura::track::Counting { start_ms: 0, stage: &stage };
         let (mut frames, mut size) = (0u64, (0u32, 0u32));
         let mut observe = |frame: &obscura::frame::Frame, _: &FrameRegions| {
             frames += 1;
@@ -389,6 +397,8 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
         let progress = ProgressDisplay::new(&args.video);
         let job = VideoJob {
             input: args.video.clone(),
+            source: None,
+            stats: None,
             output: None,
             redaction: Redaction::new(Target::Heads, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new())?,
             detection: Some(Detection {
@@ -404,7 +414,9 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
         let result = job.run_observed(&shutdown, &progress, Some(&mut observe));
         progress.bar.finish_and_clear();
         result?;
+        stage.close();
         let names: Vec<String> = lines.iter().map(|l| l.name().to_owned()).collect();
+        let closed = std::mem::take(&mut *closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let ours = totals(&names, &closed);
         let per_frame = (0..frames)
             .map(|i| truth.get(&i).into_iter().flatten().map(|b| (b.id, b.rect)).collect::<Vec<_>>());
@@ -578,7 +590,7 @@ fn run(path: &Path) -> ExitCode {
         .collect();
     let count_files =
         match counting.then(|| obscura::sink::CountFiles::open(&config.counts, entities)).transpose() {
-            Ok(files) => files.map(std::sync::Mutex::new),
+            Ok(files) => files.map(|f| Arc::new(Mutex::new(f))),
             Err(err) => {
                 eprintln!("obscura run: cannot open a count file: {err}");
                 return ExitCode::from(EXIT_FAILED);
@@ -589,7 +601,14 @@ fn run(path: &Path) -> ExitCode {
         metrics.add_section(move || gauges.render());
     }
     if let Some(addr) = config.http_listen {
-        match metrics.serve(addr) {
+        let token = match config.http_token.as_ref().map(Secret::read).transpose() {
+            Ok(token) => token,
+            Err(err) => {
+                eprintln!("obscura run: [http] token: {err}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        };
+        match metrics.serve(addr, token) {
             Ok(bound) => eprintln!("obscura: metrics at http://{bound}/metrics"),
             Err(err) => {
                 eprintln!("obscura run: cannot serve metrics on {addr}: {err}");
@@ -599,35 +618,61 @@ fn run(path: &Path) -> ExitCode {
     }
     let shutdown = Shutdown::new();
     on_interrupt(&shutdown, Shutdown::stop);
-    let results: Vec<(String, anyhow::Result<String>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = config
-            .cameras
-            .iter()
-            .map(|camera| {
-                (
-                    camera.name.clone(),
-                    s.spawn(|| run_camera(camera, &config, &pool, count_files.as_ref(), &metrics, &shutdown)),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(name, h)| {
-                (name, h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked"))))
-            })
-            .collect()
+    let reload = Arc::new(AtomicBool::new(false));
+    if let Err(err) = signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone()) {
+        tracing::warn!(%err, "cannot install the SIGHUP handler: no config reload");
+    }
+    let shared = Arc::new(Shared {
+        detector: config.detector,
+        counts: config.counts.clone(),
+        pool,
+        count_files: count_files.clone(),
+        metrics: metrics.clone(),
     });
+    let mut service = Service::start(&config, shared);
+    let mut running = config.clone();
     let mut failed = false;
-    for (name, result) in results {
-        match result {
-            Ok(summary) => eprintln!("camera {name}: {summary}"),
-            Err(err) => {
-                failed = true;
-                eprintln!("camera {name}: error: {err:#}");
+    let mut report = |results: Vec<(String, anyhow::Result<String>)>| {
+        for (name, result) in results {
+            match result {
+                Ok(summary) => eprintln!("camera {name}: {summary}"),
+                Err(err) => {
+                    failed = true;
+                    eprintln!("camera {name}: error: {err:#}");
+                }
             }
         }
+    };
+    loop {
+        if shutdown.is_aborted() {
+            service.abort();
+        }
+        if shutdown.is_stopping() {
+            break;
+        }
+        if reload.swap(false, Ordering::SeqCst) {
+            match Config::load(path) {
+                Ok(new) => {
+                    for line in service.reload(&new) {
+                        eprintln!("obscura: reload: {line}");
+                    }
+                    if (&new.counts, new.http_listen, &new.detector) != (&running.counts, running.http_listen, &running.detector) {
+                        eprintln!("obscura: reload: [counts], [http] and [detector] changes take effect at the next start");
+                    }
+                    running = new;
+                }
+                Err(err) => eprintln!("obscura: reload refused, the running config is kept:\n{err}"),
+            }
+        }
+        service.reap();
+        report(service.take_finished());
+        if !service.is_running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    if let Some(files) = count_files {
+    report(service.stop());
+    if let Some(files) = count_files.and_then(|f| Arc::try_unwrap(f).ok()) {
         let files = files.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         match files.close(MQTT_DRAIN) {
             Ok(Some(0)) => eprintln!("mqtt: every count message delivered"),
@@ -640,165 +685,6 @@ fn run(path: &Path) -> ExitCode {
         }
     }
     exit_code(failed, &shutdown)
-}
-
-fn run_camera(
-    camera: &CameraConfig,
-    config: &Config,
-    pool: &std::sync::Arc<rayon::ThreadPool>,
-    count_files: Option<&std::sync::Mutex<obscura::sink::CountFiles>>,
-    metrics: &std::sync::Arc<obscura::metrics::Metrics>,
-    shutdown: &Shutdown,
-) -> anyhow::Result<String> {
-    let detector_settings = &config.detector;
-    let _span = tracing::info_span!("camera", name = %camera.name).entered();
-    let input = match &camera.source {
-        Source::File(path) => path.clone(),
-        Source::Rtsp(_) => {
-            bail!("{}: RTSP sources are not supported by this version yet (file sources only)", camera.source)
-        }
-    };
-    if camera.output.video.is_none() {
-        tracing::warn!("no [camera.output] video: frames are redacted and discarded");
-    }
-    let redact = &camera.redact;
-    let counts_people = camera.counts_people();
-    let mut report_settings = RedactionSettings {
-        target: redact.target,
-        method: redact.method,
-        fixed_masks: redact.masks.len(),
-        detect_every: redact.detect_every,
-        temporal: redact.temporal.clone(),
-        detector: *detector_settings,
-        audit: None,
-    };
-    let (mut detector, mut auditor) = load_models(&mut report_settings, redact.audit_every, counts_people)?;
-    let mut buckets = 0u64;
-    let mut sink = |closed: obscura::count::Closed| {
-        buckets += (closed.lines.len() + closed.zones.len()) as u64;
-        metrics.record_closed(&closed, config.counts.min_count);
-        if let Some(files) = count_files {
-            let mut files = files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Err(err) = files.write(&closed) {
-                tracing::error!(%err, "cannot write counts");
-            }
-        }
-    };
-    let counting = if counts_people {
-        let counter = obscura::count::Counter::new(
-            camera.name.clone(),
-            camera.lines.clone(),
-            camera.zones.clone(),
-            &config.counts.settings,
-        )?;
-        let start_ms = camera.start_time_ms.unwrap_or_else(|| file_created_ms(&input));
-        Some(obscura::track::Counting { counter, start_ms, sink: &mut sink })
-    } else {
-        None
-    };
-    let job = VideoJob {
-        input,
-        output: camera.output.video.clone(),
-        redaction: Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone())?
-            .with_pool(pool.clone()),
-        detection: detector.as_mut().map(|detector| Detection {
-            detector,
-            every: redact.detect_every,
-            temporal: redact.temporal.clone(),
-            counting,
-        }),
-        audit: auditor.as_mut().map(|detector| Audit { detector, every: redact.audit_every }),
-        encoder: camera.output.encoder.clone(),
-        companion: camera.output.video.as_deref().map(|output| report_companion(output, &report_settings)),
-    };
-    let report = job.run(shutdown, &NoProgress)?;
-    let mut summary = describe_report(&report);
-    if counts_people {
-        summary += &format!(", {buckets} count bucket(s) closed");
-    }
-    if let Some(output) = &report.output {
-        summary += &format!("\n  {}", report_line(output, &report, &report_settings));
-    }
-    Ok(summary)
-}
-
-/// When a file was created, ms since the epoch (the start time of its counts when the config
-/// gives none); the epoch when the file system does not say.
-fn file_created_ms(path: &Path) -> u64 {
-    std::fs::metadata(path)
-        .and_then(|m| m.created())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// The face input size of the residual audit: twice detection's.
-fn audit_side(settings: &DetectorSettings) -> u32 {
-    (settings.faces.input_long_side * 2).min(4096)
-}
-
-/// The residual audit's face detector, for targets with detection when `every` > 0.
-fn load_auditor(
-    target: Target,
-    settings: &DetectorSettings,
-    every: u32,
-) -> anyhow::Result<Option<FaceDetector>> {
-    if !target.needs_detection() || every == 0 {
-        return Ok(None);
-    }
-    let faces = obscura::detect::FaceSettings {
-        input_long_side: audit_side(settings),
-        tiling: Tiling::Grid { cols: 1, rows: 1 },
-        ..settings.faces
-    };
-    Ok(Some(FaceDetector::load(&models_dir(), faces)?))
-}
-
-/// Loads what a redaction described by `report` needs: the detectors of its target (and the
-/// person detector when `counting`), and the residual audit's face detector when `audit_every` >
-/// 0, which `report.audit` then names.
-fn load_models(
-    report: &mut RedactionSettings,
-    audit_every: u32,
-    counting: bool,
-) -> anyhow::Result<(Option<Detector>, Option<FaceDetector>)> {
-    let settings = &report.detector;
-    let detector = if counting {
-        Some(Detector::load_counting(&models_dir(), report.target, true, settings)?)
-    } else {
-        load_detector(report.target, settings)?
-    };
-    let auditor = load_auditor(report.target, settings, audit_every)?;
-    report.audit = auditor.as_ref().map(|_| (audit_side(settings), audit_every));
-    Ok((detector, auditor))
-}
-
-/// The detectors a target needs, loaded; `None` for targets without detection.
-fn load_detector(target: Target, settings: &DetectorSettings) -> anyhow::Result<Option<Detector>> {
-    if !target.needs_detection() {
-        return Ok(None);
-    }
-    Ok(Some(Detector::load(&models_dir(), target, settings)?))
-}
-
-fn describe_report(report: &obscura::pipeline::JobReport) -> String {
-    let secs = report.elapsed.as_secs_f64();
-    let fps = report.frames as f64 / secs.max(1e-9);
-    let place = match &report.output {
-        Some(path) => format!("→ {}", path.display()),
-        None => "(no output)".to_owned(),
-    };
-    let early = if report.stopped_early { " (stopped early)" } else { "" };
-    let detection = if report.detected_frames() > 0 {
-        format!(
-            ", detection on {} frames, {} fail-closed",
-            report.detected_frames(),
-            report.fail_closed_frames()
-        )
-    } else {
-        String::new()
-    };
-    format!("{} frames in {secs:.1} s ({fps:.1} fps){detection} {place}{early}", report.frames)
 }
 
 fn redact(args: RedactArgs) -> ExitCode {
@@ -852,11 +738,12 @@ fn redact(args: RedactArgs) -> ExitCode {
             counting: None,
         });
         let audit = auditor.as_mut().map(|detector| Audit { detector, every: args.audit_every });
-        let done = redact_one(input, &output, redaction, detection, audit, &settings, &report_settings, &shutdown);
+        let done =
+            redact_one(input, &output, redaction, detection, audit, &settings, &report_settings, &shutdown);
         match done {
             Ok(job) => {
                 eprintln!("{}: {}", input.display(), describe_report(&job));
-                eprintln!("{}: {}", input.display(), report_line(&output, &job, &report_settings));
+                eprintln!("{}: {}", input.display(), obscura::report::report_line(&output, &job, &report_settings));
             }
             Err(err) => {
                 failed = true;
@@ -933,24 +820,8 @@ fn plan_outputs(inputs: &[PathBuf], output: &Path) -> anyhow::Result<Vec<PathBuf
     Ok(outputs)
 }
 
-/// Writes the privacy report beside `output` (before the output itself appears); returns its path.
-fn write_report(output: &Path, job: &JobReport, settings: &RedactionSettings) -> Result<PathBuf, String> {
-    PrivacyReport::new(output, job, settings)
-        .write_beside(output)
-        .map_err(|err| format!("cannot write the privacy report: {err}"))
-}
 
-/// The privacy report's summary line, and where it is.
-fn report_line(output: &Path, job: &JobReport, settings: &RedactionSettings) -> String {
-    let report = PrivacyReport::new(output, job, settings);
-    format!("{} → {}", report.summary(), obscura::report::sidecar_path(output).display())
-}
 
-/// The job's companion: its privacy report, written before its output appears.
-fn report_companion<'d>(output: &Path, settings: &'d RedactionSettings) -> obscura::pipeline::Companion<'d> {
-    let output = output.to_owned();
-    Box::new(move |job: &JobReport| write_report(&output, job, settings))
-}
 
 #[allow(clippy::too_many_arguments)]
 fn redact_one<'d>(
@@ -969,12 +840,14 @@ fn redact_one<'d>(
     let progress = ProgressDisplay::new(input);
     let job = VideoJob {
         input: input.to_owned(),
+        source: None,
+        stats: None,
         output: Some(output.to_owned()),
         redaction,
         detection,
         audit,
         encoder: settings.clone(),
-        companion: Some(report_companion(output, report)),
+        companion: Some(obscura::report::companion(output, report)),
     };
     let result = job.run(shutdown, &progress);
     progress.bar.finish_and_clear();
@@ -1028,7 +901,8 @@ fn redact_still(
         elapsed: started.elapsed(),
     };
     // The report first: the image never appears without it.
-    let report = write_report(output, &job, settings).map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))?;
+    let report =
+        obscura::report::write_report(output, &job, settings).map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))?;
     if let Err(err) = obscura::source::save_still(redacted, output) {
         let _ = std::fs::remove_file(&report);
         return Err(err.into());

@@ -11,7 +11,7 @@
 //!   out while it is under the floor, as `"<k"` is in the files.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -23,6 +23,7 @@ use crate::count::Closed;
 pub struct Metrics {
     state: Mutex<State>,
     sections: Mutex<Sections>,
+    cameras: Mutex<Vec<Arc<crate::stats::CameraStats>>>,
 }
 
 /// Text rendered by other parts at each scrape (e.g. the MQTT publisher's state).
@@ -70,6 +71,18 @@ struct State {
 impl Metrics {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// The cameras whose live figures are shown.
+    pub fn set_cameras(&self, cameras: Vec<Arc<crate::stats::CameraStats>>) {
+        *self.cameras.lock().unwrap_or_else(PoisonError::into_inner) = cameras;
+    }
+
+    /// What `/api/cameras` says: each camera's state and figures.
+    pub fn cameras_json(&self) -> String {
+        let cameras = self.cameras.lock().unwrap_or_else(PoisonError::into_inner);
+        let snapshots: Vec<_> = cameras.iter().map(|c| c.snapshot()).collect();
+        serde_json::to_string_pretty(&serde_json::json!({ "cameras": snapshots })).unwrap_or_default() + "\n"
     }
 
     /// Takes the buckets a camera just closed, with the privacy floor `min_count` (0: none).
@@ -150,60 +163,105 @@ impl Metrics {
             );
         }
         drop(state);
+        let cameras = self.cameras.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if !cameras.is_empty() {
+            let mut families: [String; 7] = Default::default();
+            for camera in &cameras {
+                camera.render_into(&mut families);
+            }
+            for ((name, kind, help), samples) in crate::stats::FAMILIES.iter().zip(families) {
+                text += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{samples}");
+            }
+        }
         for section in &self.sections.lock().unwrap_or_else(PoisonError::into_inner).0 {
             text += &section();
         }
         text
     }
 
-    /// Serves `GET /metrics` on `addr` from a background thread, for as long as the process runs.
-    /// Only loopback addresses are accepted: counts leave the box through a scraper the owner runs.
-    pub fn serve(self: &Arc<Self>, addr: SocketAddr) -> std::io::Result<SocketAddr> {
-        if !addr.ip().is_loopback() {
+    /// Serves `GET /metrics`, `GET /healthz` and `GET /api/cameras` on `addr` from a background
+    /// thread, for as long as the process runs. Without a `token`, only loopback addresses are
+    /// accepted; with one, every request but `/healthz` must carry `Authorization: Bearer TOKEN`
+    /// (compared in constant time), or gets 401 and nothing else.
+    pub fn serve(self: &Arc<Self>, addr: SocketAddr, token: Option<String>) -> std::io::Result<SocketAddr> {
+        if !addr.ip().is_loopback() && token.is_none() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                format!("{addr}: the metrics server listens on a loopback address only (127.0.0.1 or ::1)"),
+                format!("{addr}: without a token the server listens on a loopback address only (127.0.0.1 or ::1)"),
             ));
         }
         let listener = TcpListener::bind(addr)?;
         let bound = listener.local_addr()?;
         let metrics = Arc::clone(self);
-        std::thread::Builder::new().name("metrics".into()).spawn(move || {
+        std::thread::Builder::new().name("http".into()).spawn(move || {
             for stream in listener.incoming().flatten() {
-                let _ = respond(&metrics, stream);
+                // One short-lived thread per request: a slow client never holds up the others.
+                let metrics = metrics.clone();
+                let token = token.clone();
+                let _ = std::thread::Builder::new()
+                    .name("http request".into())
+                    .spawn(move || respond(&metrics, token.as_deref(), stream));
             }
         })?;
         Ok(bound)
     }
 }
 
-fn respond(metrics: &Metrics, mut stream: TcpStream) -> std::io::Result<()> {
+fn respond(metrics: &Metrics, token: Option<&str>, mut stream: TcpStream) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     let mut request_line = String::new();
-    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut reader = BufReader::new(stream.try_clone()?).take(64 * 1024);
     reader.read_line(&mut request_line)?;
-    // Drain the headers.
+    let mut authorization = None;
     let mut header = String::new();
     while reader.read_line(&mut header)? > 2 {
+        if let Some((name, value)) = header.split_once(':')
+            && name.trim().eq_ignore_ascii_case("authorization")
+        {
+            authorization = Some(value.trim().to_owned());
+        }
         header.clear();
     }
     let mut parts = request_line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (status, content_type, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics.render()),
-        ("GET", _) => ("404 Not Found", "text/plain; charset=utf-8", "not found: try /metrics\n".to_owned()),
-        _ => ("405 Method Not Allowed", "text/plain; charset=utf-8", "only GET\n".to_owned()),
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    let text = "text/plain; charset=utf-8";
+    let authorized = match token {
+        None => true,
+        Some(token) => authorization
+            .as_deref()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), token.as_bytes())),
     };
+    let (status, content_type, body) = match (method, path) {
+        ("GET", "/healthz") => ("200 OK", text, "ok\n".to_owned()),
+        _ if !authorized => ("401 Unauthorized", text, String::new()),
+        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics.render()),
+        ("GET", "/api/cameras") => ("200 OK", "application/json", metrics.cameras_json()),
+        ("GET", _) => ("404 Not Found", text, "not found: try /metrics, /healthz or /api/cameras\n".to_owned()),
+        _ => ("405 Method Not Allowed", text, "only GET\n".to_owned()),
+    };
+    let challenge = if status.starts_with("401") { "WWW-Authenticate: Bearer\r\n" } else { "" };
     write!(
         stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{challenge}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
     stream.flush()
 }
 
+/// Compares two byte strings in time that depends on their lengths only.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, &x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
 /// Label values escaped as Prometheus wants (backslash, quote, newline).
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
@@ -211,7 +269,6 @@ fn escape(value: &str) -> String {
 mod tests {
     use super::*;
     use crate::count::{LineBucket, ZoneBucket};
-    use std::io::Read;
 
     #[test]
     fn sections_follow_the_counts() {
@@ -219,7 +276,9 @@ mod tests {
         metrics.add_section(|| "# TYPE obscura_up gauge\nobscura_up 1\n".to_owned());
         let text = metrics.render();
         assert!(
-            text.ends_with("obscura_counts_bucket_end_seconds gauge\n# TYPE obscura_up gauge\nobscura_up 1\n"),
+            text.ends_with(
+                "obscura_counts_bucket_end_seconds gauge\n# TYPE obscura_up gauge\nobscura_up 1\n"
+            ),
             "{text}"
         );
     }
@@ -270,7 +329,10 @@ mod tests {
         assert_eq!((sample(&text, entries), sample(&text, occupancy)), (Some(0), None));
         assert_eq!(sample(&text, "obscura_counts_bucket_end_seconds{camera=\"entrance\"}"), Some(60));
         // Two more: the held one is released with them, in one step of 3.
-        metrics.record_closed(&Closed { lines: vec![line(60_000, 2, 0)], zones: vec![zone(60_000, 5, Some(3))] }, 3);
+        metrics.record_closed(
+            &Closed { lines: vec![line(60_000, 2, 0)], zones: vec![zone(60_000, 5, Some(3))] },
+            3,
+        );
         let text = metrics.render();
         assert_eq!((sample(&text, door_in), sample(&text, door_out)), (Some(3), Some(4)));
         assert_eq!((sample(&text, entries), sample(&text, occupancy)), (Some(6), Some(3)));
@@ -284,7 +346,7 @@ mod tests {
     fn serves_the_figures_over_http_on_loopback_only() {
         let metrics = Metrics::new();
         metrics.record_closed(&Closed { lines: vec![line(0, 12, 9)], zones: vec![zone(0, 4, Some(3))] }, 0);
-        let addr = metrics.serve("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = metrics.serve("127.0.0.1:0".parse().unwrap(), None).unwrap();
         let mut stream = TcpStream::connect(addr).unwrap();
         write!(stream, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
         let mut response = String::new();
@@ -297,6 +359,33 @@ mod tests {
             "obscura_line_crossings_total{camera=\"entrance\",line=\"door\",direction=\"out\"} 9\n"
         ));
         assert!(response.contains("obscura_zone_occupancy_max{camera=\"entrance\",zone=\"till\"} 3\n"));
-        assert!(metrics.serve("0.0.0.0:0".parse().unwrap()).is_err(), "loopback only");
+        assert!(metrics.serve("0.0.0.0:0".parse().unwrap(), None).is_err(), "loopback only without a token");
+    }
+
+    fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> String {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    }
+
+    #[test]
+    fn a_token_guards_everything_but_healthz() {
+        let metrics = Metrics::new();
+        let addr = metrics.serve("127.0.0.1:0".parse().unwrap(), Some("s3cret-token".into())).unwrap();
+        assert!(get(addr, "/healthz", None).starts_with("HTTP/1.1 200 OK"));
+        for path in ["/metrics", "/api/cameras", "/nowhere"] {
+            for token in [None, Some("wrong"), Some("s3cret-tokenX"), Some("")] {
+                let response = get(addr, path, token);
+                assert!(response.starts_with("HTTP/1.1 401 Unauthorized"), "{path} {token:?}: {response}");
+                assert!(response.ends_with("\r\n\r\n"), "nothing else said: {response}");
+            }
+        }
+        assert!(get(addr, "/metrics", Some("s3cret-token")).starts_with("HTTP/1.1 200 OK"));
+        let cameras = get(addr, "/api/cameras", Some("s3cret-token"));
+        assert!(cameras.contains("application/json") && cameras.contains("\"cameras\": []"), "{cameras}");
+        assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd") && !constant_time_eq(b"ab", b"abc"));
     }
 }

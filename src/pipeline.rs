@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,8 @@ use crate::detect::{FaceDetector, FrameDetector};
 use crate::frame::Frame;
 use crate::redact::{FrameRegions, RedactError, RedactedFrame, Redaction};
 use crate::sink::{Mp4Writer, SinkError};
-use crate::source::{Decoded, SourceError, VideoDecoder};
+use crate::source::{Decoded, FrameSource, SourceError, VideoDecoder};
+use crate::stats::{CameraStats, DropReason};
 use crate::track::{Counting, PlanCounts, Planner, TemporalSettings};
 
 /// Frames in flight between two stages. Small: a frame is several MB at 1080p and beyond.
@@ -119,9 +120,15 @@ impl Progress for NoProgress {}
 /// output is then not written).
 pub type Companion<'d> = Box<dyn FnOnce(&JobReport) -> Result<PathBuf, String> + Send + 'd>;
 
-/// One video file through decode → detect → redact → (optionally) encode.
+/// One video (a file, or one connection to a camera) through decode → detect → redact →
+/// (optionally) encode.
 pub struct VideoJob<'d> {
+    /// The input: the file to open when `source` is `None`; else the source's label in errors.
     pub input: PathBuf,
+    /// An opened source (a camera, a scripted source in tests); `None` opens `input` as a file.
+    pub source: Option<Box<dyn FrameSource + 'd>>,
+    /// The camera's live figures, updated as frames flow, if any.
+    pub stats: Option<Arc<CameraStats>>,
     pub output: Option<PathBuf>,
     pub redaction: Redaction,
     /// The detector, for targets that need one.
@@ -225,22 +232,35 @@ impl VideoJob<'_> {
     ) -> Result<JobReport, JobError> {
         let started = Instant::now();
         let input = self.input;
-        let decoder = VideoDecoder::open(&input)?;
+        let decoder: Box<dyn FrameSource + '_> = match self.source {
+            Some(source) => source,
+            None => Box::new(VideoDecoder::open(&input)?),
+        };
+        let stats = self.stats;
+        if let Some(stats) = &stats {
+            stats.start_job();
+        }
         let writer = self.output.as_deref().map(|o| Mp4Writer::create(o, &self.encoder)).transpose()?;
         let mut redaction = self.redaction;
         let mut detection = self.detection;
         let mut audit = self.audit;
 
         let (frame_tx, frame_rx) = bounded::<Frame>(QUEUE_DEPTH);
+        // A live source drops the oldest waiting frame when the queue is full: it holds a receiver.
+        let oldest = frame_rx.clone();
+        let detect_gone = AtomicBool::new(false);
         let (found_tx, found_rx) = bounded::<(Frame, FrameRegions)>(QUEUE_DEPTH);
         let (redacted_tx, redacted_rx) = bounded::<RedactedFrame>(QUEUE_DEPTH);
         let (decoded, detected, redacted, encoded) = thread::scope(|s| {
             let decode = thread::Builder::new()
                 .name("decode".into())
-                .spawn_scoped(s, || decode_stage(decoder, frame_tx, shutdown, progress));
-            let detect = thread::Builder::new()
-                .name("detect".into())
-                .spawn_scoped(s, || detect_stage(detection.as_mut(), observer, frame_rx, found_tx, shutdown));
+                .spawn_scoped(s, || {
+                    decode_stage(decoder, frame_tx, oldest, &detect_gone, stats.as_deref(), shutdown, progress)
+                });
+            let detect = thread::Builder::new().name("detect".into()).spawn_scoped(s, || {
+                let _gone = SetOnDrop(&detect_gone);
+                detect_stage(detection.as_mut(), observer, frame_rx, found_tx, stats.as_deref(), shutdown)
+            });
             let redact = thread::Builder::new().name("redact".into()).spawn_scoped(s, || {
                 redact_stage(&mut redaction, audit.as_mut(), found_rx, redacted_tx, shutdown)
             });
@@ -277,17 +297,33 @@ impl VideoJob<'_> {
     }
 }
 
+/// Sets its flag when dropped: when a stage ends, also by a panic.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// The result of a stage thread; a stage that could not start or panicked fails the job.
 fn joined<T>(handle: std::io::Result<thread::ScopedJoinHandle<'_, T>>, input: &Path) -> Result<T, JobError> {
     handle.ok().and_then(|h| h.join().ok()).ok_or_else(|| JobError::Panicked { path: input.to_owned() })
 }
 
 fn decode_stage(
-    mut decoder: VideoDecoder,
+    mut decoder: Box<dyn FrameSource + '_>,
     out: Sender<Frame>,
+    oldest: Receiver<Frame>,
+    detect_gone: &AtomicBool,
+    stats: Option<&CameraStats>,
     shutdown: &Shutdown,
     progress: &dyn Progress,
 ) -> Result<(StageEnd, u64), SourceError> {
+    let live = decoder.is_live();
+    // Only a live source holds a receiver of its own queue (to drop from it); a file's decode
+    // stage must see the detect stage go.
+    let oldest = if live { Some(oldest) } else { None };
     let mut total_known = false;
     loop {
         if shutdown.is_aborted() {
@@ -305,12 +341,50 @@ fn decode_stage(
                     }
                 }
                 progress.tick();
-                if out.send(frame).is_err() {
+                if let Some(stats) = stats {
+                    stats.frame();
+                }
+                let sent = match &oldest {
+                    Some(oldest) => send_dropping_oldest(&out, oldest, frame, stats, detect_gone),
+                    None => out.send(frame).is_ok(),
+                };
+                if !sent {
                     return Ok((StageEnd::DownstreamGone, decoder.frames()));
                 }
             }
             Decoded::Pending => {}
             Decoded::End => return Ok((StageEnd::Complete, decoder.frames())),
+        }
+    }
+}
+
+/// Queues `frame` for a live source: when the queue is full, the oldest waiting frame is dropped
+/// whole (before any redaction) and counted, so latency stays bounded. The planner sees the hole
+/// in frame indices and detects on the next frame (see [`crate::track::planner`]).
+fn send_dropping_oldest(
+    out: &Sender<Frame>,
+    oldest: &Receiver<Frame>,
+    frame: Frame,
+    stats: Option<&CameraStats>,
+    detect_gone: &AtomicBool,
+) -> bool {
+    let mut frame = frame;
+    loop {
+        // This stage holds a receiver itself, so a vanished detect stage must be told apart.
+        if detect_gone.load(Ordering::SeqCst) {
+            return false;
+        }
+        match out.try_send(frame) {
+            Ok(()) => return true,
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => return false,
+            Err(crossbeam_channel::TrySendError::Full(back)) => {
+                frame = back;
+                if oldest.try_recv().is_ok()
+                    && let Some(stats) = stats
+                {
+                    stats.dropped(DropReason::QueueFull);
+                }
+            }
         }
     }
 }
@@ -322,6 +396,7 @@ fn detect_stage(
     mut observer: Option<&mut dyn RegionObserver>,
     input: Receiver<Frame>,
     out: Sender<(Frame, FrameRegions)>,
+    stats: Option<&CameraStats>,
     shutdown: &Shutdown,
 ) -> (StageEnd, PlanCounts) {
     let mut send = |frame: Frame, regions: FrameRegions| {
@@ -342,8 +417,9 @@ fn detect_stage(
         return (StageEnd::Complete, PlanCounts::default());
     };
     let counting = detection.counting.take();
+    let mut timed = Timed { inner: &mut *detection.detector, stats };
     let mut planner =
-        match Planner::new(&mut *detection.detector, detection.every, detection.temporal.clone()) {
+        match Planner::new(&mut timed, detection.every, detection.temporal.clone()) {
             Ok(planner) => match counting {
                 Some(counting) => planner.with_counting(counting),
                 None => planner,
@@ -363,12 +439,40 @@ fn detect_stage(
         if shutdown.is_aborted() {
             return (StageEnd::Aborted, planner.counts());
         }
-        if !planner.push(frame, &mut send) {
+        let pushed = planner.push(frame, &mut send);
+        if let Some(stats) = stats {
+            stats.set_plan(&planner.counts());
+        }
+        if !pushed {
             return (StageEnd::DownstreamGone, planner.counts());
         }
     }
     let end = if planner.finish(&mut send) { StageEnd::Complete } else { StageEnd::DownstreamGone };
+    if let Some(stats) = stats {
+        stats.set_plan(&planner.counts());
+    }
     (end, planner.counts())
+}
+
+/// A detector whose passes are timed into the camera's figures.
+struct Timed<'a, 's> {
+    inner: &'a mut dyn FrameDetector,
+    stats: Option<&'s CameraStats>,
+}
+
+impl FrameDetector for Timed<'_, '_> {
+    fn target(&self) -> crate::redact::Target {
+        self.inner.target()
+    }
+
+    fn detect(&mut self, frame: &Frame) -> Result<crate::detect::Found, crate::detect::DetectError> {
+        let started = Instant::now();
+        let found = self.inner.detect(frame);
+        if let Some(stats) = self.stats {
+            stats.detection(started.elapsed());
+        }
+        found
+    }
 }
 
 /// Redacts each frame; the residual audit looks at every `every`-th redacted frame.

@@ -149,7 +149,9 @@ impl PrivacyReport {
                 d.frames_with_masks,
                 d.masks_per_frame_mean,
                 d.masks_per_frame_max,
-                d.frames_fail_closed.detector_error + d.frames_fail_closed.invalid_output + d.frames_fail_closed.stale,
+                d.frames_fail_closed.detector_error
+                    + d.frames_fail_closed.invalid_output
+                    + d.frames_fail_closed.stale,
                 d.frames_fail_closed.detector_error,
                 d.frames_fail_closed.invalid_output,
                 d.frames_fail_closed.stale,
@@ -173,6 +175,25 @@ impl PrivacyReport {
         std::io::Write::write_all(temp.file(), (text + "\n").as_bytes())?;
         temp.commit()
     }
+}
+
+/// Writes the privacy report beside `output` (before the output itself appears); returns its path.
+pub fn write_report(output: &Path, job: &JobReport, settings: &RedactionSettings) -> Result<PathBuf, String> {
+    PrivacyReport::new(output, job, settings)
+        .write_beside(output)
+        .map_err(|err| format!("cannot write the privacy report: {err}"))
+}
+
+/// The privacy report's summary line, and where it is.
+pub fn report_line(output: &Path, job: &JobReport, settings: &RedactionSettings) -> String {
+    let report = PrivacyReport::new(output, job, settings);
+    format!("{} → {}", report.summary(), sidecar_path(output).display())
+}
+
+/// A job's companion: its privacy report, written before its output appears.
+pub fn companion<'d>(output: &Path, settings: &'d RedactionSettings) -> crate::pipeline::Companion<'d> {
+    let output = output.to_owned();
+    Box::new(move |job: &JobReport| write_report(&output, job, settings))
 }
 
 /// Where the report of `output` goes: `out.mp4` → `out.mp4.privacy.json`.

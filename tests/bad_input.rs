@@ -134,7 +134,11 @@ fn no_output_without_its_privacy_report() {
     let err = stderr(&run);
     assert_eq!(run.status.code(), Some(1), "{err}");
     assert!(err.contains("privacy report") && err.contains("out.mp4"), "{err}");
-    assert_eq!(files_in(&out_dir), ["out.mp4.privacy.json"], "no video without its report, no temporary file");
+    assert_eq!(
+        files_in(&out_dir),
+        ["out.mp4.privacy.json"],
+        "no video without its report, no temporary file"
+    );
     // Same for a still.
     let png = dir.path().join("still.png");
     ffmpeg(&["-i", str(&clip), "-frames:v", "1", str(&png)]);

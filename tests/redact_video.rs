@@ -255,8 +255,20 @@ fn rotated_video_is_written_upright_with_masks_where_the_viewer_sees_them() {
     let out = dir.path().join("out.mp4");
     let quadrant = "0,0 0.5,0 0.5,0.5 0,0.5";
     let run = obscura(&[
-        "redact", str(&rotated), "-o", str(&out), "--target", "none", "--method", "fill", "--fill-color", "#ff00ff",
-        "--mask", quadrant, "--crf", "12",
+        "redact",
+        str(&rotated),
+        "-o",
+        str(&out),
+        "--target",
+        "none",
+        "--method",
+        "fill",
+        "--fill-color",
+        "#ff00ff",
+        "--mask",
+        quadrant,
+        "--crf",
+        "12",
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
     assert_eq!(rotation(&out), 0, "no rotation tag on the output");
@@ -279,6 +291,9 @@ fn rotated_video_is_written_upright_with_masks_where_the_viewer_sees_them() {
             }
         }
         let mean = diff as f64 / n as f64;
-        assert!(mean < 6.0, "frame {i}: outside the mask the output is the upright input (mean diff {mean:.1})");
+        assert!(
+            mean < 6.0,
+            "frame {i}: outside the mask the output is the upright input (mean diff {mean:.1})"
+        );
     }
 }

@@ -55,7 +55,10 @@ target = "frame"
     let printed = String::from_utf8_lossy(&check.stdout).into_owned() + &stderr(&check);
     assert!(check.status.success(), "{printed}");
     assert!(printed.contains("?channel=1&user=***&password=***"), "{printed}");
-    assert!(!printed.contains("hunter2") && !printed.contains("swordfish"), "credentials never printed: {printed}");
+    assert!(
+        !printed.contains("hunter2") && !printed.contains("swordfish"),
+        "credentials never printed: {printed}"
+    );
     let expected = timestamps(&clip).len();
     assert!(err.contains(&format!("camera good: {expected} frames")), "{err}");
     // Relative output paths are relative to the config file.
@@ -184,8 +187,14 @@ fn metrics_show_closed_buckets_only() {
     }
     let total = *sums.last().unwrap();
     assert!(total.0 + total.1 >= 3, "the film has crossings to hide: {rows:?}");
-    assert!(seen.iter().any(|&(a, b)| a + b > 0), "a closed bucket showed up on /metrics ({scrapes} scrapes)");
+    assert!(
+        seen.iter().any(|&(a, b)| a + b > 0),
+        "a closed bucket showed up on /metrics ({scrapes} scrapes)"
+    );
     for value in &seen {
-        assert!(sums.contains(value), "/metrics showed {value:?}, which is no sum of closed buckets {sums:?}");
+        assert!(
+            sums.contains(value),
+            "/metrics showed {value:?}, which is no sum of closed buckets {sums:?}"
+        );
     }
 }

@@ -113,8 +113,18 @@ fn exif_orientation_is_applied_before_masking_and_in_the_output() {
     std::fs::write(&input, with_exif_orientation(&jpeg, 6)).unwrap();
     let out = dir.path().join("out.png");
     let run = obscura(&[
-        "redact", str(&input), "-o", str(&out), "--target", "none", "--method", "fill", "--fill-color", "#ff00ff",
-        "--mask", "0,0 0.5,0 0.5,0.5 0,0.5",
+        "redact",
+        str(&input),
+        "-o",
+        str(&out),
+        "--target",
+        "none",
+        "--method",
+        "fill",
+        "--fill-color",
+        "#ff00ff",
+        "--mask",
+        "0,0 0.5,0 0.5,0.5 0,0.5",
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
     let got = rgb(&out);

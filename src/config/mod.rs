@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use encoder::{EncoderSettings, X264Preset};
-pub use source::Source;
+pub use source::{Source, without_password};
 
 use crate::count::{CountSettings, Line, Zone};
 use crate::detect::DetectorSettings;
@@ -42,8 +42,12 @@ pub struct Config {
     pub detector: DetectorSettings,
     /// `[counts]`: buckets and count sinks, shared by every camera.
     pub counts: CountsConfig,
-    /// `[http] listen`: the loopback address `/metrics` is served on; default none (no server).
+    /// `[http] listen`: the address `/metrics`, `/healthz` and `/api/cameras` are served on;
+    /// default none (no server). Loopback unless a token is set.
     pub http_listen: Option<std::net::SocketAddr>,
+    /// `[http] token_file` / `token_env`: the bearer token every request but `/healthz` must
+    /// carry; required when `listen` is not a loopback address.
+    pub http_token: Option<Secret>,
     /// `[redaction] threads`: the size of the one redaction thread pool every camera shares;
     /// default (`None`) one thread per core.
     pub redaction_threads: Option<usize>,
@@ -65,8 +69,94 @@ pub struct CameraConfig {
     pub zones: Vec<Zone>,
     /// The wall-clock time of the start of a file source (`start_time`, RFC 3339), ms since the
     /// Unix epoch: count buckets are stamped from it. Without it, the file's creation time, else
-    /// the epoch.
+    /// the epoch. (Live sources are stamped by the clock.)
     pub start_time_ms: Option<u64>,
+    /// `[camera.rtsp]`: how a live camera is reached and watched (RTSP sources only).
+    pub rtsp: RtspSettings,
+}
+
+/// A secret kept out of the config file: read from a file (its first line) or an environment
+/// variable when it is needed, never printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    File(PathBuf),
+    Env(String),
+}
+
+impl Secret {
+    /// The secret's value; the error names where it was looked for, never the value.
+    pub fn read(&self) -> Result<String, String> {
+        let value = match self {
+            Secret::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the secret file {}: {e}", path.display()))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            Secret::Env(name) => std::env::var(name)
+                .map_err(|_| format!("the environment variable {name} holding the secret is not set"))?,
+        };
+        if value.is_empty() {
+            return Err(format!("the secret in {} is empty", self.place()));
+        }
+        Ok(value)
+    }
+
+    /// Where the secret is, for messages.
+    pub fn place(&self) -> String {
+        match self {
+            Secret::File(path) => path.display().to_string(),
+            Secret::Env(name) => format!("${name}"),
+        }
+    }
+}
+
+/// How RTSP is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// Interleaved in the RTSP TCP connection: works through NAT and firewalls, no packet loss.
+    #[default]
+    Tcp,
+    /// RTP over UDP: lower latency on a clean LAN, frames lost with packets.
+    Udp,
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tcp" => Ok(Transport::Tcp),
+            "udp" => Ok(Transport::Udp),
+            _ => Err(format!("unknown transport {s:?}: expected tcp or udp")),
+        }
+    }
+}
+
+/// `[camera.rtsp]`: credentials, transport and the watchdog of a live camera.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RtspSettings {
+    /// `transport`: default `tcp`.
+    pub transport: Transport,
+    /// `user`: the camera account, when not in the URL.
+    pub user: Option<String>,
+    /// `password_file` or `password_env`: the account's password, kept out of the config.
+    pub password: Option<Secret>,
+    /// `watchdog`: a stream that gives no frame for this long is reconnected; default 10 s.
+    pub watchdog: std::time::Duration,
+    /// `connect_timeout`: how long a connection may take to give its first frame; default 20 s.
+    pub connect_timeout: std::time::Duration,
+}
+
+impl Default for RtspSettings {
+    fn default() -> Self {
+        Self {
+            transport: Transport::Tcp,
+            user: None,
+            password: None,
+            watchdog: std::time::Duration::from_secs(10),
+            connect_timeout: std::time::Duration::from_secs(20),
+        }
+    }
 }
 
 impl CameraConfig {

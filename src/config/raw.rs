@@ -49,9 +49,22 @@ pub(super) struct RawCamera {
     pub source: Option<Spanned<String>>,
     pub redact: Option<Spanned<RawRedact>>,
     pub output: Option<Spanned<RawOutput>>,
+    pub rtsp: Option<Spanned<RawRtsp>>,
     pub start_time: Option<Spanned<toml::value::Datetime>>,
     pub line: Option<Vec<Spanned<RawLine>>>,
     pub zone: Option<Vec<Spanned<RawZone>>>,
+}
+
+/// `[camera.rtsp]`; its span is the header.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRtsp {
+    pub transport: Option<Spanned<String>>,
+    pub user: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+    pub watchdog: Option<Spanned<String>>,
+    pub connect_timeout: Option<Spanned<String>>,
 }
 
 /// One `[[camera.line]]`; its span is the header.
@@ -78,6 +91,8 @@ pub(super) struct RawZone {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     pub listen: Option<Spanned<String>>,
+    pub token_file: Option<Spanned<String>>,
+    pub token_env: Option<Spanned<String>>,
 }
 
 /// `[counts]`; its span is the header.

@@ -88,7 +88,9 @@ mod password_tests {
     #[test]
     fn hides_credentials_in_the_query_string() {
         assert_eq!(
-            without_password("rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=0&user=admin&password=hunter2"),
+            without_password(
+                "rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=0&user=admin&password=hunter2"
+            ),
             "rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=0&user=***&password=***"
         );
         assert_eq!(

@@ -54,6 +54,7 @@ target = "frame"
         source: file("/etc/obscura/media/street.mp4"),
         redact: RedactConfig { target: Target::Frame, ..RedactConfig::default() },
         output: OutputConfig::default(),
+        rtsp: crate::config::RtspSettings::default(),
     };
     assert_eq!(
         config,
@@ -65,7 +66,8 @@ target = "frame"
                 sqlite: Some("/etc/obscura/counts.sqlite".into()),
                 ..CountsConfig::default()
             },
-            http_listen: None
+            http_listen: None,
+            http_token: None,
         }
     );
     let redact = &config.cameras[0].redact;
@@ -90,9 +92,14 @@ method = "fill"
 fill_color = "#FF8000"
 masks = [[[0.0, 0.0], [0.2, 0], [0.2, 0.1]], [[1, 1], [0.5, 1], [0.5, 0.5], [1, 0.5]]]
 [camera.output]
-video = "out/entrance.mp4"
 preset = "slow"
 crf = 18
+[camera.rtsp]
+transport = "udp"
+user = "viewer"
+password_env = "CAM_PASSWORD"
+watchdog = "5s"
+connect_timeout = "30s"
 
 [[camera]]
 name = "Yard_2"
@@ -119,9 +126,13 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
             temporal: crate::track::TemporalSettings::default(),
             audit_every: 100,
         },
-        output: OutputConfig {
-            video: Some("/etc/obscura/out/entrance.mp4".into()),
-            encoder: EncoderSettings { preset: X264Preset::Slow, crf: 18 },
+        output: OutputConfig { video: None, encoder: EncoderSettings { preset: X264Preset::Slow, crf: 18 } },
+        rtsp: crate::config::RtspSettings {
+            transport: crate::config::Transport::Udp,
+            user: Some("viewer".into()),
+            password: Some(crate::config::Secret::Env("CAM_PASSWORD".into())),
+            watchdog: std::time::Duration::from_secs(5),
+            connect_timeout: std::time::Duration::from_secs(30),
         },
     };
     let yard = CameraConfig {
@@ -135,6 +146,7 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
             video: Some("/var/out/yard.mp4".into()),
             encoder: EncoderSettings { preset: X264Preset::Veryfast, crf: 0 },
         },
+        rtsp: crate::config::RtspSettings::default(),
     };
     assert_eq!(
         config,
@@ -147,6 +159,7 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
                 ..CountsConfig::default()
             },
             http_listen: None,
+            http_token: None,
         }
     );
 }
@@ -783,4 +796,46 @@ fn bad_lines_zones_and_counts_are_each_reported() {
             "13:11: a zone polygon needs at least 3 [x, y] points",
         ]
     );
+}
+
+#[test]
+fn live_camera_settings_are_checked_with_their_lines() {
+    let text = r#"
+[http]
+listen = "0.0.0.0:9464"
+
+[[camera]]
+name = "door"
+source = "rtsp://192.0.2.10/s1"
+start_time = 2026-11-22T10:00:00Z
+[camera.output]
+video = "door.mp4"
+[camera.rtsp]
+transport = "sctp"
+password_file = "secret"
+watchdog = "0s"
+
+[[camera]]
+name = "file"
+source = "a.mp4"
+[camera.rtsp]
+transport = "tcp"
+"#;
+    let errors = errors(text);
+    let expected = [
+        "3:10: listen 0.0.0.0:9464: a server on a non-loopback address needs a bearer token",
+        "8:14: start_time is for files",
+        "10:9: a live camera's video is not written to one endless file",
+        "12:13: unknown transport \"sctp\": expected tcp or udp",
+        "13:17: a password without `user`",
+        "14:12: watchdog \"0s\" is not a duration from 1s to 10m",
+        "19:1: [camera.rtsp] is for rtsp:// sources",
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for (error, want) in errors.iter().zip(expected) {
+        assert!(error.contains(want), "{error:?} should contain {want:?}");
+    }
+    let token = "[http]\nlisten = \"0.0.0.0:9464\"\ntoken_env = \"OBSCURA_TOKEN\"\n\n[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n";
+    let config = parse(token).unwrap();
+    assert_eq!(config.http_token, Some(crate::config::Secret::Env("OBSCURA_TOKEN".into())));
 }

@@ -11,10 +11,13 @@ use toml::Spanned;
 use super::diagnostics::Report;
 use super::raw::{
     RawCamera, RawConfig, RawCounts, RawDetector, RawLine, RawMaskNode, RawMqtt, RawOutput, RawRedact,
-    RawZone,
+    RawRtsp, RawZone,
 };
 use super::recover::Dropped;
-use super::{CameraConfig, Config, CountsConfig, EncoderSettings, OutputConfig, RedactConfig, Source};
+use super::{
+    CameraConfig, Config, CountsConfig, EncoderSettings, OutputConfig, RedactConfig, RtspSettings, Secret, Source,
+    Transport,
+};
 use crate::count::{Line, Zone};
 use crate::detect::{DetectorSettings, ExecutionProvider, Threads, Tiling};
 use crate::geometry::Point;
@@ -74,14 +77,20 @@ impl Validator<'_, '_> {
             .map(|n| n as usize)
         });
         let counts = self.counts(raw.counts.map(Spanned::into_inner).unwrap_or_default());
-        let http_listen = raw.http.and_then(|h| h.into_inner().listen).and_then(|l| {
+        let http = raw.http.map(Spanned::into_inner).unwrap_or_default();
+        let http_token = self.secret(http.token_file, http.token_env, "token");
+        let has_token = http_token.is_some();
+        let http_listen = http.listen.and_then(|l| {
             let at = l.span().start;
             match l.get_ref().parse::<std::net::SocketAddr>() {
-                Ok(addr) if addr.ip().is_loopback() => Some(addr),
+                Ok(addr) if addr.ip().is_loopback() || has_token => Some(addr),
                 Ok(addr) => {
                     self.report.error(
                         at,
-                        format!("listen {addr}: the HTTP server listens on a loopback address only, e.g. \"127.0.0.1:9464\""),
+                        format!(
+                            "listen {addr}: a server on a non-loopback address needs a bearer token: add \
+                             token_file or token_env, or listen on 127.0.0.1"
+                        ),
                     );
                     None
                 }
@@ -97,6 +106,7 @@ impl Validator<'_, '_> {
             redaction_threads,
             counts: counts.unwrap_or_default(),
             http_listen,
+            http_token,
         }
     }
 
@@ -235,6 +245,8 @@ impl Validator<'_, '_> {
             }
             None => self.redact(header, RawRedact::default(), quiet),
         };
+        let raw_video_at = raw.output.as_ref().and_then(|o| o.get_ref().video.as_ref().map(|v| v.span().start));
+        let start_time_at = raw.start_time.as_ref().map(|t| t.span().start);
         let output = self.output(raw.output.map(Spanned::into_inner).unwrap_or_default());
         let mut names = HashMap::new();
         let lines: Vec<Option<Line>> =
@@ -255,6 +267,27 @@ impl Validator<'_, '_> {
             },
             None => Some(None),
         };
+        let live = matches!(source, Some(Source::Rtsp(_)));
+        let rtsp = match raw.rtsp {
+            Some(rtsp) if matches!(source, Some(Source::File(_))) => {
+                self.report.error(rtsp.span().start, "[camera.rtsp] is for rtsp:// sources; this camera reads a file");
+                None
+            }
+            Some(rtsp) => self.rtsp(rtsp.into_inner()),
+            None => Some(RtspSettings::default()),
+        };
+        if live {
+            if let Some(video) = &raw_video_at {
+                self.report.error(
+                    *video,
+                    "a live camera's video is not written to one endless file: leave out `video` (frames are \
+                     redacted for counting; event clips of redacted frames come with [camera.clips])",
+                );
+            }
+            if let Some(at) = start_time_at {
+                self.report.error(at, "start_time is for files: a live camera's counts are stamped by the clock");
+            }
+        }
         Some(CameraConfig {
             name: name?,
             source: source?,
@@ -263,7 +296,82 @@ impl Validator<'_, '_> {
             lines: lines.into_iter().collect::<Option<_>>()?,
             zones: zones.into_iter().collect::<Option<_>>()?,
             start_time_ms: start_time_ms?,
+            rtsp: rtsp?,
         })
+    }
+
+    fn rtsp(&mut self, raw: RawRtsp) -> Option<RtspSettings> {
+        let mut settings = RtspSettings::default();
+        let mut ok = true;
+        if let Some(t) = raw.transport {
+            match self.parse_value::<Transport>(t) {
+                Some(t) => settings.transport = t,
+                None => ok = false,
+            }
+        }
+        settings.user = raw.user.map(Spanned::into_inner);
+        let has_secret = raw.password_file.is_some() || raw.password_env.is_some();
+        let secret_at = raw.password_file.as_ref().or(raw.password_env.as_ref()).map(|s| s.span().start);
+        settings.password = self.secret(raw.password_file, raw.password_env, "password");
+        if has_secret && settings.password.is_none() {
+            ok = false;
+        }
+        if settings.password.is_some() && settings.user.is_none() {
+            self.report.error(
+                secret_at.unwrap_or_default(),
+                "a password without `user`: add the camera account the password belongs to",
+            );
+            ok = false;
+        }
+        let mut duration = |raw: Option<Spanned<String>>, key: &str, into: &mut std::time::Duration| {
+            if let Some(d) = raw {
+                match parse_duration_ms(d.get_ref()).filter(|&ms| (1000..=600_000).contains(&ms)) {
+                    Some(ms) => *into = std::time::Duration::from_millis(ms),
+                    None => {
+                        self.report.error(
+                            d.span().start,
+                            format!("{key} {:?} is not a duration from 1s to 10m, e.g. \"10s\"", d.get_ref()),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+        };
+        duration(raw.watchdog, "watchdog", &mut settings.watchdog);
+        duration(raw.connect_timeout, "connect_timeout", &mut settings.connect_timeout);
+        ok.then_some(settings)
+    }
+
+    /// A secret named by `NAME_file` (a path, relative to the config) or `NAME_env` (a variable
+    /// name); both at once is an error.
+    fn secret(&mut self, file: Option<Spanned<String>>, env: Option<Spanned<String>>, what: &str) -> Option<Secret> {
+        match (file, env) {
+            (Some(_), Some(env)) => {
+                self.report.error(env.span().start, format!("{what}_file and {what}_env both given: keep one"));
+                None
+            }
+            (Some(file), None) if file.get_ref().trim().is_empty() => {
+                self.report.error(file.span().start, format!("{what}_file is empty: give the path of the file"));
+                None
+            }
+            (Some(file), None) => Some(Secret::File(self.base_dir.join(file.into_inner()))),
+            (None, Some(env)) => {
+                let name = env.get_ref();
+                let valid = !name.is_empty()
+                    && !name.starts_with(|c: char| c.is_ascii_digit())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if valid {
+                    Some(Secret::Env(env.into_inner()))
+                } else {
+                    self.report.error(
+                        env.span().start,
+                        format!("{what}_env {name:?} is not an environment variable name, e.g. \"OBSCURA_TOKEN\""),
+                    );
+                    None
+                }
+            }
+            (None, None) => None,
+        }
     }
 
     fn anchor(&mut self, raw: Option<Spanned<String>>) -> Option<Anchor> {

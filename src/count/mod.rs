@@ -27,6 +27,7 @@
 
 mod bucket;
 mod line;
+mod stage;
 #[cfg(test)]
 mod tests;
 mod truth;
@@ -38,6 +39,7 @@ use std::hash::Hash;
 
 pub use bucket::{Closed, DwellBin, LineBucket, Published, ZoneBucket};
 pub use line::{Direction, Line};
+pub use stage::{ClosedSink, CountStage};
 pub use truth::{LineTotals, line_totals};
 pub use zone::Zone;
 
@@ -259,6 +261,40 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         self.buckets.close(&mut closed);
         self.add_closed(&closed);
         closed
+    }
+
+    /// Moves the clock to `time_ms` without a pass (a live camera that is down or between
+    /// passes): buckets that ended by then close, with `passes` showing how little was seen; the
+    /// empty buckets of a gap are emitted with `passes: 0`. A time before the latest pass's is
+    /// ignored. Returns the buckets it closed.
+    pub fn advance_clock(&mut self, time_ms: u64) -> Closed {
+        let mut closed = Closed::default();
+        if self.last_time_ms.is_some_and(|last| time_ms < last) {
+            return closed;
+        }
+        // Only when a bucket is open or the clock passed a boundary: no empty bucket is opened
+        // before the first pass.
+        if self.last_time_ms.is_none() {
+            return closed;
+        }
+        self.last_time_ms = Some(time_ms);
+        self.buckets.advance_to(time_ms, &mut closed);
+        self.add_closed(&closed);
+        closed
+    }
+
+    /// Ends every track (a stream restarted: the next tracks are new people to the counter),
+    /// closing their zone visits into the open bucket, which stays open.
+    pub fn end_tracks(&mut self) {
+        match self.buckets.open() {
+            Some(tally) => {
+                for (_, track) in self.tracks.drain() {
+                    track.end(tally);
+                }
+            }
+            None => self.tracks.clear(),
+        }
+        self.occupancy.fill(0);
     }
 
     /// Each zone's name and the tracks inside it at the latest pass.

@@ -680,3 +680,36 @@ fn running_line_totals_include_closed_and_open_buckets() {
     let totals: Vec<(&str, u64, u64)> = counter.line_totals_now().collect();
     assert_eq!(totals, [("door", 1, 1)], "one in (right → left) in a closed bucket, one out in the open one");
 }
+
+#[test]
+fn the_clock_closes_buckets_of_a_camera_that_is_down_with_its_gap_in_passes() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], Vec::new());
+    assert!(run.counter.advance_clock(T0).lines.is_empty(), "no bucket before the first pass");
+    // One crossing right to left (in), in the first minute of the 15-minute bucket.
+    for step in steps((0.7, 0.5), (0.3, 0.5), 20) {
+        run.pass(&[(1, step)], &[]);
+    }
+    // The camera goes down: no pass. The bucket stays open until its end…
+    assert!(run.counter.advance_clock(T0 + 14 * MINUTE).lines.is_empty());
+    // …and then closes on time, with the passes seen; a bucket wholly in the gap has 0 passes.
+    let closed = run.counter.advance_clock(T0 + 31 * MINUTE);
+    let rows: Vec<(u64, u64, u64)> = closed.lines.iter().map(|b| (b.start_ms, b.passes, b.in_count)).collect();
+    assert_eq!(rows, [(T0, 20, 1), (T0 + 15 * MINUTE, 0, 0)]);
+    assert!(run.counter.advance_clock(T0).lines.is_empty(), "the clock never goes back");
+}
+
+#[test]
+fn ending_tracks_on_a_restart_keeps_the_bucket_open_and_forgets_the_ids() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], Vec::new());
+    for step in steps((0.7, 0.5), (0.55, 0.5), 5) {
+        run.pass(&[(1, step)], &[]);
+    }
+    run.counter.end_tracks();
+    // The new stream's tracker reuses id 1 for someone else, already on the left: no crossing.
+    for step in steps((0.3, 0.5), (0.2, 0.5), 5) {
+        run.pass(&[(1, step)], &[]);
+    }
+    let closed = run.counter.close_all();
+    assert_eq!(line_counts(&closed), (0, 0));
+    assert_eq!(closed.lines[0].passes, 10, "one bucket through the restart");
+}

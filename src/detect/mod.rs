@@ -55,13 +55,13 @@ impl DetectError {
 
 /// Fails with [`DetectError::NonFinite`] when `values` (the raw output `output` of the model at
 /// `path`) holds a NaN or an infinity.
-pub(crate) fn check_finite(path: &std::path::Path, output: &'static str, values: &[f32]) -> Result<(), DetectError> {
+pub(crate) fn check_finite(
+    path: &std::path::Path,
+    output: &'static str,
+    values: &[f32],
+) -> Result<(), DetectError> {
     let count = values.iter().filter(|v| !v.is_finite()).count();
-    if count == 0 {
-        Ok(())
-    } else {
-        Err(DetectError::NonFinite { path: path.to_owned(), output, count })
-    }
+    if count == 0 { Ok(()) } else { Err(DetectError::NonFinite { path: path.to_owned(), output, count }) }
 }
 
 /// How much larger than the detected face box its mask is (from the centre). The mask is the

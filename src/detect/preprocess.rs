@@ -85,7 +85,12 @@ impl InputBuffer {
 
     /// Fills the buffer with the input of `frame` laid out as `layout` (what a detector does
     /// before each inference).
-    pub fn fill(&mut self, frame: &Frame, layout: &InputLayout, order: ChannelOrder) -> Result<(), DetectError> {
+    pub fn fill(
+        &mut self,
+        frame: &Frame,
+        layout: &InputLayout,
+        order: ChannelOrder,
+    ) -> Result<(), DetectError> {
         fill_input(frame, layout, order, &mut self.data)
     }
 }

@@ -121,7 +121,9 @@ pub enum RedactError {
 /// Why [`Redaction::new`] refused its settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RedactionRefused {
-    #[error("target \"none\" redacts only the fixed masks, and none covers any of the frame: give at least one mask")]
+    #[error(
+        "target \"none\" redacts only the fixed masks, and none covers any of the frame: give at least one mask"
+    )]
     NothingToRedact,
     #[error("fixed mask {index} is not a polygon of at least 3 finite points")]
     BadMask { index: usize },

@@ -98,7 +98,13 @@ impl Mp4Writer {
         crate::gst_init().map_err(|reason| SinkError::Pipeline { path: path.to_owned(), reason })?;
         let temp =
             TempOutput::create(path).map_err(|cause| SinkError::Create { path: path.to_owned(), cause })?;
-        Ok(Self { temp, settings: settings.clone(), encoder: None, frames: 0, stall_limit: ENCODER_STALL_LIMIT })
+        Ok(Self {
+            temp,
+            settings: settings.clone(),
+            encoder: None,
+            frames: 0,
+            stall_limit: ENCODER_STALL_LIMIT,
+        })
     }
 
     /// The final path of the output.
@@ -186,9 +192,8 @@ impl Mp4Writer {
             Some(meta) => (meta.offset().to_vec(), meta.stride().to_vec()),
             None => (info.offset().to_vec(), info.stride().to_vec()),
         };
-        let mut out = buffer
-            .copy_region(gst::BufferCopyFlags::MEMORY, ..)
-            .map_err(|e| self.pipeline_error(&e))?;
+        let mut out =
+            buffer.copy_region(gst::BufferCopyFlags::MEMORY, ..).map_err(|e| self.pipeline_error(&e))?;
         {
             let out = out.get_mut().expect("a new buffer is writable");
             out.set_pts(buffer.pts());
@@ -341,7 +346,11 @@ mod tests {
             buffer.set_pts(gst::ClockTime::from_mseconds(40 * index));
             buffer.set_duration(gst::ClockTime::from_mseconds(40));
             // One CEA-708 cc_data triplet: a CEA-608 "caption" byte pair in field 1.
-            gst_video::VideoCaptionMeta::add(buffer, gst_video::VideoCaptionType::Cea708Raw, &[0xfc, 0x94, 0x20]);
+            gst_video::VideoCaptionMeta::add(
+                buffer,
+                gst_video::VideoCaptionType::Cea708Raw,
+                &[0xfc, 0x94, 0x20],
+            );
         }
         Frame::from_video(buffer, info, index)
     }
@@ -390,12 +399,17 @@ mod tests {
         src.set_caps(Some(&info.to_caps().unwrap()));
         pipeline.set_state(gst::State::Playing).unwrap();
         for i in 0..30 {
-            let crate::frame::Pixels::Video { buffer, .. } = captioned_frame(64, 48, i).pixels else { unreachable!() };
+            let crate::frame::Pixels::Video { buffer, .. } = captioned_frame(64, 48, i).pixels else {
+                unreachable!()
+            };
             src.push_buffer(buffer).unwrap();
         }
         src.end_of_stream().unwrap();
         let bus = pipeline.bus().unwrap();
-        let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(30), &[gst::MessageType::Eos, gst::MessageType::Error]);
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_seconds(30),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
         assert!(matches!(msg.as_ref().map(|m| m.view()), Some(gst::MessageView::Eos(_))), "{msg:?}");
         pipeline.set_state(gst::State::Null).unwrap();
         assert!(contains(&std::fs::read(&control).unwrap(), b"GA94"), "x264enc writes captions it is given");
@@ -414,7 +428,16 @@ mod tests {
         }
         writer.finish().unwrap();
         let out = std::process::Command::new("ffprobe")
-            .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,nb_frames", "-of", "csv=p=0"])
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=width,height,nb_frames",
+                "-of",
+                "csv=p=0",
+            ])
             .arg(&path)
             .output()
             .expect("ffprobe runs (installed by scripts/setup)");

@@ -82,7 +82,9 @@ fn temp_pid(file_name: &str) -> Option<u32> {
 
 /// Whether process `pid` exists (on a system without `/proc`, every process is taken as alive).
 fn alive(pid: u32) -> bool {
-    pid == std::process::id() || !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
+    pid == std::process::id()
+        || !Path::new("/proc/self").exists()
+        || Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Removes the temporary files in `dir` left by processes that no longer exist; returns how many.
@@ -92,7 +94,10 @@ pub fn sweep_dead(dir: &Path) -> usize {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(pid) = name.to_str().and_then(temp_pid) else { continue };
-        if !alive(pid) && entry.file_type().is_ok_and(|t| t.is_file()) && std::fs::remove_file(entry.path()).is_ok() {
+        if !alive(pid)
+            && entry.file_type().is_ok_and(|t| t.is_file())
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
             tracing::info!(file = %entry.path().display(), pid, "removed a temporary file left by a process that is gone");
             removed += 1;
         }

@@ -61,7 +61,12 @@ impl VideoStreamInfo {
 /// A running decode of one video file.
 #[derive(Debug)]
 pub struct VideoDecoder {
+    /// The file, or the camera's URL without credentials (a label for errors).
     path: PathBuf,
+    /// Texts never to show in an error (the URL as written, the password): replaced by `***`.
+    secrets: Vec<String>,
+    live: bool,
+    watchdog: Watchdog,
     pipeline: gst::Pipeline,
     appsink: gst_app::AppSink,
     bus: gst::Bus,
@@ -75,10 +80,41 @@ pub struct VideoDecoder {
     waiting_since: Option<Instant>,
 }
 
-/// A file that yields no frame, no end and no error for this long is reported as damaged: a
-/// demuxer's error can be lost inside decodebin (seen on truncated MP4s, about 1 run in 40 under
-/// load), leaving a pipeline that waits forever.
-const STALL_LIMIT: Duration = Duration::from_secs(20);
+/// How long a source may give nothing (no frame, no end, no error) before it is reported: a
+/// file is then damaged (a demuxer's error can be lost inside decodebin, seen on truncated MP4s
+/// about 1 run in 40 under load, leaving a pipeline that waits forever); a camera has stalled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Watchdog {
+    /// Before the first frame (connecting, prerolling).
+    first_frame: Duration,
+    /// After a frame.
+    between_frames: Duration,
+}
+
+impl Watchdog {
+    const FILE: Watchdog = Watchdog { first_frame: Duration::from_secs(20), between_frames: Duration::from_secs(20) };
+}
+
+/// A live camera's stream: its URL (credentials may be in it: never print it; see
+/// [`RtspInput::label`]) and how to reach and watch it.
+#[derive(Clone)]
+pub struct RtspInput {
+    pub url: String,
+    pub settings: crate::config::RtspSettings,
+}
+
+impl RtspInput {
+    /// The URL without credentials, for logs and errors.
+    pub fn label(&self) -> PathBuf {
+        PathBuf::from(crate::config::without_password(&self.url))
+    }
+}
+
+impl std::fmt::Debug for RtspInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtspInput").field("url", &self.label()).field("settings", &self.settings).finish()
+    }
+}
 
 impl VideoDecoder {
     /// Starts decoding `path`. Fails at once on a missing, unreadable or empty file; problems of
@@ -86,17 +122,71 @@ impl VideoDecoder {
     pub fn open(path: &Path) -> Result<Self, SourceError> {
         check_input_file(path)?;
         crate::gst_init().map_err(|reason| SourceError::Pipeline { path: path.to_owned(), reason })?;
-        let setup = |e: &dyn std::fmt::Display| SourceError::Pipeline {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        };
-
-        let pipeline = gst::Pipeline::new();
         let filesrc = gst::ElementFactory::make("filesrc")
             .property("location", path.to_string_lossy().as_ref())
             .build()
+            .map_err(|e| SourceError::Pipeline { path: path.to_owned(), reason: e.to_string() })?;
+        let decodebin = gst::ElementFactory::make("decodebin")
+            .build()
+            .map_err(|e| SourceError::Pipeline { path: path.to_owned(), reason: e.to_string() })?;
+        Self::start(path.to_owned(), None, Some(filesrc), decodebin, Watchdog::FILE)
+    }
+
+    /// Connects to a live RTSP camera (`rtspsrc` inside `uridecodebin`; H.264, H.265 and whatever
+    /// else GStreamer decodes). Errors name the URL without its credentials. The stream is watched:
+    /// no first frame within `connect_timeout`, or no frame for `watchdog`, is an error.
+    pub fn open_rtsp(input: &RtspInput) -> Result<Self, SourceError> {
+        let label = input.label();
+        crate::gst_init().map_err(|reason| SourceError::Pipeline { path: label.clone(), reason })?;
+        let setup = |e: &dyn std::fmt::Display| SourceError::Pipeline { path: label.clone(), reason: e.to_string() };
+        let password = match (&input.settings.user, &input.settings.password) {
+            (Some(_), Some(secret)) => Some(secret.read().map_err(|e| setup(&e))?),
+            _ => None,
+        };
+        let decodebin = gst::ElementFactory::make("uridecodebin")
+            .property("uri", input.url.as_str())
+            .build()
             .map_err(|e| setup(&e))?;
-        let decodebin = gst::ElementFactory::make("decodebin").build().map_err(|e| setup(&e))?;
+        let settings = input.settings.clone();
+        let user = settings.user.clone();
+        decodebin.connect("source-setup", false, move |args| {
+            let source = args[1].get::<gst::Element>().ok()?;
+            if source.find_property("protocols").is_some() {
+                let protocols = match settings.transport {
+                    crate::config::Transport::Tcp => "tcp",
+                    crate::config::Transport::Udp => "udp",
+                };
+                source.set_property_from_str("protocols", protocols);
+                source.set_property("latency", 200u32);
+                // No data for this long ends the session with an error (the watchdog is ours too).
+                let timeout_us = settings.watchdog.as_micros() as u64;
+                source.set_property("tcp-timeout", timeout_us);
+                source.set_property("timeout", timeout_us);
+                if let (Some(user), Some(password)) = (&user, &password) {
+                    source.set_property("user-id", user.as_str());
+                    source.set_property("user-pw", password.as_str());
+                }
+            }
+            None
+        });
+        let watchdog = Watchdog { first_frame: input.settings.connect_timeout, between_frames: input.settings.watchdog };
+        let mut secrets = vec![input.url.clone()];
+        secrets.extend(input.settings.password.as_ref().and_then(|s| s.read().ok()));
+        let mut decoder = Self::start(label, Some(secrets), None, decodebin, watchdog)?;
+        decoder.live = true;
+        Ok(decoder)
+    }
+
+    fn start(
+        path: PathBuf,
+        secrets: Option<Vec<String>>,
+        filesrc: Option<gst::Element>,
+        decodebin: gst::Element,
+        watchdog: Watchdog,
+    ) -> Result<Self, SourceError> {
+        let setup = |e: &dyn std::fmt::Display| SourceError::Pipeline { path: path.clone(), reason: e.to_string() };
+
+        let pipeline = gst::Pipeline::new();
         let convert = gst::ElementFactory::make("videoconvert").build().map_err(|e| setup(&e))?;
         let upright = gst::ElementFactory::make("videoflip")
             .property_from_str("video-direction", "auto")
@@ -112,19 +202,24 @@ impl VideoDecoder {
             .enable_last_sample(false)
             .build();
         pipeline
-            .add_many([&filesrc, &decodebin, &convert, &upright, appsink.upcast_ref()])
+            .add_many([&decodebin, &convert, &upright, appsink.upcast_ref()])
             .map_err(|e| setup(&e))?;
-        filesrc.link(&decodebin).map_err(|e| setup(&e))?;
+        if let Some(filesrc) = &filesrc {
+            pipeline.add(filesrc).map_err(|e| setup(&e))?;
+            filesrc.link(&decodebin).map_err(|e| setup(&e))?;
+        }
         gst::Element::link_many([&convert, &upright, appsink.upcast_ref()]).map_err(|e| setup(&e))?;
 
         // Stop auto-plugging at anything that is not video: it is never decoded.
         decodebin.connect("autoplug-continue", false, |args| {
             let caps = args[2].get::<gst::Caps>().ok()?;
-            let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
-            let skip = NOT_DECODED.iter().any(|prefix| name.starts_with(prefix));
+            let skip = caps.structure(0).is_some_and(|s| {
+                let name = s.name().as_str();
+                NOT_DECODED.iter().any(|prefix| name.starts_with(prefix))
+                    || (name == "application/x-rtp" && s.get::<&str>("media").is_ok_and(|m| m != "video"))
+            });
             Some((!skip).to_value())
         });
-
         let video_linked = Arc::new(AtomicBool::new(false));
         let no_more_pads = Arc::new(AtomicBool::new(false));
         let pipeline_weak = pipeline.downgrade();
@@ -161,7 +256,10 @@ impl VideoDecoder {
 
         let bus = pipeline.bus().ok_or_else(|| setup(&"pipeline has no bus"))?;
         let decoder = Self {
-            path: path.to_owned(),
+            path,
+            secrets: secrets.unwrap_or_default(),
+            live: false,
+            watchdog,
             pipeline,
             appsink,
             bus,
@@ -222,13 +320,21 @@ impl VideoDecoder {
                     return Err(SourceError::NoVideo { path: self.path.clone() });
                 }
                 let waiting = *self.waiting_since.get_or_insert_with(Instant::now);
-                if waiting.elapsed() >= STALL_LIMIT {
-                    return Err(self.decode_error(&format!(
-                        "decoding stalled: no frame, no end and no error for {} s after frame {} (the file is \
-                         probably damaged)",
-                        STALL_LIMIT.as_secs(),
-                        self.frames
-                    )));
+                let limit =
+                    if self.frames == 0 { self.watchdog.first_frame } else { self.watchdog.between_frames };
+                if waiting.elapsed() >= limit {
+                    let why = match (self.live, self.frames) {
+                        (false, _) => "the file is probably damaged",
+                        (true, 0) => "the camera accepted the connection but sends no video",
+                        (true, _) => "the camera stopped sending",
+                    };
+                    return Err(SourceError::Stalled {
+                        path: self.path.clone(),
+                        what: if self.live { "stalled" } else { "cannot decode" },
+                        seconds: limit.as_secs_f64(),
+                        frames: self.frames,
+                        why,
+                    });
                 }
                 Ok(Decoded::Pending)
             }
@@ -294,7 +400,17 @@ impl VideoDecoder {
     }
 
     fn decode_error(&self, reason: &str) -> SourceError {
-        SourceError::Decode { path: self.path.clone(), reason: reason.to_owned() }
+        let mut reason = reason.to_owned();
+        for secret in self.secrets.iter().filter(|s| s.len() >= 3) {
+            reason = reason.replace(secret.as_str(), "***");
+        }
+        SourceError::Decode { path: self.path.clone(), reason }
+    }
+
+    /// Whether this is a live source (a camera): it never ends by itself, and frames that cannot
+    /// be taken in time are dropped rather than waited for.
+    pub fn is_live(&self) -> bool {
+        self.live
     }
 }
 

@@ -5,7 +5,7 @@ mod decoder;
 mod still;
 
 pub(crate) use decoder::describe_gst_error;
-pub use decoder::{Decoded, VideoDecoder, VideoStreamInfo};
+pub use decoder::{Decoded, RtspInput, VideoDecoder, VideoStreamInfo};
 pub use still::{StillWriteError, load_still, save_still};
 
 use std::path::PathBuf;
@@ -31,6 +31,42 @@ pub enum SourceError {
     Pipeline { path: PathBuf, reason: String },
     #[error("{path}: cannot decode image: {reason}")]
     Image { path: PathBuf, reason: String },
+    /// `what` is "cannot decode" for a file (it is damaged), "stalled" for a camera.
+    #[error("{path}: {what}: no frame, no end and no error for {seconds} s after frame {frames} ({why})")]
+    Stalled { path: PathBuf, what: &'static str, seconds: f64, frames: u64, why: &'static str },
+}
+
+/// Where frames come from, one at a time: a file or a camera ([`VideoDecoder`]), or a scripted
+/// source in tests.
+pub trait FrameSource: Send {
+    /// Waits up to `timeout` for the next frame.
+    fn pull(&mut self, timeout: std::time::Duration) -> Result<Decoded, SourceError>;
+    /// Frames given so far.
+    fn frames(&self) -> u64;
+    /// What is known of the stream once a frame has come.
+    fn stream_info(&self) -> Option<VideoStreamInfo> {
+        None
+    }
+    /// A live source (a camera): frames that cannot be taken in time are dropped, never waited
+    /// for; a file blocks instead and loses nothing.
+    fn is_live(&self) -> bool {
+        false
+    }
+}
+
+impl FrameSource for VideoDecoder {
+    fn pull(&mut self, timeout: std::time::Duration) -> Result<Decoded, SourceError> {
+        VideoDecoder::pull(self, timeout)
+    }
+    fn frames(&self) -> u64 {
+        VideoDecoder::frames(self)
+    }
+    fn stream_info(&self) -> Option<VideoStreamInfo> {
+        VideoDecoder::stream_info(self)
+    }
+    fn is_live(&self) -> bool {
+        VideoDecoder::is_live(self)
+    }
 }
 
 /// Checks that `path` is a readable, non-empty file, for errors that name the cause plainly.

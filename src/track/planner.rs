@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 
 use super::{TrackId, TrackState, Tracker, TrackerSettings};
-use crate::count::{Closed, CountError, Counter, Pass};
+use crate::count::{CountError, CountStage, Pass};
 use crate::detect::{
     DetectError, FACE_MASK_SCALE, Found, FrameDetector, head_mask, person_mask, scale_about_centre,
 };
@@ -121,20 +121,13 @@ impl PlanCounts {
 }
 
 /// Counting from the person tracks: each detection pass's confirmed, detected tracks go to the
-/// counter; the buckets it closes go to `sink`.
+/// camera's counting stage, which outlives the planner (a live camera's reconnect starts a new
+/// planner, never new buckets). The planner neither closes buckets nor shows any figure.
+#[derive(Debug)]
 pub struct Counting<'d> {
-    pub counter: Counter<TrackId>,
     /// The stream time of frame timestamp 0, ms since the Unix epoch.
     pub start_ms: u64,
-    /// Takes every set of closed buckets: the only way counts leave the planner (no running
-    /// figure does: see docs/privacy.md §4).
-    pub sink: &'d mut (dyn FnMut(Closed) + Send),
-}
-
-impl std::fmt::Debug for Counting<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Counting").field("counter", &self.counter).field("start_ms", &self.start_ms).finish()
-    }
+    pub stage: &'d CountStage,
 }
 
 struct Pending {
@@ -163,6 +156,10 @@ pub struct Planner<'d, 'c> {
     counting: Option<Counting<'c>>,
     /// The person tracks at the previous pass, to tell the counter which ended.
     known: Vec<TrackId>,
+    /// The source's number of the latest frame pushed.
+    last_input: Option<u64>,
+    /// Frames `i` with `i % every == phase` get a detection pass.
+    phase: u64,
 }
 
 impl std::fmt::Debug for Planner<'_, '_> {
@@ -197,6 +194,8 @@ impl<'d, 'c> Planner<'d, 'c> {
             counts: PlanCounts::default(),
             counting: None,
             known: Vec::new(),
+            last_input: None,
+            phase: 0,
         })
     }
 
@@ -215,7 +214,15 @@ impl<'d, 'c> Planner<'d, 'c> {
     pub fn push(&mut self, frame: Frame, emit: &mut impl FnMut(Frame, FrameRegions) -> bool) -> bool {
         let index = self.next;
         self.next += 1;
-        if index.is_multiple_of(self.every) {
+        // A hole in the source's frame numbers (a live camera's frames were dropped): the frames
+        // since the latest pass are further apart in time than their count says, so this frame
+        // gets a pass of its own, and the cadence restarts from it.
+        let after_hole = self.last_input.is_some_and(|last| frame.meta().index > last + 1);
+        self.last_input = Some(frame.meta().index);
+        if after_hole {
+            self.phase = index % self.every;
+        }
+        if index % self.every == self.phase {
             self.detect(&frame, index);
         }
         let fail = match (self.latest_pass, self.last_ok) {
@@ -233,9 +240,9 @@ impl<'d, 'c> Planner<'d, 'c> {
         true
     }
 
-    /// Hands every frame still held to `emit` (the stream ended), and closes the counts.
+    /// Hands every frame still held to `emit` (the stream ended). Counting's buckets stay open:
+    /// the owner of the counting stage closes them.
     pub fn finish(&mut self, emit: &mut impl FnMut(Frame, FrameRegions) -> bool) -> bool {
-        self.close_counting();
         while !self.pending.is_empty() {
             if !self.emit_oldest(emit) {
                 return false;
@@ -290,21 +297,7 @@ impl<'d, 'c> Planner<'d, 'c> {
         let pts_ms = frame.meta().pts.map_or(0, |t| t.mseconds());
         let pass =
             Pass { time_ms: counting.start_ms + pts_ms, width, height, tracks: &tracks, ended: &ended };
-        let closed = counting.counter.observe(&pass)?;
-        if !closed.is_empty() {
-            (counting.sink)(closed);
-        }
-        Ok(())
-    }
-
-    /// Closes the counter's open buckets (end of stream).
-    fn close_counting(&mut self) {
-        if let Some(counting) = self.counting.as_mut() {
-            let closed = counting.counter.close_all();
-            if !closed.is_empty() {
-                (counting.sink)(closed);
-            }
-        }
+        counting.stage.pass(&pass)
     }
 
     fn emit_oldest(&mut self, emit: &mut impl FnMut(Frame, FrameRegions) -> bool) -> bool {
@@ -469,13 +462,32 @@ mod tests {
     }
 
     #[test]
+    fn a_hole_in_the_frame_numbers_gets_a_pass_of_its_own() {
+        // A live camera's frames 4..=9 were dropped before the planner: frame 10 is detected
+        // at once (its masks would otherwise come from frame 3's, 7 frames older than it looks),
+        // and the cadence restarts from it.
+        let mut detector =
+            Scripted { target: Target::Faces, answer: |_| Ok(Found::default()), calls: Vec::new() };
+        let mut planner = Planner::new(&mut detector, 3, TemporalSettings::default()).unwrap();
+        let mut emit = |_: Frame, _: FrameRegions| true;
+        for i in (0..4).chain(10..17) {
+            assert!(planner.push(frame(i), &mut emit));
+        }
+        assert!(planner.finish(&mut emit));
+        drop(planner);
+        assert_eq!(detector.calls, [0, 3, 10, 13, 16]);
+    }
+
+    #[test]
     fn non_finite_detector_output_fails_closed_and_is_counted_apart() {
         // A detector whose numbers went bad (NaN from a broken execution provider) at passes 6
         // and 9: never read as "nobody there".
         let mut detector = Scripted {
             target: Target::Faces,
             answer: |i| match i {
-                6 | 9 => Err(DetectError::NonFinite { path: "model.onnx".into(), output: "scores", count: 3 }),
+                6 | 9 => {
+                    Err(DetectError::NonFinite { path: "model.onnx".into(), output: "scores", count: 3 })
+                }
                 _ => Ok(Found::default()),
             },
             calls: Vec::new(),

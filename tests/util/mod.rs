@@ -226,7 +226,16 @@ pub fn ffmpeg(args: &[&str]) {
 /// with its size: an independent reference for what a viewer sees.
 pub fn ffmpeg_frames_rgb(path: &Path) -> (usize, usize, Vec<Vec<u8>>) {
     let probe = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=width,height", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=width,height",
+            "-of",
+            "csv=p=0",
+        ])
         .args(["-read_intervals", "%+#1"])
         .arg(path)
         .output()
@@ -255,7 +264,16 @@ pub fn ffmpeg_frames_rgb(path: &Path) -> (usize, usize, Vec<Vec<u8>>) {
 /// The rotation a player applies to `path`'s video, degrees (0 when untagged).
 pub fn rotation(path: &Path) -> i64 {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream_side_data=rotation", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream_side_data=rotation",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .unwrap();

@@ -1,0 +1,403 @@
+//! Cameras as a service: a config's `[[camera]]` turned into a running camera (models loaded,
+//! counting stage, redaction), each under its own supervisor thread, and the [`Service`] that
+//! starts, reloads and stops them.
+//!
+//! A file camera runs once to the end of its file. A live (RTSP) camera runs until the service
+//! stops: each connection is one [`VideoJob`]; when it fails, stalls (the decoder's watchdog) or
+//! ends, the supervisor waits (1 s, doubling to 60 s; back to 1 s after a minute of streaming)
+//! and connects again. Its counting stage outlives the connections: a reconnect never closes a
+//! bucket early, and while the camera is down the clock closes buckets on time, their `passes`
+//! showing the gap. The state (`starting | streaming | backoff | stopped`) is logged once per
+//! change (not per retry) and shown in `/metrics` and `/api/cameras`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::config::{CameraConfig, Config, Source};
+use crate::count::{Closed, CountStage, Counter};
+use crate::detect::{Detector, DetectorSettings, FaceDetector, FaceSettings, FrameDetector, Tiling, models_dir};
+use crate::metrics::Metrics;
+use crate::pipeline::{Audit, Detection, JobReport, NoProgress, Shutdown, VideoJob};
+use crate::redact::Redaction;
+use crate::report::RedactionSettings;
+use crate::sink::CountFiles;
+use crate::source::{RtspInput, VideoDecoder};
+use crate::stats::{CameraState, CameraStats};
+use crate::track::Counting;
+
+/// The first wait after a live camera fails.
+pub const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Streaming this long resets the wait to [`BACKOFF_FIRST`].
+pub const BACKOFF_RESET: Duration = Duration::from_secs(60);
+
+/// What every camera of a service shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub detector: DetectorSettings,
+    pub counts: crate::config::CountsConfig,
+    pub pool: Arc<rayon::ThreadPool>,
+    pub count_files: Option<Arc<Mutex<CountFiles>>>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The face input size of the residual audit: twice detection's.
+pub fn audit_side(settings: &DetectorSettings) -> u32 {
+    (settings.faces.input_long_side * 2).min(4096)
+}
+
+/// Loads what a redaction described by `report` needs: the detectors of its target (and the
+/// person detector when `counting`), and the residual audit's face detector when `audit_every` >
+/// 0, which `report.audit` then names.
+pub fn load_models(
+    report: &mut RedactionSettings,
+    audit_every: u32,
+    counting: bool,
+) -> anyhow::Result<(Option<Detector>, Option<FaceDetector>)> {
+    let settings = &report.detector;
+    let detector = if counting || report.target.needs_detection() {
+        Some(Detector::load_counting(&models_dir(), report.target, counting, settings)?)
+    } else {
+        None
+    };
+    let auditor = if report.target.needs_detection() && audit_every > 0 {
+        let faces = FaceSettings {
+            input_long_side: audit_side(settings),
+            tiling: Tiling::Grid { cols: 1, rows: 1 },
+            ..settings.faces
+        };
+        Some(FaceDetector::load(&models_dir(), faces)?)
+    } else {
+        None
+    };
+    report.audit = auditor.as_ref().map(|_| (audit_side(settings), audit_every));
+    Ok((detector, auditor))
+}
+
+/// When a file was created, ms since the epoch (the start time of its counts when the config
+/// gives none); the epoch when the file system does not say.
+pub fn file_created_ms(path: &Path) -> u64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.created())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One line about a finished job.
+pub fn describe_report(report: &JobReport) -> String {
+    let secs = report.elapsed.as_secs_f64();
+    let fps = report.frames as f64 / secs.max(1e-9);
+    let place = match &report.output {
+        Some(path) => format!("→ {}", path.display()),
+        None => "(no output)".to_owned(),
+    };
+    let early = if report.stopped_early { " (stopped early)" } else { "" };
+    let detection = if report.detected_frames() > 0 {
+        format!(", detection on {} frames, {} fail-closed", report.detected_frames(), report.fail_closed_frames())
+    } else {
+        String::new()
+    };
+    format!("{} frames in {secs:.1} s ({fps:.1} fps){detection} {place}{early}", report.frames)
+}
+
+/// Runs one camera to its end (a file) or until `shutdown` (a live camera, reconnected as
+/// needed); returns a summary line.
+pub fn run_camera(
+    camera: &CameraConfig,
+    shared: &Shared,
+    stats: &Arc<CameraStats>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<String> {
+    let _span = tracing::info_span!("camera", name = %camera.name).entered();
+    let redact = &camera.redact;
+    let counts_people = camera.counts_people();
+    let mut report_settings = RedactionSettings {
+        target: redact.target,
+        method: redact.method,
+        fixed_masks: redact.masks.len(),
+        detect_every: redact.detect_every,
+        temporal: redact.temporal.clone(),
+        detector: shared.detector,
+        audit: None,
+    };
+    let (mut detector, mut auditor) = load_models(&mut report_settings, redact.audit_every, counts_people)?;
+    let buckets = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let stage = if counts_people {
+        let counter = Counter::new(camera.name.clone(), camera.lines.clone(), camera.zones.clone(), &shared.counts.settings)?;
+        Some(CountStage::new(counter, closed_sink(shared, buckets.clone())))
+    } else {
+        None
+    };
+    let mut job = |source: Option<Box<dyn crate::source::FrameSource + '_>>, label: &Path, start_ms: u64| {
+        let output = camera.output.video.clone();
+        let redaction = Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone())?
+            .with_pool(shared.pool.clone());
+        let job = VideoJob {
+            input: label.to_owned(),
+            source,
+            stats: Some(stats.clone()),
+            output: output.clone(),
+            redaction,
+            detection: detector.as_mut().map(|detector| Detection {
+                detector: detector as &mut dyn FrameDetector,
+                every: redact.detect_every,
+                temporal: redact.temporal.clone(),
+                counting: stage.as_ref().map(|stage| Counting { start_ms, stage }),
+            }),
+            audit: auditor.as_mut().map(|detector| Audit { detector, every: redact.audit_every }),
+            encoder: camera.output.encoder.clone(),
+            companion: output.as_deref().map(|o| crate::report::companion(o, &report_settings)),
+        };
+        anyhow::Ok(job.run(shutdown, &NoProgress)?)
+    };
+    let summary = match &camera.source {
+        Source::File(path) => {
+            set_state(stats, CameraState::Starting, None);
+            let start_ms = camera.start_time_ms.unwrap_or_else(|| file_created_ms(path));
+            let result = job(None, path, start_ms);
+            if let Some(stage) = &stage {
+                stage.close();
+            }
+            set_state(stats, CameraState::Stopped, None);
+            let report = result?;
+            let mut summary = describe_report(&report);
+            if let Some(output) = &report.output {
+                summary += &format!("\n  {}", crate::report::report_line(output, &report, &report_settings));
+            }
+            summary
+        }
+        Source::Rtsp(url) => {
+            let input = RtspInput { url: url.clone(), settings: camera.rtsp.clone() };
+            let label = input.label();
+            let mut backoff = BACKOFF_FIRST;
+            let mut connections = 0u64;
+            while !shutdown.is_stopping() {
+                set_state(stats, CameraState::Starting, None);
+                connections += 1;
+                let started = Instant::now();
+                let result = VideoDecoder::open_rtsp(&input).map_err(anyhow::Error::from).and_then(|decoder| {
+                    job(Some(Box::new(decoder)), &label, crate::stats::now_ms())
+                });
+                if let Some(stage) = &stage {
+                    stage.restart();
+                }
+                if shutdown.is_stopping() {
+                    break;
+                }
+                let why = match result {
+                    Ok(_) => "the camera ended the stream".to_owned(),
+                    Err(err) => format!("{err:#}"),
+                };
+                if stats.state() == CameraState::Streaming && started.elapsed() >= BACKOFF_RESET {
+                    backoff = BACKOFF_FIRST;
+                }
+                set_state(stats, CameraState::Backoff, Some(&format!("{why}; reconnecting (first in {} s)", backoff.as_secs())));
+                stats.reconnect();
+                wait(backoff, shutdown, stage.as_ref());
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+            if let Some(stage) = &stage {
+                stage.close();
+            }
+            set_state(stats, CameraState::Stopped, None);
+            format!(
+                "{} frames in {connections} connection(s), {} reconnect(s), {} fail-closed",
+                stats.frames(),
+                stats.reconnects(),
+                stats.plan().fail_closed()
+            )
+        }
+    };
+    let buckets = buckets.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(if counts_people { format!("{summary}, {buckets} count bucket(s) closed") } else { summary })
+}
+
+/// Where a camera's closed buckets go: the count files and store, and `/metrics`.
+fn closed_sink(shared: &Shared, buckets: Arc<std::sync::atomic::AtomicU64>) -> crate::count::ClosedSink {
+    let metrics = shared.metrics.clone();
+    let min_count = shared.counts.min_count;
+    let files = shared.count_files.clone();
+    Box::new(move |closed: Closed| {
+        buckets.fetch_add((closed.lines.len() + closed.zones.len()) as u64, std::sync::atomic::Ordering::Relaxed);
+        metrics.record_closed(&closed, min_count);
+        if let Some(files) = &files {
+            let mut files = files.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(err) = files.write(&closed) {
+                tracing::error!(%err, "cannot write counts");
+            }
+        }
+    })
+}
+
+/// Sets the camera's state, logging the change (once: not per retry while it stays down).
+fn set_state(stats: &CameraStats, state: CameraState, why: Option<&str>) {
+    let before = stats.set_state(state);
+    let camera = &stats.name;
+    match (before, state) {
+        (a, b) if a == b => {}
+        // Retrying a camera that is down: no line per attempt.
+        (CameraState::Backoff, CameraState::Starting) | (CameraState::Starting, CameraState::Backoff)
+            if stats.reconnects() > 0 =>
+        {
+            tracing::debug!(camera, state = state.name(), why, "camera state");
+        }
+        _ => match why {
+            Some(why) => tracing::warn!(camera, state = state.name(), "camera {camera}: {}: {why}", state.name()),
+            None => tracing::info!(camera, state = state.name(), "camera {camera}: {}", state.name()),
+        },
+    }
+}
+
+/// Waits `backoff` (or until the service stops), moving the counting clock on each second so
+/// the buckets of a camera that is down close on time.
+fn wait(backoff: Duration, shutdown: &Shutdown, stage: Option<&CountStage>) {
+    let until = Instant::now() + backoff;
+    let mut last_tick = Instant::now();
+    while Instant::now() < until && !shutdown.is_stopping() {
+        std::thread::sleep(Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())));
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            if let Some(stage) = stage {
+                stage.tick(crate::stats::now_ms());
+            }
+        }
+    }
+    if let Some(stage) = stage {
+        stage.tick(crate::stats::now_ms());
+    }
+}
+
+/// A running camera.
+#[derive(Debug)]
+struct Running {
+    config: CameraConfig,
+    stats: Arc<CameraStats>,
+    shutdown: Shutdown,
+    thread: JoinHandle<anyhow::Result<String>>,
+}
+
+/// Every camera of a config, each under its own supervisor thread.
+#[derive(Debug)]
+pub struct Service {
+    shared: Arc<Shared>,
+    running: BTreeMap<String, Running>,
+    /// Cameras that ended (files done, cameras removed), with their result.
+    finished: Vec<(String, anyhow::Result<String>)>,
+}
+
+impl Service {
+    /// Starts every camera of `config`.
+    pub fn start(config: &Config, shared: Arc<Shared>) -> Self {
+        let mut service = Self { shared, running: BTreeMap::new(), finished: Vec::new() };
+        for camera in &config.cameras {
+            service.spawn(camera.clone());
+        }
+        service.publish_stats();
+        service
+    }
+
+    fn spawn(&mut self, config: CameraConfig) {
+        let stats = Arc::new(CameraStats::new(config.name.clone()));
+        let shutdown = Shutdown::new();
+        let shared = self.shared.clone();
+        let (camera, thread_stats, thread_shutdown) = (config.clone(), stats.clone(), shutdown.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("camera {}", config.name))
+            .spawn(move || run_camera(&camera, &shared, &thread_stats, &thread_shutdown))
+            .map_err(|e| tracing::error!(camera = %config.name, %e, "cannot start the camera's thread"));
+        match thread {
+            Ok(thread) => {
+                self.running.insert(config.name.clone(), Running { config, stats, shutdown, thread });
+            }
+            Err(()) => self.finished.push((config.name, Err(anyhow::anyhow!("cannot start the camera's thread")))),
+        }
+    }
+
+    /// Tells `/metrics` and `/api/cameras` which cameras there are.
+    fn publish_stats(&self) {
+        self.shared.metrics.set_cameras(self.running.values().map(|r| r.stats.clone()).collect());
+    }
+
+    /// Applies a new config's cameras: removed ones stop (closing their buckets), new ones start,
+    /// changed ones restart. The rest of the config (`[counts]`, `[http]`, `[detector]`) needs a
+    /// restart of the process; returns what was done, a line per camera.
+    pub fn reload(&mut self, config: &Config) -> Vec<String> {
+        let mut done = Vec::new();
+        let wanted: BTreeMap<&str, &CameraConfig> = config.cameras.iter().map(|c| (c.name.as_str(), c)).collect();
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for name in names {
+            let changed = match wanted.get(name.as_str()) {
+                None => Some("removed"),
+                Some(new) if **new != self.running[&name].config => Some("changed"),
+                Some(_) => None,
+            };
+            if let Some(what) = changed {
+                let running = self.running.remove(&name).expect("listed above");
+                running.shutdown.stop();
+                let result = running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
+                self.finished.push((name.clone(), result));
+                done.push(format!("camera {name}: {what}, stopped"));
+            }
+        }
+        for camera in &config.cameras {
+            if !self.running.contains_key(&camera.name) {
+                self.spawn(camera.clone());
+                done.push(format!("camera {}: started", camera.name));
+            }
+        }
+        self.publish_stats();
+        done
+    }
+
+    /// Collects the cameras that ended by themselves (files at their end).
+    pub fn reap(&mut self) {
+        let ended: Vec<String> =
+            self.running.iter().filter(|(_, r)| r.thread.is_finished()).map(|(n, _)| n.clone()).collect();
+        for name in ended {
+            let running = self.running.remove(&name).expect("listed above");
+            let result = running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
+            self.finished.push((name, result));
+        }
+    }
+
+    /// The results of the cameras that ended since the last call.
+    pub fn take_finished(&mut self) -> Vec<(String, anyhow::Result<String>)> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Whether any camera still runs.
+    pub fn is_running(&self) -> bool {
+        !self.running.is_empty()
+    }
+
+    /// Whether a live camera is configured (the service then runs until stopped).
+    pub fn has_live(&self) -> bool {
+        self.running.values().any(|r| matches!(r.config.source, Source::Rtsp(_)))
+    }
+
+    /// Stops every camera (their buckets close, their outputs finish) and waits for them;
+    /// returns every camera's result, in the order they ended.
+    pub fn stop(mut self) -> Vec<(String, anyhow::Result<String>)> {
+        for running in self.running.values() {
+            running.shutdown.stop();
+        }
+        let running = std::mem::take(&mut self.running);
+        for (name, running) in running {
+            let result = running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
+            self.finished.push((name, result));
+        }
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Aborts every camera: outputs are deleted.
+    pub fn abort(&self) {
+        for running in self.running.values() {
+            running.shutdown.abort();
+        }
+    }
+}

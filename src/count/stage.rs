@@ -1,0 +1,84 @@
+//! A camera's counting stage: its [`Counter`], its clock and where its closed buckets go. It
+//! outlives each connection to the camera: a reconnect ends the tracks (the new stream's tracker
+//! starts afresh) but never closes a bucket early; while the camera is down, the clock closes
+//! buckets on time with `passes` showing the gap.
+
+use std::sync::{Mutex, PoisonError};
+
+use super::{Closed, CountError, Counter, Pass};
+use crate::track::TrackId;
+
+/// Where closed buckets go (the count files, the store, `/metrics`).
+pub type ClosedSink = Box<dyn FnMut(Closed) + Send>;
+
+/// A counter shared by a camera's planner (passes) and its supervisor (restarts, clock, close).
+pub struct CountStage {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    counter: Counter<TrackId>,
+    sink: ClosedSink,
+    /// The latest time given, ms: passes are kept in order across reconnects.
+    last_ms: u64,
+}
+
+impl std::fmt::Debug for CountStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CountStage").finish_non_exhaustive()
+    }
+}
+
+impl CountStage {
+    pub fn new(counter: Counter<TrackId>, sink: ClosedSink) -> Self {
+        Self { inner: Mutex::new(Inner { counter, sink, last_ms: 0 }) }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Counts one pass. A pass stamped before the latest one (a new connection's clock a little
+    /// behind) is counted at the latest time instead.
+    pub fn pass(&self, pass: &Pass<'_, TrackId>) -> Result<(), CountError> {
+        self.with(|inner| {
+            let time_ms = pass.time_ms.max(inner.last_ms);
+            inner.last_ms = time_ms;
+            let closed = inner.counter.observe(&Pass { time_ms, ..*pass })?;
+            inner.emit(closed);
+            Ok(())
+        })
+    }
+
+    /// The stream restarted (a reconnect): every track ends; the open bucket stays open.
+    pub fn restart(&self) {
+        self.with(|inner| inner.counter.end_tracks());
+    }
+
+    /// Moves the clock to `now_ms` without a pass: buckets that ended close on time.
+    pub fn tick(&self, now_ms: u64) {
+        self.with(|inner| {
+            if now_ms >= inner.last_ms {
+                inner.last_ms = now_ms;
+                let closed = inner.counter.advance_clock(now_ms);
+                inner.emit(closed);
+            }
+        });
+    }
+
+    /// Closes the open bucket (end of a file, or the service stopping).
+    pub fn close(&self) {
+        self.with(|inner| {
+            let closed = inner.counter.close_all();
+            inner.emit(closed);
+        });
+    }
+}
+
+impl Inner {
+    fn emit(&mut self, closed: Closed) {
+        if !closed.is_empty() {
+            (self.sink)(closed);
+        }
+    }
+}
