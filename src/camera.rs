@@ -45,10 +45,15 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
 }
 
-/// The face input size of the residual audit: twice detection's.
+/// The face input size of the residual audit: twice detection's (its scale is twice detection's,
+/// small frames scaled up).
 pub fn audit_side(settings: &DetectorSettings) -> u32 {
     (settings.faces.input_long_side * 2).min(4096)
 }
+
+/// The residual audit's face threshold: fixed (CenterFace's default), so audits of runs with
+/// different detection thresholds count the same way.
+pub const AUDIT_THRESHOLD: f32 = 0.2;
 
 /// Loads what a redaction described by `report` needs: the detectors of its target (and the
 /// person detector when `counting`), and the residual audit's face detector when `audit_every` >
@@ -68,6 +73,8 @@ pub fn load_models(
         let faces = FaceSettings {
             input_long_side: audit_side(settings),
             tiling: Tiling::Grid { cols: 1, rows: 1 },
+            threshold: AUDIT_THRESHOLD,
+            max_scale: 2.0,
             ..settings.faces
         };
         Some(FaceDetector::load(&models_dir(), faces)?)

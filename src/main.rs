@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
@@ -546,20 +546,28 @@ fn config_failure(err: &ConfigError) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-/// Installs the Ctrl-C handler: the first press does `first`, the second aborts, the third exits.
+/// Installs the handler of SIGINT (Ctrl-C) and SIGTERM: the first does `first`, the second
+/// aborts, the third exits at once. (SIGHUP is `run`'s: it reloads the config.)
 fn on_interrupt(shutdown: &Shutdown, first: fn(&Shutdown)) {
-    static PRESSES: AtomicUsize = AtomicUsize::new(0);
+    use signal_hook::consts::{SIGINT, SIGTERM};
     let shutdown = shutdown.clone();
-    let result = ctrlc::set_handler(move || match PRESSES.fetch_add(1, Ordering::SeqCst) {
-        0 => {
-            eprintln!("obscura: interrupted; stopping (press Ctrl-C again to abort)");
-            first(&shutdown);
-        }
-        1 => shutdown.abort(),
-        _ => std::process::exit(i32::from(EXIT_INTERRUPTED)),
+    let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]);
+    let spawned = signals.and_then(|mut signals| {
+        std::thread::Builder::new().name("signals".into()).spawn(move || {
+            for (presses, _) in signals.forever().enumerate() {
+                match presses {
+                    0 => {
+                        eprintln!("obscura: interrupted; stopping (press Ctrl-C again to abort)");
+                        first(&shutdown);
+                    }
+                    1 => shutdown.abort(),
+                    _ => std::process::exit(i32::from(EXIT_INTERRUPTED)),
+                }
+            }
+        })
     });
-    if let Err(err) = result {
-        tracing::warn!(%err, "cannot install the Ctrl-C handler");
+    if let Err(err) = spawned {
+        tracing::warn!(%err, "cannot install the SIGINT/SIGTERM handler");
     }
 }
 
@@ -882,15 +890,8 @@ fn redact_still(
     };
     let redacted = redaction.apply(frame, &regions).with_context(context)?;
     let mut audited = AuditCounts::default();
-    if let Some(audit) = audit {
-        audited.frames_checked = 1;
-        match audit.detector.audit(&redacted) {
-            Ok(faces) => {
-                audited.faces_found = faces.len() as u64;
-                audited.frames_with_faces = u64::from(!faces.is_empty());
-            }
-            Err(_) => audited.errors = 1,
-        }
+    if let Some(mut audit) = audit {
+        obscura::pipeline::audit_frame(&mut audit, &redaction, &regions, &redacted, &mut audited);
     }
     let job = JobReport {
         frames: 1,

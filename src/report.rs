@@ -80,9 +80,14 @@ pub struct Models {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
+    /// The audit is the same face model as detection's (CenterFace), not an independent one.
+    pub model: &'static str,
+    /// Its threshold, fixed whatever detection's is.
+    pub threshold: f32,
     /// Every how many output frames the audit looked.
     pub every: u32,
-    /// The long side the audit's face detector saw frames at.
+    /// The long side the audit's face detector is asked to see frames at: twice detection's
+    /// (frames smaller than that are scaled up, at most 2×).
     pub input_long_side: u32,
     #[serde(flatten)]
     pub counts: AuditCounts,
@@ -122,6 +127,8 @@ impl PrivacyReport {
             }
         });
         let audit = settings.audit.map(|(input_long_side, every)| AuditReport {
+            model: crate::detect::face::CENTERFACE_FILE,
+            threshold: crate::camera::AUDIT_THRESHOLD,
             every,
             input_long_side,
             counts: job.audit,
@@ -159,10 +166,15 @@ impl PrivacyReport {
             );
         }
         if let Some(a) = &self.audit {
+            let c = &a.counts;
             line += &format!(
-                "; residual audit: {} frames checked at {} px, {} face(s) still found in {} frame(s)",
-                a.counts.frames_checked, a.input_long_side, a.counts.faces_found, a.counts.frames_with_faces
+                "; residual audit (same face model at twice detection's resolution): {} frames checked, \
+                 {} face-like shape(s) inside masks, {} possible miss(es) outside masks in {} frame(s)",
+                c.frames_checked, c.faces_in_masks, c.faces_outside_masks, c.frames_with_faces_outside
             );
+            if c.faces_outside_masks > 0 && self.target == "faces" {
+                line += " (faces too small for the face detector? target heads masks people's heads too)";
+            }
         }
         line
     }

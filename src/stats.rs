@@ -131,8 +131,18 @@ impl CameraStats {
         CameraState::from_u8(self.state.swap(state as u8, Ordering::Relaxed))
     }
 
-    /// One frame decoded.
+    /// One frame decoded. The first of a connection makes the camera `streaming`.
     pub fn frame(&self) {
+        let starting = CameraState::Starting as u8;
+        if self.state.load(Ordering::Relaxed) == starting
+            && self
+                .state
+                .compare_exchange(starting, CameraState::Streaming as u8, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let camera = &self.name;
+            tracing::info!(camera, state = "streaming", "camera {camera}: streaming");
+        }
         self.frames.fetch_add(1, Ordering::Relaxed);
         self.last_frame_ms.store(now_ms(), Ordering::Relaxed);
         let mut recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -85,7 +85,7 @@ fn faces_target_runs_on_real_footage() {
     assert_eq!(timestamps(&out).len(), frames);
     assert!(err.contains(&format!("detection on {} frames, 0 fail-closed", frames.div_ceil(2))), "{err}");
     // The privacy report beside the output says what happened, in counts only.
-    assert!(err.contains("privacy: ") && err.contains("residual audit: "), "{err}");
+    assert!(err.contains("privacy: ") && err.contains("residual audit ("), "{err}");
     let sidecar = dir.path().join("faces.mp4.privacy.json");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
     assert_eq!(report["frames"], frames as u64, "{report:#}");

@@ -6,6 +6,7 @@ mod util;
 mod bad_input;
 mod config_check;
 mod detect;
+mod live;
 mod mqtt;
 mod redact_video;
 mod run_config;

@@ -665,7 +665,7 @@ fn unknown_table_is_reported_once_with_nothing_inside_it() {
     assert_eq!(
         errors(&text),
         [
-            "6:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `start_time`, `line`, `zone`"
+            "6:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `rtsp`, `start_time`, `line`, `zone`"
         ]
     );
 }
@@ -743,7 +743,7 @@ source = "rtsp://192.0.2.1/live"
 target = "frame"
 "##;
     let expected = [
-        "3:1: unknown key `soruce`, expected one of `name`, `source`, `redact`, `output`, `start_time`, `line`, `zone`",
+        "3:1: unknown key `soruce`, expected one of `name`, `source`, `redact`, `output`, `rtsp`, `start_time`, `line`, `zone`",
         "6:10: unknown method \"smear\": expected one of blur, pixelate, fill",
         "7:14: invalid colour \"#12345\": expected #RRGGBB with six hexadecimal digits, e.g. \"#000000\"",
         "10:8: wrong type for `name`: expected a string, found integer `7`",
@@ -751,7 +751,7 @@ target = "frame"
          height (y)",
         "16:7: wrong type for `crf`: expected an integer, found string \"high\"",
         "19:8: duplicate camera name \"entrance\", already used on line 2: give each camera its own name",
-        "21:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `start_time`, `line`, `zone`",
+        "21:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `rtsp`, `start_time`, `line`, `zone`",
     ];
     assert_eq!(errors(text), expected);
     let printed = parse(text).unwrap_err().to_string();

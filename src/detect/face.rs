@@ -33,6 +33,10 @@ pub struct FaceSettings {
     pub tiling: Tiling,
     pub threads: Threads,
     pub provider: ExecutionProvider,
+    /// The most the frame is scaled up to reach `input_long_side`. Default 1 (never up); the
+    /// residual audit uses 2, so it really sees frames at twice detection's resolution, small
+    /// frames included.
+    pub max_scale: f32,
 }
 
 impl Default for FaceSettings {
@@ -43,6 +47,7 @@ impl Default for FaceSettings {
             tiling: Tiling::Grid { cols: 1, rows: 1 },
             threads: Threads::default(),
             provider: ExecutionProvider::Cpu,
+            max_scale: 1.0,
         }
     }
 }
@@ -73,7 +78,7 @@ impl FaceDetector {
     /// The network input layout for `crop` of the frame.
     fn layout(&self, crop: Crop) -> InputLayout {
         let long = crop.w.max(crop.h).max(1);
-        let scale = (self.settings.input_long_side as f32 / long as f32).min(1.0);
+        let scale = (self.settings.input_long_side as f32 / long as f32).min(self.settings.max_scale.max(0.01));
         let content_w = ((crop.w as f32 * scale).round() as u32).max(1);
         let content_h = ((crop.h as f32 * scale).round() as u32).max(1);
         let (net_w, net_h) = centerface::input_size(content_w, content_h);

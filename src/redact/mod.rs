@@ -249,6 +249,11 @@ impl Redaction {
         Redaction { redactor: Redactor::with_pool(pool), ..self }
     }
 
+    /// The fixed masks in the pixels of the latest frame redacted (for the residual audit).
+    pub(crate) fn fixed_shapes(&self) -> &[Shape] {
+        &self.shapes
+    }
+
     /// The target of this redaction.
     pub fn target(&self) -> Target {
         self.target

@@ -1,0 +1,173 @@
+//! `obscura run` with live cameras: a real RTSP server (gst-rtsp-server) on 127.0.0.1, killed,
+//! restarted and stalled under it; the service watched through its HTTP API.
+
+use std::time::{Duration, Instant};
+
+use crate::util::live::{RtspServer, Service, free_port, frames};
+use crate::util::*;
+
+/// A config with one `[http]` listener and `cameras` (TOML `[[camera]]` tables), counting into
+/// `counts.sqlite` in 1-minute buckets.
+fn config(dir: &std::path::Path, http: u16, cameras: &str) -> std::path::PathBuf {
+    let path = dir.join("obscura.toml");
+    let text = format!(
+        "[http]\nlisten = \"127.0.0.1:{http}\"\n\n[counts]\nbucket = \"1m\"\nsqlite = \"counts.sqlite\"\n\n{cameras}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A live camera table: `url`, a 2-second watchdog, counting people on a vertical line.
+fn live_camera(name: &str, url: &str, extra: &str) -> String {
+    format!(
+        "[[camera]]\nname = \"{name}\"\nsource = \"{url}\"\n[camera.redact]\ntarget = \"frame\"\n\
+         [camera.rtsp]\nwatchdog = \"2s\"\nconnect_timeout = \"10s\"\n{extra}\n\
+         [[camera.line]]\nname = \"middle\"\nfrom = [0.5, 0.0]\nto = [0.5, 1.0]\n\n"
+    )
+}
+
+/// (passes, rows) of a camera's line buckets in the store.
+fn stored_passes(db: &std::path::Path, camera: &str) -> (i64, usize) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT passes FROM line_buckets WHERE camera = ?1").unwrap();
+    let passes: Vec<i64> = stmt.query_map([camera], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    (passes.iter().sum(), passes.len())
+}
+
+fn streaming(min_frames: u64) -> impl Fn(&serde_json::Value) -> bool {
+    move |c| c["state"] == "streaming" && frames(c) >= min_frames
+}
+
+/// The server is killed (a camera losing power) and restarted: the camera goes to backoff and
+/// streams again within 5 s of the server's return; counting goes on in the same bucket; SIGTERM
+/// then ends the service with exit 0 and the open bucket written.
+#[test]
+fn a_camera_that_goes_away_is_reconnected_and_sigterm_ends_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = RtspServer::start(&sample(), &[]);
+    let http = free_port();
+    let config = config(dir.path(), http, &live_camera("door", &server.url(), ""));
+    let mut service = Service::start(&config, http);
+    let before = service.wait_for("door", Duration::from_secs(60), "the camera streams", streaming(30));
+    assert_eq!(before["reconnects"], 0, "{before}");
+
+    server.kill();
+    service.wait_for("door", Duration::from_secs(15), "the camera is seen down", |c| c["state"] != "streaming");
+    std::thread::sleep(Duration::from_millis(1500));
+    server.restart();
+    let back = Instant::now();
+    let seen = frames(&service.camera("door").unwrap());
+    let after = service.wait_for("door", Duration::from_secs(30), "frames flow again", |c| {
+        c["state"] == "streaming" && frames(c) > seen + 5
+    });
+    let took = back.elapsed();
+    assert!(took <= Duration::from_secs(6), "streaming again {:.1} s after the server's return", took.as_secs_f64());
+    assert!(after["reconnects"].as_u64().unwrap() >= 1, "{after}");
+    let metrics = service.get("/metrics").unwrap();
+    for series in [
+        "obscura_camera_up{camera=\"door\"} 1",
+        "obscura_camera_frames_dropped_total{camera=\"door\",reason=\"queue_full\"}",
+        "obscura_camera_frames_fail_closed_total{camera=\"door\",reason=\"stale\"}",
+        "obscura_detection_seconds_count{camera=\"door\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
+    assert!(metrics.contains("obscura_camera_reconnects_total{camera=\"door\"} "), "{metrics}");
+
+    std::thread::sleep(Duration::from_secs(1));
+    let stop = Instant::now();
+    service.signal("TERM");
+    let status = service.wait(Duration::from_secs(15));
+    let log = service.log();
+    assert!(status.success(), "SIGTERM ends the service with exit 0: {status}\n{log}");
+    assert!(stop.elapsed() < Duration::from_secs(10), "in a few seconds: {:?}", stop.elapsed());
+    // One state line per change, not one per retry.
+    assert!(log.contains("camera door: backoff"), "{log}");
+    let (passes, rows) = stored_passes(&dir.path().join("counts.sqlite"), "door");
+    assert!(rows >= 1 && passes > 20, "the open bucket was closed and written at SIGTERM: {rows} rows, {passes} passes\n{log}");
+    assert!(files_in(dir.path()).iter().all(|f| !f.ends_with(".part")), "{:?}", files_in(dir.path()));
+}
+
+/// A camera that keeps its session open but stops sending (no EOS, no error) is caught by the
+/// watchdog and reconnected; frames flow once it sends again.
+#[test]
+fn a_stalled_stream_is_detected_and_reconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RtspServer::start(&sample(), &[]);
+    let http = free_port();
+    let config = config(dir.path(), http, &live_camera("yard", &server.url(), ""));
+    let mut service = Service::start(&config, http);
+    service.wait_for("yard", Duration::from_secs(60), "the camera streams", streaming(30));
+    server.signal("USR1");
+    service.wait_for("yard", Duration::from_secs(15), "the stall is caught", |c| {
+        c["state"] != "streaming" && c["reconnects"].as_u64() >= Some(1)
+    });
+    server.signal("USR2");
+    let seen = frames(&service.camera("yard").unwrap());
+    service.wait_for("yard", Duration::from_secs(30), "frames flow again", |c| {
+        c["state"] == "streaming" && frames(c) > seen + 5
+    });
+    assert!(service.log().contains("stalled"), "the log says why: {}", service.log());
+}
+
+/// Two cameras, one dead from the start: the other streams undisturbed; SIGHUP adds a third
+/// camera from the rewritten config; a bad config on SIGHUP is refused and the running one kept.
+#[test]
+fn a_dead_camera_leaves_the_others_alone_and_sighup_adds_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RtspServer::start(&sample(), &[]);
+    let http = free_port();
+    let dead = format!("rtsp://127.0.0.1:{}/cam", free_port());
+    let two = live_camera("alive", &server.url(), "") + &live_camera("dead", &dead, "");
+    let config = config(dir.path(), http, &two);
+    let mut service = Service::start(&config, http);
+    service.wait_for("alive", Duration::from_secs(60), "the live camera streams", streaming(60));
+    let dead_entry = service.wait_for("dead", Duration::from_secs(20), "the dead camera retries", |c| {
+        c["reconnects"].as_u64() >= Some(2)
+    });
+    assert_ne!(dead_entry["state"], "streaming");
+    let alive = service.camera("alive").unwrap();
+    assert_eq!(alive["reconnects"], 0, "the other camera is unaffected: {alive}");
+    assert!(alive["fps"].as_f64().unwrap() > 10.0, "{alive}");
+
+    // A broken config is refused with its errors; everything keeps running.
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, good.clone() + "[[camera]]\nname = \"alive\"\n").unwrap();
+    service.signal("HUP");
+    let started = Instant::now();
+    while !service.log().contains("reload refused") {
+        assert!(started.elapsed() < Duration::from_secs(10), "{}", service.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(service.log().contains("duplicate camera name"), "{}", service.log());
+    // Adding a camera.
+    std::fs::write(&config, good + &live_camera("added", &server.url(), "")).unwrap();
+    service.signal("HUP");
+    service.wait_for("added", Duration::from_secs(60), "the added camera streams", streaming(30));
+    assert_eq!(service.camera("alive").unwrap()["reconnects"], 0, "reloading left the others alone");
+    service.signal("TERM");
+    assert!(service.wait(Duration::from_secs(15)).success(), "{}", service.log());
+}
+
+/// Credentials from a file (not in the URL), H.265: the camera streams, and neither the password
+/// nor a URL's credentials are ever printed; a wrong password is an error that does not show it.
+#[test]
+fn h265_with_credentials_from_a_file_and_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RtspServer::start(&sample(), &["--h265", "--user", "viewer", "--password", "pa55-w0rd"]);
+    std::fs::write(dir.path().join("cam.secret"), "pa55-w0rd\n").unwrap();
+    std::fs::write(dir.path().join("wrong.secret"), "n0t-the-pa55\n").unwrap();
+    let http = free_port();
+    let cameras = live_camera("hevc", &server.url(), "user = \"viewer\"\npassword_file = \"cam.secret\"")
+        + &live_camera("wrong", &server.url(), "user = \"viewer\"\npassword_file = \"wrong.secret\"");
+    let config = config(dir.path(), http, &cameras);
+    let mut service = Service::start(&config, http);
+    service.wait_for("hevc", Duration::from_secs(60), "the H.265 camera streams", streaming(30));
+    service.wait_for("wrong", Duration::from_secs(30), "the wrong password is refused", |c| {
+        c["reconnects"].as_u64() >= Some(1)
+    });
+    service.signal("TERM");
+    assert!(service.wait(Duration::from_secs(15)).success(), "{}", service.log());
+    let log = service.log();
+    assert!(!log.contains("pa55-w0rd") && !log.contains("n0t-the-pa55"), "passwords never printed:\n{log}");
+}
