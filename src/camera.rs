@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::{CameraConfig, Config, Source};
 use crate::count::{Closed, CountStage, Counter};
-use crate::detect::{Detector, DetectorSettings, FaceDetector, FaceSettings, FrameDetector, Tiling, models_dir};
+use crate::detect::{
+    Detector, DetectorSettings, FaceDetector, FaceSettings, FrameDetector, Tiling, models_dir,
+};
 use crate::metrics::Metrics;
 use crate::pipeline::{Audit, Detection, JobReport, NoProgress, Shutdown, VideoJob};
 use crate::redact::Redaction;
@@ -105,7 +107,11 @@ pub fn describe_report(report: &JobReport) -> String {
     };
     let early = if report.stopped_early { " (stopped early)" } else { "" };
     let detection = if report.detected_frames() > 0 {
-        format!(", detection on {} frames, {} fail-closed", report.detected_frames(), report.fail_closed_frames())
+        format!(
+            ", detection on {} frames, {} fail-closed",
+            report.detected_frames(),
+            report.fail_closed_frames()
+        )
     } else {
         String::new()
     };
@@ -135,15 +141,21 @@ pub fn run_camera(
     let (mut detector, mut auditor) = load_models(&mut report_settings, redact.audit_every, counts_people)?;
     let buckets = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let stage = if counts_people {
-        let counter = Counter::new(camera.name.clone(), camera.lines.clone(), camera.zones.clone(), &shared.counts.settings)?;
+        let counter = Counter::new(
+            camera.name.clone(),
+            camera.lines.clone(),
+            camera.zones.clone(),
+            &shared.counts.settings,
+        )?;
         Some(CountStage::new(counter, closed_sink(shared, buckets.clone())))
     } else {
         None
     };
     let mut job = |source: Option<Box<dyn crate::source::FrameSource + '_>>, label: &Path, start_ms: u64| {
         let output = camera.output.video.clone();
-        let redaction = Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone())?
-            .with_pool(shared.pool.clone());
+        let redaction =
+            Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone())?
+                .with_pool(shared.pool.clone());
         let job = VideoJob {
             input: label.to_owned(),
             source,
@@ -187,9 +199,9 @@ pub fn run_camera(
                 set_state(stats, CameraState::Starting, None);
                 connections += 1;
                 let started = Instant::now();
-                let result = VideoDecoder::open_rtsp(&input).map_err(anyhow::Error::from).and_then(|decoder| {
-                    job(Some(Box::new(decoder)), &label, crate::stats::now_ms())
-                });
+                let result = VideoDecoder::open_rtsp(&input)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|decoder| job(Some(Box::new(decoder)), &label, crate::stats::now_ms()));
                 if let Some(stage) = &stage {
                     stage.restart();
                 }
@@ -203,7 +215,11 @@ pub fn run_camera(
                 if stats.state() == CameraState::Streaming && started.elapsed() >= BACKOFF_RESET {
                     backoff = BACKOFF_FIRST;
                 }
-                set_state(stats, CameraState::Backoff, Some(&format!("{why}; reconnecting (first in {} s)", backoff.as_secs())));
+                set_state(
+                    stats,
+                    CameraState::Backoff,
+                    Some(&format!("{why}; reconnecting (first in {} s)", backoff.as_secs())),
+                );
                 stats.reconnect();
                 wait(backoff, shutdown, stage.as_ref());
                 backoff = (backoff * 2).min(BACKOFF_MAX);
@@ -230,7 +246,10 @@ fn closed_sink(shared: &Shared, buckets: Arc<std::sync::atomic::AtomicU64>) -> c
     let min_count = shared.counts.min_count;
     let files = shared.count_files.clone();
     Box::new(move |closed: Closed| {
-        buckets.fetch_add((closed.lines.len() + closed.zones.len()) as u64, std::sync::atomic::Ordering::Relaxed);
+        buckets.fetch_add(
+            (closed.lines.len() + closed.zones.len()) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         metrics.record_closed(&closed, min_count);
         if let Some(files) = &files {
             let mut files = files.lock().unwrap_or_else(PoisonError::into_inner);
@@ -254,7 +273,9 @@ fn set_state(stats: &CameraStats, state: CameraState, why: Option<&str>) {
             tracing::debug!(camera, state = state.name(), why, "camera state");
         }
         _ => match why {
-            Some(why) => tracing::warn!(camera, state = state.name(), "camera {camera}: {}: {why}", state.name()),
+            Some(why) => {
+                tracing::warn!(camera, state = state.name(), "camera {camera}: {}: {why}", state.name())
+            }
             None => tracing::info!(camera, state = state.name(), "camera {camera}: {}", state.name()),
         },
     }
@@ -321,7 +342,9 @@ impl Service {
             Ok(thread) => {
                 self.running.insert(config.name.clone(), Running { config, stats, shutdown, thread });
             }
-            Err(()) => self.finished.push((config.name, Err(anyhow::anyhow!("cannot start the camera's thread")))),
+            Err(()) => {
+                self.finished.push((config.name, Err(anyhow::anyhow!("cannot start the camera's thread"))))
+            }
         }
     }
 
@@ -335,7 +358,8 @@ impl Service {
     /// restart of the process; returns what was done, a line per camera.
     pub fn reload(&mut self, config: &Config) -> Vec<String> {
         let mut done = Vec::new();
-        let wanted: BTreeMap<&str, &CameraConfig> = config.cameras.iter().map(|c| (c.name.as_str(), c)).collect();
+        let wanted: BTreeMap<&str, &CameraConfig> =
+            config.cameras.iter().map(|c| (c.name.as_str(), c)).collect();
         let names: Vec<String> = self.running.keys().cloned().collect();
         for name in names {
             let changed = match wanted.get(name.as_str()) {
@@ -346,7 +370,8 @@ impl Service {
             if let Some(what) = changed {
                 let running = self.running.remove(&name).expect("listed above");
                 running.shutdown.stop();
-                let result = running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
+                let result =
+                    running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
                 self.finished.push((name.clone(), result));
                 done.push(format!("camera {name}: {what}, stopped"));
             }
@@ -367,7 +392,8 @@ impl Service {
             self.running.iter().filter(|(_, r)| r.thread.is_finished()).map(|(n, _)| n.clone()).collect();
         for name in ended {
             let running = self.running.remove(&name).expect("listed above");
-            let result = running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
+            let result =
+                running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
             self.finished.push((name, result));
         }
     }
@@ -395,7 +421,8 @@ impl Service {
         }
         let running = std::mem::take(&mut self.running);
         for (name, running) in running {
-            let result = running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
+            let result =
+                running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
             self.finished.push((name, result));
         }
         std::mem::take(&mut self.finished)

@@ -664,8 +664,12 @@ fn run(path: &Path) -> ExitCode {
                     for line in service.reload(&new) {
                         eprintln!("obscura: reload: {line}");
                     }
-                    if (&new.counts, new.http_listen, &new.detector) != (&running.counts, running.http_listen, &running.detector) {
-                        eprintln!("obscura: reload: [counts], [http] and [detector] changes take effect at the next start");
+                    if (&new.counts, new.http_listen, &new.detector)
+                        != (&running.counts, running.http_listen, &running.detector)
+                    {
+                        eprintln!(
+                            "obscura: reload: [counts], [http] and [detector] changes take effect at the next start"
+                        );
                     }
                     running = new;
                 }
@@ -751,7 +755,11 @@ fn redact(args: RedactArgs) -> ExitCode {
         match done {
             Ok(job) => {
                 eprintln!("{}: {}", input.display(), describe_report(&job));
-                eprintln!("{}: {}", input.display(), obscura::report::report_line(&output, &job, &report_settings));
+                eprintln!(
+                    "{}: {}",
+                    input.display(),
+                    obscura::report::report_line(&output, &job, &report_settings)
+                );
             }
             Err(err) => {
                 failed = true;
@@ -828,9 +836,6 @@ fn plan_outputs(inputs: &[PathBuf], output: &Path) -> anyhow::Result<Vec<PathBuf
     Ok(outputs)
 }
 
-
-
-
 #[allow(clippy::too_many_arguments)]
 fn redact_one<'d>(
     input: &Path,
@@ -902,8 +907,8 @@ fn redact_still(
         elapsed: started.elapsed(),
     };
     // The report first: the image never appears without it.
-    let report =
-        obscura::report::write_report(output, &job, settings).map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))?;
+    let report = obscura::report::write_report(output, &job, settings)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))?;
     if let Err(err) = obscura::source::save_still(redacted, output) {
         let _ = std::fs::remove_file(&report);
         return Err(err.into());

@@ -187,7 +187,9 @@ impl Metrics {
         if !addr.ip().is_loopback() && token.is_none() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                format!("{addr}: without a token the server listens on a loopback address only (127.0.0.1 or ::1)"),
+                format!(
+                    "{addr}: without a token the server listens on a loopback address only (127.0.0.1 or ::1)"
+                ),
             ));
         }
         let listener = TcpListener::bind(addr)?;
@@ -239,7 +241,9 @@ fn respond(metrics: &Metrics, token: Option<&str>, mut stream: TcpStream) -> std
         _ if !authorized => ("401 Unauthorized", text, String::new()),
         ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics.render()),
         ("GET", "/api/cameras") => ("200 OK", "application/json", metrics.cameras_json()),
-        ("GET", _) => ("404 Not Found", text, "not found: try /metrics, /healthz or /api/cameras\n".to_owned()),
+        ("GET", _) => {
+            ("404 Not Found", text, "not found: try /metrics, /healthz or /api/cameras\n".to_owned())
+        }
         _ => ("405 Method Not Allowed", text, "only GET\n".to_owned()),
     };
     let challenge = if status.starts_with("401") { "WWW-Authenticate: Bearer\r\n" } else { "" };
@@ -386,6 +390,10 @@ mod tests {
         assert!(get(addr, "/metrics", Some("s3cret-token")).starts_with("HTTP/1.1 200 OK"));
         let cameras = get(addr, "/api/cameras", Some("s3cret-token"));
         assert!(cameras.contains("application/json") && cameras.contains("\"cameras\": []"), "{cameras}");
-        assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd") && !constant_time_eq(b"ab", b"abc"));
+        assert!(
+            constant_time_eq(b"abc", b"abc")
+                && !constant_time_eq(b"abc", b"abd")
+                && !constant_time_eq(b"ab", b"abc")
+        );
     }
 }

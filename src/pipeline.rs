@@ -194,7 +194,8 @@ impl AuditCounts {
         self.frames_checked += 1;
         self.faces_found += faces.len() as u64;
         self.frames_with_faces += u64::from(!faces.is_empty());
-        let outside = faces.iter().filter(|f| masks.is_some_and(|m| covered_share(&f.rect, m) < 0.5)).count() as u64;
+        let outside =
+            faces.iter().filter(|f| masks.is_some_and(|m| covered_share(&f.rect, m) < 0.5)).count() as u64;
         self.faces_outside_masks += outside;
         self.faces_in_masks += faces.len() as u64 - outside;
         self.frames_with_faces_outside += u64::from(outside > 0);
@@ -215,7 +216,8 @@ pub fn audit_frame(
                 FrameRegions::Detected(shapes) => shapes,
                 _ => &[],
             };
-            let whole = matches!(regions, FrameRegions::FailClosed) || redaction.target() == crate::redact::Target::Frame;
+            let whole = matches!(regions, FrameRegions::FailClosed)
+                || redaction.target() == crate::redact::Target::Frame;
             let masks = [redaction.fixed_shapes(), detected];
             counts.add(&faces, (!whole).then_some(&masks[..]));
         }
@@ -321,11 +323,9 @@ impl VideoJob<'_> {
         let (found_tx, found_rx) = bounded::<(Frame, FrameRegions)>(QUEUE_DEPTH);
         let (redacted_tx, redacted_rx) = bounded::<RedactedFrame>(QUEUE_DEPTH);
         let (decoded, detected, redacted, encoded) = thread::scope(|s| {
-            let decode = thread::Builder::new()
-                .name("decode".into())
-                .spawn_scoped(s, || {
-                    decode_stage(decoder, frame_tx, oldest, &detect_gone, stats.as_deref(), shutdown, progress)
-                });
+            let decode = thread::Builder::new().name("decode".into()).spawn_scoped(s, || {
+                decode_stage(decoder, frame_tx, oldest, &detect_gone, stats.as_deref(), shutdown, progress)
+            });
             let detect = thread::Builder::new().name("detect".into()).spawn_scoped(s, || {
                 let _gone = SetOnDrop(&detect_gone);
                 detect_stage(detection.as_mut(), observer, frame_rx, found_tx, stats.as_deref(), shutdown)
@@ -492,23 +492,22 @@ fn detect_stage(
     };
     let counting = detection.counting.take();
     let mut timed = Timed { inner: &mut *detection.detector, stats };
-    let mut planner =
-        match Planner::new(&mut timed, detection.every, detection.temporal.clone()) {
-            Ok(planner) => match counting {
-                Some(counting) => planner.with_counting(counting),
-                None => planner,
-            },
-            Err(err) => {
-                // Settings are validated with the config; if they were not, fail closed on every frame.
-                tracing::error!(%err, "tracker settings refused: every frame redacted whole");
-                for frame in input {
-                    if !send(frame, FrameRegions::FailClosed) {
-                        return (StageEnd::DownstreamGone, PlanCounts::default());
-                    }
+    let mut planner = match Planner::new(&mut timed, detection.every, detection.temporal.clone()) {
+        Ok(planner) => match counting {
+            Some(counting) => planner.with_counting(counting),
+            None => planner,
+        },
+        Err(err) => {
+            // Settings are validated with the config; if they were not, fail closed on every frame.
+            tracing::error!(%err, "tracker settings refused: every frame redacted whole");
+            for frame in input {
+                if !send(frame, FrameRegions::FailClosed) {
+                    return (StageEnd::DownstreamGone, PlanCounts::default());
                 }
-                return (StageEnd::Complete, PlanCounts::default());
             }
-        };
+            return (StageEnd::Complete, PlanCounts::default());
+        }
+    };
     for frame in input {
         if shutdown.is_aborted() {
             return (StageEnd::Aborted, planner.counts());

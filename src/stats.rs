@@ -137,7 +137,12 @@ impl CameraStats {
         if self.state.load(Ordering::Relaxed) == starting
             && self
                 .state
-                .compare_exchange(starting, CameraState::Streaming as u8, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(
+                    starting,
+                    CameraState::Streaming as u8,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
         {
             let camera = &self.name;
@@ -232,10 +237,14 @@ impl CameraStats {
     pub fn render_into(&self, families: &mut [String; 7]) {
         let camera = format!("camera=\"{}\"", crate::metrics::escape(&self.name));
         let state = self.state();
-        families[0] += &format!("obscura_camera_up{{{camera}}} {}\n", u8::from(state == CameraState::Streaming));
+        families[0] +=
+            &format!("obscura_camera_up{{{camera}}} {}\n", u8::from(state == CameraState::Streaming));
         for s in [CameraState::Starting, CameraState::Streaming, CameraState::Backoff, CameraState::Stopped] {
-            families[1] +=
-                &format!("obscura_camera_state{{{camera},state=\"{}\"}} {}\n", s.name(), u8::from(s == state));
+            families[1] += &format!(
+                "obscura_camera_state{{{camera},state=\"{}\"}} {}\n",
+                s.name(),
+                u8::from(s == state)
+            );
         }
         families[2] += &format!("obscura_camera_frames_total{{{camera}}} {}\n", self.frames());
         families[3] += &format!("obscura_camera_reconnects_total{{{camera}}} {}\n", self.reconnects());
@@ -259,7 +268,8 @@ impl CameraStats {
         let mut cumulative = 0;
         for (i, bound) in DETECTION_BUCKETS.iter().enumerate() {
             cumulative += h.counts[i];
-            families[6] += &format!("obscura_detection_seconds_bucket{{{camera},le=\"{bound}\"}} {cumulative}\n");
+            families[6] +=
+                &format!("obscura_detection_seconds_bucket{{{camera},le=\"{bound}\"}} {cumulative}\n");
         }
         cumulative += h.counts[DETECTION_BUCKETS.len()];
         families[6] += &format!("obscura_detection_seconds_bucket{{{camera},le=\"+Inf\"}} {cumulative}\n");
@@ -273,7 +283,11 @@ pub const FAMILIES: [(&str, &str, &str); 7] = [
     ("obscura_camera_up", "gauge", "1 while the camera is streaming, else 0."),
     ("obscura_camera_state", "gauge", "The camera's state: 1 for the current one."),
     ("obscura_camera_frames_total", "counter", "Frames decoded."),
-    ("obscura_camera_reconnects_total", "counter", "Times the camera was restarted after a failure, stall or end."),
+    (
+        "obscura_camera_reconnects_total",
+        "counter",
+        "Times the camera was restarted after a failure, stall or end.",
+    ),
     ("obscura_camera_frames_dropped_total", "counter", "Frames dropped whole before redaction, by reason."),
     ("obscura_camera_frames_fail_closed_total", "counter", "Frames redacted whole (or left out), by reason."),
     ("obscura_detection_seconds", "histogram", "Time of one detection pass."),

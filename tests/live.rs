@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::util::live::{RtspServer, Service, free_port, frames};
+use crate::util::live::{RtspServer, Service, frames, free_port};
 use crate::util::*;
 
 /// A config with one `[http]` listener and `cameras` (TOML `[[camera]]` tables), counting into
@@ -52,7 +52,8 @@ fn a_camera_that_goes_away_is_reconnected_and_sigterm_ends_cleanly() {
     assert_eq!(before["reconnects"], 0, "{before}");
 
     server.kill();
-    service.wait_for("door", Duration::from_secs(15), "the camera is seen down", |c| c["state"] != "streaming");
+    service
+        .wait_for("door", Duration::from_secs(15), "the camera is seen down", |c| c["state"] != "streaming");
     std::thread::sleep(Duration::from_millis(1500));
     server.restart();
     let back = Instant::now();
@@ -61,7 +62,11 @@ fn a_camera_that_goes_away_is_reconnected_and_sigterm_ends_cleanly() {
         c["state"] == "streaming" && frames(c) > seen + 5
     });
     let took = back.elapsed();
-    assert!(took <= Duration::from_secs(6), "streaming again {:.1} s after the server's return", took.as_secs_f64());
+    assert!(
+        took <= Duration::from_secs(6),
+        "streaming again {:.1} s after the server's return",
+        took.as_secs_f64()
+    );
     assert!(after["reconnects"].as_u64().unwrap() >= 1, "{after}");
     let metrics = service.get("/metrics").unwrap();
     for series in [
@@ -84,7 +89,10 @@ fn a_camera_that_goes_away_is_reconnected_and_sigterm_ends_cleanly() {
     // One state line per change, not one per retry.
     assert!(log.contains("camera door: backoff"), "{log}");
     let (passes, rows) = stored_passes(&dir.path().join("counts.sqlite"), "door");
-    assert!(rows >= 1 && passes > 20, "the open bucket was closed and written at SIGTERM: {rows} rows, {passes} passes\n{log}");
+    assert!(
+        rows >= 1 && passes > 20,
+        "the open bucket was closed and written at SIGTERM: {rows} rows, {passes} passes\n{log}"
+    );
     assert!(files_in(dir.path()).iter().all(|f| !f.ends_with(".part")), "{:?}", files_in(dir.path()));
 }
 

@@ -15,8 +15,8 @@ use super::raw::{
 };
 use super::recover::Dropped;
 use super::{
-    CameraConfig, Config, CountsConfig, EncoderSettings, OutputConfig, RedactConfig, RtspSettings, Secret, Source,
-    Transport,
+    CameraConfig, Config, CountsConfig, EncoderSettings, OutputConfig, RedactConfig, RtspSettings, Secret,
+    Source, Transport,
 };
 use crate::count::{Line, Zone};
 use crate::detect::{DetectorSettings, ExecutionProvider, Threads, Tiling};
@@ -95,7 +95,10 @@ impl Validator<'_, '_> {
                     None
                 }
                 Err(_) => {
-                    self.report.error(at, format!("listen {:?} is not an address:port, e.g. \"127.0.0.1:9464\"", l.get_ref()));
+                    self.report.error(
+                        at,
+                        format!("listen {:?} is not an address:port, e.g. \"127.0.0.1:9464\"", l.get_ref()),
+                    );
                     None
                 }
             }
@@ -245,7 +248,8 @@ impl Validator<'_, '_> {
             }
             None => self.redact(header, RawRedact::default(), quiet),
         };
-        let raw_video_at = raw.output.as_ref().and_then(|o| o.get_ref().video.as_ref().map(|v| v.span().start));
+        let raw_video_at =
+            raw.output.as_ref().and_then(|o| o.get_ref().video.as_ref().map(|v| v.span().start));
         let start_time_at = raw.start_time.as_ref().map(|t| t.span().start);
         let output = self.output(raw.output.map(Spanned::into_inner).unwrap_or_default());
         let mut names = HashMap::new();
@@ -270,7 +274,10 @@ impl Validator<'_, '_> {
         let live = matches!(source, Some(Source::Rtsp(_)));
         let rtsp = match raw.rtsp {
             Some(rtsp) if matches!(source, Some(Source::File(_))) => {
-                self.report.error(rtsp.span().start, "[camera.rtsp] is for rtsp:// sources; this camera reads a file");
+                self.report.error(
+                    rtsp.span().start,
+                    "[camera.rtsp] is for rtsp:// sources; this camera reads a file",
+                );
                 None
             }
             Some(rtsp) => self.rtsp(rtsp.into_inner()),
@@ -285,7 +292,8 @@ impl Validator<'_, '_> {
                 );
             }
             if let Some(at) = start_time_at {
-                self.report.error(at, "start_time is for files: a live camera's counts are stamped by the clock");
+                self.report
+                    .error(at, "start_time is for files: a live camera's counts are stamped by the clock");
             }
         }
         Some(CameraConfig {
@@ -344,14 +352,21 @@ impl Validator<'_, '_> {
 
     /// A secret named by `NAME_file` (a path, relative to the config) or `NAME_env` (a variable
     /// name); both at once is an error.
-    fn secret(&mut self, file: Option<Spanned<String>>, env: Option<Spanned<String>>, what: &str) -> Option<Secret> {
+    fn secret(
+        &mut self,
+        file: Option<Spanned<String>>,
+        env: Option<Spanned<String>>,
+        what: &str,
+    ) -> Option<Secret> {
         match (file, env) {
             (Some(_), Some(env)) => {
-                self.report.error(env.span().start, format!("{what}_file and {what}_env both given: keep one"));
+                self.report
+                    .error(env.span().start, format!("{what}_file and {what}_env both given: keep one"));
                 None
             }
             (Some(file), None) if file.get_ref().trim().is_empty() => {
-                self.report.error(file.span().start, format!("{what}_file is empty: give the path of the file"));
+                self.report
+                    .error(file.span().start, format!("{what}_file is empty: give the path of the file"));
                 None
             }
             (Some(file), None) => Some(Secret::File(self.base_dir.join(file.into_inner()))),
@@ -365,7 +380,9 @@ impl Validator<'_, '_> {
                 } else {
                     self.report.error(
                         env.span().start,
-                        format!("{what}_env {name:?} is not an environment variable name, e.g. \"OBSCURA_TOKEN\""),
+                        format!(
+                            "{what}_env {name:?} is not an environment variable name, e.g. \"OBSCURA_TOKEN\""
+                        ),
                     );
                     None
                 }

@@ -693,7 +693,8 @@ fn the_clock_closes_buckets_of_a_camera_that_is_down_with_its_gap_in_passes() {
     assert!(run.counter.advance_clock(T0 + 14 * MINUTE).lines.is_empty());
     // …and then closes on time, with the passes seen; a bucket wholly in the gap has 0 passes.
     let closed = run.counter.advance_clock(T0 + 31 * MINUTE);
-    let rows: Vec<(u64, u64, u64)> = closed.lines.iter().map(|b| (b.start_ms, b.passes, b.in_count)).collect();
+    let rows: Vec<(u64, u64, u64)> =
+        closed.lines.iter().map(|b| (b.start_ms, b.passes, b.in_count)).collect();
     assert_eq!(rows, [(T0, 20, 1), (T0 + 15 * MINUTE, 0, 0)]);
     assert!(run.counter.advance_clock(T0).lines.is_empty(), "the clock never goes back");
 }

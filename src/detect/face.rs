@@ -78,7 +78,8 @@ impl FaceDetector {
     /// The network input layout for `crop` of the frame.
     fn layout(&self, crop: Crop) -> InputLayout {
         let long = crop.w.max(crop.h).max(1);
-        let scale = (self.settings.input_long_side as f32 / long as f32).min(self.settings.max_scale.max(0.01));
+        let scale =
+            (self.settings.input_long_side as f32 / long as f32).min(self.settings.max_scale.max(0.01));
         let content_w = ((crop.w as f32 * scale).round() as u32).max(1);
         let content_h = ((crop.h as f32 * scale).round() as u32).max(1);
         let (net_w, net_h) = centerface::input_size(content_w, content_h);

@@ -92,7 +92,8 @@ struct Watchdog {
 }
 
 impl Watchdog {
-    const FILE: Watchdog = Watchdog { first_frame: Duration::from_secs(20), between_frames: Duration::from_secs(20) };
+    const FILE: Watchdog =
+        Watchdog { first_frame: Duration::from_secs(20), between_frames: Duration::from_secs(20) };
 }
 
 /// A live camera's stream: its URL (credentials may be in it: never print it; see
@@ -138,7 +139,8 @@ impl VideoDecoder {
     pub fn open_rtsp(input: &RtspInput) -> Result<Self, SourceError> {
         let label = input.label();
         crate::gst_init().map_err(|reason| SourceError::Pipeline { path: label.clone(), reason })?;
-        let setup = |e: &dyn std::fmt::Display| SourceError::Pipeline { path: label.clone(), reason: e.to_string() };
+        let setup =
+            |e: &dyn std::fmt::Display| SourceError::Pipeline { path: label.clone(), reason: e.to_string() };
         let password = match (&input.settings.user, &input.settings.password) {
             (Some(_), Some(secret)) => Some(secret.read().map_err(|e| setup(&e))?),
             _ => None,
@@ -169,7 +171,8 @@ impl VideoDecoder {
             }
             None
         });
-        let watchdog = Watchdog { first_frame: input.settings.connect_timeout, between_frames: input.settings.watchdog };
+        let watchdog =
+            Watchdog { first_frame: input.settings.connect_timeout, between_frames: input.settings.watchdog };
         let mut secrets = vec![input.url.clone()];
         secrets.extend(input.settings.password.as_ref().and_then(|s| s.read().ok()));
         let mut decoder = Self::start(label, Some(secrets), None, decodebin, watchdog)?;
@@ -184,7 +187,8 @@ impl VideoDecoder {
         decodebin: gst::Element,
         watchdog: Watchdog,
     ) -> Result<Self, SourceError> {
-        let setup = |e: &dyn std::fmt::Display| SourceError::Pipeline { path: path.clone(), reason: e.to_string() };
+        let setup =
+            |e: &dyn std::fmt::Display| SourceError::Pipeline { path: path.clone(), reason: e.to_string() };
 
         let pipeline = gst::Pipeline::new();
         let convert = gst::ElementFactory::make("videoconvert").build().map_err(|e| setup(&e))?;
@@ -201,9 +205,7 @@ impl VideoDecoder {
             .sync(false)
             .enable_last_sample(false)
             .build();
-        pipeline
-            .add_many([&decodebin, &convert, &upright, appsink.upcast_ref()])
-            .map_err(|e| setup(&e))?;
+        pipeline.add_many([&decodebin, &convert, &upright, appsink.upcast_ref()]).map_err(|e| setup(&e))?;
         if let Some(filesrc) = &filesrc {
             pipeline.add(filesrc).map_err(|e| setup(&e))?;
             filesrc.link(&decodebin).map_err(|e| setup(&e))?;

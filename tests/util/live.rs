@@ -23,7 +23,8 @@ impl RtspServer {
     /// Serves `file` (H.264 MP4); `extra` adds server flags (`--h265`, `--user U --password P`).
     pub fn start(file: &Path, extra: &[&str]) -> Self {
         let port = free_port();
-        let mut args = vec!["--port".to_owned(), port.to_string(), "--file".to_owned(), file.display().to_string()];
+        let mut args =
+            vec!["--port".to_owned(), port.to_string(), "--file".to_owned(), file.display().to_string()];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         let mut server = Self { port, args, child: None };
         server.restart();
