@@ -271,9 +271,10 @@ struct RedactArgs {
     /// drop (left out of the output).
     #[arg(long, value_name = "redact|drop", default_value = "redact")]
     on_fail: OnFail,
-    /// Residual audit: every N-th redacted frame is searched again for faces, by the face detector
-    /// at twice the detection resolution; what it still finds is counted in the privacy report
-    /// (OUTPUT.privacy.json). 0 turns it off.
+    /// Residual audit: every N-th redacted frame is searched again for faces by the same face
+    /// model at twice detection's scale (small frames scaled up) and a fixed threshold; what it
+    /// still finds is counted in the privacy report (OUTPUT.privacy.json), inside the masks apart
+    /// from outside them (possible misses). 0 turns it off.
     #[arg(long, value_name = "N", default_value_t = 100)]
     audit_every: u32,
     #[command(flatten)]
@@ -515,8 +516,24 @@ fn describe_config(config: &Config) -> String {
         } else {
             String::new()
         };
+        let live = match &camera.source {
+            obscura::config::Source::Rtsp(_) => {
+                let rtsp = &camera.rtsp;
+                let transport = match rtsp.transport {
+                    obscura::config::Transport::Tcp => "tcp",
+                    obscura::config::Transport::Udp => "udp",
+                };
+                let password = rtsp
+                    .password
+                    .as_ref()
+                    .map(|p| format!(", password from {}", p.place()))
+                    .unwrap_or_default();
+                format!(" (live over {transport}, watchdog {} s{password})", rtsp.watchdog.as_secs())
+            }
+            obscura::config::Source::File(_) => String::new(),
+        };
         text += &format!(
-            "  camera {}: {} → {output}; {} {}{masks}{detection}{counting}\n",
+            "  camera {}: {}{live} → {output}; {} {}{masks}{detection}{counting}\n",
             camera.name,
             camera.source,
             redact.target.name(),
