@@ -89,8 +89,10 @@ fn a_camera_that_goes_away_is_reconnected_and_sigterm_ends_cleanly() {
     // One state line per change, not one per retry.
     assert!(log.contains("camera door: backoff"), "{log}");
     let (passes, rows) = stored_passes(&dir.path().join("counts.sqlite"), "door");
+    // One bucket through the reconnect (two if the run straddled a minute), with the passes of
+    // both connections.
     assert!(
-        rows >= 1 && passes > 20,
+        (1..=2).contains(&rows) && passes >= 10,
         "the open bucket was closed and written at SIGTERM: {rows} rows, {passes} passes\n{log}"
     );
     assert!(files_in(dir.path()).iter().all(|f| !f.ends_with(".part")), "{:?}", files_in(dir.path()));

@@ -381,7 +381,9 @@ impl VideoDecoder {
         if self.frames == 0 {
             return Err(SourceError::NoVideo { path: self.path.clone() });
         }
-        let declared = self.pipeline.query_duration::<gst::ClockTime>();
+        // A camera's stream may declare a range (a server replaying a recording): its end is not a
+        // truncation, just the end of this connection.
+        let declared = if self.live { None } else { self.pipeline.query_duration::<gst::ClockTime>() };
         if let (Some(declared), Some(decoded)) = (declared, self.decoded_end) {
             let (declared, decoded) = (declared.seconds_f64(), decoded.seconds_f64());
             let missing = declared - decoded;
