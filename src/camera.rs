@@ -283,7 +283,7 @@ fn set_state(stats: &CameraStats, state: CameraState, why: Option<&str>) {
 
 /// Waits `backoff` (or until the service stops), moving the counting clock on each second so
 /// the buckets of a camera that is down close on time.
-fn wait(backoff: Duration, shutdown: &Shutdown, stage: Option<&CountStage>) {
+fn wait(backoff: Duration, shutdown: &Shutdown, stage: Option<&CountStage<crate::track::TrackId>>) {
     let until = Instant::now() + backoff;
     let mut last_tick = Instant::now();
     while Instant::now() < until && !shutdown.is_stopping() {

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod redact;
 pub mod report;
+pub mod runtime;
 pub mod sink;
 pub mod source;
 pub mod stats;

@@ -11,10 +11,10 @@
 //!   out while it is under the floor, as `"<k"` is in the files.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+
+use axum::http::StatusCode;
 
 use crate::count::Closed;
 
@@ -179,10 +179,10 @@ impl Metrics {
         text
     }
 
-    /// Serves `GET /metrics`, `GET /healthz` and `GET /api/cameras` on `addr` from a background
-    /// thread, for as long as the process runs. Without a `token`, only loopback addresses are
-    /// accepted; with one, every request but `/healthz` must carry `Authorization: Bearer TOKEN`
-    /// (compared in constant time), or gets 401 and nothing else.
+    /// Serves `GET /metrics`, `GET /healthz` and `GET /api/cameras` on `addr` (axum, on the
+    /// process's async runtime), for as long as the process runs. Without a `token`, only
+    /// loopback addresses are accepted; with one, every request but `/healthz` must carry
+    /// `Authorization: Bearer TOKEN` (compared in constant time), or gets 401 and nothing else.
     pub fn serve(self: &Arc<Self>, addr: SocketAddr, token: Option<String>) -> std::io::Result<SocketAddr> {
         if !addr.ip().is_loopback() && token.is_none() {
             return Err(std::io::Error::new(
@@ -192,67 +192,67 @@ impl Metrics {
                 ),
             ));
         }
-        let listener = TcpListener::bind(addr)?;
+        // Bound here, so a busy port is an error of this call, not of a task later.
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
         let bound = listener.local_addr()?;
-        let metrics = Arc::clone(self);
-        std::thread::Builder::new().name("http".into()).spawn(move || {
-            for stream in listener.incoming().flatten() {
-                // One short-lived thread per request: a slow client never holds up the others.
-                let metrics = metrics.clone();
-                let token = token.clone();
-                let _ = std::thread::Builder::new()
-                    .name("http request".into())
-                    .spawn(move || respond(&metrics, token.as_deref(), stream));
+        let runtime = crate::runtime::runtime().map_err(std::io::Error::other)?;
+        let _context = runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let app = router(Arc::clone(self), token.map(Arc::from));
+        runtime.spawn(async move {
+            if let Err(err) = axum::serve(listener, app).await {
+                tracing::error!(%err, "the HTTP server stopped");
             }
-        })?;
+        });
         Ok(bound)
     }
 }
 
-fn respond(metrics: &Metrics, token: Option<&str>, mut stream: TcpStream) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-    let mut request_line = String::new();
-    let mut reader = BufReader::new(stream.try_clone()?).take(64 * 1024);
-    reader.read_line(&mut request_line)?;
-    let mut authorization = None;
-    let mut header = String::new();
-    while reader.read_line(&mut header)? > 2 {
-        if let Some((name, value)) = header.split_once(':')
-            && name.trim().eq_ignore_ascii_case("authorization")
-        {
-            authorization = Some(value.trim().to_owned());
-        }
-        header.clear();
-    }
-    let mut parts = request_line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    let text = "text/plain; charset=utf-8";
-    let authorized = match token {
-        None => true,
-        Some(token) => authorization
-            .as_deref()
+/// The routes: `/healthz` open to all; the rest behind the token, when there is one.
+fn router(metrics: Arc<Metrics>, token: Option<Arc<str>>) -> axum::Router {
+    use axum::http::header::CONTENT_TYPE;
+    use axum::routing::get;
+    let guarded = axum::Router::new()
+        .route(
+            "/metrics",
+            get(|axum::extract::State(m): axum::extract::State<Arc<Metrics>>| async move {
+                ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m.render())
+            }),
+        )
+        .route(
+            "/api/cameras",
+            get(|axum::extract::State(m): axum::extract::State<Arc<Metrics>>| async move {
+                ([(CONTENT_TYPE, "application/json")], m.cameras_json())
+            }),
+        )
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found: try /metrics, /healthz or /api/cameras\n") })
+        .layer(axum::middleware::from_fn_with_state(token, require_token))
+        .with_state(metrics);
+    axum::Router::new().route("/healthz", get(|| async { "ok\n" })).merge(guarded)
+}
+
+/// Lets a request through when no token is set or it carries the right one; else 401, nothing
+/// else said.
+async fn require_token(
+    axum::extract::State(token): axum::extract::State<Option<Arc<str>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(token) = &token {
+        let given = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), token.as_bytes())),
-    };
-    let (status, content_type, body) = match (method, path) {
-        ("GET", "/healthz") => ("200 OK", text, "ok\n".to_owned()),
-        _ if !authorized => ("401 Unauthorized", text, String::new()),
-        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics.render()),
-        ("GET", "/api/cameras") => ("200 OK", "application/json", metrics.cameras_json()),
-        ("GET", _) => {
-            ("404 Not Found", text, "not found: try /metrics, /healthz or /api/cameras\n".to_owned())
+            .map(str::trim);
+        if !given.is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes())) {
+            return (StatusCode::UNAUTHORIZED, [(axum::http::header::WWW_AUTHENTICATE, "Bearer")])
+                .into_response();
         }
-        _ => ("405 Method Not Allowed", text, "only GET\n".to_owned()),
-    };
-    let challenge = if status.starts_with("401") { "WWW-Authenticate: Bearer\r\n" } else { "" };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{challenge}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    stream.flush()
+    }
+    next.run(request).await
 }
 
 /// Compares two byte strings in time that depends on their lengths only.
@@ -273,6 +273,8 @@ pub(crate) fn escape(value: &str) -> String {
 mod tests {
     use super::*;
     use crate::count::{LineBucket, ZoneBucket};
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
 
     #[test]
     fn sections_follow_the_counts() {
@@ -352,7 +354,7 @@ mod tests {
         metrics.record_closed(&Closed { lines: vec![line(0, 12, 9)], zones: vec![zone(0, 4, Some(3))] }, 0);
         let addr = metrics.serve("127.0.0.1:0".parse().unwrap(), None).unwrap();
         let mut stream = TcpStream::connect(addr).unwrap();
-        write!(stream, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        write!(stream, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
@@ -369,7 +371,7 @@ mod tests {
     fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> String {
         let mut stream = TcpStream::connect(addr).unwrap();
         let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n").unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n").unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         response
@@ -384,7 +386,10 @@ mod tests {
             for token in [None, Some("wrong"), Some("s3cret-tokenX"), Some("")] {
                 let response = get(addr, path, token);
                 assert!(response.starts_with("HTTP/1.1 401 Unauthorized"), "{path} {token:?}: {response}");
-                assert!(response.ends_with("\r\n\r\n"), "nothing else said: {response}");
+                assert!(
+                    response.ends_with("\r\n\r\n") && response.contains("content-length: 0"),
+                    "nothing else said: {response}"
+                );
             }
         }
         assert!(get(addr, "/metrics", Some("s3cret-token")).starts_with("HTTP/1.1 200 OK"));

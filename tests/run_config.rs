@@ -128,7 +128,10 @@ fn metrics_show_closed_buckets_only() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = street_counts(dir.path(), "metrics", &format!("[http]\nlisten = \"127.0.0.1:{port}\""));
+    // Buckets close 40 s into the film (with crossings in it) and at its end.
+    let counts = format!("sqlite = \"metrics.sqlite\"\n[http]\nlisten = \"127.0.0.1:{port}\"");
+    let config =
+        counting_config(dir.path(), "metrics.toml", &counts, "street", &sample(), "2026-11-22T10:00:20Z");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_obscura"))
         .args(["run", "--config", str(&config)])
         .stderr(std::process::Stdio::null())
@@ -136,7 +139,7 @@ fn metrics_show_closed_buckets_only() {
         .unwrap();
     let scrape = || -> Option<String> {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-        write!(stream, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
+        write!(stream, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
         Some(response)

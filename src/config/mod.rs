@@ -30,7 +30,6 @@ use crate::detect::DetectorSettings;
 use crate::geometry::Point;
 use crate::redact::color::Rgb;
 use crate::redact::policy::{Method, Target};
-use crate::sink::MqttSettings;
 use crate::track::TemporalSettings;
 
 /// A validated config: every value checked, defaults applied, relative paths resolved.
@@ -268,5 +267,42 @@ impl Config {
             Some(config) if report.is_empty() => Ok(config),
             _ => Err(report.finish(file)),
         }
+    }
+}
+
+/// `[counts.mqtt]`: where and how counts are published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MqttSettings {
+    /// The broker's host name or address.
+    pub host: String,
+    /// Default 1883.
+    pub port: u16,
+    /// Default `obscura`; unique per obscura process on one broker.
+    pub client_id: String,
+    /// The first level of every topic; default `obscura`.
+    pub topic_prefix: String,
+    pub username: Option<String>,
+    /// A file holding the password (its first line), so the config file holds no secret.
+    pub password_file: Option<PathBuf>,
+    /// Home Assistant discovery under this prefix (usually `homeassistant`); `None`: off.
+    pub discovery_prefix: Option<String>,
+}
+
+impl MqttSettings {
+    pub fn new(host: impl Into<String>) -> Self {
+        Self {
+            host: host.into(),
+            port: 1883,
+            client_id: "obscura".to_owned(),
+            topic_prefix: "obscura".to_owned(),
+            username: None,
+            password_file: None,
+            discovery_prefix: None,
+        }
+    }
+
+    /// `{prefix}/status`: `online` / `offline`, retained.
+    pub fn status_topic(&self) -> String {
+        format!("{}/status", self.topic_prefix)
     }
 }

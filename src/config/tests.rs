@@ -281,7 +281,7 @@ fn mqtt_turns_the_sqlite_store_on_for_its_outbox() {
     let counts = parse(text).unwrap().counts;
     assert_eq!(counts.sqlite, Some(PathBuf::from("/etc/obscura/counts.sqlite")));
     let mqtt = counts.mqtt.unwrap();
-    assert_eq!(mqtt, crate::sink::MqttSettings::new("broker.lan"));
+    assert_eq!(mqtt, crate::config::MqttSettings::new("broker.lan"));
     assert_eq!(
         (mqtt.client_id.as_str(), mqtt.topic_prefix.as_str(), mqtt.port),
         ("obscura", "obscura", 1883)

@@ -15,16 +15,15 @@ use super::raw::{
 };
 use super::recover::Dropped;
 use super::{
-    CameraConfig, Config, CountsConfig, EncoderSettings, OutputConfig, RedactConfig, RtspSettings, Secret,
-    Source, Transport,
+    CameraConfig, Config, CountsConfig, EncoderSettings, MqttSettings, OutputConfig, RedactConfig,
+    RtspSettings, Secret, Source, Transport,
 };
 use crate::count::{Line, Zone};
 use crate::detect::{DetectorSettings, ExecutionProvider, Threads, Tiling};
+use crate::geometry::Anchor;
 use crate::geometry::Point;
 use crate::redact::color::Rgb;
 use crate::redact::policy::{Method, Target};
-use crate::sink::MqttSettings;
-use crate::track::Anchor;
 
 /// Checks `raw`, reporting every problem into `report`; the `Config` is only meaningful when
 /// `report` stayed empty.

@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::{CountError, Frame, check_normalised};
+use crate::geometry::Anchor;
 use crate::geometry::Point;
-use crate::track::Anchor;
 
 /// Which way a track crossed a line. A *side* of a line is named after the crossing that ends on
 /// it: the `in` side is to the right of the line's direction as seen on the image (x right,

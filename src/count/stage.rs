@@ -5,42 +5,44 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use std::hash::Hash;
+
 use super::{Closed, CountError, Counter, Pass};
-use crate::track::TrackId;
 
 /// Where closed buckets go (the count files, the store, `/metrics`).
 pub type ClosedSink = Box<dyn FnMut(Closed) + Send>;
 
 /// A counter shared by a camera's planner (passes) and its supervisor (restarts, clock, close).
-pub struct CountStage {
-    inner: Mutex<Inner>,
+/// `K` identifies a track (the tracker's ids in the pipeline).
+pub struct CountStage<K> {
+    inner: Mutex<Inner<K>>,
 }
 
-struct Inner {
-    counter: Counter<TrackId>,
+struct Inner<K> {
+    counter: Counter<K>,
     sink: ClosedSink,
     /// The latest time given, ms: passes are kept in order across reconnects.
     last_ms: u64,
 }
 
-impl std::fmt::Debug for CountStage {
+impl<K> std::fmt::Debug for CountStage<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CountStage").finish_non_exhaustive()
     }
 }
 
-impl CountStage {
-    pub fn new(counter: Counter<TrackId>, sink: ClosedSink) -> Self {
+impl<K: Copy + Eq + Hash> CountStage<K> {
+    pub fn new(counter: Counter<K>, sink: ClosedSink) -> Self {
         Self { inner: Mutex::new(Inner { counter, sink, last_ms: 0 }) }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner<K>) -> T) -> T {
         f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Counts one pass. A pass stamped before the latest one (a new connection's clock a little
     /// behind) is counted at the latest time instead.
-    pub fn pass(&self, pass: &Pass<'_, TrackId>) -> Result<(), CountError> {
+    pub fn pass(&self, pass: &Pass<'_, K>) -> Result<(), CountError> {
         self.with(|inner| {
             let time_ms = pass.time_ms.max(inner.last_ms);
             inner.last_ms = time_ms;
@@ -75,7 +77,7 @@ impl CountStage {
     }
 }
 
-impl Inner {
+impl<K> Inner<K> {
     fn emit(&mut self, closed: Closed) {
         if !closed.is_empty() {
             (self.sink)(closed);

@@ -3,7 +3,8 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::track::{Anchor, TrackId};
+use crate::geometry::Anchor;
+use crate::track::TrackId;
 
 const W: u32 = 1920;
 const H: u32 = 1080;

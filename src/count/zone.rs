@@ -2,8 +2,8 @@
 //! long (dwell).
 
 use super::{CountError, Frame, check_normalised};
+use crate::geometry::Anchor;
 use crate::geometry::Point;
-use crate::track::Anchor;
 
 /// A counting zone, validated, in normalised coordinates (0..1 of frame width and height).
 ///

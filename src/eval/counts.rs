@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::count::{Closed, LineTotals};
+use crate::geometry::Anchor;
 use crate::geometry::Point;
-use crate::track::Anchor;
 
 /// Parses a line given as `"x0,y0,x1,y1"` (normalised 0..1: from, then to).
 pub fn parse_line(text: &str) -> Result<(Point, Point), String> {

@@ -6,13 +6,12 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
-
 use super::counts_db::{CountDb, CountDbError};
 use super::mqtt::{Entity, MqttError, MqttPublisher};
+use super::rows::{line_json, zone_json};
 use crate::clock::rfc3339;
 use crate::config::CountsConfig;
-use crate::count::{Closed, LineBucket, Published, ZoneBucket};
+use crate::count::{Closed, Published};
 
 /// The CSV columns; zones leave `in`/`out` empty, lines the zone columns (dwell times are in the
 /// JSONL sink only).
@@ -170,31 +169,6 @@ impl CountFiles {
         }
         Ok(())
     }
-}
-
-/// A closed line bucket as published (JSONL rows and MQTT payloads), under the floor `min_count`:
-/// `{"camera":…,"line":…,"start":…,"end":…,"passes":…,"in":…,"out":…}`.
-pub(crate) fn line_json(bucket: &LineBucket, min_count: u64) -> serde_json::Value {
-    let p = bucket.published(min_count);
-    json!({
-        "camera": p.camera, "line": p.line, "start": rfc3339(p.start_ms), "end": rfc3339(p.end_ms),
-        "passes": p.passes, "in": p.in_count, "out": p.out_count,
-    })
-}
-
-/// A closed zone bucket as published, under the floor `min_count`.
-pub(crate) fn zone_json(bucket: &ZoneBucket, min_count: u64) -> serde_json::Value {
-    let p = bucket.published(min_count);
-    let dwell: Vec<_> = p
-        .dwell
-        .iter()
-        .map(|d| json!({"from_s": d.from_ms / 1000, "to_s": d.to_ms.map(|t| t / 1000), "count": d.count}))
-        .collect();
-    json!({
-        "camera": p.camera, "zone": p.zone, "start": rfc3339(p.start_ms), "end": rfc3339(p.end_ms),
-        "passes": p.passes, "entries": p.entries, "occupancy_min": p.occupancy_min,
-        "occupancy_max": p.occupancy_max, "occupancy_mean": p.occupancy_mean, "dwell": dwell,
-    })
 }
 
 fn published(p: &Published) -> String {

@@ -7,6 +7,7 @@ mod counts_db;
 mod mp4;
 mod mp4_scrub;
 pub mod mqtt;
+mod rows;
 mod temp;
 
 pub use counts::{CSV_HEADER, CountFileError, CountFiles};

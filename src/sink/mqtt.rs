@@ -22,49 +22,14 @@ use rumqttc::{AsyncClient, ConnectReturnCode, Event, LastWill, MqttOptions, Outg
 use rusqlite::{Connection, params};
 use serde_json::json;
 
-use super::counts::{line_json, zone_json};
+use super::rows::{line_json, zone_json};
 use crate::count::Closed;
 
-/// `[counts.mqtt]`: where and how counts are published.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MqttSettings {
-    /// The broker's host name or address.
-    pub host: String,
-    /// Default 1883.
-    pub port: u16,
-    /// Default `obscura`; unique per obscura process on one broker.
-    pub client_id: String,
-    /// The first level of every topic; default `obscura`.
-    pub topic_prefix: String,
-    pub username: Option<String>,
-    /// A file holding the password (its first line), so the config file holds no secret.
-    pub password_file: Option<PathBuf>,
-    /// Home Assistant discovery under this prefix (usually `homeassistant`); `None`: off.
-    pub discovery_prefix: Option<String>,
-}
+pub use crate::config::MqttSettings;
 
-impl MqttSettings {
-    pub fn new(host: impl Into<String>) -> Self {
-        Self {
-            host: host.into(),
-            port: 1883,
-            client_id: "obscura".to_owned(),
-            topic_prefix: "obscura".to_owned(),
-            username: None,
-            password_file: None,
-            discovery_prefix: None,
-        }
-    }
-
-    /// `{prefix}/status`: `online` / `offline`, retained.
-    pub fn status_topic(&self) -> String {
-        format!("{}/status", self.topic_prefix)
-    }
-
-    /// The retained status message `online` or `offline`.
-    fn status(&self, payload: &str) -> Message {
-        Message { topic: self.status_topic(), payload: payload.to_owned(), retain: true }
-    }
+/// The retained status message `online` or `offline` of `settings`.
+fn status(settings: &MqttSettings, payload: &str) -> Message {
+    Message { topic: settings.status_topic(), payload: payload.to_owned(), retain: true }
 }
 
 /// What a topic counts: a line or a zone.
@@ -207,12 +172,13 @@ impl Shared {
     }
 }
 
-/// The publisher thread: sends the outbox of a count store to the broker, in order.
+/// The publisher: a task on the process's async runtime that sends the outbox of a count store to the broker, in order.
 #[derive(Debug)]
 pub struct MqttPublisher {
     shared: Arc<Shared>,
     outbox: PathBuf,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// The publishing task, on the process's async runtime.
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl MqttPublisher {
@@ -235,17 +201,13 @@ impl MqttPublisher {
             settings: settings.clone(),
             password,
             discovery: discovery_messages(settings, &entities),
-            conn,
+            conn: Mutex::new(conn),
             outbox: outbox.to_owned(),
             shared: shared.clone(),
         };
-        let runtime =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(MqttError::Start)?;
-        let thread = std::thread::Builder::new()
-            .name("mqtt".into())
-            .spawn(move || runtime.block_on(session.run()))
-            .map_err(MqttError::Start)?;
-        Ok(Self { shared, outbox: outbox.to_owned(), thread: Some(thread) })
+        let runtime = crate::runtime::runtime().map_err(|e| MqttError::Start(std::io::Error::other(e)))?;
+        let task = runtime.spawn(session.run());
+        Ok(Self { shared, outbox: outbox.to_owned(), task: Some(task) })
     }
 
     /// New rows are in the outbox: send them now rather than at the next tick.
@@ -271,11 +233,13 @@ impl MqttPublisher {
     }
 
     fn stop(&mut self, drain: Duration) {
-        if let Some(thread) = self.thread.take() {
+        if let Some(task) = self.task.take() {
             *self.shared.deadline.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some(Instant::now() + drain);
             self.shared.wake.notify_one();
-            let _ = thread.join();
+            if let Ok(runtime) = crate::runtime::runtime() {
+                let _ = runtime.block_on(task);
+            }
         }
     }
 }
@@ -367,12 +331,17 @@ struct Session {
     settings: MqttSettings,
     password: Option<String>,
     discovery: Vec<Message>,
-    conn: Connection,
+    /// Behind a mutex (never held across an await) so the session can run on any worker.
+    conn: Mutex<Connection>,
     outbox: PathBuf,
     shared: Arc<Shared>,
 }
 
 impl Session {
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     async fn run(self) {
         let broker = format!("{}:{}", self.settings.host, self.settings.port);
         let mut wait = BACKOFF.0;
@@ -390,7 +359,7 @@ impl Session {
                 Ended::Drained | Ended::OutOfTime => return,
                 Ended::Broken(why) => {
                     if !reported {
-                        let waiting = pending(&self.conn).unwrap_or(0);
+                        let waiting = pending(&self.db()).unwrap_or(0);
                         tracing::warn!(
                             "MQTT broker {broker}: {why}; counts wait in the outbox ({waiting} message(s)) and are \
                              sent when it is back"
@@ -481,7 +450,7 @@ impl Session {
         // discovery). Then, by packet id, waiting for the broker's acknowledgement.
         let mut sent: VecDeque<Option<i64>> = VecDeque::new();
         let mut unacked: HashMap<u16, Option<i64>> = HashMap::new();
-        let online = self.settings.status("online");
+        let online = status(&self.settings, "online");
         for message in std::iter::once(&online).chain(&self.discovery) {
             if let Err(e) = publish(client, message).await {
                 return broken(&e);
@@ -495,7 +464,8 @@ impl Session {
             // Keep the window full, in id order.
             let room = WINDOW.saturating_sub(sent.len() + unacked.len());
             if room > 0 {
-                match rows_after(&self.conn, last, room) {
+                let rows = rows_after(&self.db(), last, room);
+                match rows {
                     Ok(rows) => {
                         outbox_empty = rows.is_empty();
                         for row in rows {
@@ -530,7 +500,7 @@ impl Session {
                 Some(Ok(Event::Incoming(Packet::PubAck(ack)))) => {
                     // A row that cannot be deleted is sent again later: at least once.
                     if let Some(Some(id)) = unacked.remove(&ack.pkid)
-                        && let Err(e) = self.conn.execute("DELETE FROM mqtt_outbox WHERE id = ?1", [id])
+                        && let Err(e) = self.db().execute("DELETE FROM mqtt_outbox WHERE id = ?1", [id])
                     {
                         tracing::error!("MQTT outbox {}: {e}", self.outbox.display());
                     }
@@ -544,7 +514,7 @@ impl Session {
 
     /// A clean goodbye: `offline` (acknowledged, or up to a second), then DISCONNECT.
     async fn sign_off(&self, client: &AsyncClient, incoming: &mut Events) {
-        if publish(client, &self.settings.status("offline")).await.is_err() {
+        if publish(client, &status(&self.settings, "offline")).await.is_err() {
             return;
         }
         let acked = async {

@@ -39,6 +39,7 @@ mod tests;
 use std::fmt;
 
 use crate::detect::Detection;
+pub use crate::geometry::Anchor;
 use crate::geometry::{Point, Rect};
 
 use kalman::{BoxFilter, rect_from};
@@ -192,26 +193,6 @@ pub struct Velocity {
     pub w: f32,
     /// Of the height.
     pub h: f32,
-}
-
-/// The point of a box that stands for where a person is, for line crossings and zones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Anchor {
-    /// The box centre: for faces and heads.
-    Center,
-    /// The middle of the bottom edge, the feet of a person box: for lines drawn on the floor.
-    BottomCenter,
-}
-
-impl Anchor {
-    /// This anchor's point of `rect`.
-    pub fn point(self, rect: &Rect) -> Point {
-        let cx = (rect.x0 + rect.x1) / 2.0;
-        match self {
-            Anchor::Center => Point::new(cx, (rect.y0 + rect.y1) / 2.0),
-            Anchor::BottomCenter => Point::new(cx, rect.y1),
-        }
-    }
 }
 
 /// One tracked object: geometry and counts, nothing that identifies a person.

@@ -127,7 +127,7 @@ impl PlanCounts {
 pub struct Counting<'d> {
     /// The stream time of frame timestamp 0, ms since the Unix epoch.
     pub start_ms: u64,
-    pub stage: &'d CountStage,
+    pub stage: &'d CountStage<TrackId>,
 }
 
 struct Pending {

@@ -110,7 +110,7 @@ impl Service {
     pub fn get(&self, path: &str) -> Option<String> {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.http)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
         Some(response.split_once("\r\n\r\n")?.1.to_owned())
