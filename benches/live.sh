@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Live cameras at once on this box: N RTSP cameras of real footage at 1080p25 (the bundled film
+# scaled up by ffmpeg, served by scripts/rtsp-test-server, one session per camera), each redacting
+# faces with detection every 3rd frame and counting people on one line, for SECONDS seconds.
+# Reports per camera: frames decoded, frames dropped (live queues drop the oldest when detection
+# falls behind) and fail-closed, and the process's CPU and peak RSS; real time means decoded ≈
+# 25 fps × SECONDS and no drop.
+#
+#   benches/live.sh [CAMERAS=4] [SECONDS=60] [WIDTHxHEIGHT=1920x1080]
+#
+# Uses the release build ($OBSCURA_BIN to run another). A benchmark, not a test: run it on a quiet
+# machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+cameras=${1:-4}
+seconds=${2:-60}
+size=${3:-1920x1080}
+dir=${LIVE_BENCH_DIR:-/tmp/obscura-live-bench}
+rm -rf "$dir" && mkdir -p "$dir"
+./scripts/setup >/dev/null
+if [ -n "${OBSCURA_BIN:-}" ]; then
+  bin=$OBSCURA_BIN
+else
+  cargo build --release --locked --quiet
+  bin="$CARGO_TARGET_DIR/release/obscura"
+fi
+
+clip="$dir/clip-$size.mp4"
+ffmpeg -v error -y -i sample_media/street.mp4 -an -t "$((seconds + 30))" \
+  -vf "scale=${size/x/:}:flags=bicubic,fps=25" -c:v libx264 -preset veryfast -crf 20 -g 50 -bf 0 "$clip"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rtsp_port=$(free_port)
+http_port=$(free_port)
+/usr/bin/python3 scripts/rtsp-test-server --port "$rtsp_port" --file "$clip" >"$dir/server.out" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q ready "$dir/server.out" && break; sleep 0.1; done
+
+{
+  printf '[http]\nlisten = "127.0.0.1:%s"\n\n[counts]\nbucket = "1m"\nsqlite = "counts.sqlite"\n\n' "$http_port"
+  for i in $(seq "$cameras"); do
+    printf '[[camera]]\nname = "cam%s"\nsource = "rtsp://127.0.0.1:%s/cam"\n' "$i" "$rtsp_port"
+    printf '[camera.redact]\ntarget = "faces"\ndetect_every = 3\n'
+    printf '[[camera.line]]\nname = "middle"\nfrom = [0.5, 0.0]\nto = [0.5, 1.0]\n\n'
+  done
+} >"$dir/obscura.toml"
+
+"$bin" run --config "$dir/obscura.toml" 2>"$dir/obscura.log" &
+pid=$!
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# Warm-up: models loaded and every camera streaming.
+sleep 10
+cpu0=$(cpu)
+curl -s "http://127.0.0.1:$http_port/api/cameras" >"$dir/start.json"
+curl -s "http://127.0.0.1:$http_port/metrics" >"$dir/metrics-start.txt"
+sleep "$seconds"
+cpu1=$(cpu)
+curl -s "http://127.0.0.1:$http_port/api/cameras" >"$dir/end.json"
+curl -s "http://127.0.0.1:$http_port/metrics" >"$dir/metrics.txt"
+peak=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+kill -TERM "$pid"
+wait "$pid" || true
+
+python3 - "$dir" "$seconds" "$cpu0" "$cpu1" "$ticks" "$peak" "$size" <<'EOF'
+import json, re, sys
+d, seconds, cpu0, cpu1, ticks, peak, size = sys.argv[1:]
+def passes(path):
+    return {m[1]: int(m[2]) for m in re.finditer(r'obscura_detection_seconds_count\{camera="([^"]+)"\} (\d+)', open(path).read())}
+p0, p1 = passes(f"{d}/metrics-start.txt"), passes(f"{d}/metrics.txt")
+seconds = int(seconds)
+start = {c["name"]: c for c in json.load(open(f"{d}/start.json"))["cameras"]}
+end = {c["name"]: c for c in json.load(open(f"{d}/end.json"))["cameras"]}
+cpu = (int(cpu1) - int(cpu0)) / int(ticks)
+print(f"| camera ({size}, 25 fps sent) | decoded fps | detections/s | dropped | fail-closed | reconnects |")
+print("|---|---|---|---|---|---|")
+for name, e in sorted(end.items()):
+    s = start.get(name, {"frames": 0, "frames_dropped": 0, "frames_fail_closed": 0})
+    decoded = e["frames"] - s["frames"]
+    rate = (p1.get(name, 0) - p0.get(name, 0)) / seconds
+    print(f"| {name} | {decoded / seconds:.1f} | {rate:.1f} | {e['frames_dropped'] - s['frames_dropped']} "
+          f"| {e['frames_fail_closed'] - s['frames_fail_closed']} | {e['reconnects']} |")
+print(f"\nCPU: {cpu:.0f} s in {seconds} s ({cpu / seconds * 100:.0f} % of one core); peak RSS {int(peak) / 1024:.0f} MiB")
+EOF
