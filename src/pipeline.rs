@@ -606,6 +606,92 @@ mod tests {
     use crate::detect::Detection;
     use crate::geometry::{Rect, Shape};
 
+    /// A live source that gives `total` tiny frames as fast as it is pulled.
+    struct ScriptedLive {
+        next: u64,
+        total: u64,
+    }
+
+    impl FrameSource for ScriptedLive {
+        fn pull(&mut self, _: Duration) -> Result<Decoded, SourceError> {
+            if self.next == self.total {
+                return Ok(Decoded::End);
+            }
+            let mut frame = Frame::from_still(crate::frame::StillImage {
+                width: 32,
+                height: 24,
+                channels: 3,
+                data: vec![200; 32 * 24 * 3],
+            });
+            frame.meta.index = self.next;
+            self.next += 1;
+            Ok(Decoded::Frame(frame))
+        }
+        fn frames(&self) -> u64 {
+            self.next
+        }
+        fn is_live(&self) -> bool {
+            true
+        }
+    }
+
+    /// A detector slower than the camera: 5 ms a pass.
+    struct Slow;
+
+    impl FrameDetector for Slow {
+        fn target(&self) -> crate::redact::Target {
+            crate::redact::Target::Faces
+        }
+        fn detect(&mut self, _: &Frame) -> Result<crate::detect::Found, crate::detect::DetectError> {
+            std::thread::sleep(Duration::from_millis(5));
+            Ok(crate::detect::Found::default())
+        }
+    }
+
+    #[test]
+    fn a_live_source_drops_the_oldest_frames_whole_and_counts_them() {
+        let stats = Arc::new(CameraStats::new("scripted"));
+        let mut detector = Slow;
+        let seen = std::sync::Mutex::new(Vec::new());
+        let mut observe = |frame: &Frame, regions: &FrameRegions| {
+            assert!(!matches!(regions, FrameRegions::None), "every frame goes to redaction with a plan");
+            seen.lock().unwrap().push(frame.meta().index);
+        };
+        let redaction = Redaction::new(
+            crate::redact::Target::Faces,
+            crate::redact::Method::Fill,
+            crate::redact::Rgb { r: 0, g: 0, b: 0 },
+            Vec::new(),
+        )
+        .unwrap();
+        let job = VideoJob {
+            input: PathBuf::from("scripted"),
+            source: Some(Box::new(ScriptedLive { next: 0, total: 300 })),
+            stats: Some(stats.clone()),
+            output: None,
+            redaction,
+            detection: Some(super::Detection {
+                detector: &mut detector,
+                every: 3,
+                temporal: TemporalSettings::default(),
+                counting: None,
+            }),
+            audit: None,
+            encoder: EncoderSettings::default(),
+            companion: None,
+        };
+        let report = job.run_observed(&Shutdown::new(), &NoProgress, Some(&mut observe)).unwrap();
+        let seen = seen.into_inner().unwrap();
+        let dropped = stats.dropped_by(DropReason::QueueFull);
+        assert_eq!(report.frames, 300, "every frame decoded");
+        assert!(dropped > 100, "the slow detector made the source drop frames: {dropped}");
+        assert_eq!(seen.len() as u64 + dropped, 300, "a frame is either dropped whole or redacted");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order, the newest kept");
+        assert_eq!(stats.frames(), 300);
+        // Every frame after a hole had a detection pass of its own: no mask older than it looks.
+        assert!(report.plan.passes as usize >= seen.windows(2).filter(|w| w[1] > w[0] + 1).count());
+    }
+
     #[test]
     fn audit_faces_are_split_by_whether_the_masks_cover_them() {
         let mask = [Shape::Ellipse(Rect::new(100.0, 100.0, 200.0, 200.0))];

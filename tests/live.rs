@@ -46,7 +46,15 @@ fn a_camera_that_goes_away_is_reconnected_and_sigterm_ends_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = RtspServer::start(&sample(), &[]);
     let http = free_port();
-    let config = config(dir.path(), http, &live_camera("door", &server.url(), ""));
+    // A file camera beside the live one: it ends by itself, its video complete, while the live
+    // camera goes on.
+    let clip = sample_clip(dir.path(), 20);
+    let file = format!(
+        "[[camera]]\nname = \"recording\"\nsource = \"{}\"\n[camera.redact]\ntarget = \"frame\"\n\
+         [camera.output]\nvideo = \"recording.mp4\"\n\n",
+        str(&clip)
+    );
+    let config = config(dir.path(), http, &(live_camera("door", &server.url(), "") + &file));
     let mut service = Service::start(&config, http);
     let before = service.wait_for("door", Duration::from_secs(60), "the camera streams", streaming(30));
     assert_eq!(before["reconnects"], 0, "{before}");
@@ -62,6 +70,12 @@ fn a_camera_that_goes_away_is_reconnected_and_sigterm_ends_cleanly() {
         c["state"] == "streaming" && frames(c) > seen + 5
     });
     let took = back.elapsed();
+    eprintln!("streaming again {:.1} s after the server's return", took.as_secs_f64());
+    assert!(
+        took <= Duration::from_secs(5),
+        "streaming again {:.1} s after the server's return",
+        took.as_secs_f64()
+    );
     assert!(
         took <= Duration::from_secs(6),
         "streaming again {:.1} s after the server's return",
@@ -96,6 +110,13 @@ fn a_camera_that_goes_away_is_reconnected_and_sigterm_ends_cleanly() {
         "the open bucket was closed and written at SIGTERM: {rows} rows, {passes} passes\n{log}"
     );
     assert!(files_in(dir.path()).iter().all(|f| !f.ends_with(".part")), "{:?}", files_in(dir.path()));
+    let frames_in_clip = timestamps(&clip).len();
+    assert!(
+        log.contains(&format!("camera recording: {frames_in_clip} frames")),
+        "the file camera ended by itself: {log}"
+    );
+    assert_eq!(timestamps(&dir.path().join("recording.mp4")).len(), timestamps(&clip).len());
+    assert!(dir.path().join("recording.mp4.privacy.json").exists());
 }
 
 /// A camera that keeps its session open but stops sending (no EOS, no error) is caught by the

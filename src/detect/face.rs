@@ -133,3 +133,29 @@ impl FaceDetector {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audit_sees_small_frames_at_twice_detections_scale() {
+        let models = crate::detect::models_dir();
+        if !models.join(CENTERFACE_FILE).exists() {
+            crate::skip_test("models/ is missing (scripts/setup fetches it)");
+            return;
+        }
+        let crop = Crop { x: 0, y: 0, w: 640, h: 360 };
+        // Detection at the default input sees a 640×360 frame at its own size…
+        let detection = FaceDetector::load(&models, FaceSettings::default()).unwrap();
+        assert_eq!((detection.layout(crop).content_w, detection.layout(crop).content_h), (640, 360));
+        // …and the audit, asked for twice that, really sees it at twice the size.
+        let audit = FaceSettings { input_long_side: 1280, max_scale: 2.0, ..FaceSettings::default() };
+        let audit = FaceDetector::load(&models, audit).unwrap();
+        assert_eq!((audit.layout(crop).content_w, audit.layout(crop).content_h), (1280, 720));
+        // A 1080p frame: detection at 1/3, the audit at 2/3.
+        let big = Crop { x: 0, y: 0, w: 1920, h: 1080 };
+        assert_eq!(detection.layout(big).content_w, 640);
+        assert_eq!(audit.layout(big).content_w, 1280);
+    }
+}

@@ -156,10 +156,8 @@ pub struct Planner<'d, 'c> {
     counting: Option<Counting<'c>>,
     /// The person tracks at the previous pass, to tell the counter which ended.
     known: Vec<TrackId>,
-    /// The source's number of the latest frame pushed.
-    last_input: Option<u64>,
-    /// Frames `i` with `i % every == phase` get a detection pass.
-    phase: u64,
+    /// The source frame number of the latest detection pass: the next runs `every` frames later.
+    last_pass: Option<u64>,
 }
 
 impl std::fmt::Debug for Planner<'_, '_> {
@@ -194,8 +192,7 @@ impl<'d, 'c> Planner<'d, 'c> {
             counts: PlanCounts::default(),
             counting: None,
             known: Vec::new(),
-            last_input: None,
-            phase: 0,
+            last_pass: None,
         })
     }
 
@@ -212,17 +209,14 @@ impl<'d, 'c> Planner<'d, 'c> {
     /// Takes the next frame; hands every frame whose look-ahead is complete to `emit`, in order.
     /// Stops early (returns `false`) when `emit` does.
     pub fn push(&mut self, frame: Frame, emit: &mut impl FnMut(Frame, FrameRegions) -> bool) -> bool {
-        let index = self.next;
-        self.next += 1;
-        // A hole in the source's frame numbers (a live camera's frames were dropped): the frames
-        // since the latest pass are further apart in time than their count says, so this frame
-        // gets a pass of its own, and the cadence restarts from it.
-        let after_hole = self.last_input.is_some_and(|last| frame.meta().index > last + 1);
-        self.last_input = Some(frame.meta().index);
-        if after_hole {
-            self.phase = index % self.every;
-        }
-        if index % self.every == self.phase {
+        // Frames are numbered as the source numbered them: a live camera's frames dropped before
+        // the planner leave holes, and detection cadence, staleness and the trackers' motion all
+        // count source frames (time), not frames that made it here. Without holes (files) this is
+        // 0, 1, 2, …
+        let index = frame.meta().index.max(self.next);
+        self.next = index + 1;
+        if self.last_pass.is_none_or(|last| index >= last + self.every) {
+            self.last_pass = Some(index);
             self.detect(&frame, index);
         }
         let fail = match (self.latest_pass, self.last_ok) {
@@ -462,10 +456,10 @@ mod tests {
     }
 
     #[test]
-    fn a_hole_in_the_frame_numbers_gets_a_pass_of_its_own() {
-        // A live camera's frames 4..=9 were dropped before the planner: frame 10 is detected
-        // at once (its masks would otherwise come from frame 3's, 7 frames older than it looks),
-        // and the cadence restarts from it.
+    fn cadence_counts_source_frames_across_holes() {
+        // A live camera's frames 4..=9 were dropped before the planner: frame 10 is 7 frames after
+        // the pass at 3, so it is detected at once (its masks would otherwise come from a pass
+        // older than it looks), and the cadence goes on from it. Dropped frames cost no extra pass.
         let mut detector =
             Scripted { target: Target::Faces, answer: |_| Ok(Found::default()), calls: Vec::new() };
         let mut planner = Planner::new(&mut detector, 3, TemporalSettings::default()).unwrap();
