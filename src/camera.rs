@@ -5,9 +5,9 @@
 //! A file camera runs once to the end of its file. A live (RTSP) camera runs until the service
 //! stops: each connection is one [`VideoJob`]; when it fails, stalls (the decoder's watchdog) or
 //! ends, the supervisor waits (1 s, doubling to 60 s; back to 1 s after a minute of streaming)
-//! and connects again. Its counting stage outlives the connections: a reconnect never closes a
-//! bucket early, and while the camera is down the clock closes buckets on time, their `passes`
-//! showing the gap. The state (`starting | streaming | backoff | stopped`) is logged once per
+//! and connects again. Its counting stage ([`CountStage`], a thread fed by a channel) outlives
+//! the connections: a reconnect never closes a bucket early, and while the camera is down the
+//! clock closes buckets on time, their `passes` showing the gap. The state (`starting | streaming | backoff | stopped`) is logged once per
 //! change (not per retry) and shown in `/metrics` and `/api/cameras`.
 
 use std::collections::BTreeMap;
@@ -147,7 +147,7 @@ pub fn run_camera(
             camera.zones.clone(),
             &shared.counts.settings,
         )?;
-        Some(CountStage::new(counter, closed_sink(shared, buckets.clone())))
+        Some(CountStage::start(counter, closed_sink(shared, buckets.clone()))?)
     } else {
         None
     };

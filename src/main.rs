@@ -383,10 +383,10 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
         let mut detector = Detector::load(&models_dir(), Target::Heads, &args.detector.settings())?;
         let closed = Arc::new(Mutex::new(Vec::new()));
         let into = closed.clone();
-        let stage = obscura::count::CountStage::new(
+        let stage = obscura::count::CountStage::start(
             Counter::new("eval", lines.clone(), Vec::new(), &settings)?,
             Box::new(move |c| into.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(c)),
-        );
+        )?;
         let counting = obscura::track::Counting { start_ms: 0, stage: &stage };
         let (mut frames, mut size) = (0u64, (0u32, 0u32));
         let mut observe = |frame: &obscura::frame::Frame, _: &FrameRegions| {

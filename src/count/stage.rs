@@ -1,28 +1,36 @@
-//! A camera's counting stage: its [`Counter`], its clock and where its closed buckets go. It
-//! outlives each connection to the camera: a reconnect ends the tracks (the new stream's tracker
-//! starts afresh) but never closes a bucket early; while the camera is down, the clock closes
-//! buckets on time with `passes` showing the gap.
-
-use std::sync::{Mutex, PoisonError};
+//! A camera's counting stage: a thread of its own that owns the camera's [`Counter`], fed by a
+//! channel: the planner sends each detection pass, the supervisor sends restarts (a reconnect:
+//! the tracks end, the open bucket stays open), clock ticks (while the camera is down, buckets
+//! close on time with `passes` showing the gap) and the close at the end. Closed buckets go to its
+//! sink from that thread. The stage outlives every connection, so a source restart never closes a
+//! bucket early.
 
 use std::hash::Hash;
+use std::sync::{Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Sender, unbounded};
 
 use super::{Closed, CountError, Counter, Pass};
+use crate::geometry::Rect;
 
 /// Where closed buckets go (the count files, the store, `/metrics`).
 pub type ClosedSink = Box<dyn FnMut(Closed) + Send>;
 
-/// A counter shared by a camera's planner (passes) and its supervisor (restarts, clock, close).
-/// `K` identifies a track (the tracker's ids in the pipeline).
-pub struct CountStage<K> {
-    inner: Mutex<Inner<K>>,
+/// What the counting stage is told.
+#[derive(Debug)]
+enum Event<K> {
+    Pass { time_ms: u64, width: u32, height: u32, tracks: Vec<(K, Rect)>, ended: Vec<K> },
+    Restart,
+    Tick(u64),
+    Close,
 }
 
-struct Inner<K> {
-    counter: Counter<K>,
-    sink: ClosedSink,
-    /// The latest time given, ms: passes are kept in order across reconnects.
-    last_ms: u64,
+/// The sending end of a camera's counting thread. `K` identifies a track (the tracker's ids in
+/// the pipeline, ground-truth ids in evaluation).
+pub struct CountStage<K> {
+    events: Sender<Event<K>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl<K> std::fmt::Debug for CountStage<K> {
@@ -31,50 +39,92 @@ impl<K> std::fmt::Debug for CountStage<K> {
     }
 }
 
-impl<K: Copy + Eq + Hash> CountStage<K> {
-    pub fn new(counter: Counter<K>, sink: ClosedSink) -> Self {
-        Self { inner: Mutex::new(Inner { counter, sink, last_ms: 0 }) }
+impl<K: Copy + Eq + Hash + Send + 'static> CountStage<K> {
+    /// Starts the counting thread of `counter`, handing closed buckets to `sink`.
+    pub fn start(counter: Counter<K>, sink: ClosedSink) -> std::io::Result<Self> {
+        let (events, inbox) = unbounded::<Event<K>>();
+        let thread = std::thread::Builder::new().name("count".into()).spawn(move || {
+            let mut stage = Inner { counter, sink, last_ms: 0 };
+            for event in inbox {
+                match event {
+                    Event::Pass { time_ms, width, height, tracks, ended } => {
+                        // A new connection's clock a little behind the last pass: counted at the
+                        // latest time instead.
+                        let time_ms = time_ms.max(stage.last_ms);
+                        stage.last_ms = time_ms;
+                        let pass = Pass { time_ms, width, height, tracks: &tracks, ended: &ended };
+                        match stage.counter.observe(&pass) {
+                            Ok(closed) => stage.emit(closed),
+                            Err(err) => tracing::warn!(%err, "counting skipped a pass"),
+                        }
+                    }
+                    Event::Restart => stage.counter.end_tracks(),
+                    Event::Tick(now_ms) => {
+                        if now_ms >= stage.last_ms {
+                            stage.last_ms = now_ms;
+                            let closed = stage.counter.advance_clock(now_ms);
+                            stage.emit(closed);
+                        }
+                    }
+                    Event::Close => {
+                        let closed = stage.counter.close_all();
+                        stage.emit(closed);
+                        return;
+                    }
+                }
+            }
+        })?;
+        Ok(Self { events, thread: Mutex::new(Some(thread)) })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Inner<K>) -> T) -> T {
-        f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Counts one pass. A pass stamped before the latest one (a new connection's clock a little
-    /// behind) is counted at the latest time instead.
+    /// Counts one pass (on the counting thread).
     pub fn pass(&self, pass: &Pass<'_, K>) -> Result<(), CountError> {
-        self.with(|inner| {
-            let time_ms = pass.time_ms.max(inner.last_ms);
-            inner.last_ms = time_ms;
-            let closed = inner.counter.observe(&Pass { time_ms, ..*pass })?;
-            inner.emit(closed);
-            Ok(())
-        })
+        let _ = self.events.send(Event::Pass {
+            time_ms: pass.time_ms,
+            width: pass.width,
+            height: pass.height,
+            tracks: pass.tracks.to_vec(),
+            ended: pass.ended.to_vec(),
+        });
+        Ok(())
     }
 
     /// The stream restarted (a reconnect): every track ends; the open bucket stays open.
     pub fn restart(&self) {
-        self.with(|inner| inner.counter.end_tracks());
+        let _ = self.events.send(Event::Restart);
     }
 
     /// Moves the clock to `now_ms` without a pass: buckets that ended close on time.
     pub fn tick(&self, now_ms: u64) {
-        self.with(|inner| {
-            if now_ms >= inner.last_ms {
-                inner.last_ms = now_ms;
-                let closed = inner.counter.advance_clock(now_ms);
-                inner.emit(closed);
-            }
-        });
+        let _ = self.events.send(Event::Tick(now_ms));
     }
 
-    /// Closes the open bucket (end of a file, or the service stopping).
+    /// Closes the open bucket (end of a file, or the camera stopping) and waits until every
+    /// closed bucket has reached the sink. Later events are ignored.
     pub fn close(&self) {
-        self.with(|inner| {
-            let closed = inner.counter.close_all();
-            inner.emit(closed);
-        });
+        let _ = self.events.send(Event::Close);
+        if let Some(thread) = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the counting thread panicked");
+        }
     }
+}
+
+impl<K> Drop for CountStage<K> {
+    fn drop(&mut self) {
+        let _ = self.events.send(Event::Close);
+        if let Some(thread) = self.thread.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Inner<K> {
+    counter: Counter<K>,
+    sink: ClosedSink,
+    /// The latest time given, ms: passes are kept in order across reconnects.
+    last_ms: u64,
 }
 
 impl<K> Inner<K> {
