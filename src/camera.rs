@@ -26,6 +26,7 @@ use crate::pipeline::{Audit, Detection, JobReport, NoProgress, Shutdown, VideoJo
 use crate::redact::Redaction;
 use crate::report::RedactionSettings;
 use crate::sink::CountFiles;
+use crate::sink::mqtt::{Entity, Kind};
 use crate::source::{RtspInput, VideoDecoder};
 use crate::stats::{CameraState, CameraStats};
 use crate::track::Counting;
@@ -45,6 +46,49 @@ pub struct Shared {
     pub pool: Arc<rayon::ThreadPool>,
     pub count_files: Option<Arc<Mutex<CountFiles>>>,
     pub metrics: Arc<Metrics>,
+}
+
+impl Shared {
+    /// What the cameras of `config` share: the redaction thread pool, the count files and store
+    /// (with MQTT when configured) for cameras that count, and the metrics.
+    pub fn open(config: &Config) -> Result<Self, String> {
+        let pool = match config.redaction_threads.map(crate::redact::pool::with_threads).transpose() {
+            Ok(pool) => pool.unwrap_or_else(crate::redact::pool::shared),
+            Err(err) => return Err(format!("cannot start the redaction threads: {err}")),
+        };
+        let counting = config.cameras.iter().any(CameraConfig::counts_people);
+        let entities = config
+            .cameras
+            .iter()
+            .flat_map(|c| {
+                let lines = c.lines.iter().map(|l| (Kind::Line, l.name().to_owned()));
+                let zones = c.zones.iter().map(|z| (Kind::Zone, z.name().to_owned()));
+                lines.chain(zones).map(|(kind, name)| Entity { camera: c.name.clone(), kind, name })
+            })
+            .collect();
+        let count_files = counting
+            .then(|| CountFiles::open(&config.counts, entities))
+            .transpose()
+            .map_err(|err| format!("cannot open a count file: {err}"))?
+            .map(|f| Arc::new(Mutex::new(f)));
+        let metrics = Metrics::new();
+        if let Some(gauges) = count_files.as_ref().and_then(|f| f.lock().ok()?.mqtt_gauges()) {
+            metrics.add_section(move || gauges.render());
+        }
+        Ok(Self { detector: config.detector, counts: config.counts.clone(), pool, count_files, metrics })
+    }
+
+    /// Starts the HTTP server of `config`'s `[http]` (with its token), if any; returns the
+    /// address it listens on.
+    pub fn serve_http(&self, config: &Config) -> Result<Option<std::net::SocketAddr>, String> {
+        let Some(addr) = config.http_listen else { return Ok(None) };
+        let token = config.http_token.as_ref().map(crate::config::Secret::read).transpose();
+        let token = token.map_err(|err| format!("[http] token: {err}"))?;
+        self.metrics
+            .serve(addr, token)
+            .map(Some)
+            .map_err(|err| format!("cannot serve metrics on {addr}: {err}"))
+    }
 }
 
 /// The face input size of the residual audit: twice detection's (its scale is twice detection's,

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use obscura::camera::{Service, Shared, describe_report, load_models};
-use obscura::config::{CameraConfig, Config, ConfigError, EncoderSettings, Secret, X264Preset};
+use obscura::config::{Config, ConfigError, EncoderSettings, X264Preset};
 use obscura::detect::{
     Detector, DetectorSettings, ExecutionProvider, FaceDetector, FrameDetector, Tiling, models_dir,
 };
@@ -22,7 +22,6 @@ use obscura::pipeline::{
 };
 use obscura::redact::{FrameRegions, Method, Redaction, Rgb, Target};
 use obscura::report::RedactionSettings;
-use obscura::sink::mqtt::{Entity, Kind};
 use obscura::track::PlanCounts;
 use obscura::track::{OnFail, TemporalSettings};
 
@@ -489,73 +488,11 @@ fn check(path: &Path) -> ExitCode {
                 config.cameras.len(),
                 plural(config.cameras.len())
             );
-            print!("{}", describe_config(&config));
+            print!("{}", config.describe());
             ExitCode::SUCCESS
         }
         Err(err) => config_failure(&err),
     }
-}
-
-/// What a valid config will do, a line per camera and one for the counts: for the operator to
-/// check the meaning, not just the syntax.
-fn describe_config(config: &Config) -> String {
-    let mut text = String::new();
-    for camera in &config.cameras {
-        let redact = &camera.redact;
-        let output = camera.output.video.as_ref().map_or("no video".to_owned(), |v| v.display().to_string());
-        let masks = match redact.masks.len() {
-            0 => String::new(),
-            n => format!(" + {n} fixed mask{}", plural(n)),
-        };
-        let counting = match (camera.lines.len(), camera.zones.len()) {
-            (0, 0) => String::new(),
-            (l, z) => format!("; counts {l} line{}, {z} zone{}", plural(l), plural(z)),
-        };
-        let detection = if redact.target.needs_detection() || !counting.is_empty() {
-            format!(", detection every {} frame{}", redact.detect_every, plural(redact.detect_every as usize))
-        } else {
-            String::new()
-        };
-        let live = match &camera.source {
-            obscura::config::Source::Rtsp(_) => {
-                let rtsp = &camera.rtsp;
-                let transport = match rtsp.transport {
-                    obscura::config::Transport::Tcp => "tcp",
-                    obscura::config::Transport::Udp => "udp",
-                };
-                let password = rtsp
-                    .password
-                    .as_ref()
-                    .map(|p| format!(", password from {}", p.place()))
-                    .unwrap_or_default();
-                format!(" (live over {transport}, watchdog {} s{password})", rtsp.watchdog.as_secs())
-            }
-            obscura::config::Source::File(_) => String::new(),
-        };
-        text += &format!(
-            "  camera {}: {}{live} → {output}; {} {}{masks}{detection}{counting}\n",
-            camera.name,
-            camera.source,
-            redact.target.name(),
-            redact.method.name(),
-        );
-    }
-    if config.cameras.iter().any(CameraConfig::counts_people) {
-        let counts = &config.counts;
-        let sinks: Vec<String> = [&counts.sqlite, &counts.jsonl, &counts.csv]
-            .into_iter()
-            .flatten()
-            .map(|p| p.display().to_string())
-            .chain(counts.mqtt.as_ref().map(|m| format!("mqtt://{}:{}/{}/…", m.host, m.port, m.topic_prefix)))
-            .chain(config.http_listen.map(|a| format!("http://{a}/metrics")))
-            .collect();
-        text += &format!(
-            "  counts: {}-minute buckets → {}\n",
-            counts.settings.bucket_ms / 60_000,
-            sinks.join(", ")
-        );
-    }
-    text
 }
 
 fn config_failure(err: &ConfigError) -> ExitCode {
@@ -596,49 +533,19 @@ fn run(path: &Path) -> ExitCode {
         Ok(config) => config,
         Err(err) => return config_failure(&err),
     };
-    let pool = match config.redaction_threads.map(obscura::redact::pool::with_threads).transpose() {
-        Ok(pool) => pool.unwrap_or_else(obscura::redact::pool::shared),
+    let shared = match Shared::open(&config) {
+        Ok(shared) => Arc::new(shared),
         Err(err) => {
-            eprintln!("obscura run: cannot start the redaction threads: {err}");
+            eprintln!("obscura run: {err}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let counting = config.cameras.iter().any(CameraConfig::counts_people);
-    let entities = config
-        .cameras
-        .iter()
-        .flat_map(|c| {
-            let lines = c.lines.iter().map(|l| (Kind::Line, l.name().to_owned()));
-            let zones = c.zones.iter().map(|z| (Kind::Zone, z.name().to_owned()));
-            lines.chain(zones).map(|(kind, name)| Entity { camera: c.name.clone(), kind, name })
-        })
-        .collect();
-    let count_files =
-        match counting.then(|| obscura::sink::CountFiles::open(&config.counts, entities)).transpose() {
-            Ok(files) => files.map(|f| Arc::new(Mutex::new(f))),
-            Err(err) => {
-                eprintln!("obscura run: cannot open a count file: {err}");
-                return ExitCode::from(EXIT_FAILED);
-            }
-        };
-    let metrics = obscura::metrics::Metrics::new();
-    if let Some(gauges) = count_files.as_ref().and_then(|f| f.lock().ok()?.mqtt_gauges()) {
-        metrics.add_section(move || gauges.render());
-    }
-    if let Some(addr) = config.http_listen {
-        let token = match config.http_token.as_ref().map(Secret::read).transpose() {
-            Ok(token) => token,
-            Err(err) => {
-                eprintln!("obscura run: [http] token: {err}");
-                return ExitCode::from(EXIT_FAILED);
-            }
-        };
-        match metrics.serve(addr, token) {
-            Ok(bound) => eprintln!("obscura: metrics at http://{bound}/metrics"),
-            Err(err) => {
-                eprintln!("obscura run: cannot serve metrics on {addr}: {err}");
-                return ExitCode::from(EXIT_FAILED);
-            }
+    match shared.serve_http(&config) {
+        Ok(Some(bound)) => eprintln!("obscura: metrics at http://{bound}/metrics"),
+        Ok(None) => {}
+        Err(err) => {
+            eprintln!("obscura run: {err}");
+            return ExitCode::from(EXIT_FAILED);
         }
     }
     let shutdown = Shutdown::new();
@@ -647,13 +554,7 @@ fn run(path: &Path) -> ExitCode {
     if let Err(err) = signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone()) {
         tracing::warn!(%err, "cannot install the SIGHUP handler: no config reload");
     }
-    let shared = Arc::new(Shared {
-        detector: config.detector,
-        counts: config.counts.clone(),
-        pool,
-        count_files: count_files.clone(),
-        metrics: metrics.clone(),
-    });
+    let count_files = shared.count_files.clone();
     let mut service = Service::start(&config, shared);
     let mut running = config.clone();
     let mut failed = false;

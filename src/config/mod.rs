@@ -306,3 +306,82 @@ impl MqttSettings {
         format!("{}/status", self.topic_prefix)
     }
 }
+
+impl Config {
+    /// What a valid config will do, a line per camera and one for the counts: for the operator to
+    /// check the meaning, not just the syntax.
+    pub fn describe(&self) -> String {
+        let config = self;
+        let mut text = String::new();
+        for camera in &config.cameras {
+            let redact = &camera.redact;
+            let output =
+                camera.output.video.as_ref().map_or("no video".to_owned(), |v| v.display().to_string());
+            let masks = match redact.masks.len() {
+                0 => String::new(),
+                n => format!(" + {n} fixed mask{}", plural(n)),
+            };
+            let counting = match (camera.lines.len(), camera.zones.len()) {
+                (0, 0) => String::new(),
+                (l, z) => format!("; counts {l} line{}, {z} zone{}", plural(l), plural(z)),
+            };
+            let detection = if redact.target.needs_detection() || !counting.is_empty() {
+                format!(
+                    ", detection every {} frame{}",
+                    redact.detect_every,
+                    plural(redact.detect_every as usize)
+                )
+            } else {
+                String::new()
+            };
+            let live = match &camera.source {
+                Source::Rtsp(_) => {
+                    let rtsp = &camera.rtsp;
+                    let transport = match rtsp.transport {
+                        Transport::Tcp => "tcp",
+                        Transport::Udp => "udp",
+                    };
+                    let password = rtsp
+                        .password
+                        .as_ref()
+                        .map(|p| format!(", password from {}", p.place()))
+                        .unwrap_or_default();
+                    format!(" (live over {transport}, watchdog {} s{password})", rtsp.watchdog.as_secs())
+                }
+                Source::File(_) => String::new(),
+            };
+            text += &format!(
+                "  camera {}: {}{live} → {output}; {} {}{masks}{detection}{counting}\n",
+                camera.name,
+                camera.source,
+                redact.target.name(),
+                redact.method.name(),
+            );
+        }
+        if config.cameras.iter().any(CameraConfig::counts_people) {
+            let counts = &config.counts;
+            let sinks: Vec<String> = [&counts.sqlite, &counts.jsonl, &counts.csv]
+                .into_iter()
+                .flatten()
+                .map(|p| p.display().to_string())
+                .chain(
+                    counts
+                        .mqtt
+                        .as_ref()
+                        .map(|m| format!("mqtt://{}:{}/{}/…", m.host, m.port, m.topic_prefix)),
+                )
+                .chain(config.http_listen.map(|a| format!("http://{a}/metrics")))
+                .collect();
+            text += &format!(
+                "  counts: {}-minute buckets → {}\n",
+                counts.settings.bucket_ms / 60_000,
+                sinks.join(", ")
+            );
+        }
+        text
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
