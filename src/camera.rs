@@ -452,11 +452,6 @@ impl Service {
         !self.running.is_empty()
     }
 
-    /// Whether a live camera is configured (the service then runs until stopped).
-    pub fn has_live(&self) -> bool {
-        self.running.values().any(|r| matches!(r.config.source, Source::Rtsp(_)))
-    }
-
     /// Stops every camera (their buckets close, their outputs finish) and waits for them;
     /// returns every camera's result, in the order they ended.
     pub fn stop(mut self) -> Vec<(String, anyhow::Result<String>)> {
