@@ -7,8 +7,9 @@
 //! ends, the supervisor waits (1 s, doubling to 60 s; back to 1 s after a minute of streaming)
 //! and connects again. Its counting stage ([`CountStage`], a thread fed by a channel) outlives
 //! the connections: a reconnect never closes a bucket early, and while the camera is down the
-//! clock closes buckets on time, their `passes` showing the gap. The state (`starting | streaming | backoff | stopped`) is logged once per
-//! change (not per retry) and shown in `/metrics` and `/api/cameras`.
+//! clock closes buckets on time, their `passes` showing the gap. The state (`starting |
+//! streaming | backoff | stopped`) is logged once per change (not per retry) and shown in
+//! `/metrics` and `/api/cameras`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -353,6 +354,13 @@ struct Running {
     thread: JoinHandle<anyhow::Result<String>>,
 }
 
+impl Running {
+    /// Waits for the camera's thread to end; its result.
+    fn join(self) -> anyhow::Result<String> {
+        self.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")))
+    }
+}
+
 /// Every camera of a config, each under its own supervisor thread.
 #[derive(Debug)]
 pub struct Service {
@@ -380,15 +388,14 @@ impl Service {
         let (camera, thread_stats, thread_shutdown) = (config.clone(), stats.clone(), shutdown.clone());
         let thread = std::thread::Builder::new()
             .name(format!("camera {}", config.name))
-            .spawn(move || run_camera(&camera, &shared, &thread_stats, &thread_shutdown))
-            .map_err(|e| tracing::error!(camera = %config.name, %e, "cannot start the camera's thread"));
+            .spawn(move || run_camera(&camera, &shared, &thread_stats, &thread_shutdown));
         match thread {
             Ok(thread) => {
                 self.running.insert(config.name.clone(), Running { config, stats, shutdown, thread });
             }
-            Err(()) => {
-                self.finished.push((config.name, Err(anyhow::anyhow!("cannot start the camera's thread"))))
-            }
+            Err(err) => self
+                .finished
+                .push((config.name, Err(anyhow::anyhow!("cannot start the camera's thread: {err}")))),
         }
     }
 
@@ -414,9 +421,7 @@ impl Service {
             if let Some(what) = changed {
                 let running = self.running.remove(&name).expect("listed above");
                 running.shutdown.stop();
-                let result =
-                    running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
-                self.finished.push((name.clone(), result));
+                self.finished.push((name.clone(), running.join()));
                 done.push(format!("camera {name}: {what}, stopped"));
             }
         }
@@ -436,9 +441,7 @@ impl Service {
             self.running.iter().filter(|(_, r)| r.thread.is_finished()).map(|(n, _)| n.clone()).collect();
         for name in ended {
             let running = self.running.remove(&name).expect("listed above");
-            let result =
-                running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
-            self.finished.push((name, result));
+            self.finished.push((name, running.join()));
         }
     }
 
@@ -460,9 +463,7 @@ impl Service {
         }
         let running = std::mem::take(&mut self.running);
         for (name, running) in running {
-            let result =
-                running.thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("camera thread panicked")));
-            self.finished.push((name, result));
+            self.finished.push((name, running.join()));
         }
         std::mem::take(&mut self.finished)
     }

@@ -169,7 +169,7 @@ impl CameraStats {
     pub fn start_job(&self) {
         let mut plans = self.plans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (done, current) = &mut *plans;
-        add_plan(done, current);
+        done.add(current);
         *current = PlanCounts::default();
     }
 
@@ -182,7 +182,7 @@ impl CameraStats {
     pub fn plan(&self) -> PlanCounts {
         let plans = self.plans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut total = plans.0;
-        add_plan(&mut total, &plans.1);
+        total.add(&plans.1);
         total
     }
 
@@ -292,21 +292,6 @@ pub const FAMILIES: [(&str, &str, &str); 7] = [
     ("obscura_camera_frames_fail_closed_total", "counter", "Frames redacted whole (or left out), by reason."),
     ("obscura_detection_seconds", "histogram", "Time of one detection pass."),
 ];
-
-fn add_plan(total: &mut PlanCounts, more: &PlanCounts) {
-    total.passes += more.passes;
-    total.failed_passes += more.failed_passes;
-    total.invalid_output_passes += more.invalid_output_passes;
-    total.fail_closed_error += more.fail_closed_error;
-    total.fail_closed_invalid += more.fail_closed_invalid;
-    total.fail_closed_stale += more.fail_closed_stale;
-    total.dropped += more.dropped;
-    total.max_staleness = total.max_staleness.max(more.max_staleness);
-    total.masked_frames += more.masked_frames;
-    total.masks += more.masks;
-    total.frames_with_masks += more.frames_with_masks;
-    total.max_masks = total.max_masks.max(more.max_masks);
-}
 
 /// Wall-clock ms since the epoch.
 pub fn now_ms() -> u64 {

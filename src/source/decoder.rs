@@ -4,9 +4,11 @@
 //! pass-through when the decoder already gives I420 or NV12 (the common case), so frames are the
 //! decoder's own buffers. `videoflip` turns frames upright as a player shows them when the
 //! container says the video is rotated (a phone's `rotate`/display-matrix tag, read as the
-//! stream's `image-orientation`); without such a tag it is a pass-through too. Detection, masks and
-//! the output (which carries no rotation tag) then all see what a viewer of the input sees. Non-video streams (audio, subtitles) are not decoded and go to a `fakesink`. The
-//! appsink is bounded and blocks when full: a file is never decoded faster than it is consumed.
+//! stream's `image-orientation`); without such a tag it is a pass-through too. Detection, masks
+//! and the output (which carries no rotation tag) then all see what a viewer of the input sees.
+//! Non-video streams (audio, subtitles) are not decoded and go to a `fakesink`. The appsink is
+//! bounded and blocks when full: a file is never decoded faster than it is consumed. A live
+//! camera (`rtspsrc` inside `uridecodebin`) goes through the same elements.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -123,14 +125,16 @@ impl VideoDecoder {
     pub fn open(path: &Path) -> Result<Self, SourceError> {
         check_input_file(path)?;
         crate::gst_init().map_err(|reason| SourceError::Pipeline { path: path.to_owned(), reason })?;
+        let setup = |e: &dyn std::fmt::Display| SourceError::Pipeline {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
         let filesrc = gst::ElementFactory::make("filesrc")
             .property("location", path.to_string_lossy().as_ref())
             .build()
-            .map_err(|e| SourceError::Pipeline { path: path.to_owned(), reason: e.to_string() })?;
-        let decodebin = gst::ElementFactory::make("decodebin")
-            .build()
-            .map_err(|e| SourceError::Pipeline { path: path.to_owned(), reason: e.to_string() })?;
-        Self::start(path.to_owned(), None, Some(filesrc), decodebin, Watchdog::FILE)
+            .map_err(|e| setup(&e))?;
+        let decodebin = gst::ElementFactory::make("decodebin").build().map_err(|e| setup(&e))?;
+        Self::start(path.to_owned(), Vec::new(), Some(filesrc), decodebin, Watchdog::FILE)
     }
 
     /// Connects to a live RTSP camera (`rtspsrc` inside `uridecodebin`; H.264, H.265 and whatever
@@ -150,7 +154,7 @@ impl VideoDecoder {
             .build()
             .map_err(|e| setup(&e))?;
         let settings = input.settings.clone();
-        let user = settings.user.clone();
+        let credentials = settings.user.clone().zip(password.clone());
         decodebin.connect("source-setup", false, move |args| {
             let source = args[1].get::<gst::Element>().ok()?;
             if source.find_property("protocols").is_some() {
@@ -164,7 +168,7 @@ impl VideoDecoder {
                 let timeout_us = settings.watchdog.as_micros() as u64;
                 source.set_property("tcp-timeout", timeout_us);
                 source.set_property("timeout", timeout_us);
-                if let (Some(user), Some(password)) = (&user, &password) {
+                if let Some((user, password)) = &credentials {
                     source.set_property("user-id", user.as_str());
                     source.set_property("user-pw", password.as_str());
                 }
@@ -173,16 +177,15 @@ impl VideoDecoder {
         });
         let watchdog =
             Watchdog { first_frame: input.settings.connect_timeout, between_frames: input.settings.watchdog };
-        let mut secrets = vec![input.url.clone()];
-        secrets.extend(input.settings.password.as_ref().and_then(|s| s.read().ok()));
-        let mut decoder = Self::start(label, Some(secrets), None, decodebin, watchdog)?;
+        let secrets = std::iter::once(input.url.clone()).chain(password).collect();
+        let mut decoder = Self::start(label, secrets, None, decodebin, watchdog)?;
         decoder.live = true;
         Ok(decoder)
     }
 
     fn start(
         path: PathBuf,
-        secrets: Option<Vec<String>>,
+        secrets: Vec<String>,
         filesrc: Option<gst::Element>,
         decodebin: gst::Element,
         watchdog: Watchdog,
@@ -259,7 +262,7 @@ impl VideoDecoder {
         let bus = pipeline.bus().ok_or_else(|| setup(&"pipeline has no bus"))?;
         let decoder = Self {
             path,
-            secrets: secrets.unwrap_or_default(),
+            secrets,
             live: false,
             watchdog,
             pipeline,

@@ -118,6 +118,22 @@ impl PlanCounts {
     pub fn fail_closed(&self) -> u64 {
         self.fail_closed_error + self.fail_closed_invalid + self.fail_closed_stale
     }
+
+    /// Adds `more` (another job's counts): sums, and the larger of the maxima.
+    pub fn add(&mut self, more: &PlanCounts) {
+        self.passes += more.passes;
+        self.failed_passes += more.failed_passes;
+        self.invalid_output_passes += more.invalid_output_passes;
+        self.fail_closed_error += more.fail_closed_error;
+        self.fail_closed_invalid += more.fail_closed_invalid;
+        self.fail_closed_stale += more.fail_closed_stale;
+        self.dropped += more.dropped;
+        self.max_staleness = self.max_staleness.max(more.max_staleness);
+        self.masked_frames += more.masked_frames;
+        self.masks += more.masks;
+        self.frames_with_masks += more.frames_with_masks;
+        self.max_masks = self.max_masks.max(more.max_masks);
+    }
 }
 
 /// Counting from the person tracks: each detection pass's confirmed, detected tracks go to the

@@ -226,22 +226,8 @@ pub fn ffmpeg(args: &[&str]) {
 /// Every frame of `path` as ffmpeg decodes it (applying a rotation tag, as players do), RGB,
 /// with its size: an independent reference for what a viewer sees.
 pub fn ffmpeg_frames_rgb(path: &Path) -> (usize, usize, Vec<Vec<u8>>) {
-    let probe = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "frame=width,height",
-            "-of",
-            "csv=p=0",
-        ])
-        .args(["-read_intervals", "%+#1"])
-        .arg(path)
-        .output()
-        .unwrap();
-    let dims = String::from_utf8_lossy(&probe.stdout).lines().next().unwrap_or_default().to_owned();
+    let probe = probe_video(path, "frame=width,height", &["-read_intervals", "%+#1"]);
+    let dims = probe.lines().next().unwrap_or_default().to_owned();
     let mut fields = dims.split(',').map(|v| v.trim().parse::<usize>());
     let (mut w, mut h) = match (fields.next(), fields.next()) {
         (Some(Ok(w)), Some(Ok(h))) => (w, h),
@@ -264,21 +250,18 @@ pub fn ffmpeg_frames_rgb(path: &Path) -> (usize, usize, Vec<Vec<u8>>) {
 
 /// The rotation a player applies to `path`'s video, degrees (0 when untagged).
 pub fn rotation(path: &Path) -> i64 {
+    probe_video(path, "stream_side_data=rotation", &[]).trim().parse().unwrap_or(0)
+}
+
+/// `ffprobe`'s `entries` of the first video stream of `path`, as CSV without headers.
+fn probe_video(path: &Path, entries: &str, extra: &[&str]) -> String {
     let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream_side_data=rotation",
-            "-of",
-            "csv=p=0",
-        ])
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", entries, "-of", "csv=p=0"])
+        .args(extra)
         .arg(path)
         .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+        .expect("ffprobe runs (installed by scripts/setup)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Says that the running test is skipped, and why, where the person running the suite sees it:
