@@ -127,6 +127,16 @@ enum EvalCommand {
         /// Look-ahead in frames, as in redact.
         #[arg(long, value_name = "FRAMES", default_value_t = 12, value_parser = clap::value_parser!(u32).range(0..=250))]
         lookahead: u32,
+        /// Also count the crossings of a line "x0,y0,x1,y1" (normalised; as in eval counts) in the
+        /// same run, next to the ground truth's. Repeat for several.
+        #[arg(long = "line", value_name = "X0,Y0,X1,Y1")]
+        lines: Vec<String>,
+        /// The point of a person that crosses: bottom (the feet, default) or center.
+        #[arg(long, default_value = "bottom")]
+        anchor: String,
+        /// How long a lost track may be continued by a new one for counting, ms (0: off).
+        #[arg(long, value_name = "MS", default_value_t = 3000)]
+        stitch_ms: u64,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -151,6 +161,9 @@ struct CountArgs {
     /// The point of a person that crosses: bottom (the feet, default) or center.
     #[arg(long, default_value = "bottom")]
     anchor: String,
+    /// How long a lost track may be continued by a new one for counting, ms (0: off).
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    stitch_ms: u64,
     /// Run the detector on every N-th frame (1..=60), as in redact.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
     detect_every: u32,
@@ -189,17 +202,20 @@ struct DetectorArgs {
     /// Minimum person score (0.01..0.99), for --target heads and persons.
     #[arg(long, value_name = "SCORE", default_value_t = 0.2, value_parser = parse_score)]
     person_threshold: f32,
-    /// Tiles for the person detector, as COLSxROWS, or "auto": square-ish tiles across wide
-    /// frames, plus one pass over the whole frame.
+    /// Tiles for the person detector, as COLSxROWS (plus one pass over the whole frame); "auto":
+    /// chosen per camera from the sizes of the people seen (docs/models.md); "wide": square-ish
+    /// tiles across wide frames only, at constant cost.
     #[arg(long, value_name = "COLSxROWS", default_value = "auto", value_parser = parse_tiles)]
     person_tiles: Tiling,
 }
 
 fn parse_tiles(s: &str) -> Result<Tiling, String> {
-    if s == "auto" {
-        return Ok(Tiling::Auto);
+    match s {
+        "auto" => return Ok(Tiling::Auto),
+        "wide" => return Ok(Tiling::Wide),
+        _ => {}
     }
-    let bad = || format!("{s:?} is not COLSxROWS (e.g. 2x1, each 1..8) or auto");
+    let bad = || format!("{s:?} is not COLSxROWS (e.g. 2x1, each 1..8), auto or wide");
     let (c, r) = s.split_once('x').ok_or_else(bad)?;
     let n = |v: &str| v.parse::<u32>().ok().filter(|n| (1..=8).contains(n)).ok_or_else(bad);
     Ok(Tiling::Grid { cols: n(c)?, rows: n(r)? })
@@ -297,13 +313,35 @@ fn main() -> ExitCode {
             eval_faces(&xml, images.as_deref(), json, &detector)
         }
         Command::Eval(EvalCommand::Counts(args)) => eval_counts(&args),
-        Command::Eval(EvalCommand::Mot { gt, video, target, detect_every, lookahead, json, detector }) => {
+        Command::Eval(EvalCommand::Mot {
+            gt,
+            video,
+            target,
+            detect_every,
+            lookahead,
+            lines,
+            anchor,
+            stitch_ms,
+            json,
+            detector,
+        }) => {
             let temporal = TemporalSettings {
                 lookahead,
                 max_staleness: TemporalSettings::default().max_staleness.max(detect_every - 1),
                 ..TemporalSettings::default()
             };
-            eval_mot(&gt, &video, target, detect_every, temporal, json, &detector)
+            let eval = VideoEval {
+                gt: &gt,
+                video: &video,
+                target,
+                every: detect_every,
+                temporal,
+                lines: &lines,
+                anchor: &anchor,
+                stitch_ms,
+                detector: &detector,
+            };
+            print_report(eval.run(), json)
         }
     }
 }
@@ -319,130 +357,128 @@ fn eval_faces(xml: &Path, images: Option<&Path>, json: bool, args: &DetectorArgs
     print_report(run(), json)
 }
 
-fn eval_mot(
-    gt: &Path,
-    video: &Path,
+/// One pipeline run over a video with MOTChallenge ground truth: head coverage, and the
+/// crossings of `lines` counted from the person tracks next to the ground truth's.
+struct VideoEval<'a> {
+    gt: &'a Path,
+    video: &'a Path,
     target: Target,
     every: u32,
     temporal: TemporalSettings,
-    json: bool,
-    args: &DetectorArgs,
-) -> ExitCode {
-    let run = || -> anyhow::Result<obscura::eval::mot::MotReport> {
-        let truth = obscura::eval::mot::read_mot_gt(gt)?;
-        let mut coverage = obscura::eval::mot::MotCoverage::new(truth);
-        let mut detector = if target.needs_detection() {
-            Some(Detector::load(&models_dir(), target, &args.settings())?)
-        } else {
-            None
-        };
-        let shutdown = Shutdown::new();
-        on_interrupt(&shutdown, Shutdown::abort);
-        let progress = ProgressDisplay::new(video);
-        let job = VideoJob {
-            input: video.to_owned(),
-            source: None,
-            stats: None,
-            output: None,
-            redaction: Redaction::new(target, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new())?,
-            detection: detector.as_mut().map(|detector| Detection {
-                detector,
-                every,
-                temporal,
-                counting: None,
-            }),
-            audit: None,
-            encoder: EncoderSettings::default(),
-            companion: None,
-        };
-        let mut observe = |frame: &obscura::frame::Frame, regions: &FrameRegions| {
-            let (w, h) = frame.size();
-            coverage.observe(frame.meta().index, w, h, regions);
-        };
-        let result = job.run_observed(&shutdown, &progress, Some(&mut observe));
-        progress.bar.finish_and_clear();
-        result?;
-        Ok(coverage.report(video, target.name(), every))
-    };
-    print_report(run(), json)
+    lines: &'a [String],
+    anchor: &'a str,
+    stitch_ms: u64,
+    detector: &'a DetectorArgs,
 }
 
-fn eval_counts(args: &CountArgs) -> ExitCode {
-    use obscura::count::{CountSettings, Counter, Line, line_totals};
-    use obscura::eval::counts::{CountReport, LineRow, parse_anchor, parse_line, totals};
-    let run = || -> anyhow::Result<CountReport> {
-        let anchor = parse_anchor(&args.anchor).map_err(anyhow::Error::msg)?;
+impl VideoEval<'_> {
+    fn run(&self) -> anyhow::Result<obscura::eval::mot::MotReport> {
+        use obscura::count::{CountSettings, Counter, Line, line_totals};
+        use obscura::eval::counts::{LineRow, parse_anchor, parse_line, totals};
+        let anchor = parse_anchor(self.anchor).map_err(anyhow::Error::msg)?;
         let mut lines = Vec::new();
-        for (i, text) in args.lines.iter().enumerate() {
+        for (i, text) in self.lines.iter().enumerate() {
             let (from, to) = parse_line(text).map_err(anyhow::Error::msg)?;
             lines.push(Line::new(format!("line{}", i + 1), from, to, anchor)?);
         }
-        let settings = CountSettings::default();
-        let truth = obscura::eval::mot::read_mot_gt(&args.gt)?;
-        let mut detector = Detector::load(&models_dir(), Target::Heads, &args.detector.settings())?;
+        let truth = obscura::eval::mot::read_mot_gt(self.gt)?;
+        let mut coverage = obscura::eval::mot::MotCoverage::new(truth.clone());
+        let counting = !lines.is_empty();
+        let settings = self.detector.settings();
+        let mut detector = if self.target.needs_detection() || counting {
+            Some(Detector::load_counting(&models_dir(), self.target, counting, &settings)?)
+        } else {
+            None
+        };
+        let count_settings = CountSettings { stitch_ms: self.stitch_ms, ..CountSettings::default() };
         let closed = Arc::new(Mutex::new(Vec::new()));
         let into = closed.clone();
         let stage = obscura::count::CountStage::start(
-            Counter::new("eval", lines.clone(), Vec::new(), &settings)?,
+            Counter::new("eval", lines.clone(), Vec::new(), &count_settings)?,
             Box::new(move |c| into.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(c)),
         )?;
-        let counting = obscura::track::Counting { start_ms: 0, stage: &stage };
-        let (mut frames, mut size) = (0u64, (0u32, 0u32));
-        let mut observe = |frame: &obscura::frame::Frame, _: &FrameRegions| {
-            frames += 1;
-            size = frame.size();
-        };
         let shutdown = Shutdown::new();
         on_interrupt(&shutdown, Shutdown::abort);
-        let progress = ProgressDisplay::new(&args.video);
+        let progress = ProgressDisplay::new(self.video);
         let job = VideoJob {
-            input: args.video.clone(),
+            input: self.video.to_owned(),
             source: None,
             stats: None,
             output: None,
-            redaction: Redaction::new(Target::Heads, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new())?,
-            detection: Some(Detection {
-                detector: &mut detector,
-                every: args.detect_every,
-                temporal: TemporalSettings::default(),
-                counting: Some(counting),
+            redaction: Redaction::new(self.target, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new())?,
+            detection: detector.as_mut().map(|detector| Detection {
+                detector,
+                every: self.every,
+                temporal: self.temporal.clone(),
+                counting: counting.then_some(obscura::track::Counting { start_ms: 0, stage: &stage }),
             }),
             audit: None,
             encoder: EncoderSettings::default(),
             companion: None,
         };
+        let mut size = (0u32, 0u32);
+        let mut observe = |frame: &obscura::frame::Frame, regions: &FrameRegions| {
+            size = frame.size();
+            coverage.observe(frame.meta().index, size.0, size.1, regions);
+        };
+        let started = std::time::Instant::now();
         let result = job.run_observed(&shutdown, &progress, Some(&mut observe));
+        let seconds = started.elapsed().as_secs_f64();
         progress.bar.finish_and_clear();
-        result?;
+        let job = result?;
         stage.close();
-        let names: Vec<String> = lines.iter().map(|l| l.name().to_owned()).collect();
-        let closed = std::mem::take(&mut *closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        let ours = totals(&names, &closed);
-        let per_frame = (0..frames)
-            .map(|i| truth.get(&i).into_iter().flatten().map(|b| (b.id, b.rect)).collect::<Vec<_>>());
-        let theirs = line_totals(&lines, &settings, size.0, size.1, per_frame)?;
-        let rows = lines
-            .iter()
-            .zip(ours.iter().zip(&theirs))
-            .map(|(line, (o, t))| LineRow {
-                line: line.name().to_owned(),
-                from: [line.from().x, line.from().y],
-                to: [line.to().x, line.to().y],
-                truth_in: t.in_count,
-                truth_out: t.out_count,
-                obscura_in: o.in_count,
-                obscura_out: o.out_count,
-            })
-            .collect();
-        Ok(CountReport {
-            video: args.video.clone(),
-            frames,
-            anchor: args.anchor.clone(),
-            detect_every: args.detect_every,
-            lines: rows,
-        })
+        let mut report = coverage.report(self.video, self.target.name(), self.every);
+        report.processing_fps = report.frames as f64 / seconds.max(1e-9);
+        report.tiling = job.plan.person_scale.level.gt(&0).then(|| job.plan.person_scale.grid_name());
+        report.anchor = counting.then(|| self.anchor.to_owned());
+        if counting {
+            let names: Vec<String> = lines.iter().map(|l| l.name().to_owned()).collect();
+            let closed =
+                std::mem::take(&mut *closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            let ours = totals(&names, &closed);
+            let per_frame = (0..report.frames)
+                .map(|i| truth.get(&i).into_iter().flatten().map(|b| (b.id, b.rect)).collect::<Vec<_>>());
+            let truth_settings = CountSettings { stitch_ms: 0, ..count_settings };
+            let theirs = line_totals(&lines, &truth_settings, size.0, size.1, per_frame)?;
+            report.lines = lines
+                .iter()
+                .zip(ours.iter().zip(&theirs))
+                .map(|(line, (o, t))| LineRow {
+                    line: line.name().to_owned(),
+                    from: [line.from().x, line.from().y],
+                    to: [line.to().x, line.to().y],
+                    truth_in: t.in_count,
+                    truth_out: t.out_count,
+                    obscura_in: o.in_count,
+                    obscura_out: o.out_count,
+                })
+                .collect();
+        }
+        Ok(report)
+    }
+}
+
+fn eval_counts(args: &CountArgs) -> ExitCode {
+    use obscura::eval::counts::CountReport;
+    let eval = VideoEval {
+        gt: &args.gt,
+        video: &args.video,
+        target: Target::Heads,
+        every: args.detect_every,
+        temporal: TemporalSettings::default(),
+        lines: &args.lines,
+        anchor: &args.anchor,
+        stitch_ms: args.stitch_ms,
+        detector: &args.detector,
     };
-    print_report(run(), args.json)
+    let report = eval.run().map(|mot| CountReport {
+        video: args.video.clone(),
+        frames: mot.frames,
+        anchor: args.anchor.clone(),
+        detect_every: args.detect_every,
+        lines: mot.lines,
+    });
+    print_report(report, args.json)
 }
 
 fn print_report<R: serde::Serialize + std::fmt::Display>(report: anyhow::Result<R>, json: bool) -> ExitCode {

@@ -546,6 +546,10 @@ impl FrameDetector for Timed<'_, '_> {
         }
         found
     }
+
+    fn scale_use(&self) -> Option<crate::detect::scale::ScaleUse> {
+        self.inner.scale_use()
+    }
 }
 
 /// Redacts each frame; the residual audit looks at every `every`-th redacted frame.

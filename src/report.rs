@@ -74,8 +74,27 @@ pub struct Models {
     pub face_threshold: f32,
     pub person: Option<String>,
     pub person_threshold: Option<f32>,
+    /// How the person detector saw the frames, when it ran.
+    pub person_tiling: Option<PersonTiling>,
     pub execution_provider: String,
     pub threads: usize,
+}
+
+/// The person detector's tiles: a fixed `person_tiles` grid, or chosen per camera from the sizes
+/// of the people seen (docs/models.md, "Scale").
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonTiling {
+    /// `auto`, or the configured grid (e.g. `3x2`).
+    pub mode: String,
+    /// The grid of the latest pass at the chosen scale (auto; `-` if none).
+    pub latest: String,
+    /// Passes per scale level (level k: k rows of tiles across the short side, plus the whole
+    /// frame), probes included (auto).
+    pub passes_by_level: Vec<u64>,
+    /// Passes at the highest level to look for people smaller than the chosen level sees (auto).
+    pub probe_passes: u64,
+    /// Times the chosen level changed (auto).
+    pub level_changes: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -121,6 +140,7 @@ impl PrivacyReport {
                     face_threshold: settings.detector.faces.threshold,
                     person: persons.then(|| crate::detect::person::PERSON_MODEL_FILE.to_owned()),
                     person_threshold: persons.then_some(settings.detector.persons.threshold),
+                    person_tiling: persons.then(|| person_tiling(settings, &plan.person_scale)),
                     execution_provider: settings.detector.faces.provider.name().to_owned(),
                     threads: settings.detector.faces.threads.intra,
                 },
@@ -186,6 +206,29 @@ impl PrivacyReport {
         let mut temp = crate::sink::TempOutput::create(&sidecar_path(output))?;
         std::io::Write::write_all(temp.file(), (text + "\n").as_bytes())?;
         temp.commit()
+    }
+}
+
+fn person_tiling(settings: &RedactionSettings, used: &crate::detect::scale::ScaleUse) -> PersonTiling {
+    let last = used.passes_by_level.iter().rposition(|&n| n > 0).map_or(0, |i| i + 1);
+    match settings.detector.persons.tiling {
+        crate::detect::Tiling::Auto => PersonTiling {
+            mode: "auto".to_owned(),
+            latest: used.grid_name(),
+            passes_by_level: used.passes_by_level[..last].to_vec(),
+            probe_passes: used.probes,
+            level_changes: used.changes,
+        },
+        fixed @ (crate::detect::Tiling::Grid { .. } | crate::detect::Tiling::Wide) => PersonTiling {
+            mode: match fixed {
+                crate::detect::Tiling::Grid { cols, rows } => format!("{cols}x{rows}"),
+                _ => "wide".to_owned(),
+            },
+            latest: String::new(),
+            passes_by_level: Vec::new(),
+            probe_passes: 0,
+            level_changes: 0,
+        },
     }
 }
 

@@ -100,6 +100,7 @@ pub(super) struct RawHttp {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCounts {
     pub bucket: Option<Spanned<String>>,
+    pub stitch: Option<Spanned<String>>,
     pub min_count: Option<Spanned<i64>>,
     pub sqlite: Option<Spanned<String>>,
     pub jsonl: Option<Spanned<String>>,

@@ -761,7 +761,7 @@ target = "frame"
 
 #[test]
 fn lines_zones_and_counts_are_read() {
-    let text = "[counts]\nbucket = \"1h\"\nmin_count = 3\njsonl = \"data/c.jsonl\"\n\
+    let text = "[counts]\nbucket = \"1h\"\nstitch = \"5s\"\nmin_count = 3\njsonl = \"data/c.jsonl\"\n\
                 [[camera]]\nname = \"a\"\nsource = \"a.mp4\"\nstart_time = 2026-11-22T10:00:00Z\n\
                 [[camera.line]]\nname = \"door\"\nfrom = [0.5, 0]\nto = [0.5, 1]\nanchor = \"center\"\n\
                 [[camera.zone]]\nname = \"till\"\npolygon = [[0, 0], [0.5, 0], [0.5, 0.5]]\n";
@@ -773,6 +773,7 @@ fn lines_zones_and_counts_are_read() {
     assert_eq!(camera.zones[0].polygon().len(), 3);
     assert_eq!(camera.start_time_ms, Some(1_795_341_600_000));
     assert_eq!(config.counts.settings.bucket_ms, 3_600_000);
+    assert_eq!(config.counts.settings.stitch_ms, 5_000);
     assert_eq!(config.counts.min_count, 3);
     assert_eq!(config.counts.jsonl, Some(PathBuf::from("/etc/obscura/data/c.jsonl")), "next to the config");
 }
@@ -838,4 +839,15 @@ transport = "tcp"
     let token = "[http]\nlisten = \"0.0.0.0:9464\"\ntoken_env = \"OBSCURA_TOKEN\"\n\n[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n";
     let config = parse(token).unwrap();
     assert_eq!(config.http_token, Some(crate::config::Secret::Env("OBSCURA_TOKEN".into())));
+}
+
+#[test]
+fn a_bad_stitching_window_is_reported() {
+    let text = format!("[counts]\nstitch = \"2m\"\n{CAMERA}");
+    assert_eq!(
+        errors(&text),
+        [
+            "2:10: stitch \"2m\" is not a stitching window: use seconds from \"0s\" (off) to \"30s\", e.g. \"3s\""
+        ]
+    );
 }

@@ -525,6 +525,21 @@ impl Validator<'_, '_> {
                 }
             }
         }
+        if let Some(stitch) = raw.stitch {
+            match parse_duration_ms(stitch.get_ref()) {
+                Some(ms) if ms <= 30_000 => counts.settings.stitch_ms = ms,
+                _ => {
+                    self.report.error(
+                        stitch.span().start,
+                        format!(
+                            "stitch {:?} is not a stitching window: use seconds from \"0s\" (off) to \"30s\", e.g. \"3s\"",
+                            stitch.get_ref()
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
         if let Some(k) = raw.min_count {
             match self.int_in(
                 k,

@@ -11,6 +11,11 @@
 //! - Units: lines and zones are normalised (0..1 of the frame's width and height); the
 //!   hysteresis distance is a share of the frame diagonal, so it means the same at every
 //!   resolution and along every direction.
+//! - Stitching: trackers break a person's track in two when detection misses them for a while,
+//!   and the second part starts on the far side of a line as often as not. A new track born
+//!   near where a recently unseen one was heading (its predicted centre, within a gate that
+//!   grows with the gap; a similar height) continues it ([`CountSettings::stitch_ms`]), so a
+//!   break neither loses a crossing nor counts one twice. Motion only: no appearance.
 //! - Lines ([`Line`]): crossings of the segment, counted when the track commits (at least the
 //!   hysteresis away from the line) to the other side, once per change of side.
 //! - Zones ([`Zone`]): even-odd polygons; entries and exits commit at the hysteresis margin;
@@ -34,7 +39,6 @@ mod truth;
 mod zone;
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::hash::Hash;
 
 pub use bucket::{Closed, DwellBin, LineBucket, Published, ZoneBucket};
@@ -87,6 +91,12 @@ pub struct CountSettings {
     /// Default 96 (a day of 15 min buckets): an outage shows as zeros with `passes: 0`, and a
     /// camera back after a month does not flood the sinks.
     pub max_empty_buckets: u32,
+    /// How long, ms, a track not seen any more may be continued by a new track (stitched): a
+    /// track born near where the lost one was heading, by motion alone, is the same person to the
+    /// counter. Default 3000: counts are aggregates over minutes and can wait that long; longer
+    /// risks joining two people who pass the same spot. 0 turns stitching off (each tracker id
+    /// is its own person, as for ground truth).
+    pub stitch_ms: u64,
 }
 
 impl Default for CountSettings {
@@ -96,6 +106,7 @@ impl Default for CountSettings {
             hysteresis: 0.02,
             dwell_edges_ms: [10, 30, 60, 120, 300, 600, 1800].map(|s| s * 1000).to_vec(),
             max_empty_buckets: 96,
+            stitch_ms: 3000,
         }
     }
 }
@@ -144,8 +155,15 @@ pub struct Counter<K> {
     lines: Vec<Line>,
     zones: Vec<Zone>,
     hysteresis: f32,
+    stitch_ms: u64,
     buckets: Buckets,
-    tracks: HashMap<K, TrackCounts>,
+    /// The people counted, by an internal number: a chain of stitched tracks.
+    people: HashMap<u64, Person<K>>,
+    /// The person each live track id continues.
+    ids: HashMap<K, u64>,
+    next_person: u64,
+    /// Passes seen, numbering them.
+    pass_no: u64,
     last_time_ms: Option<u64>,
     /// Per zone, tracks inside at the latest pass.
     occupancy: Vec<u64>,
@@ -179,8 +197,12 @@ impl<K: Copy + Eq + Hash> Counter<K> {
             lines,
             zones,
             hysteresis: settings.hysteresis,
+            stitch_ms: settings.stitch_ms,
             buckets: Buckets::new(camera, line_names, zone_names, settings),
-            tracks: HashMap::new(),
+            people: HashMap::new(),
+            ids: HashMap::new(),
+            next_person: 0,
+            pass_no: 0,
             last_time_ms: None,
         })
     }
@@ -199,24 +221,58 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         let geometry =
             PassGeometry::new(&self.lines, &self.zones, frame, self.hysteresis, &mut self.pixel_lines);
         self.occupancy.fill(0);
+        self.pass_no += 1;
+        let (now, pass_no) = (pass.time_ms, self.pass_no);
+        let mut fresh = Vec::new();
         for &(id, rect) in pass.tracks {
-            let track = match self.tracks.entry(id) {
-                Entry::Vacant(vacant) => vacant.insert(TrackCounts::start(&geometry, &rect, pass.time_ms)),
-                Entry::Occupied(occupied) => {
-                    let track = occupied.into_mut();
-                    track.advance(&geometry, &rect, pass.time_ms, tally);
-                    track
+            match self.ids.get(&id).and_then(|p| self.people.get_mut(p)) {
+                Some(person) => {
+                    person.counts.advance(&geometry, &rect, now, tally);
+                    person.seen(&rect, now, pass_no);
+                }
+                None => fresh.push((id, rect)),
+            }
+        }
+        for (id, rect, stitched) in stitch(&self.people, &fresh, now, pass_no, self.stitch_ms) {
+            let number = match stitched {
+                Some(number) => {
+                    let person = self.people.get_mut(&number).expect("a stitch candidate is a person");
+                    if let Some(old) = person.key.replace(id) {
+                        // The old track, if the tracker still keeps it, is someone new from now.
+                        self.ids.remove(&old);
+                    }
+                    person.counts.advance(&geometry, &rect, now, tally);
+                    person.seen(&rect, now, pass_no);
+                    number
+                }
+                None => {
+                    let number = self.next_person;
+                    self.next_person += 1;
+                    let counts = TrackCounts::start(&geometry, &rect, now);
+                    self.people.insert(number, Person::new(id, counts, &rect, now, pass_no));
+                    number
                 }
             };
-            for (inside, zone) in self.occupancy.iter_mut().zip(&track.zones) {
+            self.ids.insert(id, number);
+        }
+        for person in self.people.values().filter(|p| p.pass_no == pass_no) {
+            for (inside, zone) in self.occupancy.iter_mut().zip(&person.counts.zones) {
                 *inside += u64::from(zone.is_inside());
             }
         }
         for id in pass.ended {
-            if let Some(track) = self.tracks.remove(id) {
-                track.end(tally);
+            if let Some(person) = self.ids.remove(id).and_then(|p| self.people.get_mut(&p)) {
+                person.key = None;
             }
         }
+        let stitch_ms = self.stitch_ms;
+        self.people.retain(|_, person| {
+            let expired = person.key.is_none() && (stitch_ms == 0 || now > person.last_ms + stitch_ms);
+            if expired {
+                person.counts.end(tally);
+            }
+            !expired
+        });
         tally.pass(&self.occupancy);
         self.add_closed(&closed);
         Ok(closed)
@@ -250,13 +306,7 @@ impl<K: Copy + Eq + Hash> Counter<K> {
     /// counter is then empty; a later pass opens a new bucket, a second row for the same bucket if
     /// it falls in the one just flushed.
     pub fn close_all(&mut self) -> Closed {
-        if let Some(tally) = self.buckets.open() {
-            for (_, track) in self.tracks.drain() {
-                track.end(tally);
-            }
-        }
-        self.tracks.clear();
-        self.occupancy.fill(0);
+        self.end_tracks();
         let mut closed = Closed::default();
         self.buckets.close(&mut closed);
         self.add_closed(&closed);
@@ -286,14 +336,13 @@ impl<K: Copy + Eq + Hash> Counter<K> {
     /// Ends every track (a stream restarted: the next tracks are new people to the counter),
     /// closing their zone visits into the open bucket, which stays open.
     pub fn end_tracks(&mut self) {
-        match self.buckets.open() {
-            Some(tally) => {
-                for (_, track) in self.tracks.drain() {
-                    track.end(tally);
-                }
+        if let Some(tally) = self.buckets.open() {
+            for person in self.people.values() {
+                person.counts.end(tally);
             }
-            None => self.tracks.clear(),
         }
+        self.people.clear();
+        self.ids.clear();
         self.occupancy.fill(0);
     }
 
@@ -327,7 +376,120 @@ impl<'a> PassGeometry<'a> {
     }
 }
 
-/// What the counter remembers about one live track: one state per line and per zone.
+/// A person to the counter: one track, or a chain of tracks stitched together.
+#[derive(Debug)]
+struct Person<K> {
+    counts: TrackCounts,
+    /// The live tracker id continuing this person; `None` once the tracker ended it.
+    key: Option<K>,
+    /// When and where (box centre and height, pixels) the person was last seen, and the pass.
+    last_ms: u64,
+    center: Point,
+    height: f32,
+    pass_no: u64,
+    /// Of the centre, px/ms (smoothed); zero until seen twice.
+    velocity: Point,
+}
+
+/// How far a stitched track may be born from the lost one's predicted centre, in the lost one's
+/// heights: this much at once…
+const STITCH_GATE: f32 = 0.5;
+/// …plus this much per second of gap (a walker covers about a body height a second, and the
+/// prediction's error grows with the gap).
+const STITCH_GATE_PER_S: f32 = 0.75;
+/// The most a stitched track's box height may differ from the lost one's (as a ratio).
+const STITCH_HEIGHT_RATIO: f32 = 1.5;
+/// A lost track's motion is extrapolated at most this long, ms.
+const STITCH_PREDICT_MS: f32 = 1000.0;
+
+impl<K> Person<K> {
+    fn new(key: K, counts: TrackCounts, rect: &Rect, time_ms: u64, pass_no: u64) -> Self {
+        Self {
+            counts,
+            key: Some(key),
+            last_ms: time_ms,
+            center: centre(rect),
+            height: rect.height(),
+            pass_no,
+            velocity: Point::new(0.0, 0.0),
+        }
+    }
+
+    fn seen(&mut self, rect: &Rect, time_ms: u64, pass_no: u64) {
+        let c = centre(rect);
+        if time_ms > self.last_ms {
+            let dt = (time_ms - self.last_ms) as f32;
+            let v = Point::new((c.x - self.center.x) / dt, (c.y - self.center.y) / dt);
+            let first = self.velocity.x == 0.0 && self.velocity.y == 0.0;
+            self.velocity = if first {
+                v
+            } else {
+                Point::new(0.5 * (self.velocity.x + v.x), 0.5 * (self.velocity.y + v.y))
+            };
+        }
+        self.center = c;
+        self.height = rect.height();
+        self.last_ms = time_ms;
+        self.pass_no = pass_no;
+    }
+
+    /// How well a track born at `rect` at `time_ms` continues this person: its distance from the
+    /// predicted centre over the gate (≤ 1 to stitch), or `None` if it cannot.
+    fn stitch_cost(&self, rect: &Rect, time_ms: u64, pass_no: u64, stitch_ms: u64) -> Option<f32> {
+        if self.pass_no == pass_no || time_ms < self.last_ms || time_ms - self.last_ms > stitch_ms {
+            return None;
+        }
+        let ratio = rect.height() / self.height.max(1e-3);
+        if !(1.0 / STITCH_HEIGHT_RATIO..=STITCH_HEIGHT_RATIO).contains(&ratio) {
+            return None;
+        }
+        let dt = (time_ms - self.last_ms) as f32;
+        let ahead = dt.min(STITCH_PREDICT_MS);
+        let predicted =
+            Point::new(self.center.x + self.velocity.x * ahead, self.center.y + self.velocity.y * ahead);
+        let c = centre(rect);
+        let gate = self.height * (STITCH_GATE + STITCH_GATE_PER_S * dt / 1000.0);
+        let cost = (c.x - predicted.x).hypot(c.y - predicted.y) / gate;
+        (cost <= 1.0).then_some(cost)
+    }
+}
+
+fn centre(rect: &Rect) -> Point {
+    Point::new((rect.x0 + rect.x1) / 2.0, (rect.y0 + rect.y1) / 2.0)
+}
+
+/// Which person (if any) each new track continues: the pairs of least cost first, each person
+/// and track at most once.
+fn stitch<K: Copy>(
+    people: &HashMap<u64, Person<K>>,
+    fresh: &[(K, Rect)],
+    time_ms: u64,
+    pass_no: u64,
+    stitch_ms: u64,
+) -> Vec<(K, Rect, Option<u64>)> {
+    let mut out: Vec<(K, Rect, Option<u64>)> = fresh.iter().map(|&(k, r)| (k, r, None)).collect();
+    if stitch_ms == 0 || fresh.is_empty() {
+        return out;
+    }
+    let mut pairs: Vec<(f32, usize, u64)> = Vec::new();
+    for (i, (_, rect)) in fresh.iter().enumerate() {
+        for (&number, person) in people {
+            if let Some(cost) = person.stitch_cost(rect, time_ms, pass_no, stitch_ms) {
+                pairs.push((cost, i, number));
+            }
+        }
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut taken = std::collections::HashSet::new();
+    for (_, i, number) in pairs {
+        if out[i].2.is_none() && taken.insert(number) {
+            out[i].2 = Some(number);
+        }
+    }
+    out
+}
+
+/// What the counter remembers about one person: one state per line and per zone.
 #[derive(Debug)]
 struct TrackCounts {
     lines: Vec<LineTrack>,

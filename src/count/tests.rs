@@ -229,9 +229,14 @@ fn track_missing_from_passes_still_counts_its_crossing() {
 
 #[test]
 fn ended_track_is_forgotten_and_a_reused_id_starts_fresh() {
-    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![square_zone(0.1, 0.1, 0.4, 0.9)]);
+    let off = CountSettings { stitch_ms: 0, ..CountSettings::default() };
+    let lines = vec![line([0.5, 0.0], [0.5, 1.0])];
+    let mut run = Run::with(lines, vec![square_zone(0.1, 0.1, 0.4, 0.9)], &off);
     run.walk(7, &steps((0.8, 0.5), (0.2, 0.5), 7));
-    assert!(run.counter.tracks.is_empty(), "an ended track leaves nothing behind");
+    assert!(
+        run.counter.people.is_empty() && run.counter.ids.is_empty(),
+        "an ended track leaves nothing behind"
+    );
     // The same id on the right again: a fresh track, not a crossing back out, nor a zone exit.
     run.walk(7, &[(0.8, 0.5), (0.8, 0.5)]);
     let closed = run.finish();
@@ -336,7 +341,7 @@ fn track_ending_inside_closes_its_visit_when_last_seen() {
         run.pass(&[], &[]);
     }
     run.pass(&[], &[1]);
-    assert!(run.counter.tracks.is_empty());
+    assert!(run.counter.people.is_empty(), "seen last 7 s ago: past the stitching window, forgotten");
     let zone = &run.finish().zones[0];
     assert_eq!(dwell_counts(zone), [1, 0, 0, 0, 0, 0, 0, 0]);
 }
@@ -619,7 +624,10 @@ proptest! {
                 expected += i64::from(*last > 0.0) - i64::from(*first > 0.0);
             }
         }
-        let mut run = Run::new(vec![line([a.0, a.1], [b.0, b.1])], vec![]);
+        // Each id its own person: stitching (which lets a new id continue a missed one) is
+        // tested on its own above.
+        let off = CountSettings { stitch_ms: 0, ..CountSettings::default() };
+        let mut run = Run::with(vec![line([a.0, a.1], [b.0, b.1])], vec![], &off);
         let longest = paths.iter().map(|(path, _)| path.len()).max().unwrap_or(0);
         let mut cursors = vec![0; paths.len()];
         for step in 0..longest + 60 {
@@ -744,4 +752,104 @@ fn the_counting_stage_keeps_its_bucket_through_a_restart_and_flushes_on_close() 
     assert_eq!(closed.len(), 1);
     assert_eq!(line_counts(&closed[0]), (1, 1), "one in before the restart, one out after");
     assert_eq!(closed[0].lines[0].passes, 40);
+}
+
+// ---- stitching broken tracks ----
+
+/// Track 1 walks left to right up to just before a vertical line, is lost for `gap` passes, and
+/// track 2 is born at `resume` and walks on to the right.
+fn broken_walk(settings: &CountSettings, gap: usize, resume: f32) -> (u64, u64) {
+    let mut run = Run::with(vec![line([0.5, 0.0], [0.5, 1.0])], vec![], settings);
+    for point in steps((0.40, 0.8), (0.49, 0.8), 10) {
+        run.pass(&[(1, point)], &[]);
+    }
+    for _ in 0..gap {
+        run.pass(&[], &[]);
+    }
+    for point in steps((resume, 0.8), (resume + 0.09, 0.8), 10) {
+        run.pass(&[(2, point)], &[]);
+    }
+    run.pass(&[], &[1, 2]);
+    line_counts(&run.finish())
+}
+
+#[test]
+fn a_track_broken_at_the_line_counts_its_crossing_once_when_stitched() {
+    let stitched = CountSettings::default();
+    // Lost for 3 passes (0.8 s), found again a little ahead of where it was heading.
+    assert_eq!(broken_walk(&stitched, 3, 0.56), (0, 1));
+    // Without stitching the second track starts on the far side: the crossing is lost.
+    let off = CountSettings { stitch_ms: 0, ..CountSettings::default() };
+    assert_eq!(broken_walk(&off, 3, 0.56), (0, 0));
+}
+
+#[test]
+fn a_track_born_far_from_the_prediction_or_too_late_is_someone_else() {
+    let stitched = CountSettings::default();
+    // Far ahead of anywhere the lost person could be.
+    assert_eq!(broken_walk(&stitched, 3, 0.85), (0, 0));
+    // After the window (3 s = 15 passes of 200 ms).
+    assert_eq!(broken_walk(&stitched, 20, 0.56), (0, 0));
+    // A box of another size is another person: twice as tall is beyond the height ratio.
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    for point in steps((0.40, 0.8), (0.49, 0.8), 10) {
+        run.pass(&[(1, point)], &[]);
+    }
+    run.pass(&[], &[1]);
+    for i in 0..10 {
+        let (x, y) = ((0.56 + 0.01 * i as f32) * W as f32, 0.8 * H as f32);
+        let tall = Rect::new(x - 60.0, y - 400.0, x + 60.0, y);
+        let pass = Pass { time_ms: run.time_ms, width: W, height: H, tracks: &[(2, tall)], ended: &[] };
+        run.counter.observe(&pass).unwrap();
+        run.time_ms += STEP;
+    }
+    assert_eq!(line_counts(&run.finish()), (0, 0));
+}
+
+#[test]
+fn a_new_track_beside_someone_still_seen_is_not_stitched_to_them() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    let walk = steps((0.40, 0.8), (0.60, 0.8), 21);
+    for (i, &point) in walk.iter().enumerate() {
+        let mut tracks = vec![(1, point)];
+        // From the line on, a second track (another detection) walks beside track 1.
+        if i >= 10 {
+            tracks.push((2, (point.0 + 0.03, 0.8)));
+        }
+        run.pass(&tracks, &[]);
+    }
+    run.pass(&[], &[1, 2]);
+    // Track 1 crossed once; track 2 was born on the far side and took nobody's place.
+    assert_eq!(line_counts(&run.finish()), (0, 1));
+}
+
+#[test]
+fn a_zone_visit_survives_a_broken_track() {
+    let mut run = Run::new(vec![], vec![square_zone(0.3, 0.5, 0.7, 1.0)]);
+    for point in steps((0.1, 0.8), (0.45, 0.8), 15) {
+        run.pass(&[(1, point)], &[]);
+    }
+    // Lost for 2 passes; the tracker ends track 1 and starts track 2 a little further on.
+    run.pass(&[], &[1]);
+    run.pass(&[], &[]);
+    for point in steps((0.48, 0.8), (0.9, 0.8), 15) {
+        run.pass(&[(2, point)], &[]);
+    }
+    run.pass(&[], &[2]);
+    let closed = run.finish();
+    let zone = &closed.zones[0];
+    assert_eq!(zone.entries, 1, "one visit, not two");
+    assert_eq!(dwell_counts(zone).iter().sum::<u64>(), 1, "one dwell time");
+}
+
+#[test]
+fn an_ended_track_is_forgotten_once_the_stitching_window_has_passed() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    run.walk(7, &steps((0.8, 0.5), (0.2, 0.5), 7));
+    assert_eq!(run.counter.people.len(), 1, "kept for a new track to continue");
+    assert!(run.counter.ids.is_empty());
+    for _ in 0..16 {
+        run.pass(&[], &[]);
+    }
+    assert!(run.counter.people.is_empty(), "3 s later, forgotten");
 }

@@ -8,6 +8,7 @@ pub mod onnx_graph;
 pub mod person;
 pub mod preprocess;
 pub mod runtime;
+pub mod scale;
 pub mod tiling;
 
 use std::path::PathBuf;
@@ -174,6 +175,10 @@ pub trait FrameDetector: Send {
     fn target(&self) -> Target;
     /// One detection pass over `frame`.
     fn detect(&mut self, frame: &Frame) -> Result<Found, DetectError>;
+    /// How the person detector's scale was chosen so far, if it adapts.
+    fn scale_use(&self) -> Option<scale::ScaleUse> {
+        None
+    }
 }
 
 impl FrameDetector for Detector {
@@ -183,6 +188,10 @@ impl FrameDetector for Detector {
 
     fn detect(&mut self, frame: &Frame) -> Result<Found, DetectError> {
         Detector::detect(self, frame)
+    }
+
+    fn scale_use(&self) -> Option<scale::ScaleUse> {
+        self.persons.as_ref().and_then(PersonDetector::scale_use)
     }
 }
 

@@ -17,9 +17,11 @@ use ort::value::TensorRef;
 
 use super::DetectError;
 use super::nms::{Detection, nms};
+use super::preprocess::Crop;
 use super::preprocess::{ChannelOrder, InputLayout, fill_input_into};
 use super::runtime::ExecutionProvider;
 use super::runtime::{Threads, init_runtime, read_model, session};
+use super::scale::{ScaleControl, ScaleUse};
 use super::tiling::{Tiling, tiles};
 use crate::frame::Frame;
 use crate::geometry::Rect;
@@ -31,6 +33,12 @@ pub const INPUT_SIDE: u32 = 300;
 /// Detections overlapping more than this are one person (the same person seen in two tiles).
 /// High, so that people in a crowd, whose boxes overlap a lot, are each kept.
 const NMS_IOU: f32 = 0.65;
+/// A box within this share of a tile's side from a seam (an edge of the tile inside the frame) is
+/// cut by it: part of a person whose whole is in the neighbouring tile or the whole frame.
+const SEAM_MARGIN: f32 = 0.01;
+/// A cut box is dropped when this share of it lies inside a box that is not cut: the same person,
+/// seen whole elsewhere. A cut box seen nowhere else is kept (masked, and tracked).
+const CUT_INSIDE: f32 = 0.6;
 
 /// Settings of the person detector.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,6 +70,9 @@ pub struct PersonDetector {
     settings: PersonSettings,
     input: Vec<f32>,
     found: Vec<Detection>,
+    /// Per box in `found` before suppression: whether a seam cuts it.
+    cut: Vec<bool>,
+    scale: ScaleControl,
 }
 
 impl PersonDetector {
@@ -71,7 +82,15 @@ impl PersonDetector {
         let path = models.join(PERSON_MODEL_FILE);
         let bytes = read_model(&path)?;
         let session = session(env, &path, &bytes, settings.threads, settings.provider)?;
-        let detector = Self { path, session, settings, input: Vec::new(), found: Vec::new() };
+        let detector = Self {
+            path,
+            session,
+            settings,
+            input: Vec::new(),
+            found: Vec::new(),
+            cut: Vec::new(),
+            scale: ScaleControl::new(),
+        };
         detector.check_io()?;
         Ok(detector)
     }
@@ -92,11 +111,25 @@ impl PersonDetector {
         Ok(())
     }
 
+    /// How the scale controller chose tiles so far (`None` with a fixed `person_tiles` grid).
+    pub fn scale_use(&self) -> Option<ScaleUse> {
+        (self.settings.tiling == Tiling::Auto).then(|| self.scale.used())
+    }
+
     /// Every person in `frame`, as boxes in frame pixels, highest score first.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, DetectError> {
         let (width, height) = frame.size();
-        let layouts: Vec<InputLayout> = tiles(width, height, self.settings.tiling)
-            .into_iter()
+        let plan = match self.settings.tiling {
+            Tiling::Auto => Some(self.scale.plan(width, height)),
+            Tiling::Grid { .. } | Tiling::Wide => None,
+        };
+        let crops = match &plan {
+            Some(plan) => plan.crops.clone(),
+            None => tiles(width, height, self.settings.tiling),
+        };
+        let layouts: Vec<InputLayout> = crops
+            .iter()
+            .copied()
             .map(|crop| InputLayout {
                 net_w: INPUT_SIDE,
                 net_h: INPUT_SIDE,
@@ -137,7 +170,9 @@ impl PersonDetector {
             )));
         }
         self.found.clear();
+        self.cut.clear();
         for (t, layout) in layouts.iter().enumerate().filter(|(t, _)| !blank[*t]) {
+            let crop = crops[t];
             let tile_scores = &scores[t * anchors..(t + 1) * anchors];
             let tile_boxes = &boxes[4 * t * anchors..4 * (t + 1) * anchors];
             decode_into(tile_scores, tile_boxes, self.settings.threshold, &mut |norm: Rect, score| {
@@ -148,12 +183,48 @@ impl PersonDetector {
                 let rect = Rect::new(x0.clamp(0.0, w), y0.clamp(0.0, h), x1.clamp(0.0, w), y1.clamp(0.0, h));
                 if rect.width() > 0.0 && rect.height() > 0.0 {
                     self.found.push(Detection { rect, score });
+                    self.cut.push(cut_by_seam(&rect, crop, width, height));
                 }
             });
         }
+        drop_cut_duplicates(&mut self.found, &self.cut);
         nms(&mut self.found, NMS_IOU);
+        if let Some(plan) = &plan {
+            self.scale.observe(plan, &self.found);
+        }
         Ok(self.found.clone())
     }
+}
+
+/// Whether `rect` (frame pixels, found in `crop` of a `width × height` frame) touches one of the
+/// crop's edges that lie inside the frame.
+fn cut_by_seam(rect: &Rect, crop: Crop, width: u32, height: u32) -> bool {
+    let (mx, my) = (SEAM_MARGIN * crop.w as f32, SEAM_MARGIN * crop.h as f32);
+    let (x0, y0) = (crop.x as f32, crop.y as f32);
+    let (x1, y1) = ((crop.x + crop.w) as f32, (crop.y + crop.h) as f32);
+    (crop.x > 0 && rect.x0 <= x0 + mx)
+        || (crop.y > 0 && rect.y0 <= y0 + my)
+        || (crop.x + crop.w < width && rect.x1 >= x1 - mx)
+        || (crop.y + crop.h < height && rect.y1 >= y1 - my)
+}
+
+/// Drops each box cut by a seam that lies mostly ([`CUT_INSIDE`]) inside a box that is not cut.
+fn drop_cut_duplicates(found: &mut Vec<Detection>, cut: &[bool]) {
+    let whole: Vec<Rect> = found.iter().zip(cut).filter(|(_, c)| !**c).map(|(d, _)| d.rect).collect();
+    let mut index = 0;
+    found.retain(|d| {
+        let is_cut = cut[index];
+        index += 1;
+        !is_cut || !whole.iter().any(|w| inside_share(&d.rect, w) >= CUT_INSIDE)
+    });
+}
+
+/// The share of `a`'s area inside `b`.
+fn inside_share(a: &Rect, b: &Rect) -> f32 {
+    let w = (a.x1.min(b.x1) - a.x0.max(b.x0)).max(0.0);
+    let h = (a.y1.min(b.y1) - a.y0.max(b.y0)).max(0.0);
+    let area = a.width() * a.height();
+    if area > 0.0 { w * h / area } else { 0.0 }
 }
 
 /// The standard deviation (0..255 units) under which a tile counts as blank: a uniform image (a
@@ -182,6 +253,32 @@ pub fn decode_into(scores: &[f32], boxes: &[f32], threshold: f32, emit: &mut imp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_box_cut_by_a_seam_is_dropped_when_seen_whole_elsewhere() {
+        let crop = Crop { x: 200, y: 0, w: 300, h: 300 };
+        // Touches the tile's left edge (x = 200, inside a 600 px frame): cut.
+        let part = Rect::new(201.0, 50.0, 230.0, 150.0);
+        assert!(cut_by_seam(&part, crop, 600, 300));
+        // The frame's own edges are not seams.
+        assert!(!cut_by_seam(
+            &Rect::new(300.0, 0.0, 499.0, 299.0),
+            Crop { x: 200, y: 0, w: 400, h: 300 },
+            600,
+            300
+        ));
+        let whole = Rect::new(180.0, 50.0, 230.0, 150.0);
+        let other = Rect::new(400.0, 50.0, 430.0, 150.0);
+        let mut found = vec![
+            Detection { rect: part, score: 0.9 },
+            Detection { rect: whole, score: 0.6 },
+            Detection { rect: Rect::new(201.0, 200.0, 220.0, 280.0), score: 0.7 },
+            Detection { rect: other, score: 0.5 },
+        ];
+        drop_cut_duplicates(&mut found, &[true, false, true, false]);
+        // The part inside the whole box goes; the cut box seen nowhere else stays.
+        assert_eq!(found.iter().map(|d| d.score).collect::<Vec<_>>(), [0.6, 0.7, 0.5]);
+    }
 
     #[test]
     fn uniform_inputs_are_blank() {

@@ -23,7 +23,7 @@ pub struct InputLayout {
 }
 
 /// A rectangle of frame pixels: `[x, x + w) × [y, y + h)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Crop {
     pub x: u32,
     pub y: u32,

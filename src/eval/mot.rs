@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::counts::LineRow;
 use super::{COVERED_SHARE, EvalError, box_coverage};
 use crate::geometry::{Rect, Shape};
 use crate::redact::FrameRegions;
@@ -186,6 +187,10 @@ impl MotCoverage {
             max_mask_share: self.max_mask_share,
             fail_closed_frames: self.fail_closed,
             covered_share: COVERED_SHARE,
+            processing_fps: 0.0,
+            tiling: None,
+            anchor: None,
+            lines: Vec::new(),
             tracks,
         }
     }
@@ -254,6 +259,15 @@ pub struct MotReport {
     pub fail_closed_frames: u64,
     /// A head is covered when at least this share of its region is masked.
     pub covered_share: f32,
+    /// Frames decoded, detected, tracked, counted and redacted per second of wall time (no
+    /// encoding), on this machine.
+    pub processing_fps: f64,
+    /// The person detector's tiles at the end (e.g. `3x3`), when chosen automatically.
+    pub tiling: Option<String>,
+    /// The point of a person that crosses lines, when lines were given.
+    pub anchor: Option<String>,
+    /// Crossings per line, counted from the person tracks next to the ground truth's.
+    pub lines: Vec<LineRow>,
     pub tracks: Vec<TrackRow>,
 }
 
@@ -308,7 +322,27 @@ impl std::fmt::Display for MotReport {
             100.0 * self.mean_mask_share,
             100.0 * self.max_mask_share,
             self.fail_closed_frames
-        )
+        )?;
+        write!(f, "\n{:.1} frames per second processed", self.processing_fps)?;
+        if let Some(tiling) = &self.tiling {
+            write!(f, "; person detector tiles at the end: {tiling}")?;
+        }
+        for row in &self.lines {
+            write!(
+                f,
+                "\n{} {:.2},{:.2} → {:.2},{:.2}: in {} (truth {}), out {} (truth {})",
+                row.line,
+                row.from[0],
+                row.from[1],
+                row.to[0],
+                row.to[1],
+                row.obscura_in,
+                row.truth_in,
+                row.obscura_out,
+                row.truth_out
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 
 use super::{TrackId, TrackState, Tracker, TrackerSettings};
 use crate::count::{CountError, CountStage, Pass};
+use crate::detect::scale::ScaleUse;
 use crate::detect::{
     DetectError, FACE_MASK_SCALE, Found, FrameDetector, head_mask, person_mask, scale_about_centre,
 };
@@ -112,6 +113,8 @@ pub struct PlanCounts {
     /// Frames with at least one mask, and the most masks of any frame.
     pub frames_with_masks: u64,
     pub max_masks: u64,
+    /// How the person detector chose its tiles (all zero with a fixed grid or no person detector).
+    pub person_scale: ScaleUse,
 }
 
 impl PlanCounts {
@@ -133,6 +136,15 @@ impl PlanCounts {
         self.masks += more.masks;
         self.frames_with_masks += more.frames_with_masks;
         self.max_masks = self.max_masks.max(more.max_masks);
+        let (mine, theirs) = (&mut self.person_scale, &more.person_scale);
+        for (a, b) in mine.passes_by_level.iter_mut().zip(theirs.passes_by_level) {
+            *a += b;
+        }
+        mine.probes += theirs.probes;
+        mine.changes += theirs.changes;
+        if theirs.level > 0 {
+            (mine.level, mine.grid) = (theirs.level, theirs.grid);
+        }
     }
 }
 
@@ -174,6 +186,8 @@ pub struct Planner<'d, 'c> {
     known: Vec<TrackId>,
     /// The source frame number of the latest detection pass: the next runs `every` frames later.
     last_pass: Option<u64>,
+    /// The detector's scale use when the planner started.
+    scale_base: Option<ScaleUse>,
 }
 
 impl std::fmt::Debug for Planner<'_, '_> {
@@ -193,6 +207,7 @@ impl<'d, 'c> Planner<'d, 'c> {
         settings: TemporalSettings,
     ) -> Result<Self, super::TrackError> {
         let persons = Tracker::new(settings.tracker.clone())?;
+        let scale_base = detector.scale_use();
         let faces = Tracker::new(settings.tracker.clone())?;
         Ok(Self {
             detector,
@@ -209,6 +224,7 @@ impl<'d, 'c> Planner<'d, 'c> {
             counting: None,
             known: Vec::new(),
             last_pass: None,
+            scale_base,
         })
     }
 
@@ -263,7 +279,13 @@ impl<'d, 'c> Planner<'d, 'c> {
 
     fn detect(&mut self, frame: &Frame, index: u64) {
         self.counts.passes += 1;
-        match self.detector.detect(frame) {
+        let result = self.detector.detect(frame);
+        if let Some(scale) = self.detector.scale_use() {
+            // The detector outlives the planner (a camera's reconnects, redact's inputs).
+            let base = *self.scale_base.get_or_insert(ScaleUse::default());
+            self.counts.person_scale = scale.since(&base);
+        }
+        match result {
             Ok(found) => {
                 // Indices increase by construction: the trackers cannot refuse them.
                 let _ = self.persons.update(index, &found.persons);
@@ -552,6 +574,7 @@ mod tests {
                 masks: counts.masks,
                 frames_with_masks: 21,
                 max_masks: counts.max_masks,
+                person_scale: Default::default(),
             }
         );
         // Every frame that was not failed closed has the person's head masked.
