@@ -300,3 +300,64 @@ fn run_counts_a_line_into_jsonl_and_csv() {
     assert_eq!(rows[0]["out"], report["lines"][0]["obscura_out"], "{report}");
     assert!(rows[0]["out"].as_u64().unwrap() > 0, "people cross the middle line: {text}");
 }
+
+/// The stress condition of `scripts/stress-set` with the smallest people: TUD-Campus shrunk 3×
+/// into a 768×576 canvas (people ~35–80 px tall), built here with ffmpeg from `../shared/eval`,
+/// its ground truth transformed alike. The person detector must choose finer tiles by itself
+/// (it saw the whole frame only before, and covered 99.2% of heads with a 3-frame exposure), and
+/// cover the heads as on the original clip; the privacy report and `eval` say which tiles.
+#[test]
+fn small_people_in_a_large_frame_get_finer_tiles_and_stay_covered() {
+    let Some(eval) = shared_eval("tud-campus") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("small.mp4");
+    // 640×480 → 214×160 at (166, 250) over a flat grey canvas.
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i", str(&eval.join("TUD-Campus.mp4"))])
+        .args(["-vf", "scale=214:160,pad=768:576:166:250:color=0x505050", "-c:v", "libx264", "-crf", "12"])
+        .args(["-preset", "veryfast", "-pix_fmt", "yuv420p", "-an", str(&video)])
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    let (sx, sy) = (214.0 / 640.0, 160.0 / 480.0);
+    let gt: String = std::fs::read_to_string(eval.join("gt.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<f64> = l.split(',').map(|v| v.trim().parse().unwrap()).collect();
+            let rest: Vec<String> = f[6..].iter().map(f64::to_string).collect();
+            format!(
+                "{},{},{},{},{},{},{}\n",
+                f[0],
+                f[1],
+                f[2] * sx + 166.0,
+                f[3] * sy + 250.0,
+                f[4] * sx,
+                f[5] * sy,
+                rest.join(",")
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("gt.txt"), gt).unwrap();
+    let report = eval_json("mot", dir.path(), "small.mp4", &["--target", "heads", "--line", "0.4,0,0.4,1"]);
+    assert_eq!(report["frames"], 71);
+    let tiling = report["tiling"].as_str().unwrap();
+    assert_ne!(tiling, "1x1", "small people: finer tiles than the whole frame");
+    assert_heads_covered(&report);
+    assert!(report["processing_fps"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["lines"].as_array().unwrap().len(), 1);
+
+    // The privacy report of a redaction states the tiles.
+    let out = dir.path().join("out.mp4");
+    let run = obscura(&["redact", str(&video), "-o", str(&out), "--target", "heads"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let privacy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out.mp4.privacy.json")).unwrap()).unwrap();
+    let tiles = &privacy["detection"]["models"]["person_tiling"];
+    assert_eq!(tiles["mode"], "auto", "{privacy:#}");
+    assert_eq!(tiles["latest"], tiling, "{privacy:#}");
+    assert!(tiles["probe_passes"].as_u64().unwrap() >= 3, "{privacy:#}");
+    let by_level = tiles["passes_by_level"].as_array().unwrap();
+    assert_eq!(by_level.iter().map(|n| n.as_u64().unwrap()).sum::<u64>(), 24, "{privacy:#}");
+}
