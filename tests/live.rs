@@ -7,11 +7,14 @@ use crate::util::live::{RtspServer, Service, frames, free_port};
 use crate::util::*;
 
 /// A config with one `[http]` listener and `cameras` (TOML `[[camera]]` tables), counting into
-/// `counts.sqlite` in 1-minute buckets.
+/// `counts.sqlite` in 1-minute buckets. The person detector's tiles are fixed: these tests are
+/// about the service, and the sample's small people would make a debug build's adaptive tiling
+/// detect at a quarter of the rate (tests/detect.rs covers that).
 fn config(dir: &std::path::Path, http: u16, cameras: &str) -> std::path::PathBuf {
     let path = dir.join("obscura.toml");
     let text = format!(
-        "[http]\nlisten = \"127.0.0.1:{http}\"\n\n[counts]\nbucket = \"1m\"\nsqlite = \"counts.sqlite\"\n\n{cameras}"
+        "[http]\nlisten = \"127.0.0.1:{http}\"\n\n[detector]\nperson_tiles = [2, 1]\n\n[counts]\nbucket = \"1m\"\n\
+         sqlite = \"counts.sqlite\"\n\n{cameras}"
     );
     std::fs::write(&path, text).unwrap();
     path
