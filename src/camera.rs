@@ -73,6 +73,12 @@ impl Shared {
             .map_err(|err| format!("cannot open a count file: {err}"))?
             .map(|f| Arc::new(Mutex::new(f)));
         let metrics = Metrics::new();
+        if let Some(path) = counting.then_some(config.counts.sqlite.as_ref()).flatten() {
+            let settings = &config.counts.settings;
+            let api =
+                crate::counts_api::CountsApi::new(path.clone(), settings.bucket_ms, config.counts.min_count);
+            metrics.set_counts_api(api);
+        }
         if let Some(gauges) = count_files.as_ref().and_then(|f| f.lock().ok()?.mqtt_gauges()) {
             metrics.add_section(move || gauges.render());
         }

@@ -8,6 +8,7 @@ pub mod camera;
 pub mod clock;
 pub mod config;
 pub mod count;
+pub mod counts_api;
 pub mod detect;
 pub mod eval;
 pub mod frame;

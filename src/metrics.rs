@@ -24,6 +24,8 @@ pub struct Metrics {
     state: Mutex<State>,
     sections: Mutex<Sections>,
     cameras: Mutex<Vec<Arc<crate::stats::CameraStats>>>,
+    /// `GET /api/counts`, when there is a count store.
+    counts_api: std::sync::OnceLock<Arc<crate::counts_api::CountsApi>>,
 }
 
 /// Text rendered by other parts at each scrape (e.g. the MQTT publisher's state).
@@ -71,6 +73,11 @@ struct State {
 impl Metrics {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// Serves `GET /api/counts` from this count store (the first call wins).
+    pub fn set_counts_api(&self, api: crate::counts_api::CountsApi) {
+        let _ = self.counts_api.set(Arc::new(api));
     }
 
     /// The cameras whose live figures are shown.
@@ -226,10 +233,56 @@ fn router(metrics: Arc<Metrics>, token: Option<Arc<str>>) -> axum::Router {
                 ([(CONTENT_TYPE, "application/json")], m.cameras_json())
             }),
         )
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found: try /metrics, /healthz or /api/cameras\n") })
+        .route("/api/counts", get(counts))
+        .fallback(|| async {
+            (StatusCode::NOT_FOUND, "not found: try /metrics, /healthz, /api/cameras or /api/counts\n")
+        })
         .layer(axum::middleware::from_fn_with_state(token, require_token))
         .with_state(metrics);
     axum::Router::new().route("/healthz", get(|| async { "ok\n" })).merge(guarded)
+}
+
+/// `GET /api/counts`: the store's buckets (see [`crate::counts_api`]); 400 with the reason for a
+/// bad query, 404 without a store.
+async fn counts(
+    axum::extract::State(m): axum::extract::State<Arc<Metrics>>,
+    headers: axum::http::HeaderMap,
+    query: Result<
+        axum::extract::Query<crate::counts_api::CountsParams>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> axum::response::Response {
+    use crate::counts_api::{QueryError, to_csv};
+    use axum::http::header::{ACCEPT, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    let params = match query {
+        Ok(axum::extract::Query(params)) => params,
+        Err(rejection) => {
+            return (StatusCode::BAD_REQUEST, format!("{}\n", rejection.body_text())).into_response();
+        }
+    };
+    let Some(api) = m.counts_api.get().cloned() else {
+        return (StatusCode::NOT_FOUND, "no count store: no camera counts, or [counts] has no sqlite\n")
+            .into_response();
+    };
+    let accept_csv =
+        headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/csv"));
+    let csv = params.format.as_deref() == Some("csv") || (params.format.is_none() && accept_csv);
+    match tokio::task::spawn_blocking(move || api.query(&params)).await {
+        Ok(Ok(counts)) if csv => {
+            ([(CONTENT_TYPE, "text/csv; charset=utf-8")], to_csv(&counts)).into_response()
+        }
+        Ok(Ok(counts)) => match serde_json::to_string(&counts) {
+            Ok(text) => ([(CONTENT_TYPE, "application/json")], text).into_response(),
+            Err(err) => (StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n")).into_response(),
+        },
+        Ok(Err(QueryError::Bad(reason))) => (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response(),
+        Ok(Err(err @ QueryError::Store(_))) => {
+            tracing::warn!(%err, "GET /api/counts");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n")).into_response()
+        }
+        Err(err) => (StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n")).into_response(),
+    }
 }
 
 /// Lets a request through when no token is set or it carries the right one; else 401, nothing

@@ -205,3 +205,86 @@ fn h265_with_credentials_from_a_file_and_never_printed() {
     let log = service.log();
     assert!(!log.contains("pa55-w0rd") && !log.contains("n0t-the-pa55"), "passwords never printed:\n{log}");
 }
+
+/// `GET /api/counts` on a running service reads the SQLite store: buckets rolled up to hours,
+/// floored at `min_count`, as JSON or CSV (by `Accept` or `format`), and a bad query is a 400 with
+/// its reason, never a 500.
+#[test]
+fn counts_api_serves_the_store_rolled_up_floored_and_as_csv() {
+    use obscura::count::{Closed, LineBucket};
+    let dir = tempfile::tempdir().unwrap();
+    // Two hours of 1-minute buckets from an earlier run: in = minute number, out = 1.
+    const T0: u64 = 1_795_341_600_000; // 2026-11-22T10:00:00Z
+    let mut closed = Closed::default();
+    for i in 0..120u64 {
+        closed.lines.push(LineBucket {
+            camera: "door".into(),
+            line: "middle".into(),
+            start_ms: T0 + i * 60_000,
+            end_ms: T0 + (i + 1) * 60_000,
+            passes: 10,
+            in_count: i,
+            out_count: 1,
+        });
+    }
+    obscura::sink::CountDb::open(&dir.path().join("counts.sqlite")).unwrap().write(&closed).unwrap();
+    let server = RtspServer::start(&sample(), &[]);
+    let http = free_port();
+    let path = dir.path().join("obscura.toml");
+    let text = format!(
+        "[http]\nlisten = \"127.0.0.1:{http}\"\n\n[detector]\nperson_tiles = [2, 1]\n\n[counts]\nbucket = \"1m\"\n\
+         min_count = 2\nsqlite = \"counts.sqlite\"\n\n{}",
+        live_camera("door", &server.url(), "")
+    );
+    std::fs::write(&path, text).unwrap();
+    let mut service = Service::start(&path, http);
+    service.wait_for("door", Duration::from_secs(30), "the camera streams", streaming(1));
+    let range = "camera=door&line=middle&from=2026-11-22T10:00:00Z&to=2026-11-22T12:00:00Z";
+
+    let (status, body) = service.request(&format!("/api/counts?{range}&bucket=1h"), &[]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let counts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(counts["bucket_s"], 3600, "{counts}");
+    assert!(counts["zones"].as_array().unwrap().is_empty(), "{counts}");
+    let hours = counts["lines"].as_array().unwrap();
+    assert_eq!(hours.len(), 2, "{counts}");
+    assert_eq!(hours[0]["start"], "2026-11-22T10:00:00Z");
+    assert_eq!(hours[0]["passes"], 600);
+    assert_eq!((hours[0]["in"].as_u64(), hours[0]["out"].as_u64()), (Some(1770), Some(60)), "Σ 0..59");
+    assert_eq!(hours[1]["in"], 5370, "Σ 60..119");
+
+    // Unrolled minutes are floored: 0 and 1 crossings show as "<2".
+    let (_, body) = service.request(&format!("/api/counts?{range}"), &[]).unwrap();
+    let minutes: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(minutes["lines"].as_array().unwrap().len(), 120);
+    assert_eq!(minutes["lines"][0]["in"], "<2");
+    assert_eq!(minutes["lines"][1]["out"], "<2");
+    assert_eq!(minutes["lines"][2]["in"], 2);
+
+    // CSV by Accept, or by format.
+    for (query, headers) in [("bucket=1h", vec!["Accept: text/csv"]), ("bucket=1h&format=csv", vec![])] {
+        let (status, csv) = service.request(&format!("/api/counts?{range}&{query}"), &headers).unwrap();
+        assert_eq!(status, 200, "{csv}");
+        assert!(csv.starts_with("kind,camera,name,start,end,passes,in,out,"), "{csv}");
+        assert!(
+            csv.contains("line,door,middle,2026-11-22T10:00:00Z,2026-11-22T11:00:00Z,600,1770,60,"),
+            "{csv}"
+        );
+    }
+
+    // Bad queries: 400 with the reason.
+    for (query, reason) in [
+        ("bucket=7m", "must divide a day"),
+        ("bucket=0m", "is not a length"),
+        ("from=yesterday", "is not a time"),
+        ("color=red", "unknown field"),
+        ("format=xml", "not json or csv"),
+        ("from=2026-11-22T12:00:00Z&to=2026-11-22T10:00:00Z", "must be after"),
+    ] {
+        let (status, body) = service.request(&format!("/api/counts?{query}"), &[]).unwrap();
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body.contains(reason), "{query}: {body}");
+    }
+    service.signal("TERM");
+    assert!(service.wait(Duration::from_secs(15)).success(), "{}", service.log());
+}

@@ -116,6 +116,18 @@ impl Service {
         Some(response.split_once("\r\n\r\n")?.1.to_owned())
     }
 
+    /// `GET path` with extra `headers` (`"Name: value"`): the status code and the body.
+    pub fn request(&self, path: &str, headers: &[&str]) -> Option<(u16, String)> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.http)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n").ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let status = response.split(' ').nth(1)?.parse().ok()?;
+        Some((status, response.split_once("\r\n\r\n")?.1.to_owned()))
+    }
+
     /// The `/api/cameras` entry of `camera`.
     pub fn camera(&self, camera: &str) -> Option<serde_json::Value> {
         let body: serde_json::Value = serde_json::from_str(&self.get("/api/cameras")?).ok()?;
