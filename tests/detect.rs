@@ -294,8 +294,9 @@ fn run_counts_a_line_into_jsonl_and_csv() {
     assert_eq!(fields[..5], ["campus", "line", "middle", "2026-11-22T09:00:00Z", "2026-11-22T09:01:00Z"]);
     assert_eq!(fields[6], rows[0]["in"].to_string());
     assert_eq!(fields[7], rows[0]["out"].to_string());
-    // The same totals as eval counts.
-    let report = eval_json("counts", &eval, "TUD-Campus.mp4", &["--line", "0.5,0,0.5,1"]);
+    // The same totals as eval counts (with the config's fixed person tiles).
+    let report =
+        eval_json("counts", &eval, "TUD-Campus.mp4", &["--line", "0.5,0,0.5,1", "--person-tiles", "2x1"]);
     assert_eq!(rows[0]["in"], report["lines"][0]["obscura_in"], "{report}");
     assert_eq!(rows[0]["out"], report["lines"][0]["obscura_out"], "{report}");
     assert!(rows[0]["out"].as_u64().unwrap() > 0, "people cross the middle line: {text}");

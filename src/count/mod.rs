@@ -143,6 +143,10 @@ pub struct Pass<'a, K> {
     /// The confirmed tracks detected at this pass, with their boxes in pixels. Give every pass,
     /// also those with no tracks: passes drive occupancy and close buckets.
     pub tracks: &'a [(K, Rect)],
+    /// The tracks detected at this pass that are not confirmed yet (a first detection): the
+    /// counter notes where they start, so that their step to the first confirmed position can
+    /// count a crossing, but never counts them as present (occupancy).
+    pub tentative: &'a [(K, Rect)],
     /// The tracks the tracker removed since the previous pass: the counter forgets them, closing
     /// their zone visits.
     pub ended: &'a [K],
@@ -224,7 +228,8 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         self.pass_no += 1;
         let (now, pass_no) = (pass.time_ms, self.pass_no);
         let mut fresh = Vec::new();
-        for &(id, rect) in pass.tracks {
+        let confirmed: std::collections::HashSet<K> = pass.tracks.iter().map(|&(id, _)| id).collect();
+        for &(id, rect) in pass.tracks.iter().chain(pass.tentative) {
             match self.ids.get(&id).and_then(|p| self.people.get_mut(p)) {
                 Some(person) => {
                     person.counts.advance(&geometry, &rect, now, tally);
@@ -255,7 +260,8 @@ impl<K: Copy + Eq + Hash> Counter<K> {
             };
             self.ids.insert(id, number);
         }
-        for person in self.people.values().filter(|p| p.pass_no == pass_no) {
+        let present = |p: &&Person<K>| p.pass_no == pass_no && p.key.is_some_and(|k| confirmed.contains(&k));
+        for person in self.people.values().filter(present) {
             for (inside, zone) in self.occupancy.iter_mut().zip(&person.counts.zones) {
                 *inside += u64::from(zone.is_inside());
             }

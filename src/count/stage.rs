@@ -20,7 +20,14 @@ pub type ClosedSink = Box<dyn FnMut(Closed) + Send>;
 /// What the counting stage is told.
 #[derive(Debug)]
 enum Event<K> {
-    Pass { time_ms: u64, width: u32, height: u32, tracks: Vec<(K, Rect)>, ended: Vec<K> },
+    Pass {
+        time_ms: u64,
+        width: u32,
+        height: u32,
+        tracks: Vec<(K, Rect)>,
+        tentative: Vec<(K, Rect)>,
+        ended: Vec<K>,
+    },
     Restart,
     Tick(u64),
     Close,
@@ -47,12 +54,19 @@ impl<K: Copy + Eq + Hash + Send + 'static> CountStage<K> {
             let mut stage = Inner { counter, sink, last_ms: 0 };
             for event in inbox {
                 match event {
-                    Event::Pass { time_ms, width, height, tracks, ended } => {
+                    Event::Pass { time_ms, width, height, tracks, tentative, ended } => {
                         // A new connection's clock a little behind the last pass: counted at the
                         // latest time instead.
                         let time_ms = time_ms.max(stage.last_ms);
                         stage.last_ms = time_ms;
-                        let pass = Pass { time_ms, width, height, tracks: &tracks, ended: &ended };
+                        let pass = Pass {
+                            time_ms,
+                            width,
+                            height,
+                            tracks: &tracks,
+                            tentative: &tentative,
+                            ended: &ended,
+                        };
                         match stage.counter.observe(&pass) {
                             Ok(closed) => stage.emit(closed),
                             Err(err) => tracing::warn!(%err, "counting skipped a pass"),
@@ -84,6 +98,7 @@ impl<K: Copy + Eq + Hash + Send + 'static> CountStage<K> {
             width: pass.width,
             height: pass.height,
             tracks: pass.tracks.to_vec(),
+            tentative: pass.tentative.to_vec(),
             ended: pass.ended.to_vec(),
         });
         Ok(())

@@ -55,7 +55,8 @@ impl Run {
     /// then the clock moves on by [`STEP`].
     fn pass(&mut self, tracks: &[(u64, (f32, f32))], ended: &[u64]) {
         let tracks: Vec<(u64, Rect)> = tracks.iter().map(|&(id, (x, y))| (id, person(x, y))).collect();
-        let pass = Pass { time_ms: self.time_ms, width: W, height: H, tracks: &tracks, ended };
+        let pass =
+            Pass { time_ms: self.time_ms, width: W, height: H, tracks: &tracks, tentative: &[], ended };
         let closed = self.counter.observe(&pass).unwrap();
         self.closed.lines.extend(closed.lines);
         self.closed.zones.extend(closed.zones);
@@ -432,10 +433,11 @@ fn close_all_flushes_the_open_bucket_once() {
 fn pass_before_the_previous_is_refused() {
     let mut run = Run::new(vec![], vec![]);
     run.pass(&[], &[]);
-    let pass = Pass::<u64> { time_ms: T0 - 1, width: W, height: H, tracks: &[], ended: &[] };
+    let pass = Pass::<u64> { time_ms: T0 - 1, width: W, height: H, tracks: &[], tentative: &[], ended: &[] };
     let error = run.counter.observe(&pass).unwrap_err();
     assert_eq!(error, CountError::TimeWentBack { time_ms: T0 - 1, previous_ms: T0 });
-    let same = Pass::<u64> { time_ms: T0 + STEP, width: W, height: H, tracks: &[], ended: &[] };
+    let same =
+        Pass::<u64> { time_ms: T0 + STEP, width: W, height: H, tracks: &[], tentative: &[], ended: &[] };
     assert!(run.counter.observe(&same).is_ok());
     assert!(run.counter.observe(&same).is_ok(), "equal timestamps are fine");
     let empty = Pass::<u64> { width: 0, ..same };
@@ -525,7 +527,7 @@ fn counter_takes_tracker_ids() {
     let mut counter: Counter<TrackId> =
         Counter::new("entrance", vec![line([0.5, 0.0], [0.5, 1.0])], vec![], &CountSettings::default())
             .unwrap();
-    let pass = Pass { time_ms: T0, width: W, height: H, tracks: &[], ended: &[] };
+    let pass = Pass { time_ms: T0, width: W, height: H, tracks: &[], tentative: &[], ended: &[] };
     assert!(counter.observe(&pass).unwrap().is_empty());
 }
 
@@ -554,7 +556,9 @@ fn ground_truth_totals_use_the_counters_rule() {
     let mut counter = Counter::new("entrance", vec![door], vec![], &CountSettings::default()).unwrap();
     for (i, frame) in frames.iter().enumerate() {
         let time_ms = T0 + i as u64 * STEP;
-        counter.observe(&Pass { time_ms, width: W, height: H, tracks: frame, ended: &[] }).unwrap();
+        counter
+            .observe(&Pass { time_ms, width: W, height: H, tracks: frame, tentative: &[], ended: &[] })
+            .unwrap();
     }
     assert_eq!(line_counts(&counter.close_all()), (1, 1));
 }
@@ -681,7 +685,14 @@ fn running_line_totals_include_closed_and_open_buckets() {
     for (id, xs) in [(1u32, [500.0, 300.0, 100.0]), (2, [100.0, 300.0, 500.0])] {
         for x in xs {
             counter
-                .observe(&Pass { time_ms: t, width: 640, height: 480, tracks: &[(id, walk(x))], ended: &[] })
+                .observe(&Pass {
+                    time_ms: t,
+                    width: 640,
+                    height: 480,
+                    tracks: &[(id, walk(x))],
+                    tentative: &[],
+                    ended: &[],
+                })
                 .unwrap();
             t += 400;
         }
@@ -734,7 +745,9 @@ fn the_counting_stage_keeps_its_bucket_through_a_restart_and_flushes_on_close() 
     let stage = CountStage::start(counter, Box::new(move |c: Closed| into.lock().unwrap().push(c))).unwrap();
     let pass = |time: u64, x: f32| {
         let tracks = [(1u64, person(x, 0.5))];
-        stage.pass(&Pass { time_ms: time, width: W, height: H, tracks: &tracks, ended: &[] }).unwrap();
+        stage
+            .pass(&Pass { time_ms: time, width: W, height: H, tracks: &tracks, tentative: &[], ended: &[] })
+            .unwrap();
     };
     for (i, step) in steps((0.7, 0.5), (0.3, 0.5), 20).into_iter().enumerate() {
         pass(T0 + i as u64 * STEP, step.0);
@@ -799,7 +812,14 @@ fn a_track_born_far_from_the_prediction_or_too_late_is_someone_else() {
     for i in 0..10 {
         let (x, y) = ((0.56 + 0.01 * i as f32) * W as f32, 0.8 * H as f32);
         let tall = Rect::new(x - 60.0, y - 400.0, x + 60.0, y);
-        let pass = Pass { time_ms: run.time_ms, width: W, height: H, tracks: &[(2, tall)], ended: &[] };
+        let pass = Pass {
+            time_ms: run.time_ms,
+            width: W,
+            height: H,
+            tracks: &[(2, tall)],
+            tentative: &[],
+            ended: &[],
+        };
         run.counter.observe(&pass).unwrap();
         run.time_ms += STEP;
     }
@@ -852,4 +872,18 @@ fn an_ended_track_is_forgotten_once_the_stitching_window_has_passed() {
         run.pass(&[], &[]);
     }
     assert!(run.counter.people.is_empty(), "3 s later, forgotten");
+}
+
+#[test]
+fn a_first_detection_counts_as_a_start_but_never_as_present() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![square_zone(0.0, 0.0, 0.49, 1.0)]);
+    // Track 1's first detection (tentative) is left of the line, its second (confirmed) right.
+    let first = [(1u64, person(0.45, 0.8))];
+    let pass = Pass { time_ms: run.time_ms, width: W, height: H, tracks: &[], tentative: &first, ended: &[] };
+    run.counter.observe(&pass).unwrap();
+    assert_eq!(run.counter.occupancy_now().map(|(_, n)| n).sum::<u64>(), 0, "tentative: not present");
+    run.time_ms += STEP;
+    run.pass(&[(1, (0.56, 0.8))], &[]);
+    run.pass(&[(1, (0.6, 0.8))], &[1]);
+    assert_eq!(line_counts(&run.finish()), (0, 1), "the step from the first detection counts");
 }

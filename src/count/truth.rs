@@ -41,7 +41,7 @@ where
         tracks.clear();
         tracks.extend(frame);
         // One timestamp for all: time only matters to buckets, and this sums them all.
-        counter.observe(&Pass { time_ms: 0, width, height, tracks: &tracks, ended: &[] })?;
+        counter.observe(&Pass { time_ms: 0, width, height, tracks: &tracks, tentative: &[], ended: &[] })?;
     }
     let buckets = counter.close_all().lines;
     Ok(lines

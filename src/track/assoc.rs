@@ -11,9 +11,32 @@ use crate::geometry::Rect;
 /// Matches predicted track boxes to detected boxes, maximising the total IoU, keeping only pairs
 /// with IoU ≥ `min_iou`. Returns `(track index, detection index)` pairs sorted by track index.
 pub(super) fn match_by_iou(tracks: &[Rect], detections: &[Rect], min_iou: f32) -> Vec<(usize, usize)> {
-    let cost: Vec<f64> =
-        tracks.iter().flat_map(|t| detections.iter().map(|d| 1.0 - f64::from(iou(t, d)))).collect();
-    assign_gated(&cost, tracks.len(), detections.len(), 1.0 - f64::from(min_iou))
+    match_with_bonus(tracks, detections, min_iou, |_, _| 0.0)
+}
+
+/// [`match_by_iou`], maximising IoU plus `bonus(track, detection)` (small, e.g. for motion
+/// consistency) over the pairs that pass the IoU gate.
+pub(super) fn match_with_bonus(
+    tracks: &[Rect],
+    detections: &[Rect],
+    min_iou: f32,
+    bonus: impl Fn(usize, usize) -> f32,
+) -> Vec<(usize, usize)> {
+    let max_cost = 1.0 - f64::from(min_iou);
+    let cost: Vec<f64> = tracks
+        .iter()
+        .enumerate()
+        .flat_map(|(t, tr)| {
+            let bonus = &bonus;
+            detections.iter().enumerate().map(move |(d, de)| {
+                let overlap = f64::from(iou(tr, de));
+                let cost = 1.0 - overlap;
+                // The bonus ranks pairs inside the gate; it never lets a pair through it.
+                if cost <= max_cost { (cost - f64::from(bonus(t, d))).clamp(0.0, max_cost) } else { cost }
+            })
+        })
+        .collect();
+    assign_gated(&cost, tracks.len(), detections.len(), max_cost)
 }
 
 /// A minimum-cost partial assignment of a `rows × cols` cost matrix (row-major): each row and

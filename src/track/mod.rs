@@ -14,7 +14,9 @@
 //!    pass, in frames: detection may run every N-th frame).
 //! 3. Detections with score ≥ `high` are matched to all tracks (tentative, confirmed, lost) by IoU
 //!    of predicted box and detection, IoU ≥ `match_iou`, with the Hungarian method
-//!    (`assoc.rs` says why not greedy).
+//!    (`assoc.rs` says why not greedy). Among pairs past that gate, a detection in the direction
+//!    the track was moving scores up to `direction_weight` more (OC-SORT's momentum term): when
+//!    two people cross, both detections overlap both predictions, and direction tells them apart.
 //! 4. Confirmed tracks still unmatched are matched to the detections with `low` ≤ score < `high`,
 //!    IoU ≥ `low_match_iou` (ByteTrack's second stage: an occluded or blurred person scores low
 //!    but is still where their track predicts). Lost tracks do not take part, as in ByteTrack: a
@@ -88,6 +90,12 @@ pub struct TrackerSettings {
     /// The largest margin. Default 2.0: past it a wider mask hides the scene without making a
     /// miss less likely.
     pub margin_cap: f32,
+    /// Weight of direction consistency in matching high detections (OC-SORT's momentum term):
+    /// among the pairs that pass the IoU gate, a detection in the direction the track was moving
+    /// is preferred by up to this much IoU, one behind it disfavoured as much. Default 0.2
+    /// (OC-SORT's). It keeps identities when two people cross, where both detections overlap
+    /// both predictions. 0 turns it off.
+    pub direction_weight: f32,
 }
 
 impl Default for TrackerSettings {
@@ -103,6 +111,7 @@ impl Default for TrackerSettings {
             max_extrapolation: 25,
             margin_growth: 0.02,
             margin_cap: 2.0,
+            direction_weight: 0.2,
         }
     }
 }
@@ -135,6 +144,9 @@ impl TrackerSettings {
         }
         if !(self.margin_cap >= 1.0 && self.margin_cap.is_finite()) {
             return bad("margin_cap", self.margin_cap.to_string(), "must be a number ≥ 1");
+        }
+        if !(0.0..=1.0).contains(&self.direction_weight) {
+            return bad("direction_weight", self.direction_weight.to_string(), "must be in 0..=1");
         }
         Ok(())
     }
@@ -266,6 +278,27 @@ impl Track {
         self.last_detection_frame
     }
 
+    /// How well `rect` continues the track's motion: the cosine of the angle between the track's
+    /// velocity at its latest detection and the step from that detection's centre to `rect`'s,
+    /// halved into `-0.5..=0.5` (OC-SORT's momentum cost); 0 while the track is (nearly) still or
+    /// has one detection.
+    fn direction_agreement(&self, rect: &Rect) -> f32 {
+        let v = self.detected_velocity;
+        let speed = v.cx.hypot(v.cy);
+        // Less than 1% of the box height per frame is standing, not a direction.
+        if self.hits < 2 || speed < 0.01 * self.detected_box.height() {
+            return 0.0;
+        }
+        let (cx, cy) = ((rect.x0 + rect.x1) / 2.0, (rect.y0 + rect.y1) / 2.0);
+        let b = &self.detected_box;
+        let (sx, sy) = (cx - (b.x0 + b.x1) / 2.0, cy - (b.y0 + b.y1) / 2.0);
+        let step = sx.hypot(sy);
+        if step < 1e-3 {
+            return 0.0;
+        }
+        0.5 * (v.cx * sx + v.cy * sy) / (speed * step)
+    }
+
     /// Corrects the track with a detection matched at `frame`.
     fn detected(&mut self, frame: u64, rect: &Rect, min_hits: u32) {
         self.filter.update(rect);
@@ -366,7 +399,10 @@ impl Tracker {
         let mut high_matched = vec![false; high.len()];
 
         let high_boxes: Vec<Rect> = high.iter().map(|d| d.rect).collect();
-        for (t, d) in assoc::match_by_iou(&predicted, &high_boxes, self.settings.match_iou) {
+        let weight = self.settings.direction_weight;
+        let tracks = &self.tracks;
+        let bonus = |t: usize, d: usize| weight * tracks[t].direction_agreement(&high_boxes[d]);
+        for (t, d) in assoc::match_with_bonus(&predicted, &high_boxes, self.settings.match_iou, bonus) {
             self.tracks[t].detected(frame, &high[d].rect, self.settings.min_hits);
             track_matched[t] = true;
             high_matched[d] = true;

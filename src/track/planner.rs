@@ -314,11 +314,21 @@ impl<'d, 'c> Planner<'d, 'c> {
     /// Hands the pass's confirmed, detected person tracks to the counter, if any.
     fn count(&mut self, frame: &Frame, index: u64) -> Result<(), CountError> {
         let Some(counting) = self.counting.as_mut() else { return Ok(()) };
+        let detected = |state: TrackState| {
+            move |t: &&super::Track| t.state() == state && t.last_detection_frame() == index
+        };
         let tracks: Vec<(TrackId, Rect)> = self
             .persons
             .tracks()
             .iter()
-            .filter(|t| t.state() == TrackState::Confirmed && t.last_detection_frame() == index)
+            .filter(detected(TrackState::Confirmed))
+            .map(|t| (t.id(), t.rect()))
+            .collect();
+        let tentative: Vec<(TrackId, Rect)> = self
+            .persons
+            .tracks()
+            .iter()
+            .filter(detected(TrackState::Tentative))
             .map(|t| (t.id(), t.rect()))
             .collect();
         let alive: Vec<TrackId> = self.persons.tracks().iter().map(|t| t.id()).collect();
@@ -327,8 +337,14 @@ impl<'d, 'c> Planner<'d, 'c> {
         self.known = alive;
         let (width, height) = frame.size();
         let pts_ms = frame.meta().pts.map_or(0, |t| t.mseconds());
-        let pass =
-            Pass { time_ms: counting.start_ms + pts_ms, width, height, tracks: &tracks, ended: &ended };
+        let pass = Pass {
+            time_ms: counting.start_ms + pts_ms,
+            width,
+            height,
+            tracks: &tracks,
+            tentative: &tentative,
+            ended: &ended,
+        };
         counting.stage.pass(&pass)
     }
 

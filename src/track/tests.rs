@@ -326,3 +326,24 @@ fn bad_settings_name_the_field() {
     }
     assert!(TrackerSettings::default().validate().is_ok());
 }
+
+#[test]
+fn a_detection_ahead_of_the_motion_is_preferred_when_overlap_cannot_tell() {
+    // A track walking right at 5 px/frame, detected every 3rd frame, last at x = 85; at the next
+    // pass its prediction is at about x = 100. One detection is behind where it was last seen
+    // (x = 83), one ahead (x = 118); the one behind overlaps the prediction as much or more.
+    let run = |direction_weight: f32| {
+        let settings = TrackerSettings { direction_weight, ..TrackerSettings::default() };
+        let mut tracker = Tracker::new(settings).unwrap();
+        for pass in 0..4u64 {
+            let f = 3 * pass;
+            tracker.update(f, &[det(40.0 + 5.0 * f as f32, 200.0, 40.0, 80.0, 0.9)]).unwrap();
+        }
+        let id = only(&tracker).id();
+        let (behind, ahead) = (det(83.0, 200.0, 40.0, 80.0, 0.9), det(118.0, 200.0, 40.0, 80.0, 0.9));
+        tracker.update(12, &[behind, ahead]).unwrap();
+        center(&tracker.track(id).unwrap().rect()).0
+    };
+    assert!(run(0.2) > 100.0, "with the direction term the track follows the detection ahead");
+    assert!(run(0.0) < 100.0, "by overlap alone it takes the one behind (so the test can fail)");
+}
