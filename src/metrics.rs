@@ -234,12 +234,58 @@ fn router(metrics: Arc<Metrics>, token: Option<Arc<str>>) -> axum::Router {
             }),
         )
         .route("/api/counts", get(counts))
+        .route("/api/cameras/{name}/snapshot.jpg", get(snapshot))
         .fallback(|| async {
             (StatusCode::NOT_FOUND, "not found: try /metrics, /healthz, /api/cameras or /api/counts\n")
         })
         .layer(axum::middleware::from_fn_with_state(token, require_token))
         .with_state(metrics);
     axum::Router::new().route("/healthz", get(|| async { "ok\n" })).merge(guarded)
+}
+
+/// The query of `GET /api/cameras/{name}/snapshot.jpg`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotParams {
+    /// Height of the JPEG, pixels (16..=2160; never more than the preview's own).
+    h: Option<u32>,
+}
+
+/// `GET /api/cameras/{name}/snapshot.jpg`: the camera's latest redacted frame as a JPEG (a
+/// [`crate::redact::preview::Preview`], made from a `RedactedFrame` only), renewed at most once a
+/// second; 404 for an unknown camera or before its first frame, 400 for a bad `h`.
+async fn snapshot(
+    axum::extract::State(m): axum::extract::State<Arc<Metrics>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    query: Result<axum::extract::Query<SnapshotParams>, axum::extract::rejection::QueryRejection>,
+) -> axum::response::Response {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    let params = match query {
+        Ok(axum::extract::Query(params)) => params,
+        Err(rejection) => {
+            return (StatusCode::BAD_REQUEST, format!("{}\n", rejection.body_text())).into_response();
+        }
+    };
+    let height = params.h.unwrap_or(360);
+    if !(16..=2160).contains(&height) {
+        return (StatusCode::BAD_REQUEST, format!("h = {height}: a height from 16 to 2160 pixels\n"))
+            .into_response();
+    }
+    let camera =
+        m.cameras.lock().unwrap_or_else(PoisonError::into_inner).iter().find(|c| c.name == name).cloned();
+    let Some(camera) = camera else {
+        return (StatusCode::NOT_FOUND, "no such camera\n").into_response();
+    };
+    let Some((_, preview)) = camera.preview() else {
+        return (StatusCode::NOT_FOUND, "no frame from this camera yet\n").into_response();
+    };
+    match tokio::task::spawn_blocking(move || preview.jpeg(height)).await {
+        Ok(Ok(jpeg)) => ([(CONTENT_TYPE, "image/jpeg"), (CACHE_CONTROL, "no-store")], jpeg.as_ref().clone())
+            .into_response(),
+        Ok(Err(err)) => (StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n")).into_response(),
+        Err(err) => (StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n")).into_response(),
+    }
 }
 
 /// `GET /api/counts`: the store's buckets (see [`crate::counts_api`]); 400 with the reason for a

@@ -333,7 +333,7 @@ impl VideoJob<'_> {
             let redact = thread::Builder::new().name("redact".into()).spawn_scoped(s, || {
                 redact_stage(&mut redaction, audit.as_mut(), found_rx, redacted_tx, shutdown)
             });
-            let encoded = encode_stage(writer, redacted_rx, shutdown);
+            let encoded = encode_stage(writer, redacted_rx, stats.as_deref(), shutdown);
             (joined(decode, &input), joined(detect, &input), joined(redact, &input), encoded)
         });
         let (decode_end, frames) = decoded??;
@@ -583,11 +583,16 @@ fn redact_stage(
 fn encode_stage(
     mut writer: Option<Mp4Writer>,
     input: Receiver<RedactedFrame>,
+    stats: Option<&CameraStats>,
     shutdown: &Shutdown,
 ) -> Result<(StageEnd, Option<Mp4Writer>), JobError> {
     for frame in input {
         if shutdown.is_aborted() {
             return Ok((StageEnd::Aborted, None));
+        }
+        // A camera's snapshot: the redacted frame, scaled down, at most once a second.
+        if let Some(stats) = stats {
+            stats.offer_preview(&frame);
         }
         if let Some(writer) = writer.as_mut() {
             writer.write(frame)?;

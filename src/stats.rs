@@ -82,6 +82,8 @@ pub struct CameraStats {
     /// Plan counts of the jobs that ended, and of the running one.
     plans: Mutex<(PlanCounts, PlanCounts)>,
     detection: Mutex<Histogram>,
+    /// The latest redacted preview and when it was taken (at most one a second).
+    preview: Mutex<Option<(Instant, std::sync::Arc<crate::redact::preview::Preview>)>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -119,7 +121,34 @@ impl CameraStats {
             recent: Mutex::new(VecDeque::with_capacity(RATE_WINDOW)),
             plans: Mutex::new(Default::default()),
             detection: Mutex::new(Histogram::default()),
+            preview: Mutex::new(None),
         }
+    }
+
+    /// Offers a redacted frame for the snapshot: taken (scaled down) if the latest preview is a
+    /// second old or more.
+    pub fn offer_preview(&self, frame: &crate::redact::RedactedFrame) {
+        const EVERY: Duration = Duration::from_secs(1);
+        let due = {
+            let latest = self.preview.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            latest.as_ref().is_none_or(|(at, _)| at.elapsed() >= EVERY)
+        };
+        if !due {
+            return;
+        }
+        match frame.preview(crate::redact::preview::PREVIEW_MAX_HEIGHT) {
+            Ok(preview) => {
+                let mut latest = self.preview.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                *latest = Some((Instant::now(), std::sync::Arc::new(preview)));
+            }
+            Err(err) => tracing::debug!(camera = %self.name, %err, "no snapshot preview"),
+        }
+    }
+
+    /// The latest redacted preview, and its age.
+    pub fn preview(&self) -> Option<(Duration, std::sync::Arc<crate::redact::preview::Preview>)> {
+        let latest = self.preview.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        latest.as_ref().map(|(at, p)| (at.elapsed(), p.clone()))
     }
 
     pub fn state(&self) -> CameraState {

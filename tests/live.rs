@@ -288,3 +288,38 @@ fn counts_api_serves_the_store_rolled_up_floored_and_as_csv() {
     service.signal("TERM");
     assert!(service.wait(Duration::from_secs(15)).success(), "{}", service.log());
 }
+
+/// `GET /api/cameras/{name}/snapshot.jpg` is the latest *redacted* frame: with the whole frame
+/// filled red, every pixel of the JPEG is red; `h` sets its height; an unknown camera is a 404,
+/// a bad `h` a 400.
+#[test]
+fn the_snapshot_is_the_latest_redacted_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RtspServer::start(&sample(), &[]);
+    let http = free_port();
+    let camera = "[[camera]]\nname = \"door\"\nsource = \"URL\"\n[camera.redact]\ntarget = \"frame\"\n\
+                  method = \"fill\"\nfill_color = \"#ff0000\"\n[camera.rtsp]\nwatchdog = \"2s\"\n\n"
+        .replace("URL", &server.url());
+    let path = dir.path().join("obscura.toml");
+    std::fs::write(&path, format!("[http]\nlisten = \"127.0.0.1:{http}\"\n\n{camera}")).unwrap();
+    let mut service = Service::start(&path, http);
+    service.wait_for("door", Duration::from_secs(30), "the camera streams", streaming(10));
+    let (status, jpeg) = service.request_bytes("/api/cameras/door/snapshot.jpg?h=120").unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&jpeg));
+    let image = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).unwrap().to_rgb8();
+    assert_eq!(image.height(), 120);
+    assert_eq!(image.width(), 213, "the sample's 16:9 kept");
+    for p in image.pixels() {
+        assert!(p[0] > 200 && p[1] < 60 && p[2] < 60, "every pixel filled red, got {p:?}");
+    }
+    for (query, code) in [
+        ("/api/cameras/nobody/snapshot.jpg", 404),
+        ("/api/cameras/door/snapshot.jpg?h=5", 400),
+        ("/api/cameras/door/snapshot.jpg?h=tall", 400),
+        ("/api/cameras/door/snapshot.jpg?w=100", 400),
+    ] {
+        assert_eq!(service.request_bytes(query).unwrap().0, code, "{query}");
+    }
+    service.signal("TERM");
+    assert!(service.wait(Duration::from_secs(15)).success(), "{}", service.log());
+}

@@ -52,6 +52,7 @@ pub mod kernels;
 pub mod planes;
 pub mod policy;
 pub mod pool;
+pub mod preview;
 pub mod raster;
 pub mod simd;
 

@@ -128,6 +128,19 @@ impl Service {
         Some((status, response.split_once("\r\n\r\n")?.1.to_owned()))
     }
 
+    /// `GET path`: the status code and the body's bytes.
+    pub fn request_bytes(&self, path: &str) -> Option<(u16, Vec<u8>)> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.http)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).ok()?;
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let status = head.split(' ').nth(1)?.parse().ok()?;
+        Some((status, response[split + 4..].to_vec()))
+    }
+
     /// The `/api/cameras` entry of `camera`.
     pub fn camera(&self, camera: &str) -> Option<serde_json::Value> {
         let body: serde_json::Value = serde_json::from_str(&self.get("/api/cameras")?).ok()?;
