@@ -14,6 +14,7 @@ pub mod eval;
 pub mod frame;
 pub mod geometry;
 pub mod metrics;
+pub mod openapi;
 pub mod pipeline;
 pub mod redact;
 pub mod report;

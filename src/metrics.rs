@@ -233,11 +233,13 @@ fn router(metrics: Arc<Metrics>, token: Option<Arc<str>>) -> axum::Router {
                 ([(CONTENT_TYPE, "application/json")], m.cameras_json())
             }),
         )
+        .route(
+            "/api/openapi.json",
+            get(|| async { ([(CONTENT_TYPE, "application/json")], crate::openapi::document().to_string()) }),
+        )
         .route("/api/counts", get(counts))
         .route("/api/cameras/{name}/snapshot.jpg", get(snapshot))
-        .fallback(|| async {
-            (StatusCode::NOT_FOUND, "not found: try /metrics, /healthz, /api/cameras or /api/counts\n")
-        })
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found: see /api/openapi.json\n") })
         .layer(axum::middleware::from_fn_with_state(token, require_token))
         .with_state(metrics);
     axum::Router::new().route("/healthz", get(|| async { "ok\n" })).merge(guarded)

@@ -285,6 +285,36 @@ fn counts_api_serves_the_store_rolled_up_floored_and_as_csv() {
         assert_eq!(status, 400, "{query}: {body}");
         assert!(body.contains(reason), "{query}: {body}");
     }
+
+    // The OpenAPI document describes what the server does: every documented path answers with a
+    // documented status, every documented /api/counts parameter is accepted.
+    let (status, body) = service.request("/api/openapi.json", &[]).unwrap();
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, item) in paths {
+        let url = path.replace("{name}", "door");
+        let (status, _) = service.request(&url, &[]).unwrap();
+        let documented = item["get"]["responses"].as_object().unwrap();
+        assert!(documented.contains_key(&status.to_string()), "{path}: {status} is not documented");
+    }
+    let valid = [
+        ("camera", "door"),
+        ("line", "middle"),
+        ("zone", "till"),
+        ("from", "2026-11-22"),
+        ("to", "1795345200000"),
+        ("bucket", "1d"),
+        ("format", "csv"),
+    ];
+    let params = paths["/api/counts"]["get"]["parameters"].as_array().unwrap();
+    assert_eq!(params.len(), valid.len());
+    for param in params {
+        let name = param["name"].as_str().unwrap();
+        let value = valid.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("{name} untested")).1;
+        let (status, body) = service.request(&format!("/api/counts?{name}={value}"), &[]).unwrap();
+        assert_eq!(status, 200, "{name}={value}: {body}");
+    }
     service.signal("TERM");
     assert!(service.wait(Duration::from_secs(15)).success(), "{}", service.log());
 }

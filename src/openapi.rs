@@ -1,0 +1,132 @@
+//! The OpenAPI 3.0 description of the HTTP API, served at `/api/openapi.json`. Kept beside the
+//! routes it describes (`crate::metrics`) and checked against them by the tests.
+
+use serde_json::{Value, json};
+
+/// The OpenAPI document.
+pub fn document() -> Value {
+    let text = |description: &str| json!({"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}});
+    let name = json!({"type": "string", "minLength": 1, "maxLength": 64});
+    let time = json!({"type": "string", "description": "RFC 3339 with an offset (2026-11-22T10:00:00Z), a date (midnight UTC) or ms since 1970"});
+    let published =
+        json!({"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^<[0-9]+$"}]});
+    let published_number =
+        json!({"oneOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": "^<[0-9]+$"}]});
+    let query = |param: &str, schema: Value, description: &str| json!({"name": param, "in": "query", "required": false, "schema": schema, "description": description});
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "obscura",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Redacted video and aggregate people counts from IP cameras. Every route but /healthz needs `Authorization: Bearer TOKEN` when a token is configured (401 otherwise). Nothing here identifies a person: counts are closed buckets floored at min_count, snapshots are redacted frames."
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Camera": {
+                    "type": "object",
+                    "required": ["name", "state", "fps", "frames", "reconnects", "frames_dropped", "frames_fail_closed"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "state": {"type": "string", "enum": ["starting", "streaming", "backoff", "stopped"]},
+                        "fps": {"type": "number"},
+                        "last_frame_age_s": {"type": "number", "nullable": true},
+                        "frames": {"type": "integer"},
+                        "reconnects": {"type": "integer"},
+                        "frames_dropped": {"type": "integer"},
+                        "frames_fail_closed": {"type": "integer"}
+                    }
+                },
+                "LineBucket": {
+                    "type": "object",
+                    "required": ["camera", "line", "start", "end", "passes", "in", "out"],
+                    "properties": {
+                        "camera": {"type": "string"}, "line": {"type": "string"},
+                        "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+                        "passes": {"type": "integer"}, "in": published.clone(), "out": published.clone()
+                    }
+                },
+                "ZoneBucket": {
+                    "type": "object",
+                    "required": ["camera", "zone", "start", "end", "passes", "entries"],
+                    "properties": {
+                        "camera": {"type": "string"}, "zone": {"type": "string"},
+                        "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+                        "passes": {"type": "integer"}, "entries": published.clone(),
+                        "occupancy_max": {"nullable": true, "oneOf": [{"type": "integer"}, {"type": "string"}]},
+                        "occupancy_mean": published_number
+                    }
+                },
+                "Counts": {
+                    "type": "object",
+                    "required": ["bucket_s", "min_count", "lines", "zones"],
+                    "properties": {
+                        "bucket_s": {"type": "integer"}, "min_count": {"type": "integer"},
+                        "lines": {"type": "array", "items": {"$ref": "#/components/schemas/LineBucket"}},
+                        "zones": {"type": "array", "items": {"$ref": "#/components/schemas/ZoneBucket"}}
+                    }
+                }
+            }
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/healthz": {"get": {
+                "summary": "Liveness: ok while the process runs (never needs a token)",
+                "security": [],
+                "responses": {"200": text("ok")}
+            }},
+            "/metrics": {"get": {
+                "summary": "Prometheus text: per camera state, frames, drops, fail-closed frames, detection time; counts as closed buckets",
+                "responses": {"200": text("Prometheus exposition format"), "401": text("no or wrong token")}
+            }},
+            "/api/openapi.json": {"get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/json": {"schema": {"type": "object"}}}}}
+            }},
+            "/api/cameras": {"get": {
+                "summary": "Each camera's state, frame rate, last frame age, reconnects, drops and fail-closed frames",
+                "responses": {
+                    "200": {"description": "the cameras", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"cameras": {"type": "array", "items": {"$ref": "#/components/schemas/Camera"}}}
+                    }}}},
+                    "401": text("no or wrong token")
+                }
+            }},
+            "/api/counts": {"get": {
+                "summary": "Closed count buckets from the SQLite store, rolled up and floored at min_count",
+                "parameters": [
+                    query("camera", name.clone(), "only this camera"),
+                    query("line", name.clone(), "only this line (and no zones unless zone is given)"),
+                    query("zone", name.clone(), "only this zone (and no lines unless line is given)"),
+                    query("from", time.clone(), "buckets starting at or after this time"),
+                    query("to", time, "buckets starting before this time"),
+                    query("bucket", json!({"type": "string", "pattern": "^[0-9]+(m|min|h|d)$"}), "roll up to this length: a multiple of the stored bucket that divides a day or is whole days, at most 31d"),
+                    query("format", json!({"type": "string", "enum": ["json", "csv"]}), "json (default) or csv; Accept: text/csv also gives CSV")
+                ],
+                "responses": {
+                    "200": {"description": "the buckets", "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Counts"}},
+                        "text/csv": {"schema": {"type": "string"}}
+                    }},
+                    "400": text("a bad query, with the reason"),
+                    "401": text("no or wrong token"),
+                    "404": text("no count store"),
+                    "503": text("the count store cannot be read")
+                }
+            }},
+            "/api/cameras/{name}/snapshot.jpg": {"get": {
+                "summary": "The camera's latest redacted frame as a JPEG, renewed at most once a second",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
+                    query("h", json!({"type": "integer", "minimum": 16, "maximum": 2160}), "height in pixels (default 360; at most the preview's 720 or the frame's own)")
+                ],
+                "responses": {
+                    "200": {"description": "a redacted frame", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+                    "400": text("a bad h"),
+                    "401": text("no or wrong token"),
+                    "404": text("no such camera, or no frame yet")
+                }
+            }}
+        }
+    })
+}
