@@ -38,7 +38,8 @@ pub(super) struct RawDetector {
     pub face_threshold: Option<Spanned<f64>>,
     pub face_tiles: Option<Spanned<Vec<Spanned<i64>>>>,
     pub person_threshold: Option<Spanned<f64>>,
-    pub person_tiles: Option<Spanned<Vec<Spanned<i64>>>>,
+    /// A name (`"auto"`, `"wide"`) or `[columns, rows]`.
+    pub person_tiles: Option<Spanned<toml::Value>>,
 }
 
 /// One `[[camera]]` table; its span is the `[[camera]]` header.

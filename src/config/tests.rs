@@ -264,7 +264,7 @@ fn example_config_commented_options_are_valid_too() {
     assert_eq!(redact.fill_color, Rgb { r: 0x80, g: 0x80, b: 0x80 });
     assert_eq!(redact.detect_every, 3);
     assert_eq!(config.detector.faces.threads.intra, 2);
-    assert_eq!(config.detector.persons.tiling, Tiling::Grid { cols: 2, rows: 1 });
+    assert_eq!(config.detector.persons.tiling, Tiling::Wide);
     assert_eq!(config.redaction_threads, Some(2));
     let mqtt = config.counts.mqtt.as_ref().unwrap();
     assert_eq!((mqtt.host.as_str(), mqtt.port), ("127.0.0.1", 1883));
@@ -637,7 +637,7 @@ fn bad_detector_settings_are_each_reported() {
              default 0.2)",
             "6:20: person_threshold 0 is out of range: use 0.01..=0.99 (lower finds more, with more false masks; \
              default 0.2)",
-            "7:16: person_tiles must be [columns, rows], e.g. [2, 1] (leave it out for automatic tiling)",
+            "7:16: person_tiles must be [columns, rows], e.g. [2, 1] (or \"auto\", the default, or \"wide\")",
         ]
     );
     let text = format!("[detector]\nperson_tiles = [9, 0]\n{CAMERA}");
@@ -848,6 +848,26 @@ fn a_bad_stitching_window_is_reported() {
         errors(&text),
         [
             "2:10: stitch \"2m\" is not a stitching window: use seconds from \"0s\" (off) to \"30s\", e.g. \"3s\""
+        ]
+    );
+}
+
+#[test]
+fn person_tiles_take_a_name_or_a_grid() {
+    for (value, tiling) in [
+        ("\"auto\"", Tiling::Auto),
+        ("\"wide\"", Tiling::Wide),
+        ("[3, 2]", Tiling::Grid { cols: 3, rows: 2 }),
+    ] {
+        let config = parse(&format!("[detector]\nperson_tiles = {value}\n{CAMERA}")).unwrap();
+        assert_eq!(config.detector.persons.tiling, tiling, "{value}");
+    }
+    let text = format!("[detector]\nperson_tiles = \"fine\"\n{CAMERA}");
+    assert_eq!(
+        errors(&text),
+        [
+            "2:16: person_tiles \"fine\": use \"auto\" (chosen from the people seen, the default), \"wide\" (tiles \
+          across wide frames only, constant cost) or [columns, rows]"
         ]
     );
 }

@@ -175,7 +175,43 @@ impl Validator<'_, '_> {
             }
         }
         if let Some(tiles) = raw.person_tiles {
-            match self.tiles(tiles, "person_tiles", "leave it out for automatic tiling") {
+            let at = tiles.span();
+            let grid = |items: &[toml::Value]| -> Option<Vec<Spanned<i64>>> {
+                items.iter().map(|v| v.as_integer().map(|n| Spanned::new(at.clone(), n))).collect()
+            };
+            let tiling = match tiles.into_inner() {
+                toml::Value::String(name) if name == "auto" => Some(Tiling::Auto),
+                toml::Value::String(name) if name == "wide" => Some(Tiling::Wide),
+                toml::Value::String(name) => {
+                    self.report.error(
+                        at.start,
+                        format!(
+                            "person_tiles {name:?}: use \"auto\" (chosen from the people seen, the default), \"wide\" \
+                             (tiles across wide frames only, constant cost) or [columns, rows]"
+                        ),
+                    );
+                    None
+                }
+                toml::Value::Array(items) => match grid(&items) {
+                    Some(grid) => self.tiles(
+                        Spanned::new(at, grid),
+                        "person_tiles",
+                        "or \"auto\", the default, or \"wide\"",
+                    ),
+                    None => {
+                        self.report.error(
+                            at.start,
+                            "person_tiles must be [columns, rows] of whole numbers, \"auto\" or \"wide\"",
+                        );
+                        None
+                    }
+                },
+                _ => {
+                    self.report.error(at.start, "person_tiles must be [columns, rows], \"auto\" or \"wide\"");
+                    None
+                }
+            };
+            match tiling {
                 Some(tiling) => settings.persons.tiling = tiling,
                 None => ok = false,
             }
