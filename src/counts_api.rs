@@ -169,37 +169,22 @@ impl CountsApi {
         name: Option<&str>,
         rollup: u64,
     ) -> Result<Vec<LineRow>, QueryError> {
-        let (clause, values) = filter.sql("line", name);
-        let sql = format!(
-            "SELECT camera, line, start_ms, passes, in_count, out_count FROM line_buckets {clause} \
-             ORDER BY camera, line, start_ms LIMIT {}",
-            MAX_ROWS + 1
-        );
-        let store = |e: rusqlite::Error| QueryError::Store(e.to_string());
-        let mut stmt = conn.prepare(&sql).map_err(store)?;
-        let rows = stmt
-            .query_map(params_from_iter(values.iter()), |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })
-            .map_err(store)?;
+        let columns = "camera, line, start_ms, passes, in_count, out_count";
+        let rows = select(conn, columns, "line_buckets", "line", filter, name, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                [r.get::<_, i64>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?],
+            ))
+        })?;
         let mut sums: BTreeMap<(String, String, u64), [u64; 3]> = BTreeMap::new();
-        for (n, row) in rows.enumerate() {
-            if n >= MAX_ROWS {
-                return Err(too_many());
-            }
-            let (camera, line, start, passes, inn, out) = row.map_err(store)?;
+        for (camera, line, start, figures) in rows {
             let start = start.max(0) as u64;
             let sum = sums.entry((camera, line, start - start % rollup)).or_default();
-            sum[0] += passes.max(0) as u64;
-            sum[1] += inn.max(0) as u64;
-            sum[2] += out.max(0) as u64;
+            for (total, value) in sum.iter_mut().zip(figures) {
+                *total += value.max(0) as u64;
+            }
         }
         let k = self.min_count;
         Ok(sums
@@ -223,27 +208,18 @@ impl CountsApi {
         name: Option<&str>,
         rollup: u64,
     ) -> Result<Vec<ZoneRow>, QueryError> {
-        let (clause, values) = filter.sql("zone", name);
-        let sql = format!(
-            "SELECT camera, zone, start_ms, passes, entries, occupancy_max, occupancy_mean FROM zone_buckets \
-             {clause} ORDER BY camera, zone, start_ms LIMIT {}",
-            MAX_ROWS + 1
-        );
-        let store = |e: rusqlite::Error| QueryError::Store(e.to_string());
-        let mut stmt = conn.prepare(&sql).map_err(store)?;
-        let rows = stmt
-            .query_map(params_from_iter(values.iter()), |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                    r.get::<_, Option<f64>>(6)?,
-                ))
-            })
-            .map_err(store)?;
+        let columns = "camera, zone, start_ms, passes, entries, occupancy_max, occupancy_mean";
+        let rows = select(conn, columns, "zone_buckets", "zone", filter, name, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, Option<f64>>(6)?,
+            ))
+        })?;
         #[derive(Default)]
         struct Sum {
             passes: u64,
@@ -254,11 +230,7 @@ impl CountsApi {
             measured: u64,
         }
         let mut sums: BTreeMap<(String, String, u64), Sum> = BTreeMap::new();
-        for (n, row) in rows.enumerate() {
-            if n >= MAX_ROWS {
-                return Err(too_many());
-            }
-            let (camera, zone, start, passes, entries, max, mean) = row.map_err(store)?;
+        for (camera, zone, start, passes, entries, max, mean) in rows {
             let start = start.max(0) as u64;
             let passes = passes.max(0) as u64;
             let sum = sums.entry((camera, zone, start - start % rollup)).or_default();
@@ -292,10 +264,32 @@ impl CountsApi {
     }
 }
 
-fn too_many() -> QueryError {
-    QueryError::Bad(format!(
-        "more than {MAX_ROWS} stored buckets match: narrow from/to or roll up with bucket"
-    ))
+/// `SELECT columns FROM table` under `filter` (and `name` in `name_column`), in order of camera,
+/// name and start, each row read by `read`; more than [`MAX_ROWS`] rows is a bad query.
+fn select<T>(
+    conn: &Connection,
+    columns: &str,
+    table: &str,
+    name_column: &str,
+    filter: &Filter,
+    name: Option<&str>,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, QueryError> {
+    let store = |e: rusqlite::Error| QueryError::Store(e.to_string());
+    let (clause, values) = filter.sql(name_column, name);
+    let sql = format!(
+        "SELECT {columns} FROM {table} {clause} ORDER BY camera, {name_column}, start_ms LIMIT {}",
+        MAX_ROWS + 1
+    );
+    let mut stmt = conn.prepare(&sql).map_err(store)?;
+    let rows = stmt.query_map(params_from_iter(values.iter()), read).map_err(store)?;
+    let rows: Vec<T> = rows.collect::<Result<_, _>>().map_err(store)?;
+    if rows.len() > MAX_ROWS {
+        return Err(QueryError::Bad(format!(
+            "more than {MAX_ROWS} stored buckets match: narrow from/to or roll up with bucket"
+        )));
+    }
+    Ok(rows)
 }
 
 /// The filters every table shares.
