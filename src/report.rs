@@ -116,7 +116,10 @@ impl PrivacyReport {
     pub fn new(output: &Path, job: &JobReport, settings: &RedactionSettings) -> Self {
         let detection = settings.target.needs_detection().then(|| {
             let plan = &job.plan;
-            let persons = matches!(settings.target, Target::Heads | Target::Persons);
+            // The person detector runs for heads and persons, and for counting whatever the target
+            // (seen from its passes when its tiles adapt).
+            let persons = matches!(settings.target, Target::Heads | Target::Persons)
+                || plan.person_scale.passes_by_level.iter().any(|&n| n > 0);
             DetectionReport {
                 detect_every: settings.detect_every,
                 lookahead_frames: settings.temporal.lookahead,
