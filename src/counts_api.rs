@@ -327,7 +327,7 @@ impl Filter<'_> {
 }
 
 /// `from`/`to`: ms since the epoch, an RFC 3339 date-time with an offset, or a date (midnight UTC).
-fn parse_time(key: &str, text: &str) -> Result<u64, String> {
+pub fn parse_time(key: &str, text: &str) -> Result<u64, String> {
     let bad =
         || format!("{key} {text:?} is not a time: use 2026-11-22T10:00:00Z, 2026-11-22 or ms since 1970");
     let text = text.trim();

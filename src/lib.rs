@@ -5,6 +5,7 @@
 //! [`redact::RedactedFrame`], which only [`redact::Redaction::apply`] can make.
 
 pub mod camera;
+pub mod clips;
 pub mod clock;
 pub mod config;
 pub mod count;

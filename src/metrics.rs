@@ -26,6 +26,8 @@ pub struct Metrics {
     cameras: Mutex<Vec<Arc<crate::stats::CameraStats>>>,
     /// `GET /api/counts`, when there is a count store.
     counts_api: std::sync::OnceLock<Arc<crate::counts_api::CountsApi>>,
+    /// `/api/clips`, when there is a clip library.
+    clips: std::sync::OnceLock<Arc<Mutex<crate::clips::ClipLibrary>>>,
 }
 
 /// Text rendered by other parts at each scrape (e.g. the MQTT publisher's state).
@@ -73,6 +75,11 @@ struct State {
 impl Metrics {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// Serves `/api/clips` from this clip library (the first call wins).
+    pub fn set_clips(&self, library: crate::clips::ClipLibrary) {
+        let _ = self.clips.set(Arc::new(Mutex::new(library)));
     }
 
     /// Serves `GET /api/counts` from this count store (the first call wins).
@@ -239,10 +246,169 @@ fn router(metrics: Arc<Metrics>, token: Option<Arc<str>>) -> axum::Router {
         )
         .route("/api/counts", get(counts))
         .route("/api/cameras/{name}/snapshot.jpg", get(snapshot))
+        .route("/api/clips", get(clips_list))
+        .route("/api/clips/{id}", get(clip_file).delete(clip_delete))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found: see /api/openapi.json\n") })
         .layer(axum::middleware::from_fn_with_state(token, require_token))
         .with_state(metrics);
     axum::Router::new().route("/healthz", get(|| async { "ok\n" })).merge(guarded)
+}
+
+/// The query of `GET /api/clips`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClipsParams {
+    camera: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+type Reply = axum::response::Response;
+
+fn text_reply(status: StatusCode, text: String) -> Reply {
+    use axum::response::IntoResponse;
+    (status, text + "\n").into_response()
+}
+
+/// Runs `f` on the clip library on a blocking thread; 404 without a library.
+async fn with_clips<T: Send + 'static>(
+    m: &Metrics,
+    f: impl FnOnce(&crate::clips::ClipLibrary) -> Result<T, Fail> + Send + 'static,
+) -> Result<T, Reply> {
+    let Some(library) = m.clips.get().cloned() else {
+        return Err(text_reply(StatusCode::NOT_FOUND, "no clips: no camera records clips".to_owned()));
+    };
+    let run = move || f(&library.lock().unwrap_or_else(PoisonError::into_inner));
+    match tokio::task::spawn_blocking(run).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err((status, text))) => Err(text_reply(status, text)),
+        Err(err) => Err(text_reply(StatusCode::SERVICE_UNAVAILABLE, err.to_string())),
+    }
+}
+
+/// A status and its reason, from the blocking side.
+type Fail = (StatusCode, String);
+
+fn unavailable(err: crate::clips::ClipError) -> Fail {
+    (StatusCode::SERVICE_UNAVAILABLE, err.to_string())
+}
+
+/// `GET /api/clips?camera=&from=&to=`: the clips overlapping the range, oldest first.
+async fn clips_list(
+    axum::extract::State(m): axum::extract::State<Arc<Metrics>>,
+    query: Result<axum::extract::Query<ClipsParams>, axum::extract::rejection::QueryRejection>,
+) -> Reply {
+    use axum::http::header::CONTENT_TYPE;
+    use axum::response::IntoResponse;
+    let params = match query {
+        Ok(axum::extract::Query(params)) => params,
+        Err(rejection) => return text_reply(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    let time = |key: &str, value: &Option<String>| {
+        value.as_deref().map(|t| crate::counts_api::parse_time(key, t)).transpose()
+    };
+    let (from, to) = match (time("from", &params.from), time("to", &params.to)) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(reason), _) | (_, Err(reason)) => return text_reply(StatusCode::BAD_REQUEST, reason),
+    };
+    let camera = params.camera;
+    let listed =
+        with_clips(&m, move |library| library.list(camera.as_deref(), from, to).map_err(unavailable)).await;
+    match listed {
+        Ok(clips) => {
+            let rows: Vec<serde_json::Value> = clips
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.id, "camera": c.camera, "start": crate::clock::rfc3339(c.start_ms),
+                        "end": crate::clock::rfc3339(c.end_ms), "size": c.size, "reason": c.reason,
+                        "url": format!("/api/clips/{}", c.id),
+                    })
+                })
+                .collect();
+            ([(CONTENT_TYPE, "application/json")], serde_json::json!({ "clips": rows }).to_string())
+                .into_response()
+        }
+        Err(reply) => reply,
+    }
+}
+
+/// `GET /api/clips/{id}`: the clip's MP4, whole or the byte range asked for (`Range: bytes=…`,
+/// so a browser can seek).
+async fn clip_file(
+    axum::extract::State(m): axum::extract::State<Arc<Metrics>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Reply {
+    use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, RANGE};
+    use axum::response::IntoResponse;
+    let Ok(id) = id.parse::<i64>() else {
+        return text_reply(StatusCode::BAD_REQUEST, format!("{id:?} is not a clip id"));
+    };
+    let range = headers.get(RANGE).map(|v| v.to_str().unwrap_or("").to_owned());
+    let result = with_clips(&m, move |library| {
+        let found = library.get(id).map_err(unavailable)?;
+        let Some((_, path)) = found else {
+            return Err((StatusCode::NOT_FOUND, "no such clip".to_owned()));
+        };
+        let bytes = std::fs::read(&path).map_err(|err| (StatusCode::NOT_FOUND, err.to_string()))?;
+        Ok(bytes)
+    })
+    .await;
+    let bytes = match result {
+        Ok(bytes) => bytes,
+        Err(reply) => return reply,
+    };
+    let len = bytes.len() as u64;
+    match range.as_deref().map(|r| byte_range(r, len)) {
+        None => ([(CONTENT_TYPE, "video/mp4"), (ACCEPT_RANGES, "bytes")], bytes).into_response(),
+        Some(Some((start, end))) => (
+            StatusCode::PARTIAL_CONTENT,
+            [
+                (CONTENT_TYPE, "video/mp4".to_owned()),
+                (ACCEPT_RANGES, "bytes".to_owned()),
+                (CONTENT_RANGE, format!("bytes {start}-{end}/{len}")),
+            ],
+            bytes[start as usize..=end as usize].to_vec(),
+        )
+            .into_response(),
+        Some(None) => {
+            (StatusCode::RANGE_NOT_SATISFIABLE, [(CONTENT_RANGE, format!("bytes */{len}"))]).into_response()
+        }
+    }
+}
+
+/// `DELETE /api/clips/{id}`: the clip, its report and its index row.
+async fn clip_delete(
+    axum::extract::State(m): axum::extract::State<Arc<Metrics>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Reply {
+    use axum::response::IntoResponse;
+    let Ok(id) = id.parse::<i64>() else {
+        return text_reply(StatusCode::BAD_REQUEST, format!("{id:?} is not a clip id"));
+    };
+    let deleted = with_clips(&m, move |library| library.delete(id).map_err(unavailable)).await;
+    match deleted {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => text_reply(StatusCode::NOT_FOUND, "no such clip".to_owned()),
+        Err(reply) => reply,
+    }
+}
+
+/// The first byte range of a `Range: bytes=…` header over `len` bytes, inclusive; `None` when it
+/// cannot be satisfied (or is not a byte range).
+fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = header.trim().strip_prefix("bytes=")?.split(',').next()?.trim();
+    let (first, last) = spec.split_once('-')?;
+    let (start, end) = match (first.trim(), last.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().ok()?;
+            (len.checked_sub(n.min(len))?, len.checked_sub(1)?)
+        }
+        (first, "") => (first.parse().ok()?, len.checked_sub(1)?),
+        (first, last) => (first.parse().ok()?, last.parse::<u64>().ok()?.min(len.checked_sub(1)?)),
+    };
+    (start <= end && end < len).then_some((start, end))
 }
 
 /// The query of `GET /api/cameras/{name}/snapshot.jpg`.
@@ -373,6 +539,72 @@ pub(crate) fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `METHOD path` with extra header lines on a server at `addr`: status, headers, body.
+    fn http(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(stream, "{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n").unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, head, response[split + 4..].to_vec())
+    }
+
+    #[test]
+    fn clips_are_listed_served_with_ranges_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("clips");
+        std::fs::create_dir_all(&folder).unwrap();
+        let t0 = 1_795_341_600_000u64;
+        let content: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let name = crate::clips::clip_name("door", t0, t0 + 60_000, "people");
+        std::fs::write(folder.join(&name), &content).unwrap();
+        std::fs::write(folder.join(crate::clips::clip_name("yard", t0, t0 + 60_000, "line")), b"x").unwrap();
+        let metrics = Metrics::new();
+        metrics.set_clips(crate::clips::ClipLibrary::open(&folder, &dir.path().join("c.sqlite")).unwrap());
+        let addr = metrics.serve("127.0.0.1:0".parse().unwrap(), None).unwrap();
+
+        let (status, _, body) = http(addr, "GET", "/api/clips?camera=door", "");
+        assert_eq!(status, 200);
+        let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let clips = list["clips"].as_array().unwrap();
+        assert_eq!(clips.len(), 1, "{list}");
+        assert_eq!(clips[0]["start"], "2026-11-22T10:00:00Z");
+        assert_eq!(clips[0]["size"], 1000);
+        let url = clips[0]["url"].as_str().unwrap().to_owned();
+
+        let (status, head, body) = http(addr, "GET", &url, "");
+        assert_eq!((status, body.as_slice()), (200, content.as_slice()));
+        assert!(head.to_ascii_lowercase().contains("accept-ranges: bytes"), "{head}");
+        for (range, from, to) in [
+            ("bytes=10-19", 10, 19),
+            ("bytes=990-", 990, 999),
+            ("bytes=-5", 995, 999),
+            ("bytes=0-5000", 0, 999),
+        ] {
+            let (status, head, body) = http(addr, "GET", &url, &format!("Range: {range}\r\n"));
+            assert_eq!(status, 206, "{range}");
+            assert!(head.contains(&format!("bytes {from}-{to}/1000")), "{range}: {head}");
+            assert_eq!(body, content[from..=to], "{range}");
+        }
+        let (status, head, _) = http(addr, "GET", &url, "Range: bytes=1000-\r\n");
+        assert_eq!(status, 416);
+        assert!(head.contains("bytes */1000"), "{head}");
+        assert_eq!(http(addr, "GET", "/api/clips/abc", "").0, 400);
+        assert_eq!(http(addr, "GET", "/api/clips?from=soon", "").0, 400);
+        assert_eq!(http(addr, "GET", "/api/clips?colour=red", "").0, 400);
+
+        assert_eq!(http(addr, "DELETE", &url, "").0, 204);
+        assert_eq!(http(addr, "GET", &url, "").0, 404);
+        assert_eq!(http(addr, "DELETE", &url, "").0, 404);
+        assert!(!folder.join(&name).exists(), "the file is gone");
+        let (_, _, body) = http(addr, "GET", "/api/clips", "");
+        let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(list["clips"].as_array().unwrap().len(), 1, "the other camera's clip stays");
+    }
     use crate::count::{LineBucket, ZoneBucket};
     use std::io::{Read, Write};
     use std::net::TcpStream;

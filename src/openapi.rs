@@ -99,7 +99,7 @@ pub fn document() -> Value {
                     query("line", name.clone(), "only this line (and no zones unless zone is given)"),
                     query("zone", name.clone(), "only this zone (and no lines unless line is given)"),
                     query("from", time.clone(), "buckets starting at or after this time"),
-                    query("to", time, "buckets starting before this time"),
+                    query("to", time.clone(), "buckets starting before this time"),
                     query("bucket", json!({"type": "string", "pattern": "^[0-9]+(m|min|h|d)$"}), "roll up to this length: a multiple of the stored bucket that divides a day or is whole days, at most 31d"),
                     query("format", json!({"type": "string", "enum": ["json", "csv"]}), "json (default) or csv; Accept: text/csv also gives CSV")
                 ],
@@ -114,6 +114,54 @@ pub fn document() -> Value {
                     "503": text("the count store cannot be read")
                 }
             }},
+            "/api/clips": {"get": {
+                "summary": "Event clips (redacted MP4s) overlapping from..to, oldest first",
+                "parameters": [
+                    query("camera", name.clone(), "only this camera"),
+                    query("from", time.clone(), "clips ending at or after this time"),
+                    query("to", time, "clips starting before this time")
+                ],
+                "responses": {
+                    "200": {"description": "the clips", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"clips": {"type": "array", "items": {"type": "object", "properties": {
+                            "id": {"type": "integer"}, "camera": {"type": "string"},
+                            "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+                            "size": {"type": "integer"}, "reason": {"type": "string", "enum": ["people", "zone", "line"]},
+                            "url": {"type": "string"}
+                        }}}}
+                    }}}},
+                    "400": text("a bad query, with the reason"),
+                    "401": text("no or wrong token"),
+                    "404": text("no camera records clips"),
+                    "503": text("the clip index cannot be read")
+                }
+            }},
+            "/api/clips/{id}": {
+                "get": {
+                    "summary": "A clip's MP4; honours Range: bytes=… (206 Partial Content), so a browser can seek",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                    "responses": {
+                        "200": {"description": "the clip", "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}},
+                        "206": {"description": "the byte range asked for", "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}},
+                        "400": text("not a clip id"),
+                        "401": text("no or wrong token"),
+                        "404": text("no such clip"),
+                        "416": {"description": "the range is beyond the file"},
+                        "503": text("the clip index cannot be read")
+                    }
+                },
+                "delete": {
+                    "summary": "Deletes a clip, its privacy report and its index row",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                    "responses": {
+                        "204": {"description": "deleted"},
+                        "400": text("not a clip id"),
+                        "401": text("no or wrong token"),
+                        "404": text("no such clip"),
+                        "503": text("the clip index cannot be read")
+                    }
+                }
+            },
             "/api/cameras/{name}/snapshot.jpg": {"get": {
                 "summary": "The camera's latest redacted frame as a JPEG, renewed at most once a second",
                 "parameters": [

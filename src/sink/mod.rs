@@ -16,3 +16,4 @@ pub use mp4::{Mp4Writer, SinkError};
 pub use mp4_scrub::scrub_mp4_metadata;
 pub use mqtt::{MqttPublisher, MqttSettings};
 pub use temp::TempOutput;
+pub(crate) use temp::sweep_dead;
