@@ -35,6 +35,22 @@ pub fn rfc3339(ms: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }
 
+/// A duration such as `"30s"`, `"15m"`, `"1h"`, `"1d"` as milliseconds, if its unit is one of
+/// `units` (`s`, `m` or `min`, `h`, `d`): each caller says which it takes.
+pub fn parse_duration_ms(text: &str, units: &[&str]) -> Option<u64> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = number.parse().ok()?;
+    let unit_ms = match unit {
+        "s" => 1000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    units.contains(&unit).then(|| n.checked_mul(unit_ms)).flatten()
+}
+
 /// A TOML date-time with a time zone offset as ms since the epoch; `None` without a date, a time
 /// or an offset, or before 1970.
 pub fn from_toml(dt: &toml::value::Datetime) -> Option<u64> {

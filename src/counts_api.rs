@@ -348,19 +348,9 @@ pub fn parse_time(key: &str, text: &str) -> Result<u64, String> {
     }
 }
 
-/// `"15m"`, `"1h"`, `"1d"` as milliseconds.
+/// `"15m"`, `"1h"`, `"1d"` as milliseconds (roll-ups: no seconds, no zero).
 fn parse_duration_ms(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().ok().filter(|&n| n > 0)?;
-    let unit_ms = match unit {
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        "d" => DAY_MS,
-        _ => return None,
-    };
-    n.checked_mul(unit_ms)
+    crate::clock::parse_duration_ms(text, &["m", "min", "h", "d"]).filter(|&ms| ms > 0)
 }
 
 /// The answer as CSV: one header, then a row per line bucket and per zone bucket (`kind` tells

@@ -393,10 +393,15 @@ impl VideoEval<'_> {
         let count_settings = CountSettings { stitch_ms: self.stitch_ms, ..CountSettings::default() };
         let closed = Arc::new(Mutex::new(Vec::new()));
         let into = closed.clone();
-        let stage = obscura::count::CountStage::start(
-            Counter::new("eval", lines.clone(), Vec::new(), &count_settings)?,
-            Box::new(move |c| into.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(c)),
-        )?;
+        // A counting stage only when there are lines to count.
+        let stage = counting
+            .then(|| {
+                anyhow::Ok(obscura::count::CountStage::start(
+                    Counter::new("eval", lines.clone(), Vec::new(), &count_settings)?,
+                    Box::new(move |c| into.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(c)),
+                )?)
+            })
+            .transpose()?;
         let shutdown = Shutdown::new();
         on_interrupt(&shutdown, Shutdown::abort);
         let progress = ProgressDisplay::new(self.video);
@@ -410,7 +415,7 @@ impl VideoEval<'_> {
                 detector,
                 every: self.every,
                 temporal: self.temporal.clone(),
-                counting: counting.then_some(obscura::track::Counting { start_ms: 0, stage: &stage }),
+                counting: stage.as_ref().map(|stage| obscura::track::Counting { start_ms: 0, stage }),
             }),
             audit: None,
             encoder: EncoderSettings::default(),
@@ -426,7 +431,9 @@ impl VideoEval<'_> {
         let seconds = started.elapsed().as_secs_f64();
         progress.bar.finish_and_clear();
         let job = result?;
-        stage.close();
+        if let Some(stage) = &stage {
+            stage.close();
+        }
         let mut report = coverage.report(self.video, self.target.name(), self.every);
         report.processing_fps = report.frames as f64 / seconds.max(1e-9);
         report.tiling = job.plan.person_scale.level.gt(&0).then(|| job.plan.person_scale.grid_name());

@@ -12,6 +12,7 @@ pub fn document() -> Value {
         json!({"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^<[0-9]+$"}]});
     let published_number =
         json!({"oneOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": "^<[0-9]+$"}]});
+    let clip_id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}});
     let query = |param: &str, schema: Value, description: &str| json!({"name": param, "in": "query", "required": false, "schema": schema, "description": description});
     json!({
         "openapi": "3.0.3",
@@ -139,7 +140,7 @@ pub fn document() -> Value {
             "/api/clips/{id}": {
                 "get": {
                     "summary": "A clip's MP4; honours Range: bytes=… (206 Partial Content), so a browser can seek",
-                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                    "parameters": [clip_id.clone()],
                     "responses": {
                         "200": {"description": "the clip", "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}},
                         "206": {"description": "the byte range asked for", "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}},
@@ -152,7 +153,7 @@ pub fn document() -> Value {
                 },
                 "delete": {
                     "summary": "Deletes a clip, its privacy report and its index row",
-                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                    "parameters": [clip_id.clone()],
                     "responses": {
                         "204": {"description": "deleted"},
                         "400": text("not a clip id"),

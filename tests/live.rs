@@ -334,7 +334,7 @@ fn the_snapshot_is_the_latest_redacted_frame() {
     std::fs::write(&path, format!("[http]\nlisten = \"127.0.0.1:{http}\"\n\n{camera}")).unwrap();
     let mut service = Service::start(&path, http);
     service.wait_for("door", Duration::from_secs(30), "the camera streams", streaming(10));
-    let (status, jpeg) = service.request_bytes("/api/cameras/door/snapshot.jpg?h=120").unwrap();
+    let (status, jpeg) = service.request_bytes("/api/cameras/door/snapshot.jpg?h=120", &[]).unwrap();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&jpeg));
     let image = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).unwrap().to_rgb8();
     assert_eq!(image.height(), 120);
@@ -348,7 +348,7 @@ fn the_snapshot_is_the_latest_redacted_frame() {
         ("/api/cameras/door/snapshot.jpg?h=tall", 400),
         ("/api/cameras/door/snapshot.jpg?w=100", 400),
     ] {
-        assert_eq!(service.request_bytes(query).unwrap().0, code, "{query}");
+        assert_eq!(service.request_bytes(query, &[]).unwrap().0, code, "{query}");
     }
     service.signal("TERM");
     assert!(service.wait(Duration::from_secs(15)).success(), "{}", service.log());

@@ -961,17 +961,9 @@ impl Validator<'_, '_> {
     }
 }
 
-/// `"15m"`, `"1h"`, `"30s"` as milliseconds.
+/// `"15m"`, `"1h"`, `"30s"` as milliseconds (config durations: no days).
 fn parse_duration_ms(text: &str) -> Option<u64> {
-    let (number, unit) = text.trim().split_at(text.trim().find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = number.parse().ok()?;
-    let unit_ms = match unit {
-        "s" => 1000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        _ => return None,
-    };
-    n.checked_mul(unit_ms)
+    crate::clock::parse_duration_ms(text, &["s", "m", "min", "h"])
 }
 
 /// Names label logs, counts, output files and MQTT topics, so they are kept short and plain;

@@ -119,13 +119,13 @@ impl PersonDetector {
     /// Every person in `frame`, as boxes in frame pixels, highest score first.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, DetectError> {
         let (width, height) = frame.size();
-        let plan = match self.settings.tiling {
-            Tiling::Auto => Some(self.scale.plan(width, height)),
-            Tiling::Grid { .. } | Tiling::Wide => None,
-        };
-        let crops = match &plan {
-            Some(plan) => plan.crops.clone(),
-            None => tiles(width, height, self.settings.tiling),
+        // Adaptive tiles come with whether the pass is a probe; fixed ones are never.
+        let (crops, probe) = match self.settings.tiling {
+            Tiling::Auto => {
+                let plan = self.scale.plan(width, height);
+                (plan.crops, Some(plan.probe))
+            }
+            Tiling::Grid { .. } | Tiling::Wide => (tiles(width, height, self.settings.tiling), None),
         };
         let layouts: Vec<InputLayout> = crops
             .iter()
@@ -189,8 +189,8 @@ impl PersonDetector {
         }
         drop_cut_duplicates(&mut self.found, &self.cut);
         nms(&mut self.found, NMS_IOU);
-        if let Some(plan) = &plan {
-            self.scale.observe(plan, &self.found);
+        if let Some(probe) = probe {
+            self.scale.observe(probe, &self.found);
         }
         Ok(self.found.clone())
     }

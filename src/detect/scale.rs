@@ -126,6 +126,8 @@ pub struct ScaleControl {
     /// The least overlap of tiles, pixels, from the tall people seen.
     overlap: f32,
     frame: (u32, u32),
+    /// [`ScaleControl::max_level`] of `frame`.
+    max: u32,
     used: ScaleUse,
 }
 
@@ -155,8 +157,9 @@ impl ScaleControl {
             // A new stream size: what was measured no longer applies.
             *self = Self { used: self.used, ..Self::default() };
             self.frame = (width, height);
+            self.max = Self::max_level(width, height);
         }
-        let max = Self::max_level(width, height);
+        let max = self.max;
         let probe = self.passes < WARMUP_PASSES || self.passes.is_multiple_of(PROBE_EVERY);
         self.passes += 1;
         let level = if probe { max } else { self.level.unwrap_or(max).min(max) };
@@ -171,9 +174,10 @@ impl ScaleControl {
         ScalePlan { level, probe, crops: level_tiles(width, height, level, self.overlap) }
     }
 
-    /// Takes what a pass planned by [`ScaleControl::plan`] found (frame pixels).
-    pub fn observe(&mut self, plan: &ScalePlan, found: &[Detection]) {
-        if !plan.probe {
+    /// Takes what a pass planned by [`ScaleControl::plan`] found (frame pixels); `probe` is the
+    /// plan's.
+    pub fn observe(&mut self, probe: bool, found: &[Detection]) {
+        if !probe {
             return;
         }
         self.probes += 1;
@@ -189,25 +193,25 @@ impl ScaleControl {
         if self.heights.len() < MIN_SAMPLE {
             return;
         }
-        let (width, height) = self.frame;
         self.overlap = OVERLAP_PEOPLE * self.quantile(LARGE_QUANTILE);
-        let wanted = self.wanted(width, height);
+        let wanted = self.wanted();
         match self.level {
             Some(current) if wanted < current => {
                 if let Some(previous) = self.lower.replace(wanted) {
-                    self.set(wanted.max(previous), width, height);
+                    self.set(wanted.max(previous));
                     self.lower = None;
                 }
             }
             Some(current) if wanted == current => self.lower = None,
             _ => {
-                self.set(wanted, width, height);
+                self.set(wanted);
                 self.lower = None;
             }
         }
     }
 
-    fn set(&mut self, level: u32, width: u32, height: u32) {
+    fn set(&mut self, level: u32) {
+        let (width, height) = self.frame;
         if let Some(previous) = self.level
             && previous != level
         {
@@ -235,9 +239,9 @@ impl ScaleControl {
     }
 
     /// The lowest level at which the sample's small people reach [`MIN_PERSON_INPUT_PX`].
-    fn wanted(&self, width: u32, height: u32) -> u32 {
+    fn wanted(&self) -> u32 {
+        let ((width, height), max) = (self.frame, self.max);
         let small = self.quantile(SMALL_QUANTILE);
-        let max = Self::max_level(width, height);
         (1..=max)
             .find(|&level| {
                 let tile = level_tiles(width, height, level, self.overlap).pop().unwrap_or_default();
@@ -273,7 +277,7 @@ mod tests {
         (0..passes)
             .map(|_| {
                 let plan = control.plan(w, h);
-                control.observe(&plan, &people(height, 4));
+                control.observe(plan.probe, &people(height, 4));
                 plan
             })
             .collect()
@@ -334,7 +338,7 @@ mod tests {
         let mut seen = Vec::new();
         for _ in 0..40 {
             let plan = control.plan(768, 576);
-            control.observe(&plan, &people(400.0, 30));
+            control.observe(plan.probe, &people(400.0, 30));
             if !plan.probe {
                 seen.push(plan.level);
             }
@@ -346,7 +350,7 @@ mod tests {
         let mut after = Vec::new();
         for _ in 0..12 {
             let plan = control.plan(768, 576);
-            control.observe(&plan, &people(40.0, 30));
+            control.observe(plan.probe, &people(40.0, 30));
             if !plan.probe {
                 after.push(plan.level);
             }
@@ -360,7 +364,7 @@ mod tests {
         let before = run(&mut control, 768, 576, 50.0, 12).last().unwrap().level;
         for _ in 0..200 {
             let plan = control.plan(768, 576);
-            control.observe(&plan, &[]);
+            control.observe(plan.probe, &[]);
         }
         let plan = (0..3).map(|_| control.plan(768, 576)).find(|p| !p.probe).unwrap();
         assert_eq!(plan.level, before);

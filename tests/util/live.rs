@@ -108,31 +108,21 @@ impl Service {
 
     /// `GET path` on the service's HTTP server: the body, if it answered.
     pub fn get(&self, path: &str) -> Option<String> {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.http)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        Some(response.split_once("\r\n\r\n")?.1.to_owned())
+        Some(self.request(path, &[])?.1)
     }
 
-    /// `GET path` with extra `headers` (`"Name: value"`): the status code and the body.
+    /// `GET path` with extra `headers` (`"Name: value"`): the status code and the body as text.
     pub fn request(&self, path: &str, headers: &[&str]) -> Option<(u16, String)> {
+        let (status, body) = self.request_bytes(path, headers)?;
+        Some((status, String::from_utf8(body).ok()?))
+    }
+
+    /// `GET path` with extra `headers`: the status code and the body's bytes.
+    pub fn request_bytes(&self, path: &str, headers: &[&str]) -> Option<(u16, Vec<u8>)> {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.http)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
         let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
         write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n").ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let status = response.split(' ').nth(1)?.parse().ok()?;
-        Some((status, response.split_once("\r\n\r\n")?.1.to_owned()))
-    }
-
-    /// `GET path`: the status code and the body's bytes.
-    pub fn request_bytes(&self, path: &str) -> Option<(u16, Vec<u8>)> {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.http)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).ok()?;
         let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
