@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::clips::{ClipEvents, ClipRecorder, ClipStore};
 use crate::config::{CameraConfig, Config, Source};
 use crate::count::{Closed, CountStage, Counter};
 use crate::detect::{
@@ -47,6 +48,8 @@ pub struct Shared {
     pub pool: Arc<rayon::ThreadPool>,
     pub count_files: Option<Arc<Mutex<CountFiles>>>,
     pub metrics: Arc<Metrics>,
+    /// The clip library, when any camera records event clips.
+    pub clips: Option<Arc<ClipStore>>,
 }
 
 impl Shared {
@@ -82,7 +85,20 @@ impl Shared {
         if let Some(gauges) = count_files.as_ref().and_then(|f| f.lock().ok()?.mqtt_gauges()) {
             metrics.add_section(move || gauges.render());
         }
-        Ok(Self { detector: config.detector, counts: config.counts.clone(), pool, count_files, metrics })
+        let clips = config.cameras.iter().find_map(|c| c.clips.as_ref()).map(|clips| {
+            // The index lives in the count store when there is one, else beside the clips.
+            let db = config.counts.sqlite.clone().unwrap_or_else(|| clips.dir.join("index.sqlite"));
+            let metrics = metrics.clone();
+            Arc::new(ClipStore::new(clips.dir.clone(), db, move |library| metrics.set_clips(library)))
+        });
+        Ok(Self {
+            detector: config.detector,
+            counts: config.counts.clone(),
+            pool,
+            count_files,
+            metrics,
+            clips,
+        })
     }
 
     /// Starts the HTTP server of `config`'s `[http]` (with its token), if any; returns the
@@ -191,6 +207,7 @@ pub fn run_camera(
     };
     let (mut detector, mut auditor) = load_models(&mut report_settings, redact.audit_every, counts_people)?;
     let buckets = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let clip_events = camera.clips.as_ref().map(|_| Arc::new(ClipEvents::default()));
     let stage = if counts_people {
         let counter = Counter::new(
             camera.name.clone(),
@@ -198,15 +215,31 @@ pub fn run_camera(
             camera.zones.clone(),
             &shared.counts.settings,
         )?;
-        Some(CountStage::start(counter, closed_sink(shared, buckets.clone()))?)
+        let sink = closed_sink(shared, buckets.clone());
+        Some(CountStage::start_with_events(counter, sink, clip_events.clone())?)
     } else {
         None
+    };
+    let mut recorder = match (&camera.clips, &shared.clips, clip_events) {
+        (Some(config), Some(store), Some(events)) => Some(ClipRecorder::new(
+            &camera.name,
+            config.clone(),
+            store.clone(),
+            stats.clone(),
+            report_settings.clone(),
+            camera.output.encoder.clone(),
+            events,
+        )),
+        _ => None,
     };
     let mut job = |source: Option<Box<dyn crate::source::FrameSource + '_>>, label: &Path, start_ms: u64| {
         let output = camera.output.video.clone();
         let redaction =
             Redaction::new(redact.target, redact.method, redact.fill_color, redact.masks.clone())?
                 .with_pool(shared.pool.clone());
+        if let Some(recorder) = recorder.as_mut() {
+            recorder.begin_stream(start_ms);
+        }
         let job = VideoJob {
             input: label.to_owned(),
             source,
@@ -222,6 +255,7 @@ pub fn run_camera(
             audit: auditor.as_mut().map(|detector| Audit { detector, every: redact.audit_every }),
             encoder: camera.output.encoder.clone(),
             companion: output.as_deref().map(|o| crate::report::companion(o, &report_settings)),
+            clips: recorder.as_mut(),
         };
         anyhow::Ok(job.run(shutdown, &NoProgress)?)
     };
@@ -287,6 +321,9 @@ pub fn run_camera(
             )
         }
     };
+    if let Some(recorder) = recorder {
+        recorder.close(crate::clips::recorder::FINISH_LIMIT);
+    }
     let buckets = buckets.load(std::sync::atomic::Ordering::Relaxed);
     Ok(if counts_people { format!("{summary}, {buckets} count bucket(s) closed") } else { summary })
 }

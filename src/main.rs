@@ -420,6 +420,7 @@ impl VideoEval<'_> {
             audit: None,
             encoder: EncoderSettings::default(),
             companion: None,
+            clips: None,
         };
         let mut size = (0u32, 0u32);
         let mut observe = |frame: &obscura::frame::Frame, regions: &FrameRegions| {
@@ -822,6 +823,7 @@ fn redact_one<'d>(
         audit,
         encoder: settings.clone(),
         companion: Some(obscura::report::companion(output, report)),
+        clips: None,
     };
     let result = job.run(shutdown, &progress);
     progress.bar.finish_and_clear();

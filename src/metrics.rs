@@ -78,8 +78,8 @@ impl Metrics {
     }
 
     /// Serves `/api/clips` from this clip library (the first call wins).
-    pub fn set_clips(&self, library: crate::clips::ClipLibrary) {
-        let _ = self.clips.set(Arc::new(Mutex::new(library)));
+    pub fn set_clips(&self, library: Arc<Mutex<crate::clips::ClipLibrary>>) {
+        let _ = self.clips.set(library);
     }
 
     /// Serves `GET /api/counts` from this count store (the first call wins).
@@ -179,7 +179,7 @@ impl Metrics {
         drop(state);
         let cameras = self.cameras.lock().unwrap_or_else(PoisonError::into_inner).clone();
         if !cameras.is_empty() {
-            let mut families: [String; 7] = Default::default();
+            let mut families: [String; crate::stats::FAMILIES.len()] = Default::default();
             for camera in &cameras {
                 camera.render_into(&mut families);
             }
@@ -564,7 +564,8 @@ mod tests {
         std::fs::write(folder.join(&name), &content).unwrap();
         std::fs::write(folder.join(crate::clips::clip_name("yard", t0, t0 + 60_000, "line")), b"x").unwrap();
         let metrics = Metrics::new();
-        metrics.set_clips(crate::clips::ClipLibrary::open(&folder, &dir.path().join("c.sqlite")).unwrap());
+        let library = crate::clips::ClipLibrary::open(&folder, &dir.path().join("c.sqlite")).unwrap();
+        metrics.set_clips(Arc::new(Mutex::new(library)));
         let addr = metrics.serve("127.0.0.1:0".parse().unwrap(), None).unwrap();
 
         let (status, _, body) = http(addr, "GET", "/api/clips?camera=door", "");

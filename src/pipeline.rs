@@ -138,6 +138,8 @@ pub struct VideoJob<'d> {
     pub encoder: EncoderSettings,
     /// Written beside the output before the output appears (the privacy report), if any.
     pub companion: Option<Companion<'d>>,
+    /// The camera's event-clip recorder, shown every redacted frame, if it records clips.
+    pub clips: Option<&'d mut crate::clips::ClipRecorder>,
 }
 
 impl std::fmt::Debug for VideoJob<'_> {
@@ -150,6 +152,7 @@ impl std::fmt::Debug for VideoJob<'_> {
             .field("audit", &self.audit)
             .field("encoder", &self.encoder)
             .field("companion", &self.companion.is_some())
+            .field("clips", &self.clips.is_some())
             .finish()
     }
 }
@@ -315,13 +318,14 @@ impl VideoJob<'_> {
         let mut redaction = self.redaction;
         let mut detection = self.detection;
         let mut audit = self.audit;
+        let clips = self.clips;
 
         let (frame_tx, frame_rx) = bounded::<Frame>(QUEUE_DEPTH);
         // A live source drops the oldest waiting frame when the queue is full: it holds a receiver.
         let oldest = frame_rx.clone();
         let detect_gone = AtomicBool::new(false);
         let (found_tx, found_rx) = bounded::<(Frame, FrameRegions)>(QUEUE_DEPTH);
-        let (redacted_tx, redacted_rx) = bounded::<RedactedFrame>(QUEUE_DEPTH);
+        let (redacted_tx, redacted_rx) = bounded::<(RedactedFrame, bool)>(QUEUE_DEPTH);
         let (decoded, detected, redacted, encoded) = thread::scope(|s| {
             let decode = thread::Builder::new().name("decode".into()).spawn_scoped(s, || {
                 decode_stage(decoder, frame_tx, oldest, &detect_gone, stats.as_deref(), shutdown, progress)
@@ -333,7 +337,7 @@ impl VideoJob<'_> {
             let redact = thread::Builder::new().name("redact".into()).spawn_scoped(s, || {
                 redact_stage(&mut redaction, audit.as_mut(), found_rx, redacted_tx, shutdown)
             });
-            let encoded = encode_stage(writer, redacted_rx, stats.as_deref(), shutdown);
+            let encoded = encode_stage(writer, clips, redacted_rx, stats.as_deref(), shutdown);
             (joined(decode, &input), joined(detect, &input), joined(redact, &input), encoded)
         });
         let (decode_end, frames) = decoded??;
@@ -552,12 +556,13 @@ impl FrameDetector for Timed<'_, '_> {
     }
 }
 
-/// Redacts each frame; the residual audit looks at every `every`-th redacted frame.
+/// Redacts each frame; the residual audit looks at every `every`-th redacted frame. Each frame
+/// goes on with whether detection found something in it (people present, for event clips).
 fn redact_stage(
     redaction: &mut Redaction,
     mut audit: Option<&mut Audit<'_>>,
     input: Receiver<(Frame, FrameRegions)>,
-    out: Sender<RedactedFrame>,
+    out: Sender<(RedactedFrame, bool)>,
     shutdown: &Shutdown,
 ) -> Result<(StageEnd, AuditCounts), RedactError> {
     let mut counts = AuditCounts::default();
@@ -571,7 +576,8 @@ fn redact_stage(
         {
             audit_frame(audit, redaction, &regions, &redacted, &mut counts);
         }
-        if out.send(redacted).is_err() {
+        let found = matches!(&regions, FrameRegions::Detected(shapes) if !shapes.is_empty());
+        if out.send((redacted, found)).is_err() {
             return Ok((StageEnd::DownstreamGone, counts));
         }
     }
@@ -579,26 +585,41 @@ fn redact_stage(
 }
 
 /// Encodes until the channel closes; hands the writer back so the caller finishes it only when
-/// every stage succeeded.
+/// every stage succeeded. The clip recorder sees every frame first; its open clip is finished
+/// when the stream ends (also by an error upstream: what it holds is redacted and complete) and
+/// deleted on an abort.
 fn encode_stage(
     mut writer: Option<Mp4Writer>,
-    input: Receiver<RedactedFrame>,
+    mut clips: Option<&mut crate::clips::ClipRecorder>,
+    input: Receiver<(RedactedFrame, bool)>,
     stats: Option<&CameraStats>,
     shutdown: &Shutdown,
 ) -> Result<(StageEnd, Option<Mp4Writer>), JobError> {
-    for frame in input {
-        if shutdown.is_aborted() {
-            return Ok((StageEnd::Aborted, None));
+    let result = (|| {
+        for (frame, found) in input {
+            if shutdown.is_aborted() {
+                return Ok((StageEnd::Aborted, None));
+            }
+            // A camera's snapshot: the redacted frame, scaled down, at most once a second.
+            if let Some(stats) = stats {
+                stats.offer_preview(&frame);
+            }
+            if let Some(clips) = clips.as_deref_mut() {
+                clips.offer(&frame, found);
+            }
+            if let Some(writer) = writer.as_mut() {
+                writer.write(frame)?;
+            }
         }
-        // A camera's snapshot: the redacted frame, scaled down, at most once a second.
-        if let Some(stats) = stats {
-            stats.offer_preview(&frame);
-        }
-        if let Some(writer) = writer.as_mut() {
-            writer.write(frame)?;
+        Ok((StageEnd::Complete, writer))
+    })();
+    if let Some(clips) = clips {
+        match &result {
+            Ok((StageEnd::Aborted, _)) => clips.abandon(),
+            _ => clips.end_stream(),
         }
     }
-    Ok((StageEnd::Complete, writer))
+    result
 }
 
 /// Where `redact` writes the redacted version of `input` when `-o` is a directory: the input's
@@ -688,6 +709,7 @@ mod tests {
             audit: None,
             encoder: EncoderSettings::default(),
             companion: None,
+            clips: None,
         };
         let report = job.run_observed(&Shutdown::new(), &NoProgress, Some(&mut observe)).unwrap();
         let seen = seen.into_inner().unwrap();

@@ -84,6 +84,12 @@ pub struct CameraStats {
     detection: Mutex<Histogram>,
     /// The latest redacted preview and when it was taken (at most one a second).
     preview: Mutex<Option<(Instant, std::sync::Arc<crate::redact::preview::Preview>)>>,
+    /// Event clips written, clips lost to an error, frames left out of clips (their encoder fell
+    /// behind), and whether clips are stopped by an error now (1) or not (0).
+    clips: AtomicU64,
+    clip_errors: AtomicU64,
+    clip_frames_dropped: AtomicU64,
+    clips_failing: AtomicU8,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -105,6 +111,10 @@ pub struct CameraSnapshot {
     pub reconnects: u64,
     pub frames_dropped: u64,
     pub frames_fail_closed: u64,
+    /// Event clips written, clips lost to an error, and whether clips are stopped by an error.
+    pub clips: u64,
+    pub clip_errors: u64,
+    pub clips_failing: bool,
 }
 
 const RATE_WINDOW: usize = 50;
@@ -122,7 +132,39 @@ impl CameraStats {
             plans: Mutex::new(Default::default()),
             detection: Mutex::new(Histogram::default()),
             preview: Mutex::new(None),
+            clips: AtomicU64::new(0),
+            clip_errors: AtomicU64::new(0),
+            clip_frames_dropped: AtomicU64::new(0),
+            clips_failing: AtomicU8::new(0),
         }
+    }
+
+    /// An event clip was written; clips work (again).
+    pub fn clip_written(&self) {
+        self.clips.fetch_add(1, Ordering::Relaxed);
+        self.clips_failing.store(0, Ordering::Relaxed);
+    }
+
+    /// An event clip could not be written (or the clips folder cannot be used): clips stop until
+    /// one is written again. Returns whether clips were working until now.
+    pub fn clip_failed(&self) -> bool {
+        self.clip_errors.fetch_add(1, Ordering::Relaxed);
+        self.clips_failing.swap(1, Ordering::Relaxed) == 0
+    }
+
+    /// A frame was left out of an open clip.
+    pub fn clip_frame_dropped(&self) {
+        self.clip_frames_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (clips written, clip errors, frames left out of clips, failing now).
+    pub fn clip_counts(&self) -> (u64, u64, u64, bool) {
+        (
+            self.clips.load(Ordering::Relaxed),
+            self.clip_errors.load(Ordering::Relaxed),
+            self.clip_frames_dropped.load(Ordering::Relaxed),
+            self.clips_failing.load(Ordering::Relaxed) == 1,
+        )
     }
 
     /// Offers a redacted frame for the snapshot: taken (scaled down) if the latest preview is a
@@ -237,6 +279,7 @@ impl CameraStats {
     }
 
     pub fn snapshot(&self) -> CameraSnapshot {
+        let (clips, clip_errors, _, clips_failing) = self.clip_counts();
         let last = self.last_frame_ms.load(Ordering::Relaxed);
         let age = (last > 0).then(|| now_ms().saturating_sub(last) as f64 / 1000.0);
         let fps = {
@@ -258,12 +301,15 @@ impl CameraStats {
             reconnects: self.reconnects(),
             frames_dropped: DropReason::ALL.iter().map(|&r| self.dropped_by(r)).sum(),
             frames_fail_closed: self.plan().fail_closed(),
+            clips,
+            clip_errors,
+            clips_failing,
         }
     }
 
     /// This camera's samples in the Prometheus text format, appended to `families` (one text per
     /// metric family, so cameras' samples group under one HELP/TYPE).
-    pub fn render_into(&self, families: &mut [String; 7]) {
+    pub fn render_into(&self, families: &mut [String; FAMILIES.len()]) {
         let camera = format!("camera=\"{}\"", crate::metrics::escape(&self.name));
         let state = self.state();
         families[0] +=
@@ -304,11 +350,16 @@ impl CameraStats {
         families[6] += &format!("obscura_detection_seconds_bucket{{{camera},le=\"+Inf\"}} {cumulative}\n");
         families[6] += &format!("obscura_detection_seconds_sum{{{camera}}} {:.6}\n", h.sum);
         families[6] += &format!("obscura_detection_seconds_count{{{camera}}} {cumulative}\n");
+        let (clips, errors, dropped, failing) = self.clip_counts();
+        families[7] += &format!("obscura_clips_total{{{camera}}} {clips}\n");
+        families[8] += &format!("obscura_clip_errors_total{{{camera}}} {errors}\n");
+        families[9] += &format!("obscura_clip_frames_dropped_total{{{camera}}} {dropped}\n");
+        families[10] += &format!("obscura_clips_failing{{{camera}}} {}\n", u8::from(failing));
     }
 }
 
 /// HELP and TYPE lines of the families [`CameraStats::render_into`] fills, in order.
-pub const FAMILIES: [(&str, &str, &str); 7] = [
+pub const FAMILIES: [(&str, &str, &str); 11] = [
     ("obscura_camera_up", "gauge", "1 while the camera is streaming, else 0."),
     ("obscura_camera_state", "gauge", "The camera's state: 1 for the current one."),
     ("obscura_camera_frames_total", "counter", "Frames decoded."),
@@ -320,6 +371,22 @@ pub const FAMILIES: [(&str, &str, &str); 7] = [
     ("obscura_camera_frames_dropped_total", "counter", "Frames dropped whole before redaction, by reason."),
     ("obscura_camera_frames_fail_closed_total", "counter", "Frames redacted whole (or left out), by reason."),
     ("obscura_detection_seconds", "histogram", "Time of one detection pass."),
+    ("obscura_clips_total", "counter", "Event clips written."),
+    (
+        "obscura_clip_errors_total",
+        "counter",
+        "Event clips lost, or clip starts refused, by a disk or encoder error.",
+    ),
+    (
+        "obscura_clip_frames_dropped_total",
+        "counter",
+        "Frames left out of an event clip because its encoder fell behind.",
+    ),
+    (
+        "obscura_clips_failing",
+        "gauge",
+        "1 while event clips are stopped by an error (counting goes on), else 0.",
+    ),
 ];
 
 /// Wall-clock ms since the epoch.
@@ -343,7 +410,9 @@ mod tests {
         stats.start_job();
         stats.set_plan(&PlanCounts { fail_closed_stale: 1, fail_closed_error: 2, ..PlanCounts::default() });
         stats.detection(Duration::from_millis(30));
-        let mut families: [String; 7] = Default::default();
+        assert!(stats.clip_failed(), "the first failure is news");
+        assert!(!stats.clip_failed());
+        let mut families: [String; FAMILIES.len()] = Default::default();
         stats.render_into(&mut families);
         let text = families.concat();
         for line in [
@@ -357,6 +426,8 @@ mod tests {
             "obscura_detection_seconds_bucket{camera=\"door\",le=\"0.02\"} 0",
             "obscura_detection_seconds_bucket{camera=\"door\",le=\"0.05\"} 1",
             "obscura_detection_seconds_count{camera=\"door\"} 1",
+            "obscura_clip_errors_total{camera=\"door\"} 2",
+            "obscura_clips_failing{camera=\"door\"} 1",
         ] {
             assert!(text.contains(&format!("{line}\n")), "{line} in\n{text}");
         }

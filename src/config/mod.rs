@@ -72,6 +72,8 @@ pub struct CameraConfig {
     pub start_time_ms: Option<u64>,
     /// `[camera.rtsp]`: how a live camera is reached and watched (RTSP sources only).
     pub rtsp: RtspSettings,
+    /// `[camera.clips]`: event clips of redacted frames, if the camera records them.
+    pub clips: Option<crate::clips::ClipsConfig>,
 }
 
 /// A secret kept out of the config file: read from a file (its first line) or an environment

@@ -54,6 +54,21 @@ pub(super) struct RawCamera {
     pub start_time: Option<Spanned<toml::value::Datetime>>,
     pub line: Option<Vec<Spanned<RawLine>>>,
     pub zone: Option<Vec<Spanned<RawZone>>>,
+    pub clips: Option<Spanned<RawClips>>,
+}
+
+/// `[camera.clips]`; its span is the header.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClips {
+    pub dir: Option<Spanned<String>>,
+    pub on: Option<Spanned<Vec<Spanned<String>>>>,
+    pub pre: Option<Spanned<String>>,
+    pub post: Option<Spanned<String>>,
+    pub max_length: Option<Spanned<String>>,
+    pub max_age: Option<Spanned<String>>,
+    pub max_size: Option<Spanned<String>>,
+    pub memory: Option<Spanned<String>>,
 }
 
 /// `[camera.rtsp]`; its span is the header.

@@ -55,6 +55,7 @@ target = "frame"
         redact: RedactConfig { target: Target::Frame, ..RedactConfig::default() },
         output: OutputConfig::default(),
         rtsp: crate::config::RtspSettings::default(),
+        clips: None,
     };
     assert_eq!(
         config,
@@ -134,6 +135,7 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
             watchdog: std::time::Duration::from_secs(5),
             connect_timeout: std::time::Duration::from_secs(30),
         },
+        clips: None,
     };
     let yard = CameraConfig {
         lines: Vec::new(),
@@ -147,6 +149,7 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
             encoder: EncoderSettings { preset: X264Preset::Veryfast, crf: 0 },
         },
         rtsp: crate::config::RtspSettings::default(),
+        clips: None,
     };
     assert_eq!(
         config,
@@ -665,7 +668,7 @@ fn unknown_table_is_reported_once_with_nothing_inside_it() {
     assert_eq!(
         errors(&text),
         [
-            "6:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `rtsp`, `start_time`, `line`, `zone`"
+            "6:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `rtsp`, `start_time`, `line`, `zone`, `clips`"
         ]
     );
 }
@@ -743,7 +746,7 @@ source = "rtsp://192.0.2.1/live"
 target = "frame"
 "##;
     let expected = [
-        "3:1: unknown key `soruce`, expected one of `name`, `source`, `redact`, `output`, `rtsp`, `start_time`, `line`, `zone`",
+        "3:1: unknown key `soruce`, expected one of `name`, `source`, `redact`, `output`, `rtsp`, `start_time`, `line`, `zone`, `clips`",
         "6:10: unknown method \"smear\": expected one of blur, pixelate, fill",
         "7:14: invalid colour \"#12345\": expected #RRGGBB with six hexadecimal digits, e.g. \"#000000\"",
         "10:8: wrong type for `name`: expected a string, found integer `7`",
@@ -751,7 +754,7 @@ target = "frame"
          height (y)",
         "16:7: wrong type for `crf`: expected an integer, found string \"high\"",
         "19:8: duplicate camera name \"entrance\", already used on line 2: give each camera its own name",
-        "21:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `rtsp`, `start_time`, `line`, `zone`",
+        "21:9: unknown table `redcat`, expected one of `name`, `source`, `redact`, `output`, `rtsp`, `start_time`, `line`, `zone`, `clips`",
     ];
     assert_eq!(errors(text), expected);
     let printed = parse(text).unwrap_err().to_string();
@@ -868,6 +871,64 @@ fn person_tiles_take_a_name_or_a_grid() {
         [
             "2:16: person_tiles \"fine\": use \"auto\" (chosen from the people seen, the default), \"wide\" (tiles \
           across wide frames only, constant cost) or [columns, rows]"
+        ]
+    );
+}
+
+// ---- event clips -------------------------------------------------------------------------------
+
+#[test]
+fn clips_get_their_defaults_and_every_key() {
+    let text = "[[camera]]\nname = \"door\"\nsource = \"rtsp://192.0.2.10/s\"\n\
+                [camera.clips]\n\n\
+                [[camera]]\nname = \"till\"\nsource = \"rtsp://192.0.2.11/s\"\n\
+                [camera.redact]\ntarget = \"none\"\nmasks = [[[0, 0], [0.1, 0], [0.1, 0.1]]]\n\
+                [camera.clips]\non = [\"line:entry\", \"zone\"]\npre = \"2s\"\npost = \"10s\"\n\
+                max_length = \"30m\"\nmax_age = \"7d\"\nmax_size = \"20GB\"\nmemory = \"64MiB\"\n\
+                [[camera.line]]\nname = \"entry\"\nfrom = [0.5, 0]\nto = [0.5, 1]\n\
+                [[camera.zone]]\nname = \"queue\"\npolygon = [[0, 0], [1, 0], [1, 1]]\n";
+    let config = parse(text).unwrap();
+    let door = config.cameras[0].clips.clone().unwrap();
+    assert_eq!(door, crate::clips::ClipsConfig::new(PathBuf::from(BASE).join("clips")));
+    assert_eq!((door.pre_ms, door.post_ms, door.max_length_ms), (5_000, 5_000, 300_000));
+    let till = config.cameras[1].clips.clone().unwrap();
+    assert_eq!(
+        till.on,
+        [crate::clips::ClipTrigger::Line(Some("entry".into())), crate::clips::ClipTrigger::Zone(None)]
+    );
+    assert_eq!((till.pre_ms, till.post_ms, till.max_length_ms), (2_000, 10_000, 1_800_000));
+    assert_eq!(till.retention.max_age_ms, Some(7 * 86_400_000));
+    assert_eq!(till.retention.max_bytes, Some(20_000_000_000));
+    assert_eq!(till.memory_bytes, 64 << 20);
+}
+
+#[test]
+fn bad_clips_are_reported_each_at_its_value() {
+    let text = "[[camera]]\nname = \"door\"\nsource = \"rtsp://192.0.2.10/s\"\n\
+                [camera.redact]\ntarget = \"frame\"\n\
+                [camera.clips]\non = [\"people\", \"line:exit\", \"zone\", \"cars\"]\npre = \"2m\"\n\
+                post = \"soon\"\nmax_length = \"1s\"\nmax_age = \"10s\"\nmax_size = \"lots\"\nmemory = \"1MB\"\n\
+                [[camera.line]]\nname = \"entry\"\nfrom = [0.5, 0]\nto = [0.5, 1]\n\n\
+                [[camera]]\nname = \"yard\"\nsource = \"rtsp://192.0.2.11/s\"\n\
+                [camera.redact]\ntarget = \"frame\"\n[camera.clips]\ndir = \"elsewhere\"\n\n\
+                [[camera]]\nname = \"gate\"\nsource = \"rtsp://192.0.2.12/s\"\n\
+                [camera.redact]\ntarget = \"frame\"\n[camera.clips]\n";
+    assert_eq!(
+        errors(text),
+        [
+            "7:17: this camera has no line \"exit\" (its lines: entry)",
+            "7:30: \"zone\" starts clips on people in a zone, but this camera has no [[camera.zone]]",
+            "7:38: \"cars\" is not a clip trigger: use \"people\", \"line\", \"zone\", \"line:NAME\" or \"zone:NAME\"",
+            "8:7: pre \"2m\" is not a pre-roll from \"0s\" to \"60s\", e.g. \"5s\"",
+            "9:8: post \"soon\" is not a post-roll from \"0s\" to \"10m\", e.g. \"5s\"",
+            "10:14: max_length \"1s\" is not a clip length from \"10s\" to \"1h\", e.g. \"5m\"",
+            "11:11: max_age \"10s\" is not an age of a minute or more, e.g. \"7d\"",
+            "12:12: max_size \"lots\" is not a size of 1MB or more, e.g. \"20GB\"",
+            "13:10: memory \"1MB\" is not a buffer size of 8MB or more, e.g. \"256MB\"",
+            "25:7: clips go to /etc/obscura/elsewhere here but to /etc/obscura/clips on line 6: every camera's \
+             clips share one folder (the API lists them from one index)",
+            "32:1: clips on \"people\" need a detector, and target \"frame\" runs none without lines or zones: \
+             use target \"faces\", \"heads\" or \"persons\", or add a line or zone",
         ]
     );
 }

@@ -10,8 +10,8 @@ use toml::Spanned;
 
 use super::diagnostics::Report;
 use super::raw::{
-    RawCamera, RawConfig, RawCounts, RawDetector, RawLine, RawMaskNode, RawMqtt, RawOutput, RawRedact,
-    RawRtsp, RawZone,
+    RawCamera, RawClips, RawConfig, RawCounts, RawDetector, RawLine, RawMaskNode, RawMqtt, RawOutput,
+    RawRedact, RawRtsp, RawZone,
 };
 use super::recover::Dropped;
 use super::{
@@ -28,8 +28,14 @@ use crate::redact::policy::{Method, Target};
 /// Checks `raw`, reporting every problem into `report`; the `Config` is only meaningful when
 /// `report` stayed empty.
 pub(super) fn config(raw: RawConfig, dropped: &Dropped, base_dir: &Path, report: &mut Report<'_>) -> Config {
-    let mut validator =
-        Validator { report, dropped, base_dir, names: HashMap::new(), videos: HashMap::new() };
+    let mut validator = Validator {
+        report,
+        dropped,
+        base_dir,
+        names: HashMap::new(),
+        videos: HashMap::new(),
+        clips_dir: None,
+    };
     validator.config(raw)
 }
 
@@ -45,6 +51,8 @@ struct Validator<'a, 't> {
     names: HashMap<String, usize>,
     /// Output videos seen so far (resolved), with the offset of their value.
     videos: HashMap<PathBuf, usize>,
+    /// The clips folder of the first camera with clips, and where it was given.
+    clips_dir: Option<(PathBuf, usize)>,
 }
 
 impl Validator<'_, '_> {
@@ -318,6 +326,32 @@ impl Validator<'_, '_> {
             Some(rtsp) => self.rtsp(rtsp.into_inner()),
             None => Some(RtspSettings::default()),
         };
+        let clips_at = raw.clips.as_ref().map(|c| c.span().start);
+        let clips = match raw.clips {
+            Some(clips) => {
+                let at = clips.span().start;
+                let line_names: Vec<&str> = lines.iter().flatten().map(Line::name).collect();
+                let zone_names: Vec<&str> = zones.iter().flatten().map(Zone::name).collect();
+                self.clips(at, clips.into_inner(), &line_names, &zone_names).map(Some)
+            }
+            None => Some(None),
+        };
+        if let (Some(Some(clips)), Some(redact)) = (&clips, &redact) {
+            let counting = lines.iter().any(Option::is_some) || zones.iter().any(Option::is_some);
+            if clips.on.contains(&crate::clips::ClipTrigger::People)
+                && !redact.target.needs_detection()
+                && !counting
+            {
+                self.report.error(
+                    clips_at.unwrap_or(header),
+                    format!(
+                        "clips on \"people\" need a detector, and target {:?} runs none without lines or zones: \
+                         use target \"faces\", \"heads\" or \"persons\", or add a line or zone",
+                        redact.target.name()
+                    ),
+                );
+            }
+        }
         if live {
             if let Some(video) = &raw_video_at {
                 self.report.error(
@@ -340,7 +374,161 @@ impl Validator<'_, '_> {
             zones: zones.into_iter().collect::<Option<_>>()?,
             start_time_ms: start_time_ms?,
             rtsp: rtsp?,
+            clips: clips?,
         })
+    }
+
+    /// `[camera.clips]` (at `header`), whose line and zone triggers must name the camera's own.
+    fn clips(
+        &mut self,
+        header: usize,
+        raw: RawClips,
+        lines: &[&str],
+        zones: &[&str],
+    ) -> Option<crate::clips::ClipsConfig> {
+        use crate::clips::{ClipTrigger, ClipsConfig};
+        let mut ok = true;
+        let (dir, dir_at) = match raw.dir {
+            Some(d) if d.get_ref().trim().is_empty() => {
+                self.report
+                    .error(d.span().start, "dir is empty: give the clips folder, e.g. dir = \"clips\"");
+                return None;
+            }
+            Some(d) => (self.base_dir.join(d.get_ref()), d.span().start),
+            None => (self.base_dir.join("clips"), header),
+        };
+        match &self.clips_dir {
+            Some((first, first_at)) if *first != dir => {
+                let line = self.report.line_of(*first_at);
+                self.report.error(
+                    dir_at,
+                    format!(
+                        "clips go to {} here but to {} on line {line}: every camera's clips share one folder \
+                         (the API lists them from one index)",
+                        dir.display(),
+                        first.display()
+                    ),
+                );
+                ok = false;
+            }
+            Some(_) => {}
+            None => self.clips_dir = Some((dir.clone(), dir_at)),
+        }
+        let mut config = ClipsConfig::new(dir);
+        if let Some(on) = raw.on {
+            let at = on.span().start;
+            let items = on.into_inner();
+            if items.is_empty() {
+                self.report.error(at, "on is empty: name what starts a clip, e.g. on = [\"people\"]");
+                ok = false;
+            }
+            let mut triggers = Vec::new();
+            for item in items {
+                let at = item.span().start;
+                let text = item.get_ref();
+                let Some(trigger) = ClipTrigger::parse(text) else {
+                    self.report.error(
+                        at,
+                        format!(
+                            "{text:?} is not a clip trigger: use \"people\", \"line\", \"zone\", \"line:NAME\" or \"zone:NAME\""
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                };
+                let problem = match &trigger {
+                    ClipTrigger::People => None,
+                    ClipTrigger::Line(None) if lines.is_empty() => Some(
+                        "\"line\" starts clips on line crossings, but this camera has no [[camera.line]]"
+                            .to_owned(),
+                    ),
+                    ClipTrigger::Zone(None) if zones.is_empty() => Some(
+                        "\"zone\" starts clips on people in a zone, but this camera has no [[camera.zone]]"
+                            .to_owned(),
+                    ),
+                    ClipTrigger::Line(Some(name)) if !lines.contains(&name.as_str()) => {
+                        Some(format!("this camera has no line {name:?} (its lines: {})", lines.join(", ")))
+                    }
+                    ClipTrigger::Zone(Some(name)) if !zones.contains(&name.as_str()) => {
+                        Some(format!("this camera has no zone {name:?} (its zones: {})", zones.join(", ")))
+                    }
+                    _ => None,
+                };
+                match problem {
+                    Some(problem) => {
+                        self.report.error(at, problem);
+                        ok = false;
+                    }
+                    None => triggers.push(trigger),
+                }
+            }
+            config.on = triggers;
+        }
+        let mut duration =
+            |raw: Option<Spanned<String>>, key: &str, range: (u64, u64), hint: &str, into: &mut u64| {
+                if let Some(d) = raw {
+                    let units = ["s", "m", "min", "h", "d"];
+                    match crate::clock::parse_duration_ms(d.get_ref(), &units)
+                        .filter(|ms| (range.0..=range.1).contains(ms))
+                    {
+                        Some(ms) => *into = ms,
+                        None => {
+                            self.report
+                                .error(d.span().start, format!("{key} {:?} is not {hint}", d.get_ref()));
+                            ok = false;
+                        }
+                    }
+                }
+            };
+        duration(
+            raw.pre,
+            "pre",
+            (0, 60_000),
+            "a pre-roll from \"0s\" to \"60s\", e.g. \"5s\"",
+            &mut config.pre_ms,
+        );
+        duration(
+            raw.post,
+            "post",
+            (0, 600_000),
+            "a post-roll from \"0s\" to \"10m\", e.g. \"5s\"",
+            &mut config.post_ms,
+        );
+        duration(
+            raw.max_length,
+            "max_length",
+            (10_000, 3_600_000),
+            "a clip length from \"10s\" to \"1h\", e.g. \"5m\"",
+            &mut config.max_length_ms,
+        );
+        let mut max_age = 0;
+        duration(
+            raw.max_age,
+            "max_age",
+            (60_000, u64::MAX),
+            "an age of a minute or more, e.g. \"7d\"",
+            &mut max_age,
+        );
+        config.retention.max_age_ms = (max_age > 0).then_some(max_age);
+        let mut size = |raw: Option<Spanned<String>>, key: &str, min: u64, hint: &str| -> Option<u64> {
+            let d = raw?;
+            match parse_bytes(d.get_ref()).filter(|&b| b >= min) {
+                Some(b) => Some(b),
+                None => {
+                    self.report.error(d.span().start, format!("{key} {:?} is not {hint}", d.get_ref()));
+                    ok = false;
+                    None
+                }
+            }
+        };
+        config.retention.max_bytes =
+            size(raw.max_size, "max_size", 1 << 20, "a size of 1MB or more, e.g. \"20GB\"");
+        if let Some(memory) =
+            size(raw.memory, "memory", 8 << 20, "a buffer size of 8MB or more, e.g. \"256MB\"")
+        {
+            config.memory_bytes = memory;
+        }
+        ok.then_some(config)
     }
 
     fn rtsp(&mut self, raw: RawRtsp) -> Option<RtspSettings> {
@@ -964,6 +1152,29 @@ impl Validator<'_, '_> {
 /// `"15m"`, `"1h"`, `"30s"` as milliseconds (config durations: no days).
 fn parse_duration_ms(text: &str) -> Option<u64> {
     crate::clock::parse_duration_ms(text, &["s", "m", "min", "h"])
+}
+
+/// `"20GB"`, `"512MB"`, `"1.5GiB"` as bytes (KB, MB, GB, TB: powers of 1000; KiB, MiB, GiB, TiB:
+/// of 1024).
+fn parse_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let scale: u64 = match unit.trim() {
+        "B" => 1,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        _ => return None,
+    };
+    let bytes = n * scale as f64;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
 /// Names label logs, counts, output files and MQTT topics, so they are kept short and plain;

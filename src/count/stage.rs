@@ -6,12 +6,13 @@
 //! bucket early.
 
 use std::hash::Hash;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, unbounded};
 
 use super::{Closed, CountError, Counter, Pass};
+use crate::clips::{ClipEvent, ClipEvents, EventKind};
 use crate::geometry::Rect;
 
 /// Where closed buckets go (the count files, the store, `/metrics`).
@@ -49,6 +50,16 @@ impl<K> std::fmt::Debug for CountStage<K> {
 impl<K: Copy + Eq + Hash + Send + 'static> CountStage<K> {
     /// Starts the counting thread of `counter`, handing closed buckets to `sink`.
     pub fn start(counter: Counter<K>, sink: ClosedSink) -> std::io::Result<Self> {
+        Self::start_with_events(counter, sink, None)
+    }
+
+    /// [`CountStage::start`], also posting to `clip_events` what each pass saw: people present
+    /// (confirmed tracks), each line crossed, each zone occupied (the triggers of event clips).
+    pub fn start_with_events(
+        counter: Counter<K>,
+        sink: ClosedSink,
+        clip_events: Option<Arc<ClipEvents>>,
+    ) -> std::io::Result<Self> {
         let (events, inbox) = unbounded::<Event<K>>();
         let thread = std::thread::Builder::new().name("count".into()).spawn(move || {
             let mut stage = Inner { counter, sink, last_ms: 0 };
@@ -67,9 +78,16 @@ impl<K: Copy + Eq + Hash + Send + 'static> CountStage<K> {
                             tentative: &tentative,
                             ended: &ended,
                         };
+                        let before: Vec<u64> = match &clip_events {
+                            Some(_) => stage.counter.line_totals_now().map(|(_, i, o)| i + o).collect(),
+                            None => Vec::new(),
+                        };
                         match stage.counter.observe(&pass) {
                             Ok(closed) => stage.emit(closed),
                             Err(err) => tracing::warn!(%err, "counting skipped a pass"),
+                        }
+                        if let Some(clip_events) = &clip_events {
+                            post_events(clip_events, &stage.counter, &before, &pass);
                         }
                     }
                     Event::Restart => stage.counter.end_tracks(),
@@ -131,6 +149,30 @@ impl<K> Drop for CountStage<K> {
         let _ = self.events.send(Event::Close);
         if let Some(thread) = self.thread.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
             let _ = thread.join();
+        }
+    }
+}
+
+/// What a pass saw, for event clips: people present, lines crossed (their running totals grew
+/// from `before`), zones occupied.
+fn post_events<K: Copy + Eq + Hash>(
+    events: &ClipEvents,
+    counter: &Counter<K>,
+    before: &[u64],
+    pass: &Pass<'_, K>,
+) {
+    let time_ms = pass.time_ms;
+    if !pass.tracks.is_empty() {
+        events.push(ClipEvent { time_ms, kind: EventKind::People });
+    }
+    for ((name, i, o), was) in counter.line_totals_now().zip(before) {
+        if i + o > *was {
+            events.push(ClipEvent { time_ms, kind: EventKind::Line(name.to_owned()) });
+        }
+    }
+    for (name, inside) in counter.occupancy_now() {
+        if inside > 0 {
+            events.push(ClipEvent { time_ms, kind: EventKind::Zone(name.to_owned()) });
         }
     }
 }

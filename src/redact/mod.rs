@@ -96,6 +96,28 @@ impl RedactedFrame {
     pub(crate) fn into_pixels(self) -> Pixels {
         self.frame.pixels
     }
+
+    /// A copy of the redacted frame in memory of its own, so that it can be held (an event
+    /// clip's pre-roll) without keeping the decoder's buffer from its pool. Only a redacted frame
+    /// can be copied into another redacted frame.
+    pub fn to_owned_copy(&self) -> Result<RedactedFrame, RedactError> {
+        let pixels = match &self.frame.pixels {
+            Pixels::Video { buffer, info } => {
+                let copy = buffer.copy_deep().map_err(|e| RedactError::Map(e.to_string()))?;
+                Pixels::Video { buffer: copy, info: info.clone() }
+            }
+            Pixels::Still(image) => Pixels::Still(image.clone()),
+        };
+        Ok(RedactedFrame { frame: Frame { pixels, meta: self.frame.meta } })
+    }
+
+    /// Bytes the frame's pixels take.
+    pub fn byte_size(&self) -> usize {
+        match &self.frame.pixels {
+            Pixels::Video { buffer, .. } => buffer.size(),
+            Pixels::Still(image) => image.data.len(),
+        }
+    }
 }
 
 /// What detection found in one frame, redacted on top of the fixed masks.

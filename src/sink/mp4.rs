@@ -81,6 +81,9 @@ pub struct Mp4Writer {
     encoder: Option<Encoder>,
     frames: u64,
     stall_limit: std::time::Duration,
+    /// Timestamps start at zero (the first frame's subtracted from every frame), for a clip cut
+    /// from the middle of a stream; `None` keeps the stream's own timestamps.
+    rebase: Option<Option<gst::ClockTime>>,
 }
 
 #[derive(Debug)]
@@ -104,7 +107,25 @@ impl Mp4Writer {
             encoder: None,
             frames: 0,
             stall_limit: ENCODER_STALL_LIMIT,
+            rebase: None,
         })
+    }
+
+    /// Makes the file's timestamps start at zero: the first frame's timestamp is subtracted from
+    /// every frame's (a clip cut from the middle of a stream plays from 0:00).
+    pub fn starting_at_zero(mut self) -> Self {
+        self.rebase = Some(None);
+        self
+    }
+
+    /// Renames the finished file into `path` instead, in the same folder.
+    pub fn set_path(&mut self, path: PathBuf) {
+        self.temp.set_target(path);
+    }
+
+    /// Frames written so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
     }
 
     /// The final path of the output.
@@ -117,7 +138,12 @@ impl Mp4Writer {
         let Pixels::Video { buffer, info } = frame.into_pixels() else {
             return Err(SinkError::NotVideo { path: self.path().to_owned() });
         };
-        let (buffer, info) = self.encodable(&buffer, &info)?;
+        let (mut buffer, info) = self.encodable(&buffer, &info)?;
+        if let Some(base) = self.rebase.as_mut() {
+            let first = *base.get_or_insert(buffer.pts().unwrap_or(gst::ClockTime::ZERO));
+            let out = buffer.make_mut();
+            out.set_pts(out.pts().map(|pts| pts.saturating_sub(first)));
+        }
         let caps = info.to_caps().map_err(|e| self.pipeline_error(&e))?;
         if self.encoder.is_none() {
             self.encoder = Some(self.start(caps.clone())?);

@@ -62,6 +62,13 @@ impl TempOutput {
         &self.target
     }
 
+    /// Renames into `target` instead, in the same folder (a name known only at the end, e.g. an
+    /// event clip's end time).
+    pub fn set_target(&mut self, target: PathBuf) {
+        debug_assert_eq!(target.parent(), self.target.parent());
+        self.target = target;
+    }
+
     /// Flushes to disk and renames into place.
     pub fn commit(mut self) -> io::Result<PathBuf> {
         self.file.sync_all()?;

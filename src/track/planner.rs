@@ -146,6 +146,26 @@ impl PlanCounts {
             (mine.level, mine.grid) = (theirs.level, theirs.grid);
         }
     }
+
+    /// The counts since `base` (earlier counts of the same camera): sums are differences; the
+    /// maxima stay the camera's (never less than the part's, so a report errs high).
+    pub fn since(&self, base: &PlanCounts) -> PlanCounts {
+        PlanCounts {
+            passes: self.passes.saturating_sub(base.passes),
+            failed_passes: self.failed_passes.saturating_sub(base.failed_passes),
+            invalid_output_passes: self.invalid_output_passes.saturating_sub(base.invalid_output_passes),
+            fail_closed_error: self.fail_closed_error.saturating_sub(base.fail_closed_error),
+            fail_closed_invalid: self.fail_closed_invalid.saturating_sub(base.fail_closed_invalid),
+            fail_closed_stale: self.fail_closed_stale.saturating_sub(base.fail_closed_stale),
+            dropped: self.dropped.saturating_sub(base.dropped),
+            max_staleness: self.max_staleness,
+            masked_frames: self.masked_frames.saturating_sub(base.masked_frames),
+            masks: self.masks.saturating_sub(base.masks),
+            frames_with_masks: self.frames_with_masks.saturating_sub(base.frames_with_masks),
+            max_masks: self.max_masks,
+            person_scale: self.person_scale.since(&base.person_scale),
+        }
+    }
 }
 
 /// Counting from the person tracks: each detection pass's confirmed, detected tracks go to the

@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+pub mod recorder;
+
+pub use recorder::{ClipEvent, ClipEvents, ClipRecorder, ClipStore, ClipTrigger, ClipsConfig, EventKind};
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS clips (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -223,10 +227,16 @@ impl ClipLibrary {
         Ok(())
     }
 
-    /// Applies `retention` at `now_ms`: clips that ended longer ago than the age limit are
-    /// deleted, then the oldest until the rest fit in the size limit. Returns the clips deleted.
-    pub fn enforce(&self, retention: Retention, now_ms: u64) -> Result<Vec<Clip>, ClipError> {
-        let clips = self.list(None, None, None)?;
+    /// Applies `retention` at `now_ms` to the clips of `camera` (all if `None`): clips that ended
+    /// longer ago than the age limit are deleted, then the oldest until the rest fit in the size
+    /// limit. Returns the clips deleted.
+    pub fn enforce(
+        &self,
+        camera: Option<&str>,
+        retention: Retention,
+        now_ms: u64,
+    ) -> Result<Vec<Clip>, ClipError> {
+        let clips = self.list(camera, None, None)?;
         let mut total: u64 = clips.iter().map(|c| c.size).sum();
         let mut deleted = Vec::new();
         for clip in clips {
@@ -327,7 +337,7 @@ mod tests {
         // Clip 0 ended more than 40 min before now; then 2500 bytes allow the newest two.
         let now = T0 + 41 * MIN + 1;
         let retention = Retention { max_age_ms: Some(40 * MIN), max_bytes: Some(2500) };
-        let deleted = library.enforce(retention, now).unwrap();
+        let deleted = library.enforce(Some("door"), retention, now).unwrap();
         assert_eq!(
             deleted.iter().map(|c| c.start_ms).collect::<Vec<_>>(),
             [T0, T0 + 10 * MIN, T0 + 20 * MIN]
