@@ -322,7 +322,7 @@ async fn clips_list(
                     serde_json::json!({
                         "id": c.id, "camera": c.camera, "start": crate::clock::rfc3339(c.start_ms),
                         "end": crate::clock::rfc3339(c.end_ms), "size": c.size, "reason": c.reason,
-                        "url": format!("/api/clips/{}", c.id),
+                        "file": c.file, "url": format!("/api/clips/{}", c.id),
                     })
                 })
                 .collect();

@@ -128,7 +128,7 @@ pub fn document() -> Value {
                             "id": {"type": "integer"}, "camera": {"type": "string"},
                             "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
                             "size": {"type": "integer"}, "reason": {"type": "string", "enum": ["people", "zone", "line"]},
-                            "url": {"type": "string"}
+                            "file": {"type": "string"}, "url": {"type": "string"}
                         }}}}
                     }}}},
                     "400": text("a bad query, with the reason"),

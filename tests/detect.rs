@@ -1,21 +1,10 @@
 //! Detection with the real models: faces found and covered on real photos, nothing found where
 //! there is nothing, and clear errors when a model is missing or corrupt.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::util::*;
-
-/// `../shared/eval`, the evaluation data beside the repository. Required in CI; elsewhere a test
-/// that needs it says so and skips.
-fn shared_eval(what: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval").join(what);
-    if dir.exists() {
-        return Some(dir);
-    }
-    skip(&format!("{} is not present (evaluation data lives beside the repository)", dir.display()));
-    None
-}
 
 #[test]
 fn every_face_of_the_stills_is_covered() {

@@ -4,6 +4,7 @@
 mod util;
 
 mod bad_input;
+mod clips;
 mod config_check;
 mod detect;
 mod live;

@@ -522,9 +522,9 @@ impl Validator<'_, '_> {
             }
         };
         config.retention.max_bytes =
-            size(raw.max_size, "max_size", 1 << 20, "a size of 1MB or more, e.g. \"20GB\"");
+            size(raw.max_size, "max_size", 1_000_000, "a size of 1MB or more, e.g. \"20GB\"");
         if let Some(memory) =
-            size(raw.memory, "memory", 8 << 20, "a buffer size of 8MB or more, e.g. \"256MB\"")
+            size(raw.memory, "memory", 8_000_000, "a buffer size of 8MB or more, e.g. \"256MB\"")
         {
             config.memory_bytes = memory;
         }

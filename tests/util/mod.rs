@@ -276,3 +276,14 @@ pub fn skip(reason: &str) {
     assert!(std::env::var_os("CI").is_none(), "{test}: {reason}; CI must run it");
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
 }
+
+/// `../shared/eval`, the evaluation data beside the repository. Required in CI; elsewhere a test
+/// that needs it says so and skips.
+pub fn shared_eval(what: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval").join(what);
+    if dir.exists() {
+        return Some(dir);
+    }
+    skip(&format!("{} is not present (evaluation data lives beside the repository)", dir.display()));
+    None
+}
