@@ -81,6 +81,18 @@ impl ClipTrigger {
     }
 }
 
+impl std::fmt::Display for ClipTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::People => f.write_str("people"),
+            Self::Line(None) => f.write_str("line"),
+            Self::Zone(None) => f.write_str("zone"),
+            Self::Line(Some(name)) => write!(f, "line:{name}"),
+            Self::Zone(Some(name)) => write!(f, "zone:{name}"),
+        }
+    }
+}
+
 /// `[camera.clips]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipsConfig {
@@ -160,7 +172,8 @@ impl ClipEvents {
         events.push(event);
     }
 
-    fn take(&self) -> Vec<ClipEvent> {
+    /// Every event posted since the last call.
+    pub fn take_all(&self) -> Vec<ClipEvent> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
@@ -428,7 +441,7 @@ impl ClipRecorder {
         self.last_ms = Some(t);
         let mut events: Vec<(u64, Reason)> = self
             .events
-            .take()
+            .take_all()
             .into_iter()
             .filter(|e| self.config.on.iter().any(|t| t.matches(&e.kind)))
             .map(|e| (e.time_ms, e.kind.reason()))
@@ -815,6 +828,9 @@ mod tests {
         assert_eq!(ClipTrigger::parse("people"), Some(ClipTrigger::People));
         assert_eq!(ClipTrigger::parse("line"), Some(ClipTrigger::Line(None)));
         assert_eq!(ClipTrigger::parse("zone:till"), Some(ClipTrigger::Zone(Some("till".into()))));
+        for text in ["people", "line", "zone", "line:door", "zone:till"] {
+            assert_eq!(ClipTrigger::parse(text).unwrap().to_string(), text);
+        }
         for bad in ["", "person", "line:", "people:x", "door:x"] {
             assert_eq!(ClipTrigger::parse(bad), None, "{bad}");
         }

@@ -352,8 +352,21 @@ impl Config {
                 }
                 Source::File(_) => String::new(),
             };
+            let clips = match &camera.clips {
+                Some(clips) => {
+                    let on: Vec<String> = clips.on.iter().map(|t| t.to_string()).collect();
+                    format!(
+                        "; clips on {} → {} ({} s before, {} s after)",
+                        on.join(", "),
+                        clips.dir.display(),
+                        clips.pre_ms / 1000,
+                        clips.post_ms / 1000
+                    )
+                }
+                None => String::new(),
+            };
             text += &format!(
-                "  camera {}: {}{live} → {output}; {} {}{masks}{detection}{counting}\n",
+                "  camera {}: {}{live} → {output}; {} {}{masks}{detection}{counting}{clips}\n",
                 camera.name,
                 camera.source,
                 redact.target.name(),

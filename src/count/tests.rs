@@ -767,6 +767,38 @@ fn the_counting_stage_keeps_its_bucket_through_a_restart_and_flushes_on_close() 
     assert_eq!(closed[0].lines[0].passes, 40);
 }
 
+#[test]
+fn the_counting_stage_tells_event_clips_about_people_crossings_and_occupied_zones() {
+    use crate::clips::{ClipEvents, EventKind};
+    let events = std::sync::Arc::new(ClipEvents::default());
+    let counter = Counter::new(
+        "entrance",
+        vec![line([0.5, 0.0], [0.5, 1.0])],
+        vec![square_zone(0.0, 0.0, 0.3, 1.0)],
+        &CountSettings::default(),
+    )
+    .unwrap();
+    let stage = CountStage::start_with_events(counter, Box::new(|_| {}), Some(events.clone())).unwrap();
+    // Nobody, then someone walking from the zone on the left across the line.
+    let path: Vec<_> = steps((0.2, 0.5), (0.7, 0.5), 20);
+    stage.pass(&Pass { time_ms: T0, width: W, height: H, tracks: &[], tentative: &[], ended: &[] }).unwrap();
+    for (i, (x, y)) in path.into_iter().enumerate() {
+        let tracks = [(1u64, person(x, y))];
+        let time_ms = T0 + (i as u64 + 1) * STEP;
+        stage
+            .pass(&Pass { time_ms, width: W, height: H, tracks: &tracks, tentative: &[], ended: &[] })
+            .unwrap();
+    }
+    stage.close();
+    let seen = events.take_all();
+    let at = |kind: EventKind| seen.iter().filter(|e| e.kind == kind).map(|e| e.time_ms).collect::<Vec<_>>();
+    assert_eq!(at(EventKind::People).len(), 20, "every pass with someone, none for the empty one");
+    let crossings = at(EventKind::Line("door".into()));
+    assert_eq!(crossings.len(), 1, "one crossing, one event: {seen:?}");
+    let zone = at(EventKind::Zone("till".into()));
+    assert!(!zone.is_empty() && zone.iter().all(|&t| t < crossings[0]), "inside the zone before the line");
+}
+
 // ---- stitching broken tracks ----
 
 /// Track 1 walks left to right up to just before a vertical line, is lost for `gap` passes, and
