@@ -60,7 +60,9 @@ impl Shared {
             Ok(pool) => pool.unwrap_or_else(crate::redact::pool::shared),
             Err(err) => return Err(format!("cannot start the redaction threads: {err}")),
         };
-        let counting = config.cameras.iter().any(CameraConfig::counts_people);
+        // With an HTTP server, the dashboard's editor may give a camera its first line: the count
+        // files are ready for it.
+        let counting = config.cameras.iter().any(CameraConfig::counts_people) || config.http_listen.is_some();
         let entities = config
             .cameras
             .iter()
@@ -216,7 +218,7 @@ pub fn run_camera(
             &shared.counts.settings,
         )?;
         let sink = closed_sink(shared, buckets.clone());
-        Some(CountStage::start_with_events(counter, sink, clip_events.clone())?)
+        Some(CountStage::start_tapped(counter, sink, clip_events.clone(), Some(stats.clone()))?)
     } else {
         None
     };
@@ -348,6 +350,33 @@ fn closed_sink(shared: &Shared, buckets: Arc<std::sync::atomic::AtomicU64>) -> c
     })
 }
 
+/// A camera's lines and zones as the dashboard's editor shows them (the config's keys).
+pub fn geometry_json(camera: &CameraConfig) -> serde_json::Value {
+    let anchor = |a: crate::geometry::Anchor| match a {
+        crate::geometry::Anchor::Center => "center",
+        crate::geometry::Anchor::BottomCenter => "bottom",
+    };
+    let lines: Vec<_> = camera
+        .lines
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "name": l.name(), "from": [l.from().x, l.from().y], "to": [l.to().x, l.to().y],
+                "anchor": anchor(l.anchor()),
+            })
+        })
+        .collect();
+    let zones: Vec<_> = camera
+        .zones
+        .iter()
+        .map(|z| {
+            let polygon: Vec<[f32; 2]> = z.polygon().iter().map(|p| [p.x, p.y]).collect();
+            serde_json::json!({ "name": z.name(), "polygon": polygon, "anchor": anchor(z.anchor()) })
+        })
+        .collect();
+    serde_json::json!({ "lines": lines, "zones": zones })
+}
+
 /// Sets the camera's state, logging the change (once: not per retry while it stays down).
 fn set_state(stats: &CameraStats, state: CameraState, why: Option<&str>) {
     let before = stats.set_state(state);
@@ -411,12 +440,16 @@ pub struct Service {
     running: BTreeMap<String, Running>,
     /// Cameras that ended (files done, cameras removed), with their result.
     finished: Vec<(String, anyhow::Result<String>)>,
+    /// File cameras that ran to their end, with their config: a reload does not run them again
+    /// (their counts are stored already) unless their config changed.
+    done: BTreeMap<String, (CameraConfig, Arc<CameraStats>)>,
 }
 
 impl Service {
     /// Starts every camera of `config`.
     pub fn start(config: &Config, shared: Arc<Shared>) -> Self {
-        let mut service = Self { shared, running: BTreeMap::new(), finished: Vec::new() };
+        let mut service =
+            Self { shared, running: BTreeMap::new(), finished: Vec::new(), done: BTreeMap::new() };
         for camera in &config.cameras {
             service.spawn(camera.clone());
         }
@@ -426,6 +459,7 @@ impl Service {
 
     fn spawn(&mut self, config: CameraConfig) {
         let stats = Arc::new(CameraStats::new(config.name.clone()));
+        stats.set_geometry(geometry_json(&config));
         let shutdown = Shutdown::new();
         let shared = self.shared.clone();
         let (camera, thread_stats, thread_shutdown) = (config.clone(), stats.clone(), shutdown.clone());
@@ -444,7 +478,15 @@ impl Service {
 
     /// Tells `/metrics` and `/api/cameras` which cameras there are.
     fn publish_stats(&self) {
-        self.shared.metrics.set_cameras(self.running.values().map(|r| r.stats.clone()).collect());
+        let running = self.running.values().map(|r| r.stats.clone());
+        let done = self
+            .done
+            .iter()
+            .filter(|(name, _)| !self.running.contains_key(*name))
+            .map(|(_, (_, s))| s.clone());
+        let mut cameras: Vec<_> = running.chain(done).collect();
+        cameras.sort_by(|a, b| a.name.cmp(&b.name));
+        self.shared.metrics.set_cameras(cameras);
     }
 
     /// Applies a new config's cameras: removed ones stop (closing their buckets), new ones start,
@@ -454,6 +496,7 @@ impl Service {
         let mut done = Vec::new();
         let wanted: BTreeMap<&str, &CameraConfig> =
             config.cameras.iter().map(|c| (c.name.as_str(), c)).collect();
+        self.done.retain(|name, _| wanted.contains_key(name.as_str()));
         let names: Vec<String> = self.running.keys().cloned().collect();
         for name in names {
             let changed = match wanted.get(name.as_str()) {
@@ -469,7 +512,11 @@ impl Service {
             }
         }
         for camera in &config.cameras {
+            if self.done.get(&camera.name).is_some_and(|(config, _)| config == camera) {
+                continue;
+            }
             if !self.running.contains_key(&camera.name) {
+                self.done.remove(&camera.name);
                 self.spawn(camera.clone());
                 done.push(format!("camera {}: started", camera.name));
             }
@@ -484,6 +531,9 @@ impl Service {
             self.running.iter().filter(|(_, r)| r.thread.is_finished()).map(|(n, _)| n.clone()).collect();
         for name in ended {
             let running = self.running.remove(&name).expect("listed above");
+            if matches!(running.config.source, Source::File(_)) {
+                self.done.insert(name.clone(), (running.config.clone(), running.stats.clone()));
+            }
             self.finished.push((name, running.join()));
         }
     }

@@ -145,6 +145,58 @@ impl CountsApi {
         Ok(Counts { bucket_s: rollup / 1000, min_count: self.min_count, lines, zones })
     }
 
+    /// The floor of every figure.
+    pub fn min_count(&self) -> u64 {
+        self.min_count
+    }
+
+    /// `camera`'s stored (closed) buckets starting at or after `since_ms`, summed: each line's
+    /// `(name, in, out)` and each zone's `(name, entries)`. Not floored: the caller floors the
+    /// sums it shows.
+    #[allow(clippy::type_complexity)]
+    pub fn totals_since(
+        &self,
+        camera: &str,
+        since_ms: u64,
+    ) -> Result<(Vec<(String, u64, u64)>, Vec<(String, u64)>), QueryError> {
+        let store = |e: rusqlite::Error| QueryError::Store(e.to_string());
+        let conn =
+            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(store)?;
+        conn.busy_timeout(std::time::Duration::from_secs(2)).map_err(store)?;
+        let since = since_ms.min(i64::MAX as u64) as i64;
+        let mut stmt = conn
+            .prepare(
+                "SELECT line, SUM(in_count), SUM(out_count) FROM line_buckets
+                 WHERE camera = ?1 AND start_ms >= ?2 GROUP BY line ORDER BY line",
+            )
+            .map_err(store)?;
+        let lines = stmt
+            .query_map(rusqlite::params![camera, since], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?.max(0) as u64,
+                    r.get::<_, i64>(2)?.max(0) as u64,
+                ))
+            })
+            .map_err(store)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store)?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT zone, SUM(entries) FROM zone_buckets
+                 WHERE camera = ?1 AND start_ms >= ?2 GROUP BY zone ORDER BY zone",
+            )
+            .map_err(store)?;
+        let zones = stmt
+            .query_map(rusqlite::params![camera, since], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })
+            .map_err(store)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store)?;
+        Ok((lines, zones))
+    }
+
     /// A roll-up length from `text`: a multiple of the stored bucket that divides a day or is
     /// whole days.
     fn rollup(&self, text: &str) -> Result<u64, String> {

@@ -4,13 +4,17 @@
 //! channels (see [`pipeline`]). Raw [`frame::Frame`]s never reach a sink: sinks take
 //! [`redact::RedactedFrame`], which only [`redact::Redaction::apply`] can make.
 
+#![recursion_limit = "256"]
+
 pub mod camera;
 pub mod clips;
 pub mod clock;
 pub mod config;
 pub mod count;
 pub mod counts_api;
+pub mod dashboard;
 pub mod detect;
+pub mod editor;
 pub mod eval;
 pub mod frame;
 pub mod geometry;

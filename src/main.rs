@@ -598,6 +598,8 @@ fn run(path: &Path) -> ExitCode {
     if let Err(err) = signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone()) {
         tracing::warn!(%err, "cannot install the SIGHUP handler: no config reload");
     }
+    // The dashboard's line and zone editor rewrites this file and reloads it as SIGHUP does.
+    shared.metrics.set_editor(obscura::editor::ConfigEditor::new(path.to_owned(), reload.clone()));
     let count_files = shared.count_files.clone();
     let mut service = Service::start(&config, shared);
     let mut running = config.clone();

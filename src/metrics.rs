@@ -28,6 +28,8 @@ pub struct Metrics {
     counts_api: std::sync::OnceLock<Arc<crate::counts_api::CountsApi>>,
     /// `/api/clips`, when there is a clip library.
     clips: std::sync::OnceLock<Arc<Mutex<crate::clips::ClipLibrary>>>,
+    /// `PUT /api/cameras/{name}/geometry`, when the service runs from a config file.
+    editor: std::sync::OnceLock<Arc<crate::editor::ConfigEditor>>,
 }
 
 /// Text rendered by other parts at each scrape (e.g. the MQTT publisher's state).
@@ -82,6 +84,11 @@ impl Metrics {
         let _ = self.clips.set(library);
     }
 
+    /// Lets the dashboard's editor rewrite the config through `editor` (the first call wins).
+    pub fn set_editor(&self, editor: crate::editor::ConfigEditor) {
+        let _ = self.editor.set(Arc::new(editor));
+    }
+
     /// Serves `GET /api/counts` from this count store (the first call wins).
     pub fn set_counts_api(&self, api: crate::counts_api::CountsApi) {
         let _ = self.counts_api.set(Arc::new(api));
@@ -94,9 +101,52 @@ impl Metrics {
 
     /// What `/api/cameras` says: each camera's state and figures.
     pub fn cameras_json(&self) -> String {
-        let cameras = self.cameras.lock().unwrap_or_else(PoisonError::into_inner);
-        let snapshots: Vec<_> = cameras.iter().map(|c| c.snapshot()).collect();
-        serde_json::to_string_pretty(&serde_json::json!({ "cameras": snapshots })).unwrap_or_default() + "\n"
+        self.cameras_json_since(None)
+    }
+
+    /// [`Metrics::cameras_json`], each camera with its counts since `since_ms` when given
+    /// (the stored buckets that started since, plus the open bucket if it did), floored at
+    /// `min_count`, and the people in each zone now.
+    pub fn cameras_json_since(&self, since_ms: Option<u64>) -> String {
+        let cameras = self.cameras.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let api = self.counts_api.get().cloned();
+        let min_count = api.as_ref().map_or(0, |a| a.min_count());
+        let floor = |v: u64| -> serde_json::Value {
+            if v < min_count { serde_json::json!(format!("<{min_count}")) } else { serde_json::json!(v) }
+        };
+        let entries: Vec<serde_json::Value> = cameras
+            .iter()
+            .map(|c| {
+                let mut entry = serde_json::to_value(c.snapshot()).unwrap_or_default();
+                let plan = c.plan();
+                let extra = serde_json::json!({
+                    "detection_ms": (c.detection_mean_ms() * 10.0).round() / 10.0,
+                    "frames_dropped_by_reason": crate::stats::DropReason::ALL
+                        .iter()
+                        .map(|&r| (r.name().to_owned(), serde_json::json!(c.dropped_by(r))))
+                        .collect::<serde_json::Map<_, _>>(),
+                    "frames_fail_closed_by_reason": {
+                        "detector_error": plan.fail_closed_error,
+                        "invalid_output": plan.fail_closed_invalid,
+                        "stale": plan.fail_closed_stale,
+                    },
+                    "privacy": {
+                        "detection_passes": plan.passes,
+                        "failed_passes": plan.failed_passes,
+                        "frames_with_masks": plan.frames_with_masks,
+                        "max_masks": plan.max_masks,
+                        "max_staleness_frames": plan.max_staleness,
+                    },
+                    "geometry": c.geometry(),
+                    "counts": since_ms.map(|since| camera_counts(c, api.as_deref(), since, &floor)),
+                });
+                if let (Some(entry), serde_json::Value::Object(extra)) = (entry.as_object_mut(), extra) {
+                    entry.extend(extra);
+                }
+                entry
+            })
+            .collect();
+        serde_json::to_string_pretty(&serde_json::json!({ "cameras": entries })).unwrap_or_default() + "\n"
     }
 
     /// Takes the buckets a camera just closed, with the privacy floor `min_count` (0: none).
@@ -223,6 +273,60 @@ impl Metrics {
     }
 }
 
+/// A camera's counts since `since` (stored buckets plus the open one), floored with `floor`, and
+/// the people in each zone now; `null` for a camera that does not count.
+fn camera_counts(
+    camera: &crate::stats::CameraStats,
+    api: Option<&crate::counts_api::CountsApi>,
+    since: u64,
+    floor: &dyn Fn(u64) -> serde_json::Value,
+) -> serde_json::Value {
+    let live = camera.live();
+    let geometry = camera.geometry();
+    let names = |key: &str| -> Vec<String> {
+        geometry[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (line_names, zone_names) = (names("lines"), names("zones"));
+    if line_names.is_empty() && zone_names.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let (stored_lines, stored_zones) = match api.map(|api| api.totals_since(&camera.name, since)) {
+        Some(Ok(totals)) => totals,
+        Some(Err(err)) => {
+            tracing::warn!(%err, "cannot read today's counts");
+            Default::default()
+        }
+        None => Default::default(),
+    };
+    let open = live.as_ref().filter(|l| l.bucket_start_ms >= since);
+    let lines: Vec<_> = line_names
+        .iter()
+        .map(|name| {
+            let stored = stored_lines.iter().find(|l| &l.0 == name).map_or((0, 0), |l| (l.1, l.2));
+            let now = open.and_then(|o| o.lines.iter().find(|l| &l.0 == name)).map_or((0, 0), |l| (l.1, l.2));
+            serde_json::json!({ "name": name, "in": floor(stored.0 + now.0), "out": floor(stored.1 + now.1) })
+        })
+        .collect();
+    let zones: Vec<_> = zone_names
+        .iter()
+        .map(|name| {
+            let stored = stored_zones.iter().find(|z| &z.0 == name).map_or(0, |z| z.1);
+            let now = live.as_ref().and_then(|o| o.zones.iter().find(|z| &z.0 == name));
+            let entries =
+                stored + open.and_then(|o| o.zones.iter().find(|z| &z.0 == name)).map_or(0, |z| z.1);
+            serde_json::json!({
+                "name": name, "entries": floor(entries), "occupancy": floor(now.map_or(0, |z| z.2)),
+            })
+        })
+        .collect();
+    serde_json::json!({ "since": crate::clock::rfc3339(since), "lines": lines, "zones": zones })
+}
+
 /// The routes: `/healthz` open to all; the rest behind the token, when there is one.
 fn router(metrics: Arc<Metrics>, token: Option<Arc<str>>) -> axum::Router {
     use axum::http::header::CONTENT_TYPE;
@@ -234,12 +338,7 @@ fn router(metrics: Arc<Metrics>, token: Option<Arc<str>>) -> axum::Router {
                 ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m.render())
             }),
         )
-        .route(
-            "/api/cameras",
-            get(|axum::extract::State(m): axum::extract::State<Arc<Metrics>>| async move {
-                ([(CONTENT_TYPE, "application/json")], m.cameras_json())
-            }),
-        )
+        .route("/api/cameras", get(cameras))
         .route(
             "/api/openapi.json",
             get(|| async { ([(CONTENT_TYPE, "application/json")], crate::openapi::document().to_string()) }),
@@ -248,10 +347,101 @@ fn router(metrics: Arc<Metrics>, token: Option<Arc<str>>) -> axum::Router {
         .route("/api/cameras/{name}/snapshot.jpg", get(snapshot))
         .route("/api/clips", get(clips_list))
         .route("/api/clips/{id}", get(clip_file).delete(clip_delete))
+        .route("/api/clips/{id}/thumbnail.jpg", get(clip_thumbnail))
+        .route("/api/cameras/{name}/geometry", axum::routing::put(put_geometry))
+        .route("/", get(crate::dashboard::page))
+        .route("/ui/{file}", get(crate::dashboard::asset))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found: see /api/openapi.json\n") })
-        .layer(axum::middleware::from_fn_with_state(token, require_token))
+        .layer(axum::middleware::from_fn_with_state(token.clone(), require_token))
         .with_state(metrics);
-    axum::Router::new().route("/healthz", get(|| async { "ok\n" })).merge(guarded)
+    let login = axum::Router::new()
+        .route("/login", get(crate::dashboard::login_page).post(crate::dashboard::login))
+        .with_state(token);
+    axum::Router::new().route("/healthz", get(|| async { "ok\n" })).merge(login).merge(guarded)
+}
+
+/// `PUT /api/cameras/{name}/geometry`: the camera's lines and zones (JSON, as in `/api/cameras`),
+/// written into the config file (comments kept) and reloaded; 400 with every reason when the
+/// config would not be valid, nothing written.
+async fn put_geometry(
+    axum::extract::State(m): axum::extract::State<Arc<Metrics>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    body: Result<axum::Json<crate::editor::Geometry>, axum::extract::rejection::JsonRejection>,
+) -> Reply {
+    use axum::response::IntoResponse;
+    let geometry = match body {
+        Ok(axum::Json(geometry)) => geometry,
+        Err(rejection) => return text_reply(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    let Some(editor) = m.editor.get().cloned() else {
+        return text_reply(StatusCode::NOT_FOUND, "no config file to edit".to_owned());
+    };
+    let edited = tokio::task::spawn_blocking(move || editor.set_geometry(&name, &geometry)).await;
+    match edited {
+        Ok(Ok(())) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            "{\"saved\": true, \"reloading\": true}\n",
+        )
+            .into_response(),
+        Ok(Err(err @ crate::editor::EditError::NoCamera(_))) => {
+            text_reply(StatusCode::NOT_FOUND, err.to_string())
+        }
+        Ok(Err(err @ crate::editor::EditError::Refused(_))) => {
+            text_reply(StatusCode::BAD_REQUEST, err.to_string())
+        }
+        Ok(Err(err)) => text_reply(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        Err(err) => text_reply(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+    }
+}
+
+/// `GET /api/clips/{id}/thumbnail.jpg`: the JPEG of the redacted frame that opened the clip.
+async fn clip_thumbnail(
+    axum::extract::State(m): axum::extract::State<Arc<Metrics>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Reply {
+    use axum::response::IntoResponse;
+    let Ok(id) = id.parse::<i64>() else {
+        return text_reply(StatusCode::BAD_REQUEST, format!("{id:?} is not a clip id"));
+    };
+    let result = with_clips(&m, move |library| {
+        let found = library.get(id).map_err(unavailable)?;
+        let Some((_, path)) = found else {
+            return Err((StatusCode::NOT_FOUND, "no such clip".to_owned()));
+        };
+        std::fs::read(crate::clips::thumbnail_path(&path))
+            .map_err(|_| (StatusCode::NOT_FOUND, "this clip has no thumbnail".to_owned()))
+    })
+    .await;
+    match result {
+        Ok(jpeg) => ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response(),
+        Err(reply) => reply,
+    }
+}
+
+/// The query of `GET /api/cameras`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CamerasParams {
+    since: Option<String>,
+}
+
+/// `GET /api/cameras?since=`: every camera's state and figures; with `since`, its counts since
+/// then (e.g. the viewer's midnight).
+async fn cameras(
+    axum::extract::State(m): axum::extract::State<Arc<Metrics>>,
+    query: Result<axum::extract::Query<CamerasParams>, axum::extract::rejection::QueryRejection>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let params = match query {
+        Ok(axum::extract::Query(params)) => params,
+        Err(rejection) => return text_reply(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    let since = match params.since.as_deref().map(|t| crate::counts_api::parse_time("since", t)).transpose() {
+        Ok(since) => since,
+        Err(reason) => return text_reply(StatusCode::BAD_REQUEST, reason),
+    };
+    let body = tokio::task::spawn_blocking(move || m.cameras_json_since(since)).await.unwrap_or_default();
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The query of `GET /api/clips`.
@@ -417,6 +607,9 @@ fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
 struct SnapshotParams {
     /// Height of the JPEG, pixels (16..=2160; never more than the preview's own).
     h: Option<u32>,
+    /// Ignored: a page that polls the snapshot changes it to ask again.
+    #[allow(dead_code)]
+    t: Option<String>,
 }
 
 /// `GET /api/cameras/{name}/snapshot.jpg`: the camera's latest redacted frame as a JPEG (a
@@ -513,7 +706,9 @@ async fn require_token(
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .map(|v| v.trim().to_owned())
+            // The dashboard in a browser: the cookie `/login` set.
+            .or_else(|| crate::dashboard::cookie_token(request.headers()));
         if !given.is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes())) {
             return (StatusCode::UNAUTHORIZED, [(axum::http::header::WWW_AUTHENTICATE, "Bearer")])
                 .into_response();
@@ -523,7 +718,7 @@ async fn require_token(
 }
 
 /// Compares two byte strings in time that depends on their lengths only.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = u8::from(a.len() != b.len());
     for (i, &x) in a.iter().enumerate() {
         diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);

@@ -35,9 +35,19 @@ pub fn document() -> Value {
                         "frames": {"type": "integer"},
                         "reconnects": {"type": "integer"},
                         "frames_dropped": {"type": "integer"},
-                        "frames_fail_closed": {"type": "integer"}
+                        "frames_fail_closed": {"type": "integer"},
+                        "clips": {"type": "integer"},
+                        "clip_errors": {"type": "integer"},
+                        "clips_failing": {"type": "boolean"},
+                        "detection_ms": {"type": "number"},
+                        "frames_dropped_by_reason": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "frames_fail_closed_by_reason": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "privacy": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "geometry": {"type": "object", "description": "the camera's lines and zones, as PUT /api/cameras/{name}/geometry takes them"},
+                        "counts": {"type": "object", "nullable": true, "description": "with since: {since, lines: [{name, in, out}], zones: [{name, entries, occupancy}]}, floored"}
                     }
                 },
+                "Point": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2, "description": "[x, y], fractions of the frame"},
                 "LineBucket": {
                     "type": "object",
                     "required": ["camera", "line", "start", "end", "passes", "in", "out"],
@@ -86,11 +96,36 @@ pub fn document() -> Value {
             }},
             "/api/cameras": {"get": {
                 "summary": "Each camera's state, frame rate, last frame age, reconnects, drops and fail-closed frames",
+                "parameters": [
+                    query("since", time.clone(), "with it, each counting camera's counts since then (stored buckets that started since, and the open one), floored, and the people in each zone now")
+                ],
                 "responses": {
                     "200": {"description": "the cameras", "content": {"application/json": {"schema": {
                         "type": "object", "properties": {"cameras": {"type": "array", "items": {"$ref": "#/components/schemas/Camera"}}}
                     }}}},
+                    "400": text("a bad since"),
                     "401": text("no or wrong token")
+                }
+            }},
+            "/api/cameras/{name}/geometry": {"put": {
+                "summary": "Replace the camera's lines and zones in the config file (comments kept) and reload it",
+                "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": false, "properties": {
+                        "lines": {"type": "array", "items": {"type": "object", "required": ["name", "from", "to"], "additionalProperties": false, "properties": {
+                            "name": {"type": "string"}, "from": {"$ref": "#/components/schemas/Point"}, "to": {"$ref": "#/components/schemas/Point"},
+                            "anchor": {"type": "string", "enum": ["bottom", "center"]}}}},
+                        "zones": {"type": "array", "items": {"type": "object", "required": ["name", "polygon"], "additionalProperties": false, "properties": {
+                            "name": {"type": "string"}, "polygon": {"type": "array", "items": {"$ref": "#/components/schemas/Point"}},
+                            "anchor": {"type": "string", "enum": ["bottom", "center"]}}}}
+                    }
+                }}}},
+                "responses": {
+                    "200": {"description": "saved; the service reloads", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "400": text("the config would not be valid: every reason, one per line"),
+                    "401": text("no or wrong token"),
+                    "404": text("no such camera, or no config file"),
+                    "503": text("the config file cannot be read or written")
                 }
             }},
             "/api/counts": {"get": {
@@ -137,6 +172,17 @@ pub fn document() -> Value {
                     "503": text("the clip index cannot be read")
                 }
             }},
+            "/api/clips/{id}/thumbnail.jpg": {"get": {
+                "summary": "The JPEG of the redacted frame that opened the clip",
+                "parameters": [clip_id.clone()],
+                "responses": {
+                    "200": {"description": "a redacted frame", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+                    "400": text("not a clip id"),
+                    "401": text("no or wrong token"),
+                    "404": text("no such clip, no thumbnail, or no camera records clips"),
+                    "503": text("the clip library cannot be read")
+                }
+            }},
             "/api/clips/{id}": {
                 "get": {
                     "summary": "A clip's MP4; honours Range: bytes=… (206 Partial Content), so a browser can seek",
@@ -167,7 +213,8 @@ pub fn document() -> Value {
                 "summary": "The camera's latest redacted frame as a JPEG, renewed at most once a second",
                 "parameters": [
                     {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
-                    query("h", json!({"type": "integer", "minimum": 16, "maximum": 2160}), "height in pixels (default 360; at most the preview's 720 or the frame's own)")
+                    query("h", json!({"type": "integer", "minimum": 16, "maximum": 2160}), "height in pixels (default 360; at most the preview's 720 or the frame's own)"),
+                    query("t", json!({"type": "string"}), "ignored: a page that polls the snapshot changes it to ask again")
                 ],
                 "responses": {
                     "200": {"description": "a redacted frame", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},

@@ -64,6 +64,15 @@ impl DropReason {
     }
 }
 
+/// A counting camera's open bucket as it stands, for the dashboard: its start, each line's
+/// `(name, in, out)`, each zone's `(name, entries, people inside now)`. Aggregates only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveCounts {
+    pub bucket_start_ms: u64,
+    pub lines: Vec<(String, u64, u64)>,
+    pub zones: Vec<(String, u64, u64)>,
+}
+
 /// Upper bounds of the detection time histogram, seconds.
 pub const DETECTION_BUCKETS: [f64; 10] = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0];
 
@@ -90,6 +99,10 @@ pub struct CameraStats {
     clip_errors: AtomicU64,
     clip_frames_dropped: AtomicU64,
     clips_failing: AtomicU8,
+    /// The open count bucket (counting cameras), renewed at each counting pass.
+    live: Mutex<Option<LiveCounts>>,
+    /// The camera's lines and zones as configured (JSON, for the dashboard's editor).
+    geometry: Mutex<serde_json::Value>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -136,7 +149,34 @@ impl CameraStats {
             clip_errors: AtomicU64::new(0),
             clip_frames_dropped: AtomicU64::new(0),
             clips_failing: AtomicU8::new(0),
+            live: Mutex::new(None),
+            geometry: Mutex::new(serde_json::json!({"lines": [], "zones": []})),
         }
+    }
+
+    /// The open count bucket as it stands now (`None`: no bucket is open).
+    pub fn set_live(&self, live: Option<LiveCounts>) {
+        *self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = live;
+    }
+
+    pub fn live(&self) -> Option<LiveCounts> {
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The camera's lines and zones (`{"lines": [...], "zones": [...]}`).
+    pub fn set_geometry(&self, geometry: serde_json::Value) {
+        *self.geometry.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = geometry;
+    }
+
+    pub fn geometry(&self) -> serde_json::Value {
+        self.geometry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Mean time of a detection pass, ms (0 before the first).
+    pub fn detection_mean_ms(&self) -> f64 {
+        let h = self.detection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n: u64 = h.counts.iter().sum();
+        if n == 0 { 0.0 } else { h.sum / n as f64 * 1000.0 }
     }
 
     /// An event clip was written; clips work (again).

@@ -6,6 +6,7 @@ mod util;
 mod bad_input;
 mod clips;
 mod config_check;
+mod dashboard;
 mod detect;
 mod live;
 mod mqtt;

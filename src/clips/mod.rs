@@ -71,6 +71,13 @@ pub fn clip_name(camera: &str, start_ms: u64, end_ms: u64, reason: &str) -> Stri
     format!("{camera}_{start_ms}_{end_ms}_{reason}.mp4")
 }
 
+/// Where a clip's thumbnail is: `….mp4` → `….mp4.jpg`.
+pub fn thumbnail_path(clip: &Path) -> PathBuf {
+    let mut name = clip.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".jpg");
+    clip.with_file_name(name)
+}
+
 /// `(camera, start_ms, end_ms, reason)` of a clip's file name, if it is one.
 pub fn parse_clip_name(name: &str) -> Option<(String, u64, u64, String)> {
     let stem = name.strip_suffix(".mp4")?;
@@ -118,6 +125,13 @@ impl ClipLibrary {
             if let Some(parsed) = parse_clip_name(&name) {
                 let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
                 on_disk.push((name, parsed, size));
+            } else if let Some(clip) =
+                name.strip_suffix(".jpg").or_else(|| name.strip_suffix(".privacy.json"))
+                && parse_clip_name(clip).is_some()
+                && !self.dir.join(clip).exists()
+            {
+                // The thumbnail or report of a clip that is gone (a crash between the two).
+                let _ = std::fs::remove_file(entry.path());
             }
         }
         let indexed: Vec<(i64, String)> = {
@@ -216,7 +230,7 @@ impl ClipLibrary {
     }
 
     fn remove(&self, clip: &Clip, path: &Path) -> Result<(), ClipError> {
-        for file in [path.to_owned(), crate::report::sidecar_path(path)] {
+        for file in [path.to_owned(), crate::report::sidecar_path(path), thumbnail_path(path)] {
             match std::fs::remove_file(&file) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

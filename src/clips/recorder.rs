@@ -42,6 +42,8 @@ pub const RETRY: Duration = Duration::from_secs(5);
 pub const RETENTION_EVERY: Duration = Duration::from_secs(600);
 /// How long stopping a camera waits for its clips to be finished.
 pub const FINISH_LIMIT: Duration = Duration::from_secs(20);
+/// The height of a clip's thumbnail (`….mp4.jpg`), pixels.
+pub const THUMBNAIL_HEIGHT: u32 = 180;
 /// Frames an open clip's queue holds beyond the pre-roll.
 const QUEUE_SLACK: usize = 64;
 
@@ -325,6 +327,8 @@ impl ClipStore {
 /// What a clip's encoder thread is sent.
 enum ClipMsg {
     Frame(RedactedFrame),
+    /// The clip's thumbnail: a JPEG of the redacted frame that opened it.
+    Thumbnail(Arc<Vec<u8>>),
     /// The last frame was sent: finish the file, named from these.
     Finish {
         start_ms: u64,
@@ -571,6 +575,10 @@ impl ClipRecorder {
         for (at, held) in ring.into_iter().filter(|(at, _)| *at >= from_ms) {
             self.send(held, at);
         }
+        let thumbnail = frame.preview(THUMBNAIL_HEIGHT).and_then(|p| p.jpeg(THUMBNAIL_HEIGHT));
+        if let (Ok(jpeg), Some(open)) = (thumbnail, &self.open) {
+            let _ = open.tx.try_send(ClipMsg::Thumbnail(jpeg));
+        }
         self.write(frame, t);
     }
 
@@ -673,12 +681,23 @@ struct ClipJob {
 impl ClipJob {
     fn run(self, mut writer: Mp4Writer, rx: crossbeam_channel::Receiver<ClipMsg>) {
         let started = Instant::now();
+        let mut thumbnail = None;
         let result = (|| {
             for msg in rx {
                 match msg {
                     ClipMsg::Frame(frame) => writer.write(frame).map_err(|e| e.to_string())?,
+                    ClipMsg::Thumbnail(jpeg) => thumbnail = Some(jpeg),
                     ClipMsg::Finish { start_ms, end_ms, reason, plan } => {
-                        return self.complete(writer, start_ms, end_ms, reason, plan, started.elapsed());
+                        let elapsed = started.elapsed();
+                        return self.complete(
+                            writer,
+                            start_ms,
+                            end_ms,
+                            reason,
+                            plan,
+                            elapsed,
+                            thumbnail.take(),
+                        );
                     }
                 }
             }
@@ -690,6 +709,7 @@ impl ClipJob {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn complete(
         &self,
         mut writer: Mp4Writer,
@@ -698,9 +718,17 @@ impl ClipJob {
         reason: Reason,
         plan: PlanCounts,
         elapsed: Duration,
+        thumbnail: Option<Arc<Vec<u8>>>,
     ) -> Result<(), String> {
         let path = self.dir.join(clip_name(&self.camera, start_ms, end_ms, reason.name()));
         writer.set_path(path.clone());
+        // The thumbnail first (a clip may have none; one without its clip is removed at the
+        // library's next open).
+        if let Some(jpeg) = thumbnail
+            && let Err(err) = std::fs::write(super::thumbnail_path(&path), jpeg.as_slice())
+        {
+            return Err(format!("cannot write the clip's thumbnail: {err}"));
+        }
         let job = JobReport {
             frames: writer.frames(),
             output: Some(path.clone()),
@@ -710,9 +738,10 @@ impl ClipJob {
             elapsed,
         };
         let report = &self.report;
-        writer
-            .finish_with(|| crate::report::write_report(&path, &job, report).map(Some))
-            .map_err(|e| e.to_string())?;
+        if let Err(err) = writer.finish_with(|| crate::report::write_report(&path, &job, report).map(Some)) {
+            let _ = std::fs::remove_file(super::thumbnail_path(&path));
+            return Err(err.to_string());
+        }
         let was_failing = self.stats.clip_counts().3;
         let added = {
             let library = self.library.lock().unwrap_or_else(PoisonError::into_inner);

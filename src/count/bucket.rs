@@ -294,6 +294,11 @@ impl Buckets {
         self.open.as_ref().map(|t| t.lines.as_slice())
     }
 
+    /// The open bucket's start, and its zone entries so far.
+    pub(super) fn open_zone_entries(&self) -> Option<(u64, Vec<u64>)> {
+        self.open.as_ref().map(|t| (t.start_ms, t.zones.iter().map(|z| z.entries).collect()))
+    }
+
     /// Closes the open bucket into `closed`, if there is one.
     pub(super) fn close(&mut self, closed: &mut Closed) {
         if let Some(tally) = self.open.take() {

@@ -307,6 +307,20 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         })
     }
 
+    /// The open bucket as it stands: its start, each line's crossings in and out, each zone's
+    /// entries and the people in it now. `None` before the first pass.
+    pub fn open_bucket(&self) -> Option<crate::stats::LiveCounts> {
+        let (start_ms, entries) = self.buckets.open_zone_entries()?;
+        let open = self.buckets.open_lines()?;
+        Some(crate::stats::LiveCounts {
+            bucket_start_ms: start_ms,
+            lines: self.lines.iter().zip(open).map(|(l, [i, o])| (l.name().to_owned(), *i, *o)).collect(),
+            zones: (self.zones.iter().zip(entries).zip(&self.occupancy))
+                .map(|((z, e), &now)| (z.name().to_owned(), e, now))
+                .collect(),
+        })
+    }
+
     /// Ends the stream: every track ends (closing its visits, dwell until it was last seen) and
     /// the open bucket closes (with its nominal `end_ms`, though its passes stop earlier). The
     /// counter is then empty; a later pass opens a new bucket, a second row for the same bucket if

@@ -60,6 +60,17 @@ impl<K: Copy + Eq + Hash + Send + 'static> CountStage<K> {
         sink: ClosedSink,
         clip_events: Option<Arc<ClipEvents>>,
     ) -> std::io::Result<Self> {
+        Self::start_tapped(counter, sink, clip_events, None)
+    }
+
+    /// [`CountStage::start_with_events`], also posting the open bucket to `live` after each pass
+    /// (the dashboard's live figures).
+    pub fn start_tapped(
+        counter: Counter<K>,
+        sink: ClosedSink,
+        clip_events: Option<Arc<ClipEvents>>,
+        live: Option<Arc<crate::stats::CameraStats>>,
+    ) -> std::io::Result<Self> {
         let (events, inbox) = unbounded::<Event<K>>();
         let thread = std::thread::Builder::new().name("count".into()).spawn(move || {
             let mut stage = Inner { counter, sink, last_ms: 0 };
@@ -82,7 +93,13 @@ impl<K: Copy + Eq + Hash + Send + 'static> CountStage<K> {
                             Some(_) => stage.counter.line_totals_now().map(|(_, i, o)| i + o).collect(),
                             None => Vec::new(),
                         };
-                        match stage.counter.observe(&pass) {
+                        let observed = stage.counter.observe(&pass);
+                        // The live figures first: a bucket just closed is then never shown twice
+                        // (as open and as stored), at worst missing for a moment.
+                        if let Some(live) = &live {
+                            live.set_live(stage.counter.open_bucket());
+                        }
+                        match observed {
                             Ok(closed) => stage.emit(closed),
                             Err(err) => tracing::warn!(%err, "counting skipped a pass"),
                         }
@@ -95,11 +112,18 @@ impl<K: Copy + Eq + Hash + Send + 'static> CountStage<K> {
                         if now_ms >= stage.last_ms {
                             stage.last_ms = now_ms;
                             let closed = stage.counter.advance_clock(now_ms);
+                            if let Some(live) = &live {
+                                live.set_live(stage.counter.open_bucket());
+                            }
                             stage.emit(closed);
                         }
                     }
                     Event::Close => {
                         let closed = stage.counter.close_all();
+                        // What was open goes to the store now: shown once, not twice.
+                        if let Some(live) = &live {
+                            live.set_live(None);
+                        }
                         stage.emit(closed);
                         return;
                     }
