@@ -929,5 +929,44 @@ mod tests {
                 && !constant_time_eq(b"abc", b"abd")
                 && !constant_time_eq(b"ab", b"abc")
         );
+        // The dashboard: the page is guarded too; /login takes the token once and sets a cookie
+        // that opens every route as the header does.
+        assert!(get(addr, "/", None).starts_with("HTTP/1.1 401"));
+        assert!(get(addr, "/login", None).starts_with("HTTP/1.1 200 OK"), "the sign-in form is open");
+        let post = |body: &str| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            write!(
+                stream,
+                "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            response
+        };
+        assert!(post("token=wrong").starts_with("HTTP/1.1 401"));
+        let signed_in = post("token=s3cret-token");
+        assert!(signed_in.starts_with("HTTP/1.1 303"), "{signed_in}");
+        let cookie = signed_in
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_owned();
+        assert!(signed_in.contains("HttpOnly") && signed_in.contains("SameSite=Strict"), "{signed_in}");
+        let with_cookie = |path: &str, cookie: &str| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            response
+        };
+        for path in ["/", "/api/cameras", "/ui/app.js"] {
+            assert!(with_cookie(path, &cookie).starts_with("HTTP/1.1 200 OK"), "{path} with the cookie");
+        }
+        assert!(with_cookie("/api/cameras", "obscura_token=77726f6e67").starts_with("HTTP/1.1 401"), "wrong");
     }
 }

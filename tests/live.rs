@@ -293,9 +293,10 @@ fn counts_api_serves_the_store_rolled_up_floored_and_as_csv() {
     let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
     let paths = doc["paths"].as_object().unwrap();
     for (path, item) in paths {
+        // GET routes only (PUT /api/cameras/{name}/geometry is the dashboard's, tested there).
+        let Some(documented) = item["get"]["responses"].as_object() else { continue };
         let url = path.replace("{name}", "door");
         let (status, _) = service.request(&url, &[]).unwrap();
-        let documented = item["get"]["responses"].as_object().unwrap();
         assert!(documented.contains_key(&status.to_string()), "{path}: {status} is not documented");
     }
     let valid = [
