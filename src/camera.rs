@@ -217,7 +217,7 @@ pub fn run_camera(
             camera.zones.clone(),
             &shared.counts.settings,
         )?;
-        let sink = closed_sink(shared, buckets.clone());
+        let sink = closed_sink(shared, buckets.clone(), matches!(camera.source, Source::Rtsp(_)));
         Some(CountStage::start_tapped(counter, sink, clip_events.clone(), Some(stats.clone()))?)
     } else {
         None
@@ -331,7 +331,12 @@ pub fn run_camera(
 }
 
 /// Where a camera's closed buckets go: the count files and store, and `/metrics`.
-fn closed_sink(shared: &Shared, buckets: Arc<std::sync::atomic::AtomicU64>) -> crate::count::ClosedSink {
+/// A live camera's buckets add to a part stored before a restart (see [`CountFiles::write_live`]).
+fn closed_sink(
+    shared: &Shared,
+    buckets: Arc<std::sync::atomic::AtomicU64>,
+    live: bool,
+) -> crate::count::ClosedSink {
     let metrics = shared.metrics.clone();
     let min_count = shared.counts.min_count;
     let files = shared.count_files.clone();
@@ -343,7 +348,8 @@ fn closed_sink(shared: &Shared, buckets: Arc<std::sync::atomic::AtomicU64>) -> c
         metrics.record_closed(&closed, min_count);
         if let Some(files) = &files {
             let mut files = files.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Err(err) = files.write(&closed) {
+            let written = if live { files.write_live(&closed) } else { files.write(&closed) };
+            if let Err(err) = written {
                 tracing::error!(%err, "cannot write counts");
             }
         }

@@ -75,7 +75,7 @@ impl LineBucket {
 
 /// One bin of a dwell-time histogram: visits that ended in the bucket and lasted
 /// `[from_ms, to_ms)`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct DwellBin<C = u64> {
     pub from_ms: u64,
     /// `None` for the last bin, open-ended.

@@ -110,9 +110,24 @@ impl CountFiles {
 
     /// Appends every bucket of `closed`, each file written in one call and flushed.
     pub fn write(&mut self, closed: &Closed) -> Result<(), CountFileError> {
+        self.write_with(closed, false)
+    }
+
+    /// [`CountFiles::write`] for a live camera: the store adds each bucket to a part of it stored
+    /// before (the camera restarted mid-bucket) instead of replacing it, and MQTT publishes the
+    /// sum. JSONL and CSV, logs of what closed, get the part as a row of its own.
+    pub fn write_live(&mut self, closed: &Closed) -> Result<(), CountFileError> {
+        self.write_with(closed, true)
+    }
+
+    fn write_with(&mut self, closed: &Closed, live: bool) -> Result<(), CountFileError> {
         let k = self.min_count;
         if let Some(db) = self.db.as_mut() {
-            db.write(closed)?;
+            if live {
+                db.write_merging(closed)?;
+            } else {
+                db.write(closed)?;
+            }
             if let Some(mqtt) = &self.mqtt {
                 mqtt.notify();
             }

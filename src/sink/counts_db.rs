@@ -117,10 +117,25 @@ impl CountDb {
         &self.path
     }
 
-    /// Writes every bucket of `closed` in one transaction (upserting by camera, name and start).
+    /// Writes every bucket of `closed` in one transaction, replacing a stored bucket with the same
+    /// camera, name and start (a file counted again writes the same rows: idempotent).
     pub fn write(&mut self, closed: &Closed) -> Result<(), CountDbError> {
+        self.write_with(closed, false).map(|_| ())
+    }
+
+    /// Writes every bucket of `closed` in one transaction, adding to a stored bucket with the same
+    /// camera, name and start: a live camera restarted mid-bucket (a reload, a restart of the
+    /// service) stored the first part of that bucket; the second part is added to it, never put in
+    /// its place. Returns the buckets as stored (what MQTT then publishes).
+    pub fn write_merging(&mut self, closed: &Closed) -> Result<Closed, CountDbError> {
+        self.write_with(closed, true)
+    }
+
+    fn write_with(&mut self, closed: &Closed, merge: bool) -> Result<Closed, CountDbError> {
         let err = |e: rusqlite::Error| CountDbError { path: self.path.clone(), reason: e.to_string() };
         let tx = self.conn.transaction().map_err(err)?;
+        let closed = if merge { merged_with_stored(&tx, closed).map_err(err)? } else { closed.clone() };
+        let closed = &closed;
         {
             let mut line = tx
                 .prepare_cached(
@@ -179,8 +194,63 @@ impl CountDb {
                 }
             }
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        Ok(closed.clone())
     }
+}
+
+/// `closed` with each bucket added to the stored one of the same camera, name and start.
+fn merged_with_stored(tx: &rusqlite::Transaction<'_>, closed: &Closed) -> rusqlite::Result<Closed> {
+    use rusqlite::OptionalExtension;
+    let mut out = closed.clone();
+    for b in &mut out.lines {
+        let stored: Option<(i64, i64, i64)> = tx
+            .query_row(
+                "SELECT passes, in_count, out_count FROM line_buckets WHERE camera = ?1 AND line = ?2 AND start_ms = ?3",
+                params![b.camera, b.line, b.start_ms as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        if let Some((passes, inn, out)) = stored {
+            b.passes += passes.max(0) as u64;
+            b.in_count += inn.max(0) as u64;
+            b.out_count += out.max(0) as u64;
+        }
+    }
+    for b in &mut out.zones {
+        type Row = (i64, i64, Option<i64>, Option<i64>, Option<f64>, String);
+        let stored: Option<Row> = tx
+            .query_row(
+                "SELECT passes, entries, occupancy_min, occupancy_max, occupancy_mean, dwell FROM zone_buckets
+                 WHERE camera = ?1 AND zone = ?2 AND start_ms = ?3",
+                params![b.camera, b.zone, b.start_ms as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .optional()?;
+        let Some((passes, entries, min, max, mean, dwell)) = stored else { continue };
+        let (old_passes, new_passes) = (passes.max(0) as u64, b.passes);
+        b.passes += old_passes;
+        b.entries += entries.max(0) as u64;
+        let both = |a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64| match (a, b) {
+            (Some(a), Some(b)) => Some(f(a, b)),
+            (a, b) => a.or(b),
+        };
+        b.occupancy_min = both(b.occupancy_min, min.map(|v| v.max(0) as u64), u64::min);
+        b.occupancy_max = both(b.occupancy_max, max.map(|v| v.max(0) as u64), u64::max);
+        b.occupancy_mean = match (b.occupancy_mean, mean) {
+            (Some(new), Some(old)) if b.passes > 0 => {
+                Some((new * new_passes as f64 + old * old_passes as f64) / b.passes as f64)
+            }
+            (new, old) => new.or(old),
+        };
+        let old_dwell: Vec<crate::count::DwellBin> = serde_json::from_str(&dwell).unwrap_or_default();
+        for (bin, old) in b.dwell.iter_mut().zip(&old_dwell) {
+            if (bin.from_ms, bin.to_ms) == (old.from_ms, old.to_ms) {
+                bin.count += old.count;
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -226,6 +296,55 @@ mod tests {
         drop(db);
         let err = CountDb::open(&path).unwrap_err().to_string();
         assert!(err.contains("schema version 99") && err.contains("counts.sqlite"), "{err}");
+    }
+
+    #[test]
+    fn a_live_camera_restarted_mid_bucket_adds_to_the_part_stored_before() {
+        use crate::count::{DwellBin, ZoneBucket};
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = CountDb::open(&dir.path().join("c.sqlite")).unwrap().with_outbox("obscura", 0);
+        let zone = |passes: u64, entries: u64, max: u64, mean: f64, dwell: u64| ZoneBucket {
+            camera: "c".into(),
+            zone: "till".into(),
+            start_ms: 0,
+            end_ms: 60_000,
+            passes,
+            entries,
+            occupancy_min: Some(0),
+            occupancy_max: Some(max),
+            occupancy_mean: Some(mean),
+            dwell: vec![
+                DwellBin { from_ms: 0, to_ms: Some(10_000), count: dwell },
+                DwellBin { from_ms: 10_000, to_ms: None, count: 1 },
+            ],
+        };
+        // The first part, flushed when the camera stopped; then the rest of the same minute.
+        db.write_merging(&Closed { lines: vec![line(0, 3)], zones: vec![zone(30, 2, 4, 1.0, 1)] }).unwrap();
+        let stored = db
+            .write_merging(&Closed { lines: vec![line(0, 5)], zones: vec![zone(10, 1, 2, 3.0, 2)] })
+            .unwrap();
+        assert_eq!((stored.lines[0].passes, stored.lines[0].in_count, stored.lines[0].out_count), (20, 8, 2));
+        let z = &stored.zones[0];
+        assert_eq!((z.passes, z.entries, z.occupancy_max, z.occupancy_min), (40, 3, Some(4), Some(0)));
+        assert!((z.occupancy_mean.unwrap() - 1.5).abs() < 1e-9, "weighted by passes: {z:?}");
+        assert_eq!(z.dwell.iter().map(|b| b.count).collect::<Vec<_>>(), [3, 2]);
+        let (passes, inn): (i64, i64) = db
+            .conn
+            .query_row("SELECT passes, in_count FROM line_buckets", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((passes, inn), (20, 8), "stored as the sum");
+        let last: String = db
+            .conn
+            .query_row("SELECT payload FROM mqtt_outbox ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+            .unwrap();
+        assert!(
+            last.contains("\"entries\":3") || last.contains("\"in\":8"),
+            "MQTT publishes the sum: {last}"
+        );
+        // A file counted again still replaces (idempotent).
+        db.write(&Closed { lines: vec![line(0, 5)], zones: vec![] }).unwrap();
+        let inn: i64 = db.conn.query_row("SELECT in_count FROM line_buckets", [], |r| r.get(0)).unwrap();
+        assert_eq!(inn, 5);
     }
 
     #[test]

@@ -93,6 +93,12 @@ try {
   await page.click('#editor-add');
   await page.locator('#editor-items li', { hasText: 'line drawn' }).waitFor({ timeout: 5_000 });
   await page.screenshot({ path: `${out}/editor.png`, fullPage: true });
+  const middle = async () => page.evaluate(async ([camera, s]) => {
+    const data = await (await fetch('/api/cameras?since=' + encodeURIComponent(s))).json();
+    const line = data.cameras.find((c) => c.name === camera)?.counts?.lines.find((l) => l.name === 'middle');
+    return line ? line.in + line.out : -1;
+  }, [live, (() => { const d = new Date(); d.setHours(0, 0, 0, 0); return d.toISOString(); })()]);
+  const middleBefore = await middle();
   await page.click('#editor-save');
   await page.locator('#editor-status', { hasText: 'Saved' }).waitFor({ timeout: 10_000 });
   const configAfter = readFileSync(config, 'utf8');
@@ -123,6 +129,9 @@ try {
     await page.waitForTimeout(1000);
   }
   if (counted <= 0) fail(`no crossing counted on the drawn line within 120 s (${counted})`);
+  // The camera restarted mid-bucket: what it had counted before stays counted.
+  const middleAfter = await middle();
+  if (middleAfter < middleBefore) fail(`the reload lost crossings: middle went from ${middleBefore} to ${middleAfter}`);
   await page.click('#tab-overview');
   await card.locator('tr[data-line="drawn"]').waitFor({ timeout: 10_000 });
   console.log(`counted on the drawn line: ${counted}`);
