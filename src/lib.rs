@@ -41,6 +41,34 @@ pub(crate) fn gst_init() -> Result<(), String> {
     .clone()
 }
 
+/// How long stopping a GStreamer pipeline may take before it is given up.
+pub const PIPELINE_STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Stops `pipeline` (state `NULL`) and waits at most `limit`. A teardown that does not finish
+/// (rtspsrc can deadlock between its task and a state change on a connection that is going
+/// away) is left to its own thread and logged: no stage, and so no SIGTERM, waits on it forever.
+/// Returns whether the pipeline stopped in time.
+pub fn stop_pipeline(pipeline: &gstreamer::Pipeline, limit: std::time::Duration, what: &str) -> bool {
+    use gstreamer::prelude::*;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let stopping = pipeline.clone();
+    let spawned = std::thread::Builder::new().name("pipeline stop".into()).spawn(move || {
+        let _ = stopping.set_state(gstreamer::State::Null);
+        let _ = done_tx.send(());
+    });
+    if spawned.is_err() {
+        return pipeline.set_state(gstreamer::State::Null).is_ok();
+    }
+    let stopped = done_rx.recv_timeout(limit).is_ok();
+    if !stopped {
+        tracing::warn!(
+            "{what}: the pipeline did not stop within {} s; left behind (its resources are freed at exit)",
+            limit.as_secs()
+        );
+    }
+    stopped
+}
+
 /// Says that the running unit test is skipped, and why, where the person running the suite sees
 /// it (the harness hides what passing tests print with `println!`, not writes to the stderr
 /// handle); under CI (`CI` set) it fails the test instead: CI must have everything.

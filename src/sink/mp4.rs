@@ -261,7 +261,7 @@ impl Mp4Writer {
             Some(gst::MessageView::Error(err)) => Err(crate::source::describe_gst_error(err)),
             _ => Err(format!("the encoder did not finish within {} s", DRAIN_TIMEOUT.seconds())),
         };
-        let _ = encoder.pipeline.set_state(gst::State::Null);
+        crate::stop_pipeline(&encoder.pipeline, crate::PIPELINE_STOP_LIMIT, "encoder");
         result.map_err(|reason| SinkError::Encode { path: self.path().to_owned(), reason })?;
         let path = self.path().to_owned();
         super::scrub_mp4_metadata(self.temp.file()).map_err(|e| SinkError::Encode {
@@ -339,7 +339,7 @@ impl Mp4Writer {
 
 impl Drop for Encoder {
     fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
+        crate::stop_pipeline(&self.pipeline, crate::PIPELINE_STOP_LIMIT, "encoder");
     }
 }
 

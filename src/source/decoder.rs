@@ -423,7 +423,7 @@ impl VideoDecoder {
 
 impl Drop for VideoDecoder {
     fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
+        crate::stop_pipeline(&self.pipeline, crate::PIPELINE_STOP_LIMIT, "decoder");
     }
 }
 
