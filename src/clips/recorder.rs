@@ -576,7 +576,9 @@ impl ClipRecorder {
             self.send(held, at);
         }
         let thumbnail = frame.preview(THUMBNAIL_HEIGHT).and_then(|p| p.jpeg(THUMBNAIL_HEIGHT));
-        if let (Ok(jpeg), Some(open)) = (thumbnail, &self.open) {
+        if let (Ok(jpeg), Some(open)) = (thumbnail, &self.open)
+            && open.tx.len() + 2 < open.tx.capacity().unwrap_or(usize::MAX)
+        {
             let _ = open.tx.try_send(ClipMsg::Thumbnail(jpeg));
         }
         self.write(frame, t);
@@ -614,6 +616,11 @@ impl ClipRecorder {
 
     fn send(&mut self, frame: RedactedFrame, t: u64) {
         let Some(open) = self.open.as_mut() else { return };
+        // The last place in the queue is kept for the finish message, so finishing never waits.
+        if open.tx.len() + 1 >= open.tx.capacity().unwrap_or(usize::MAX) {
+            self.stats.clip_frame_dropped();
+            return;
+        }
         match open.tx.try_send(ClipMsg::Frame(frame)) {
             Ok(()) => {
                 open.first_ms = open.first_ms.min(t);
@@ -631,8 +638,11 @@ impl ClipRecorder {
         let plan = self.stats.plan().since(&open.plan_at_open);
         let start_ms = open.first_ms.min(open.last_ms);
         let finish = ClipMsg::Finish { start_ms, end_ms: open.last_ms, reason: self.schedule.reason(), plan };
-        // Blocks at most until the encoder takes a frame (its writes have deadlines).
-        let _ = open.tx.send_timeout(finish, crate::sink::ENCODER_STALL_LIMIT);
+        // There is always room (`send` keeps a place for it): the camera never waits on a clip.
+        // Without it (the encoder thread gone), the clip is dropped unfinished and deleted.
+        if let Err(TrySendError::Full(_)) = open.tx.try_send(finish) {
+            tracing::warn!(camera = %self.camera, "an event clip could not be finished; it is not kept");
+        }
         self.finishing.push(open.thread);
     }
 
