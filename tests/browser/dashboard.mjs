@@ -150,7 +150,11 @@ try {
   }
   await page.waitForFunction(() => { const i = document.querySelector('#clip-list img'); return i && i.complete && i.naturalWidth > 0; }, null, { timeout: 10_000 });
   await page.locator('#clip-list button.play').first().click();
-  await page.waitForFunction(() => { const v = document.querySelector('#video'); return v.currentTime > 0.5; }, null, { timeout: 20_000 });
+  // Played past half a second, or to its end (a clip the reload cut short may be shorter).
+  await page.waitForFunction(() => {
+    const v = document.querySelector('#video');
+    return v.currentTime > 0.5 || (v.ended && v.currentTime > 0);
+  }, null, { timeout: 20_000 });
   const played = await page.evaluate(() => ({ t: document.querySelector('#video').currentTime, w: document.querySelector('#video').videoWidth }));
   if (!played.w) fail('the clip played without a picture');
   console.log(`clip played to ${played.t.toFixed(1)} s, ${played.w} px wide`);
