@@ -196,7 +196,11 @@ function countsQuery(camera, resolution, day) {
   return params;
 }
 
+// Renders are numbered: an answer that comes back after a newer render began is thrown away, so
+// the charts always show the latest choice.
+let countsRender = 0;
 async function renderCounts() {
+  const render = ++countsRender;
   const camera = $('#counts-camera').value;
   const resolution = $('#counts-resolution').value;
   const days = [$('#counts-day').value, $('#counts-compare').value].filter(Boolean);
@@ -207,9 +211,11 @@ async function renderCounts() {
     for (const day of days) {
       const query = countsQuery(camera, resolution, day);
       const data = await getJson('/api/counts?' + query);
+      if (render !== countsRender) return;
       const range = [new Date(query.get('from')).getTime(), new Date(query.get('to')).getTime()];
       figures.push(chart(data, `${camera}, ${resolution === 'hour' ? day : `${resolution}s up to ${day}`}`, resolution, range));
     }
+    if (render !== countsRender) return;
     $('#charts').replaceChildren(...figures);
     showError('');
   } catch (err) {

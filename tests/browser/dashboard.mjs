@@ -46,6 +46,7 @@ try {
   await page.selectOption('#counts-resolution', 'hour');
   await page.fill('#counts-day', day);
   await page.dispatchEvent('#counts-day', 'change');
+  await page.locator('#charts figure figcaption', { hasText: `${recorded}, ${day}` }).waitFor({ timeout: 20_000 });
   await page.locator('#charts figure svg rect.bar').first().waitFor({ state: 'attached', timeout: 20_000 });
   const shown = await page.evaluate(() => {
     const rows = [...document.querySelectorAll('#charts figure:first-of-type tr.row-line')];
