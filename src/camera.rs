@@ -358,17 +358,13 @@ fn closed_sink(
 
 /// A camera's lines and zones as the dashboard's editor shows them (the config's keys).
 pub fn geometry_json(camera: &CameraConfig) -> serde_json::Value {
-    let anchor = |a: crate::geometry::Anchor| match a {
-        crate::geometry::Anchor::Center => "center",
-        crate::geometry::Anchor::BottomCenter => "bottom",
-    };
     let lines: Vec<_> = camera
         .lines
         .iter()
         .map(|l| {
             serde_json::json!({
                 "name": l.name(), "from": [l.from().x, l.from().y], "to": [l.to().x, l.to().y],
-                "anchor": anchor(l.anchor()),
+                "anchor": l.anchor().name(),
             })
         })
         .collect();
@@ -377,7 +373,7 @@ pub fn geometry_json(camera: &CameraConfig) -> serde_json::Value {
         .iter()
         .map(|z| {
             let polygon: Vec<[f32; 2]> = z.polygon().iter().map(|p| [p.x, p.y]).collect();
-            serde_json::json!({ "name": z.name(), "polygon": polygon, "anchor": anchor(z.anchor()) })
+            serde_json::json!({ "name": z.name(), "polygon": polygon, "anchor": z.anchor().name() })
         })
         .collect();
     serde_json::json!({ "lines": lines, "zones": zones })

@@ -134,15 +134,22 @@ impl CountsApi {
             (None, None) => (true, true),
             (line, zone) => (line.is_some(), zone.is_some()),
         };
-        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| QueryError::Store(e.to_string()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(2)).map_err(|e| QueryError::Store(e.to_string()))?;
+        let conn = self.connect()?;
         let filter = Filter { camera: params.camera.as_deref(), from, to };
         let lines =
             if want_lines { self.lines(&conn, &filter, params.line.as_deref(), rollup)? } else { Vec::new() };
         let zones =
             if want_zones { self.zones(&conn, &filter, params.zone.as_deref(), rollup)? } else { Vec::new() };
         Ok(Counts { bucket_s: rollup / 1000, min_count: self.min_count, lines, zones })
+    }
+
+    /// The store, read-only, waiting up to 2 s for a writer.
+    fn connect(&self) -> Result<Connection, QueryError> {
+        let store = |e: rusqlite::Error| QueryError::Store(e.to_string());
+        let conn =
+            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(store)?;
+        conn.busy_timeout(std::time::Duration::from_secs(2)).map_err(store)?;
+        Ok(conn)
     }
 
     /// The floor of every figure.
@@ -160,9 +167,7 @@ impl CountsApi {
         since_ms: u64,
     ) -> Result<(Vec<(String, u64, u64)>, Vec<(String, u64)>), QueryError> {
         let store = |e: rusqlite::Error| QueryError::Store(e.to_string());
-        let conn =
-            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(store)?;
-        conn.busy_timeout(std::time::Duration::from_secs(2)).map_err(store)?;
+        let conn = self.connect()?;
         let since = since_ms.min(i64::MAX as u64) as i64;
         let mut stmt = conn
             .prepare(

@@ -49,7 +49,7 @@ pub async fn login(
     let Some(token) = token else {
         return (StatusCode::SEE_OTHER, [(LOCATION, "/")]).into_response();
     };
-    let given = form_value(&body, "token").unwrap_or_default();
+    let given = form_token(&body).unwrap_or_default();
     if !crate::metrics::constant_time_eq(given.trim().as_bytes(), token.as_bytes()) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
@@ -81,28 +81,15 @@ fn unhex(text: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
-/// The value of `key` in an `application/x-www-form-urlencoded` body.
-fn form_value(body: &[u8], key: &str) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let value = text.split('&').find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))?;
-    percent_decode(&value.replace('+', " "))
+/// The sign-in form.
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    token: String,
 }
 
-fn percent_decode(text: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(text.len());
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+/// The token of an `application/x-www-form-urlencoded` sign-in body.
+fn form_token(body: &[u8]) -> Option<String> {
+    serde_urlencoded::from_bytes::<LoginForm>(body).ok().map(|form| form.token)
 }
 
 #[cfg(test)]
@@ -113,13 +100,13 @@ mod tests {
     fn the_token_goes_through_the_form_and_the_cookie_unchanged() {
         let token = "s3cret token/+=%é";
         let body = "token=s3cret+token%2F%2B%3D%25%C3%A9";
-        assert_eq!(form_value(body.as_bytes(), "token").as_deref(), Some(token));
+        assert_eq!(form_token(body.as_bytes()).as_deref(), Some(token));
         let mut headers = HeaderMap::new();
         let cookie = format!("theme=dark; {COOKIE}={}", hex(token.as_bytes()));
         headers.insert(axum::http::header::COOKIE, cookie.parse().unwrap());
         assert_eq!(cookie_token(&headers).as_deref(), Some(token));
         headers.insert(axum::http::header::COOKIE, format!("{COOKIE}=zz").parse().unwrap());
         assert_eq!(cookie_token(&headers), None);
-        assert_eq!(form_value(b"other=1", "token"), None);
+        assert_eq!(form_token(b"other=1"), None);
     }
 }

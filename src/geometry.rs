@@ -76,6 +76,19 @@ pub enum Anchor {
 }
 
 impl Anchor {
+    /// Its name in configs, on the command line and in the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Anchor::Center => "center",
+            Anchor::BottomCenter => "bottom",
+        }
+    }
+
+    /// The anchor named `text` (`bottom` or `center`).
+    pub fn from_name(text: &str) -> Option<Self> {
+        [Anchor::BottomCenter, Anchor::Center].into_iter().find(|a| a.name() == text)
+    }
+
     /// This anchor's point of `rect`.
     pub fn point(self, rect: &Rect) -> Point {
         let cx = (rect.x0 + rect.x1) / 2.0;

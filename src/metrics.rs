@@ -400,14 +400,12 @@ async fn clip_thumbnail(
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Reply {
     use axum::response::IntoResponse;
-    let Ok(id) = id.parse::<i64>() else {
-        return text_reply(StatusCode::BAD_REQUEST, format!("{id:?} is not a clip id"));
+    let id = match clip_id(&id) {
+        Ok(id) => id,
+        Err((status, text)) => return text_reply(status, text),
     };
     let result = with_clips(&m, move |library| {
-        let found = library.get(id).map_err(unavailable)?;
-        let Some((_, path)) = found else {
-            return Err((StatusCode::NOT_FOUND, "no such clip".to_owned()));
-        };
+        let path = clip_path(library, id)?;
         std::fs::read(crate::clips::thumbnail_path(&path))
             .map_err(|_| (StatusCode::NOT_FOUND, "this clip has no thumbnail".to_owned()))
     })
@@ -483,6 +481,19 @@ fn unavailable(err: crate::clips::ClipError) -> Fail {
     (StatusCode::SERVICE_UNAVAILABLE, err.to_string())
 }
 
+/// A clip id from the path, or a 400 saying it is none.
+fn clip_id(text: &str) -> Result<i64, Fail> {
+    text.parse().map_err(|_| (StatusCode::BAD_REQUEST, format!("{text:?} is not a clip id")))
+}
+
+/// The file of clip `id`, or a 404.
+fn clip_path(library: &crate::clips::ClipLibrary, id: i64) -> Result<std::path::PathBuf, Fail> {
+    match library.get(id).map_err(unavailable)? {
+        Some((_, path)) => Ok(path),
+        None => Err((StatusCode::NOT_FOUND, "no such clip".to_owned())),
+    }
+}
+
 /// `GET /api/clips?camera=&from=&to=`: the clips overlapping the range, oldest first.
 async fn clips_list(
     axum::extract::State(m): axum::extract::State<Arc<Metrics>>,
@@ -532,15 +543,13 @@ async fn clip_file(
 ) -> Reply {
     use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, RANGE};
     use axum::response::IntoResponse;
-    let Ok(id) = id.parse::<i64>() else {
-        return text_reply(StatusCode::BAD_REQUEST, format!("{id:?} is not a clip id"));
+    let id = match clip_id(&id) {
+        Ok(id) => id,
+        Err((status, text)) => return text_reply(status, text),
     };
     let range = headers.get(RANGE).map(|v| v.to_str().unwrap_or("").to_owned());
     let result = with_clips(&m, move |library| {
-        let found = library.get(id).map_err(unavailable)?;
-        let Some((_, path)) = found else {
-            return Err((StatusCode::NOT_FOUND, "no such clip".to_owned()));
-        };
+        let path = clip_path(library, id)?;
         let bytes = std::fs::read(&path).map_err(|err| (StatusCode::NOT_FOUND, err.to_string()))?;
         Ok(bytes)
     })
@@ -574,8 +583,9 @@ async fn clip_delete(
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Reply {
     use axum::response::IntoResponse;
-    let Ok(id) = id.parse::<i64>() else {
-        return text_reply(StatusCode::BAD_REQUEST, format!("{id:?} is not a clip id"));
+    let id = match clip_id(&id) {
+        Ok(id) => id,
+        Err((status, text)) => return text_reply(status, text),
     };
     let deleted = with_clips(&m, move |library| library.delete(id).map_err(unavailable)).await;
     match deleted {

@@ -359,10 +359,6 @@ pub struct ClipRecorder {
     encoder: EncoderSettings,
     /// Copies of the latest redacted frames, with their stream times.
     ring: VecDeque<(u64, RedactedFrame)>,
-    /// Frames the ring may hold (from `memory` and the frame size), and every how many frames
-    /// one is kept.
-    ring_cap: usize,
-    stride: u64,
     seen: u64,
     open: Option<OpenClip>,
     finishing: Vec<JoinHandle<()>>,
@@ -403,8 +399,6 @@ impl ClipRecorder {
             report,
             encoder,
             ring: VecDeque::new(),
-            ring_cap: 0,
-            stride: 1,
             seen: 0,
             open: None,
             finishing: Vec::new(),
@@ -458,7 +452,7 @@ impl ClipRecorder {
             Step::Open { .. } | Step::Reopen if self.retry_at.is_some_and(|at| Instant::now() < at) => {
                 self.schedule.window = None;
                 if step == Step::Reopen {
-                    self.finish(t);
+                    self.finish();
                 }
                 Step::Idle
             }
@@ -469,11 +463,11 @@ impl ClipRecorder {
             Step::Open { from_ms } => self.start(frame, t, from_ms),
             Step::Write => self.write(frame, t),
             Step::Close => {
-                self.finish(t);
+                self.finish();
                 self.hold(frame, t);
             }
             Step::Reopen => {
-                self.finish(t);
+                self.finish();
                 self.start(frame, t, t);
             }
         }
@@ -487,8 +481,7 @@ impl ClipRecorder {
 
     /// The stream ended (its end, a lost connection): the open clip is finished with what it has.
     pub fn end_stream(&mut self) {
-        let t = self.last_ms.unwrap_or(self.base_ms);
-        self.finish(t);
+        self.finish();
         self.schedule.reset();
         self.ring.clear();
     }
@@ -538,18 +531,17 @@ impl ClipRecorder {
         if self.config.pre_ms == 0 {
             return;
         }
-        if self.ring_cap == 0 {
-            let bytes = frame.byte_size().max(1) as u64;
-            self.ring_cap = (self.config.memory_bytes / bytes).clamp(2, 100_000) as usize;
-        }
+        // The frames `memory` holds at this frame size, and every how many frames one is kept
+        // so that the ring still spans `pre`.
+        let cap = (self.config.memory_bytes / frame.byte_size().max(1) as u64).clamp(2, 100_000) as usize;
         let wanted = (self.config.pre_ms as f64 / self.interval_ms.max(1.0)).ceil() as usize + 1;
-        self.stride = wanted.div_ceil(self.ring_cap).max(1) as u64;
+        let stride = wanted.div_ceil(cap).max(1) as u64;
         self.seen += 1;
-        if !(self.seen - 1).is_multiple_of(self.stride) {
+        if !(self.seen - 1).is_multiple_of(stride) {
             return;
         }
         while self.ring.front().is_some_and(|(at, _)| at.saturating_add(self.config.pre_ms) < t)
-            || self.ring.len() >= self.ring_cap
+            || self.ring.len() >= cap
         {
             self.ring.pop_front();
         }
@@ -633,7 +625,7 @@ impl ClipRecorder {
     }
 
     /// Finishes the open clip, if any (the encoder thread drains and names the file).
-    fn finish(&mut self, _t: u64) {
+    fn finish(&mut self) {
         let Some(open) = self.open.take() else { return };
         let plan = self.stats.plan().since(&open.plan_at_open);
         let start_ms = open.first_ms.min(open.last_ms);

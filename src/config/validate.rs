@@ -618,17 +618,17 @@ impl Validator<'_, '_> {
         match raw {
             None => Some(Anchor::BottomCenter),
             Some(a) => {
-                match a.get_ref().as_str() {
-                    "bottom" => Some(Anchor::BottomCenter),
-                    "center" => Some(Anchor::Center),
-                    other => {
-                        self.report.error(
+                let anchor = Anchor::from_name(a.get_ref());
+                if anchor.is_none() {
+                    self.report.error(
                         a.span().start,
-                        format!("unknown anchor {other:?}: expected \"bottom\" (the feet, default) or \"center\""),
+                        format!(
+                            "unknown anchor {:?}: expected \"bottom\" (the feet, default) or \"center\"",
+                            a.get_ref()
+                        ),
                     );
-                        None
-                    }
                 }
+                anchor
             }
         }
     }

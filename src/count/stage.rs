@@ -50,21 +50,12 @@ impl<K> std::fmt::Debug for CountStage<K> {
 impl<K: Copy + Eq + Hash + Send + 'static> CountStage<K> {
     /// Starts the counting thread of `counter`, handing closed buckets to `sink`.
     pub fn start(counter: Counter<K>, sink: ClosedSink) -> std::io::Result<Self> {
-        Self::start_with_events(counter, sink, None)
+        Self::start_tapped(counter, sink, None, None)
     }
 
-    /// [`CountStage::start`], also posting to `clip_events` what each pass saw: people present
-    /// (confirmed tracks), each line crossed, each zone occupied (the triggers of event clips).
-    pub fn start_with_events(
-        counter: Counter<K>,
-        sink: ClosedSink,
-        clip_events: Option<Arc<ClipEvents>>,
-    ) -> std::io::Result<Self> {
-        Self::start_tapped(counter, sink, clip_events, None)
-    }
-
-    /// [`CountStage::start_with_events`], also posting the open bucket to `live` after each pass
-    /// (the dashboard's live figures).
+    /// [`CountStage::start`], also posting after each pass: to `clip_events` what the pass saw
+    /// (people present: confirmed tracks; each line crossed; each zone occupied: the triggers
+    /// of event clips), and to `live` the open bucket (the dashboard's live figures).
     pub fn start_tapped(
         counter: Counter<K>,
         sink: ClosedSink,

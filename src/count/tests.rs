@@ -778,7 +778,7 @@ fn the_counting_stage_tells_event_clips_about_people_crossings_and_occupied_zone
         &CountSettings::default(),
     )
     .unwrap();
-    let stage = CountStage::start_with_events(counter, Box::new(|_| {}), Some(events.clone())).unwrap();
+    let stage = CountStage::start_tapped(counter, Box::new(|_| {}), Some(events.clone()), None).unwrap();
     // Nobody, then someone walking from the zone on the left across the line.
     let path: Vec<_> = steps((0.2, 0.5), (0.7, 0.5), 20);
     stage.pass(&Pass { time_ms: T0, width: W, height: H, tracks: &[], tentative: &[], ended: &[] }).unwrap();

@@ -24,11 +24,7 @@ pub fn parse_line(text: &str) -> Result<(Point, Point), String> {
 
 /// Parses an anchor name: `bottom` (the foot point, default) or `center`.
 pub fn parse_anchor(text: &str) -> Result<Anchor, String> {
-    match text {
-        "bottom" => Ok(Anchor::BottomCenter),
-        "center" => Ok(Anchor::Center),
-        _ => Err(format!("unknown anchor {text:?}: expected bottom or center")),
-    }
+    Anchor::from_name(text).ok_or_else(|| format!("unknown anchor {text:?}: expected bottom or center"))
 }
 
 /// The sum of the in/out counts of every closed line bucket, per line name, in `names` order.
