@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use ort::session::Session;
 use ort::value::TensorRef;
 
 use super::centerface::{self, Heads};
 use super::nms::nms;
 use super::preprocess::{ChannelOrder, Crop, InputLayout, fill_input};
 use super::runtime::{ExecutionProvider, Threads, init_runtime, read_model, session};
+use super::shared::SharedSession;
 use super::tiling::{Tiling, tiles};
 use super::{DetectError, Detection, onnx_graph};
 use crate::frame::Frame;
@@ -56,22 +56,30 @@ impl Default for FaceSettings {
 #[derive(Debug)]
 pub struct FaceDetector {
     path: PathBuf,
-    session: Session,
+    session: SharedSession,
     settings: FaceSettings,
     input: Vec<f32>,
     faces: Vec<Detection>,
 }
 
 impl FaceDetector {
+    /// The model session this detector shares with other detectors of the same model.
+    pub fn shared_session(&self) -> &SharedSession {
+        &self.session
+    }
+
     /// Loads `centerface.onnx` from `models` (with the ONNX Runtime library beside it), editing
     /// the graph for any input size.
     pub fn load(models: &Path, settings: FaceSettings) -> Result<Self, DetectError> {
         let env = init_runtime(models)?;
         let path = models.join(CENTERFACE_FILE);
-        let bytes = read_model(&path)?;
-        let model = onnx_graph::make_dynamic(&bytes, &centerface::dynamic_dims())
-            .map_err(|e| DetectError::Invalid { path: path.clone(), reason: e.to_string() })?;
-        let session = session(env, &path, &model, settings.threads, settings.provider)?;
+        let session =
+            SharedSession::get_or_load(&path, "dynamic input size", settings.threads, settings.provider, || {
+                let bytes = read_model(&path)?;
+                let model = onnx_graph::make_dynamic(&bytes, &centerface::dynamic_dims())
+                    .map_err(|e| DetectError::Invalid { path: path.clone(), reason: e.to_string() })?;
+                session(env, &path, &model, settings.threads, settings.provider)
+            })?;
         Ok(Self { path, session, settings, input: Vec::new(), faces: Vec::new() })
     }
 
@@ -120,17 +128,20 @@ impl FaceDetector {
         };
         let shape = [1usize, 3, layout.net_h as usize, layout.net_w as usize];
         let tensor = TensorRef::from_array_view((shape, self.input.as_slice())).map_err(|e| failed(&e))?;
-        let outputs = self.session.run(ort::inputs![tensor]).map_err(|e| failed(&e))?;
-        let head =
-            |i: usize| outputs[i].try_extract_tensor::<f32>().map(|(_, data)| data).map_err(|e| failed(&e));
-        let (out_w, out_h) = (layout.net_w as usize / 4, layout.net_h as usize / 4);
-        let (heatmap, scale, offset) = (head(0)?, head(1)?, head(2)?);
-        for (name, values) in [("heatmap", heatmap), ("scale", scale), ("offset", offset)] {
-            super::check_finite(&self.path, name, values)?;
-        }
-        let heads = Heads::new(heatmap, scale, offset, out_w, out_h).map_err(|e| failed(&e))?;
-        centerface::decode_into(&heads, layout.net_w, layout.net_h, self.settings.threshold, &mut self.faces);
-        Ok(())
+        let (path, threshold, faces) = (&self.path, self.settings.threshold, &mut self.faces);
+        self.session.with(|session| {
+            let outputs = session.run(ort::inputs![tensor]).map_err(|e| failed(&e))?;
+            let head =
+                |i: usize| outputs[i].try_extract_tensor::<f32>().map(|(_, data)| data).map_err(|e| failed(&e));
+            let (out_w, out_h) = (layout.net_w as usize / 4, layout.net_h as usize / 4);
+            let (heatmap, scale, offset) = (head(0)?, head(1)?, head(2)?);
+            for (name, values) in [("heatmap", heatmap), ("scale", scale), ("offset", offset)] {
+                super::check_finite(path, name, values)?;
+            }
+            let heads = Heads::new(heatmap, scale, offset, out_w, out_h).map_err(|e| failed(&e))?;
+            centerface::decode_into(&heads, layout.net_w, layout.net_h, threshold, faces);
+            Ok(())
+        })
     }
 }
 

@@ -9,6 +9,7 @@ pub mod person;
 pub mod preprocess;
 pub mod runtime;
 pub mod scale;
+pub mod shared;
 pub mod tiling;
 
 use std::path::PathBuf;

@@ -12,7 +12,6 @@
 
 use std::path::{Path, PathBuf};
 
-use ort::session::Session;
 use ort::value::TensorRef;
 
 use super::DetectError;
@@ -21,6 +20,7 @@ use super::preprocess::Crop;
 use super::preprocess::{ChannelOrder, InputLayout, fill_input_into};
 use super::runtime::ExecutionProvider;
 use super::runtime::{Threads, init_runtime, read_model, session};
+use super::shared::SharedSession;
 use super::scale::{ScaleControl, ScaleUse};
 use super::tiling::{Tiling, tiles};
 use crate::frame::Frame;
@@ -66,9 +66,12 @@ impl Default for PersonSettings {
 #[derive(Debug)]
 pub struct PersonDetector {
     path: PathBuf,
-    session: Session,
+    session: SharedSession,
     settings: PersonSettings,
     input: Vec<f32>,
+    /// The network's outputs of the latest pass, copied out of the shared session.
+    boxes: Vec<f32>,
+    scores: Vec<f32>,
     found: Vec<Detection>,
     /// Per box in `found` before suppression: whether a seam cuts it.
     cut: Vec<bool>,
@@ -76,17 +79,25 @@ pub struct PersonDetector {
 }
 
 impl PersonDetector {
+    /// The model session this detector shares with other detectors of the same model.
+    pub fn shared_session(&self) -> &SharedSession {
+        &self.session
+    }
+
     /// Loads the person model from `models` (with the ONNX Runtime library beside it).
     pub fn load(models: &Path, settings: PersonSettings) -> Result<Self, DetectError> {
         let env = init_runtime(models)?;
         let path = models.join(PERSON_MODEL_FILE);
-        let bytes = read_model(&path)?;
-        let session = session(env, &path, &bytes, settings.threads, settings.provider)?;
+        let session = SharedSession::get_or_load(&path, "as converted", settings.threads, settings.provider, || {
+            session(env, &path, &read_model(&path)?, settings.threads, settings.provider)
+        })?;
         let detector = Self {
             path,
             session,
             settings,
             input: Vec::new(),
+            boxes: Vec::new(),
+            scores: Vec::new(),
             found: Vec::new(),
             cut: Vec::new(),
             scale: ScaleControl::new(),
@@ -97,9 +108,11 @@ impl PersonDetector {
 
     /// Refuses a model whose inputs and outputs are not the converted SSDLite's.
     fn check_io(&self) -> Result<(), DetectError> {
-        let inputs: Vec<&str> = self.session.inputs().iter().map(|i| i.name()).collect();
-        let outputs: Vec<&str> = self.session.outputs().iter().map(|o| o.name()).collect();
-        if inputs != ["input"] || !outputs.contains(&"boxes") || !outputs.contains(&"scores") {
+        let names = |values: &[ort::value::Outlet]| -> Vec<String> {
+            values.iter().map(|v| v.name().to_owned()).collect()
+        };
+        let (inputs, outputs) = self.session.with(|s| Ok((names(s.inputs()), names(s.outputs()))))?;
+        if inputs != ["input"] || !outputs.iter().any(|o| o == "boxes") || !outputs.iter().any(|o| o == "scores") {
             return Err(DetectError::Invalid {
                 path: self.path.clone(),
                 reason: format!(
@@ -155,11 +168,18 @@ impl PersonDetector {
         let side = INPUT_SIDE as usize;
         let shape = [layouts.len(), 3, side, side];
         let tensor = TensorRef::from_array_view((shape, self.input.as_slice())).map_err(|e| failed(&e))?;
-        let outputs = self.session.run(ort::inputs!["input" => tensor]).map_err(|e| failed(&e))?;
-        let (_, boxes) = outputs["boxes"].try_extract_tensor::<f32>().map_err(|e| failed(&e))?;
-        let (_, scores) = outputs["scores"].try_extract_tensor::<f32>().map_err(|e| failed(&e))?;
-        super::check_finite(&self.path, "boxes", boxes)?;
-        super::check_finite(&self.path, "scores", scores)?;
+        let (path, boxes, scores) = (&self.path, &mut self.boxes, &mut self.scores);
+        self.session.with(|session| {
+            let outputs = session.run(ort::inputs!["input" => tensor]).map_err(|e| failed(&e))?;
+            for (name, out) in [("boxes", boxes), ("scores", scores)] {
+                let (_, values) = outputs[name].try_extract_tensor::<f32>().map_err(|e| failed(&e))?;
+                super::check_finite(path, name, values)?;
+                out.clear();
+                out.extend_from_slice(values);
+            }
+            Ok(())
+        })?;
+        let (boxes, scores) = (&self.boxes, &self.scores);
         let anchors = scores.len() / layouts.len();
         if boxes.len() != 4 * scores.len() || anchors * layouts.len() != scores.len() {
             return Err(failed(&format!(
