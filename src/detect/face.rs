@@ -73,13 +73,18 @@ impl FaceDetector {
     pub fn load(models: &Path, settings: FaceSettings) -> Result<Self, DetectError> {
         let env = init_runtime(models)?;
         let path = models.join(CENTERFACE_FILE);
-        let session =
-            SharedSession::get_or_load(&path, "dynamic input size", settings.threads, settings.provider, || {
+        let session = SharedSession::get_or_load(
+            &path,
+            "dynamic input size",
+            settings.threads,
+            settings.provider,
+            || {
                 let bytes = read_model(&path)?;
                 let model = onnx_graph::make_dynamic(&bytes, &centerface::dynamic_dims())
                     .map_err(|e| DetectError::Invalid { path: path.clone(), reason: e.to_string() })?;
                 session(env, &path, &model, settings.threads, settings.provider)
-            })?;
+            },
+        )?;
         Ok(Self { path, session, settings, input: Vec::new(), faces: Vec::new() })
     }
 
@@ -131,8 +136,9 @@ impl FaceDetector {
         let (path, threshold, faces) = (&self.path, self.settings.threshold, &mut self.faces);
         self.session.with(|session| {
             let outputs = session.run(ort::inputs![tensor]).map_err(|e| failed(&e))?;
-            let head =
-                |i: usize| outputs[i].try_extract_tensor::<f32>().map(|(_, data)| data).map_err(|e| failed(&e));
+            let head = |i: usize| {
+                outputs[i].try_extract_tensor::<f32>().map(|(_, data)| data).map_err(|e| failed(&e))
+            };
             let (out_w, out_h) = (layout.net_w as usize / 4, layout.net_h as usize / 4);
             let (heatmap, scale, offset) = (head(0)?, head(1)?, head(2)?);
             for (name, values) in [("heatmap", heatmap), ("scale", scale), ("offset", offset)] {

@@ -20,8 +20,8 @@ use super::preprocess::Crop;
 use super::preprocess::{ChannelOrder, InputLayout, fill_input_into};
 use super::runtime::ExecutionProvider;
 use super::runtime::{Threads, init_runtime, read_model, session};
-use super::shared::SharedSession;
 use super::scale::{ScaleControl, ScaleUse};
+use super::shared::SharedSession;
 use super::tiling::{Tiling, tiles};
 use crate::frame::Frame;
 use crate::geometry::Rect;
@@ -88,9 +88,10 @@ impl PersonDetector {
     pub fn load(models: &Path, settings: PersonSettings) -> Result<Self, DetectError> {
         let env = init_runtime(models)?;
         let path = models.join(PERSON_MODEL_FILE);
-        let session = SharedSession::get_or_load(&path, "as converted", settings.threads, settings.provider, || {
-            session(env, &path, &read_model(&path)?, settings.threads, settings.provider)
-        })?;
+        let session =
+            SharedSession::get_or_load(&path, "as converted", settings.threads, settings.provider, || {
+                session(env, &path, &read_model(&path)?, settings.threads, settings.provider)
+            })?;
         let detector = Self {
             path,
             session,
@@ -112,7 +113,10 @@ impl PersonDetector {
             values.iter().map(|v| v.name().to_owned()).collect()
         };
         let (inputs, outputs) = self.session.with(|s| Ok((names(s.inputs()), names(s.outputs()))))?;
-        if inputs != ["input"] || !outputs.iter().any(|o| o == "boxes") || !outputs.iter().any(|o| o == "scores") {
+        if inputs != ["input"]
+            || !outputs.iter().any(|o| o == "boxes")
+            || !outputs.iter().any(|o| o == "scores")
+        {
             return Err(DetectError::Invalid {
                 path: self.path.clone(),
                 reason: format!(

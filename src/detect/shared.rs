@@ -97,11 +97,8 @@ impl SharedSession {
         if let Some(slot) = sessions.get(&key).and_then(Weak::upgrade) {
             return Ok(Self { slot });
         }
-        let slot = Arc::new(Slot {
-            path: path.to_owned(),
-            session: Mutex::new(load()?),
-            turns: Turns::default(),
-        });
+        let slot =
+            Arc::new(Slot { path: path.to_owned(), session: Mutex::new(load()?), turns: Turns::default() });
         sessions.retain(|_, weak| weak.strong_count() > 0);
         sessions.insert(key, Arc::downgrade(&slot));
         Ok(Self { slot })

@@ -347,6 +347,9 @@ pub struct Tracker {
     settings: TrackerSettings,
     /// Sorted by id (ids are handed out in increasing order and removal keeps the order).
     tracks: Vec<Track>,
+    /// Tracks removed after being lost for `max_lost` frames, kept until
+    /// [`Tracker::forget_retired`] says no frame of their coasting is waiting any more.
+    retired: Vec<Track>,
     next_id: u64,
     last_frame: Option<u64>,
 }
@@ -354,7 +357,7 @@ pub struct Tracker {
 impl Tracker {
     pub fn new(settings: TrackerSettings) -> Result<Self, TrackError> {
         settings.validate()?;
-        Ok(Self { settings, tracks: Vec::new(), next_id: 1, last_frame: None })
+        Ok(Self { settings, tracks: Vec::new(), retired: Vec::new(), next_id: 1, last_frame: None })
     }
 
     pub fn settings(&self) -> &TrackerSettings {
@@ -369,6 +372,27 @@ impl Tracker {
     /// The tracks after the latest pass (tentative, confirmed and lost), sorted by id.
     pub fn tracks(&self) -> &[Track] {
         &self.tracks
+    }
+
+    /// Tracks removed for being lost too long whose last `max_lost` frames of coasting (the frames
+    /// they were still kept for, predicted) may still be waiting to be masked: a frame's masks must
+    /// not depend on whether the pass that removed a track came before or after the frame was
+    /// masked (with look-ahead it comes before). See [`Tracker::kept_at`].
+    pub fn retired(&self) -> &[Track] {
+        &self.retired
+    }
+
+    /// Whether `track` is (or was) kept at `frame`: not more than `max_lost` frames after its
+    /// latest detection.
+    pub fn kept_at(&self, track: &Track, frame: u64) -> bool {
+        frame <= track.last_detection_frame + self.settings.max_lost
+    }
+
+    /// Forgets the retired tracks whose coasting ended before `frame` (the oldest frame still to
+    /// be masked).
+    pub fn forget_retired(&mut self, frame: u64) {
+        let max_lost = self.settings.max_lost;
+        self.retired.retain(|t| t.last_detection_frame + max_lost >= frame);
     }
 
     /// The track with `id`, if it is still kept.
@@ -464,7 +488,14 @@ impl Tracker {
     fn expire(&mut self, frame: u64, stats: &mut PassStats) {
         let max_lost = self.settings.max_lost;
         let before = self.tracks.len();
-        self.tracks.retain(|t| frame - t.last_detection_frame <= max_lost);
+        let retired = &mut self.retired;
+        self.tracks.retain(|t| {
+            let kept = frame - t.last_detection_frame <= max_lost;
+            if !kept {
+                retired.push(t.clone());
+            }
+            kept
+        });
         stats.removed += before - self.tracks.len();
     }
 

@@ -398,6 +398,8 @@ impl<'d, 'c> Planner<'d, 'c> {
         while self.passes.len() > 1 && self.passes[1].0 <= next {
             self.passes.pop_front();
         }
+        self.persons.forget_retired(next);
+        self.faces.forget_retired(next);
         if drop {
             self.counts.dropped += 1;
             return true;
@@ -418,9 +420,11 @@ impl<'d, 'c> Planner<'d, 'c> {
             masks.extend(found.masks(target));
         }
         if matches!(target, Target::Heads | Target::Persons) {
-            for track in self.persons.tracks() {
-                let r = self.persons.box_at(track, j);
-                let margin = self.persons.margin_at(track, j);
+            let persons = &self.persons;
+            let kept = persons.tracks().iter().chain(persons.retired()).filter(|t| persons.kept_at(t, j));
+            for track in kept {
+                let r = persons.box_at(track, j);
+                let margin = persons.margin_at(track, j);
                 // The head mask grows about the head, not about the person's centre.
                 masks.push(match target {
                     Target::Heads => grow_shape(head_mask(&r), margin),
@@ -428,9 +432,10 @@ impl<'d, 'c> Planner<'d, 'c> {
                 });
             }
         }
-        for track in self.faces.tracks() {
-            let scale = FACE_MASK_SCALE * self.faces.margin_at(track, j);
-            masks.push(Shape::Ellipse(scale_about_centre(&self.faces.box_at(track, j), scale)));
+        let faces = &self.faces;
+        for track in faces.tracks().iter().chain(faces.retired()).filter(|t| faces.kept_at(t, j)) {
+            let scale = FACE_MASK_SCALE * faces.margin_at(track, j);
+            masks.push(Shape::Ellipse(scale_about_centre(&faces.box_at(track, j), scale)));
         }
         masks
     }
@@ -714,6 +719,23 @@ mod tests {
         for (i, r) in regions.iter().enumerate() {
             let x = 3 * i + 230;
             assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
+        }
+        assert_eq!(counts.fail_closed(), 0);
+    }
+
+    #[test]
+    fn a_lost_person_stays_masked_for_max_lost_frames_also_when_removed_before_they_are_emitted() {
+        // Standing still, detected at 0..=12, then never again: the track coasts until frame
+        // 12 + max_lost (25) = 37 and is removed by the pass at 39, before the look-ahead has
+        // emitted frames 28..=37. They keep its mask all the same.
+        let answer = |i: u64| Ok(if i <= 12 { person(300.0, 0.9) } else { Found::default() });
+        let mut detector = Scripted { target: Target::Heads, answer, calls: Vec::new() };
+        let (regions, counts) = run(&mut detector, 3, TemporalSettings::default(), 60);
+        for (i, r) in regions.iter().enumerate().take(38) {
+            assert!(masked_at(r, 330, 110), "frame {i}: within the coasting window");
+        }
+        for (i, r) in regions.iter().enumerate().skip(45) {
+            assert!(!masked_at(r, 330, 110), "frame {i}: long after the track ended");
         }
         assert_eq!(counts.fail_closed(), 0);
     }
