@@ -171,18 +171,42 @@ pub(crate) fn fill_input_into(
                 }
                 other => return Err(DetectError::Input(format!("unsupported pixel format {other}"))),
             };
-            for (oy, &(y0, y1)) in ys.iter().enumerate() {
-                for (ox, &(x0, x1)) in xs.iter().enumerate() {
-                    let luma = box_mean(y_plane, stride(0), 1, 0, x0, x1, y0, y1);
-                    let (cx, cy) = ((x0 + x1) / 4, (y0 + y1) / 4);
-                    let (u, v) = chroma.at(cx, cy);
-                    write(ox, oy, convert.apply(luma, f32::from(u), f32::from(v)));
+            // Separable box means: per output row, the footprint's luma rows summed column by
+            // column over the crop (one read of each sample), then each output pixel sums its
+            // footprint's columns. The same sums and the same division as a 2-D box mean.
+            let y_stride = stride(0);
+            let (cx0, cw) = (crop.x as usize, crop.w as usize);
+            COLUMN_SUMS.with_borrow_mut(|sums| {
+                sums.clear();
+                sums.resize(cw, 0);
+                for (oy, &(y0, y1)) in ys.iter().enumerate() {
+                    sums.fill(0);
+                    for y in y0..y1 {
+                        let row = &y_plane[y * y_stride + cx0..y * y_stride + cx0 + cw];
+                        for (sum, &sample) in sums.iter_mut().zip(row) {
+                            *sum += u32::from(sample);
+                        }
+                    }
+                    let rows = y1 - y0;
+                    let cy = (y0 + y1) / 4;
+                    for (ox, &(x0, x1)) in xs.iter().enumerate() {
+                        let sum: u32 = sums[x0 - cx0..x1 - cx0].iter().sum();
+                        let luma = sum as f32 / ((x1 - x0) * rows) as f32;
+                        let (u, v) = chroma.at((x0 + x1) / 4, cy);
+                        write(ox, oy, convert.apply(luma, f32::from(u), f32::from(v)));
+                    }
                 }
-            }
+            });
         }
         Pixels::Still(image) => fill_from_still(image, &xs, &ys, &mut write),
     }
     Ok(())
+}
+
+thread_local! {
+    /// Per detection thread, the column sums of one output row's footprint (reused: no
+    /// allocation per frame).
+    static COLUMN_SUMS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn unreadable(e: impl std::fmt::Display) -> DetectError {
@@ -295,6 +319,74 @@ mod tests {
         assert_eq!(footprints(2, 4), [(0, 1), (0, 1), (1, 2), (1, 2)]);
         let fp = footprints(1920, 640);
         assert!(fp.windows(2).all(|w| w[0].1 == w[1].0) && fp.last() == Some(&(1917, 1920)));
+    }
+
+    /// An I420 frame of `width`×`height` with pseudo-random samples (a fixed seed).
+    fn noisy_i420(width: u32, height: u32) -> (Frame, Vec<u8>, gst_video::VideoInfo) {
+        gstreamer::init().unwrap();
+        let info =
+            gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, width, height).build().unwrap();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let data: Vec<u8> = (0..info.size())
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect();
+        let buffer = gstreamer::Buffer::from_mut_slice(data.clone());
+        (Frame::from_video(buffer, info.clone(), 0), data, info)
+    }
+
+    #[test]
+    fn video_input_is_the_box_mean_of_each_footprint() {
+        let (frame, data, info) = noisy_i420(250, 142);
+        let convert = YuvToRgb::new(stream_matrix(&info), stream_range(&info));
+        let (offsets, strides) = (info.offset(), info.stride());
+        let plane = |p: usize| &data[offsets[p]..];
+        let layouts = [
+            // Down (uneven footprints), up, and a crop that starts off the origin.
+            InputLayout { net_w: 96, net_h: 64, content_w: 90, content_h: 51, crop: None },
+            InputLayout { net_w: 300, net_h: 300, content_w: 300, content_h: 300, crop: None },
+            InputLayout {
+                net_w: 40,
+                net_h: 40,
+                content_w: 37,
+                content_h: 33,
+                crop: Some(Crop { x: 101, y: 37, w: 120, h: 99 }),
+            },
+        ];
+        for layout in layouts {
+            let mut out = Vec::new();
+            fill_input(&frame, &layout, ChannelOrder::Rgb, &mut out).unwrap();
+            let crop = layout.crop_in(250, 142);
+            let xs = footprints(crop.w as usize, layout.content_w as usize);
+            let ys = footprints(crop.h as usize, layout.content_h as usize);
+            let n = (layout.net_w * layout.net_h) as usize;
+            for (oy, &(y0, y1)) in ys.iter().enumerate() {
+                for (ox, &(x0, x1)) in xs.iter().enumerate() {
+                    let (x0, x1) = (x0 + crop.x as usize, x1 + crop.x as usize);
+                    let (y0, y1) = (y0 + crop.y as usize, y1 + crop.y as usize);
+                    let luma = box_mean(plane(0), strides[0] as usize, 1, 0, x0, x1, y0, y1);
+                    let (cx, cy) = ((x0 + x1) / 4, (y0 + y1) / 4);
+                    let u = plane(1)[cy * strides[1] as usize + cx];
+                    let v = plane(2)[cy * strides[2] as usize + cx];
+                    let want = convert.apply(luma, f32::from(u), f32::from(v));
+                    let i = oy * layout.net_w as usize + ox;
+                    assert_eq!([out[i], out[n + i], out[2 * n + i]], want, "{layout:?} at ({ox}, {oy})");
+                }
+            }
+            // Padding stays zero.
+            let padded = (0..layout.net_h as usize).flat_map(|y| {
+                (0..layout.net_w as usize)
+                    .filter(move |&x| x >= layout.content_w as usize || y >= layout.content_h as usize)
+                    .map(move |x| y * layout.net_w as usize + x)
+            });
+            for i in padded {
+                assert_eq!([out[i], out[n + i], out[2 * n + i]], [0.0; 3]);
+            }
+        }
     }
 
     #[test]
