@@ -98,10 +98,31 @@ pub fn head_depth(person: &Rect) -> f32 {
 /// with margins. Rounded, not elliptic: an ellipse inscribed in the same box leaves its top corners
 /// open, exactly where the head sits when the person box's top is a little low.
 pub fn head_mask(person: &Rect) -> Shape {
+    head_mask_deeper(person, 1.0)
+}
+
+/// Below this score a person box is placed less precisely (the tracker's default `high`: below
+/// it a detection only continues a track)...
+pub const SURE_PERSON: f32 = 0.5;
+/// ...and at the person detector's default threshold its head mask reaches this much deeper.
+pub const UNSURE_HEAD_DEPTH: f32 = 1.5;
+
+/// The head mask of a person box found with `score`: [`head_mask`], reaching deeper into the box
+/// the less sure the detection (linearly from 1× at [`SURE_PERSON`] to [`UNSURE_HEAD_DEPTH`]× at
+/// a score of 0.2). Weak boxes of small or half-hidden people often take in what is above the
+/// head (a shop sign, a person behind), so their top is high and the head lies lower in them.
+pub fn head_mask_scored(person: &Rect, score: f32) -> Shape {
+    let unsure = ((SURE_PERSON - score) / (SURE_PERSON - 0.2)).clamp(0.0, 1.0);
+    head_mask_deeper(person, 1.0 + (UNSURE_HEAD_DEPTH - 1.0) * unsure)
+}
+
+/// [`head_mask`] reaching `deeper` times the head depth into the box (≥ 1; never past its bottom).
+fn head_mask_deeper(person: &Rect, deeper: f32) -> Shape {
     let depth = head_depth(person);
     let cx = (person.x0 + person.x1) / 2.0;
     let half = HEAD_WIDTH * person.width() / 2.0;
-    let r = Rect::new(cx - half, person.y0 - HEAD_ABOVE * depth, cx + half, person.y0 + depth);
+    let bottom = (person.y0 + deeper.max(1.0) * depth).min(person.y1);
+    let r = Rect::new(cx - half, person.y0 - HEAD_ABOVE * depth, cx + half, bottom);
     rounded_box(&r, HEAD_CORNER)
 }
 
@@ -156,7 +177,7 @@ impl Found {
     pub fn masks(&self, target: Target) -> Vec<Shape> {
         let mut masks = face_masks(&self.faces, FACE_MASK_SCALE);
         match target {
-            Target::Heads => masks.extend(self.persons.iter().map(|p| head_mask(&p.rect))),
+            Target::Heads => masks.extend(self.persons.iter().map(|p| head_mask_scored(&p.rect, p.score))),
             Target::Persons => masks.extend(self.persons.iter().map(|p| person_mask(&p.rect))),
             Target::Faces | Target::Frame | Target::None => {}
         }
@@ -281,6 +302,28 @@ mod tests {
         for (got, want) in [r.x0, r.y0, r.x1, r.y1].into_iter().zip(want) {
             assert!((got - want).abs() < 1e-3, "{r:?} is not {want:?}");
         }
+    }
+
+    #[test]
+    fn a_weak_person_box_gets_a_deeper_head_mask() {
+        // 100 × 300 box: head depth 75, mask from 45 above the top to 75 below it when sure.
+        let person = Rect::new(100.0, 50.0, 200.0, 350.0);
+        let bottom = |score| head_mask_scored(&person, score).bounds().y1;
+        assert_eq!(head_mask_scored(&person, 0.9), head_mask(&person));
+        assert!((bottom(SURE_PERSON) - 125.0).abs() < 1e-3);
+        // Halfway to the detector's threshold: 1.25 × 75 deep; at it, 1.5 ×.
+        assert!((bottom(0.35) - (50.0 + 1.25 * 75.0)).abs() < 1e-3);
+        assert!((bottom(0.2) - (50.0 + 1.5 * 75.0)).abs() < 1e-3);
+        assert!((bottom(0.05) - bottom(0.2)).abs() < 1e-3, "no deeper below the threshold");
+        // Only deeper: top and sides stay.
+        let (sure, weak) = (head_mask(&person).bounds(), head_mask_scored(&person, 0.2).bounds());
+        assert_eq!((sure.x0, sure.y0, sure.x1), (weak.x0, weak.y0, weak.x1));
+        // Never past the box's bottom (a squat box's head mask already reaches it).
+        let squat = Rect::new(0.0, 0.0, 100.0, 60.0);
+        assert_eq!(head_mask_scored(&squat, 0.2).bounds().y1, 60.0);
+        // The masks of a detection pass use it.
+        let found = Found { faces: Vec::new(), persons: vec![Detection { rect: person, score: 0.2 }] };
+        assert_eq!(found.masks(Target::Heads), vec![head_mask_scored(&person, 0.2)]);
     }
 
     #[test]
