@@ -138,7 +138,7 @@ impl Mp4Writer {
         let Pixels::Video { buffer, info } = frame.into_pixels() else {
             return Err(SinkError::NotVideo { path: self.path().to_owned() });
         };
-        let (mut buffer, info) = self.encodable(buffer, &info)?;
+        let (mut buffer, info) = self.encodable(&buffer, &info)?;
         if let Some(base) = self.rebase.as_mut() {
             let first = *base.get_or_insert(buffer.pts().unwrap_or(gst::ClockTime::ZERO));
             let out = buffer.make_mut();
@@ -189,17 +189,12 @@ impl Mp4Writer {
         }
     }
 
-    /// What goes to the encoder for a redacted buffer, and its format cropped to an even width and
-    /// height: the buffer itself when it carries no meta but its plane layout and its size is even
-    /// already (the common case), else a new buffer over the same pixel memory with the
-    /// timestamps and the plane layout only (no other meta: captions, regions of interest, …).
-    ///
-    /// Passing the decoder's own buffer matters for speed: a second buffer sharing its memory
-    /// makes the decoder's pool throw the buffer away when it comes back (its memory is still
-    /// shared), so the decoder allocates, and the kernel zeroes, a new frame every frame.
+    /// What goes to the encoder for a redacted buffer: a new buffer over the same pixel memory
+    /// with the timestamps and the plane layout only (no other meta), and its format, cropped to
+    /// an even width and height.
     fn encodable(
         &self,
-        buffer: gst::Buffer,
+        buffer: &gst::Buffer,
         info: &gst_video::VideoInfo,
     ) -> Result<(gst::Buffer, gst_video::VideoInfo), SinkError> {
         let (width, height) = (info.width() & !1, info.height() & !1);
@@ -218,11 +213,6 @@ impl Mp4Writer {
             .interlace_mode(info.interlace_mode())
             .build()
             .map_err(|e| self.pipeline_error(&e))?;
-        let layout_only =
-            buffer.iter_meta::<gst::Meta>().all(|meta| meta.api() == gst_video::VideoMeta::meta_api());
-        if layout_only && (width, height) == (info.width(), info.height()) {
-            return Ok((buffer, out_info));
-        }
         // The planes as the decoder laid them out (its own meta when it has one).
         let (offsets, strides) = match buffer.meta::<gst_video::VideoMeta>() {
             Some(meta) => (meta.offset().to_vec(), meta.stride().to_vec()),

@@ -2,7 +2,7 @@
 //!
 //! `filesrc ! decodebin ! videoconvert ! videoflip ! appsink(I420|NV12)`: `videoconvert` is a
 //! pass-through when the decoder already gives I420 or NV12 (the common case), so frames are the
-//! decoder's own buffers. `videoflip` (set to pass-through until a rotation tag) turns frames upright as a player shows them when the
+//! decoder's own buffers. `videoflip` turns frames upright as a player shows them when the
 //! container says the video is rotated (a phone's `rotate`/display-matrix tag, read as the
 //! stream's `image-orientation`); without such a tag it is a pass-through too. Detection, masks
 //! and the output (which carries no rotation tag) then all see what a viewer of the input sees.
@@ -200,8 +200,8 @@ impl VideoDecoder {
             .build()
             .map_err(|e| setup(&e))?;
         // GStreamer 1.22's videoflip starts out of pass-through and copies every upright frame
-        // into a new buffer (3 MB of memcpy and fresh pages per 1080p frame); later versions
-        // start in pass-through. It leaves pass-through by itself when a rotation tag arrives.
+        // into a new buffer (3 MB of memcpy per 1080p frame); later versions start in
+        // pass-through. It leaves pass-through by itself when a rotation tag arrives.
         if let Some(transform) = upright.downcast_ref::<gstreamer_base::BaseTransform>() {
             gstreamer_base::prelude::BaseTransformExt::set_passthrough(transform, true);
         }
