@@ -42,7 +42,7 @@ pub fn init_runtime(models: &Path) -> Result<&'static Environment, DetectError> 
 }
 
 /// Threading of an inference session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Threads {
     /// Threads inside one operator (the parallelism that matters for CNNs).
     pub intra: usize,
@@ -61,7 +61,7 @@ impl Default for Threads {
 /// Where inference runs. ONNX Runtime's CPU provider always works; the others need a build of
 /// the ONNX Runtime library that has them (`$OBSCURA_ONNXRUNTIME`) and fail with a clear error
 /// otherwise, never silently falling back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ExecutionProvider {
     #[default]
     Cpu,

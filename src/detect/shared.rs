@@ -31,9 +31,8 @@ pub const TURN_LIMIT: Duration = Duration::from_secs(30);
 struct Key {
     path: PathBuf,
     edit: &'static str,
-    intra: usize,
-    spin: bool,
-    provider: &'static str,
+    threads: Threads,
+    provider: ExecutionProvider,
 }
 
 /// A session shared by detectors; cloning shares it.
@@ -85,13 +84,7 @@ impl SharedSession {
         provider: ExecutionProvider,
         load: impl FnOnce() -> Result<Session, DetectError>,
     ) -> Result<Self, DetectError> {
-        let key = Key {
-            path: path.to_owned(),
-            edit,
-            intra: threads.intra,
-            spin: threads.spin,
-            provider: provider.name(),
-        };
+        let key = Key { path: path.to_owned(), edit, threads, provider };
         // Held while loading, so that cameras starting together load a model once.
         let mut sessions = registry();
         if let Some(slot) = sessions.get(&key).and_then(Weak::upgrade) {
