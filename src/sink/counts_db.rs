@@ -128,14 +128,23 @@ impl CountDb {
     /// service) stored the first part of that bucket; the second part is added to it, never put in
     /// its place. Returns the buckets as stored (what MQTT then publishes).
     pub fn write_merging(&mut self, closed: &Closed) -> Result<Closed, CountDbError> {
-        self.write_with(closed, true)
+        self.write_with(closed, true).map(std::borrow::Cow::into_owned)
     }
 
-    fn write_with(&mut self, closed: &Closed, merge: bool) -> Result<Closed, CountDbError> {
+    /// Writes `closed`, first added to the stored buckets when `merge`; returns what it wrote.
+    fn write_with<'c>(
+        &mut self,
+        closed: &'c Closed,
+        merge: bool,
+    ) -> Result<std::borrow::Cow<'c, Closed>, CountDbError> {
         let err = |e: rusqlite::Error| CountDbError { path: self.path.clone(), reason: e.to_string() };
         let tx = self.conn.transaction().map_err(err)?;
-        let closed = if merge { merged_with_stored(&tx, closed).map_err(err)? } else { closed.clone() };
-        let closed = &closed;
+        let written = if merge {
+            std::borrow::Cow::Owned(merged_with_stored(&tx, closed).map_err(err)?)
+        } else {
+            std::borrow::Cow::Borrowed(closed)
+        };
+        let closed = &*written;
         {
             let mut line = tx
                 .prepare_cached(
@@ -195,7 +204,7 @@ impl CountDb {
             }
         }
         tx.commit().map_err(err)?;
-        Ok(closed.clone())
+        Ok(written)
     }
 }
 
