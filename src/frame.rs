@@ -66,6 +66,18 @@ impl Frame {
     pub fn size(&self) -> (u32, u32) {
         self.pixels.size()
     }
+
+    /// The stream's frame rate, frames per second, when its caps declare one (not a still, not a
+    /// variable-rate stream's `0/1`).
+    pub fn fps(&self) -> Option<f64> {
+        match &self.pixels {
+            Pixels::Video { info, .. } => {
+                let fps = info.fps();
+                (fps.numer() > 0 && fps.denom() > 0).then(|| f64::from(fps.numer()) / f64::from(fps.denom()))
+            }
+            Pixels::Still(_) => None,
+        }
+    }
 }
 
 impl Pixels {

@@ -23,7 +23,7 @@ use obscura::pipeline::{
 use obscura::redact::{FrameRegions, Method, Redaction, Rgb, Target};
 use obscura::report::RedactionSettings;
 use obscura::track::PlanCounts;
-use obscura::track::{OnFail, TemporalSettings};
+use obscura::track::{FollowRate, OnFail, TemporalSettings};
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -121,12 +121,12 @@ enum EvalCommand {
         /// What the pipeline redacts.
         #[arg(long, value_enum, default_value_t = Target::Heads)]
         target: Target,
-        /// Run the detector on every N-th frame (1..=60), as in redact.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
-        detect_every: u32,
-        /// Look-ahead in frames, as in redact.
-        #[arg(long, value_name = "FRAMES", default_value_t = 12, value_parser = clap::value_parser!(u32).range(0..=250))]
-        lookahead: u32,
+        /// Run the detector on every N-th frame (1..=60), as in redact (default: every 0.12 s).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
+        detect_every: Option<u32>,
+        /// Look-ahead in frames, as in redact (default: 0.48 s).
+        #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(0..=250))]
+        lookahead: Option<u32>,
         /// Also count the crossings of a line "x0,y0,x1,y1" (normalised; as in eval counts) in the
         /// same run, next to the ground truth's. Repeat for several.
         #[arg(long = "line", value_name = "X0,Y0,X1,Y1")]
@@ -164,9 +164,9 @@ struct CountArgs {
     /// How long a lost track may be continued by a new one for counting, ms (0: off).
     #[arg(long, value_name = "MS", default_value_t = 3000)]
     stitch_ms: u64,
-    /// Run the detector on every N-th frame (1..=60), as in redact.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
-    detect_every: u32,
+    /// Run the detector on every N-th frame (1..=60), as in redact (default: every 0.12 s).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
+    detect_every: Option<u32>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -272,14 +272,16 @@ struct RedactArgs {
     #[arg(long = "mask", value_name = "POLYGON", value_parser = parse_polygon)]
     masks: Vec<Vec<Point>>,
     /// Run the detector on every N-th frame (1..=60); frames between reuse the latest masks.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
-    detect_every: u32,
+    /// Default: every 0.12 s, in the video's frames (3 at 25 fps, 1 at 5 fps, 4 at 30 fps).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
+    detect_every: Option<u32>,
     /// Frames held back so that a person first detected at frame f is also masked on the frames
-    /// before f (back along their track). The output is that much later.
-    #[arg(long, value_name = "FRAMES", default_value_t = 12, value_parser = clap::value_parser!(u32).range(0..=250))]
-    lookahead: u32,
+    /// before f (back along their track). The output is that much later. Default: 0.48 s in the
+    /// video's frames (12 at 25 fps).
+    #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(0..=250))]
+    lookahead: Option<u32>,
     /// Frames redacted whole when their latest successful detection is older than this
-    /// (default 12, or --detect-every - 1 if more).
+    /// (default 0.48 s in the video's frames, 12 at 25 fps, or the gap between detections if more).
     #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(0..=250))]
     max_staleness: Option<u32>,
     /// What happens to a frame whose detection failed or is too old: redact (the whole frame) or
@@ -325,11 +327,7 @@ fn main() -> ExitCode {
             json,
             detector,
         }) => {
-            let temporal = TemporalSettings {
-                lookahead,
-                max_staleness: TemporalSettings::default().max_staleness.max(detect_every - 1),
-                ..TemporalSettings::default()
-            };
+            let (temporal, detect_every) = temporal_from_args(detect_every, lookahead, None, OnFail::Redact);
             let eval = VideoEval {
                 gt: &gt,
                 video: &video,
@@ -435,7 +433,9 @@ impl VideoEval<'_> {
         if let Some(stage) = &stage {
             stage.close();
         }
-        let mut report = coverage.report(self.video, self.target.name(), self.every);
+        // The cadence used: the given one, or the default fitted to the video's frame rate.
+        let every = if job.plan.timing.every > 0 { job.plan.timing.every } else { self.every };
+        let mut report = coverage.report(self.video, self.target.name(), every);
         report.processing_fps = report.frames as f64 / seconds.max(1e-9);
         report.tiling = job.plan.person_scale.level.gt(&0).then(|| job.plan.person_scale.grid_name());
         report.anchor = counting.then(|| self.anchor.to_owned());
@@ -472,8 +472,8 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
         gt: &args.gt,
         video: &args.video,
         target: Target::Heads,
-        every: args.detect_every,
-        temporal: TemporalSettings::default(),
+        every: args.detect_every.unwrap_or(DEFAULT_EVERY),
+        temporal: temporal_from_args(args.detect_every, None, None, OnFail::Redact).0,
         lines: &args.lines,
         anchor: &args.anchor,
         stitch_ms: args.stitch_ms,
@@ -483,7 +483,7 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
         video: args.video.clone(),
         frames: mot.frames,
         anchor: args.anchor.clone(),
-        detect_every: args.detect_every,
+        detect_every: mot.detect_every,
         lines: mot.lines,
     });
     print_report(report, args.json)
@@ -682,7 +682,7 @@ fn redact(args: RedactArgs) -> ExitCode {
         target: args.target,
         method: args.method,
         fixed_masks: args.masks.len(),
-        detect_every: args.detect_every,
+        detect_every: args.detect_every(),
         temporal: args.temporal(),
         detector: args.detector.settings(),
         audit: None,
@@ -709,7 +709,7 @@ fn redact(args: RedactArgs) -> ExitCode {
         };
         let detection = detector.as_mut().map(|detector| Detection {
             detector: detector as &mut dyn FrameDetector,
-            every: args.detect_every,
+            every: args.detect_every(),
             temporal: args.temporal(),
             counting: None,
         });
@@ -744,24 +744,53 @@ fn exit_code(failed: bool, shutdown: &Shutdown) -> ExitCode {
     }
 }
 
+/// Detection's cadence when `--detect-every` is not given: 3 frames at 25 fps, fitted to the
+/// video's frame rate.
+const DEFAULT_EVERY: u32 = 3;
+
+/// Temporal settings and cadence from command-line options: the options given are frames, used
+/// as they are; those left out are the defaults and follow the video's frame rate.
+fn temporal_from_args(
+    every: Option<u32>,
+    lookahead: Option<u32>,
+    max_staleness: Option<u32>,
+    on_fail: OnFail,
+) -> (TemporalSettings, u32) {
+    let default = TemporalSettings::default();
+    let detect_every = every.unwrap_or(DEFAULT_EVERY);
+    let temporal = TemporalSettings {
+        lookahead: lookahead.unwrap_or(default.lookahead),
+        max_staleness: max_staleness.unwrap_or(default.max_staleness.max(detect_every.saturating_sub(1))),
+        on_fail,
+        follow_rate: FollowRate {
+            detect_every: every.is_none(),
+            lookahead: lookahead.is_none(),
+            max_staleness: max_staleness.is_none(),
+            tracker: true,
+        },
+        ..default
+    };
+    (temporal, detect_every)
+}
+
 impl RedactArgs {
+    fn detect_every(&self) -> u32 {
+        self.detect_every.unwrap_or(DEFAULT_EVERY)
+    }
+
     fn temporal(&self) -> TemporalSettings {
-        let default = TemporalSettings::default();
-        let max_staleness =
-            self.max_staleness.unwrap_or(default.max_staleness.max(self.detect_every.saturating_sub(1)));
-        TemporalSettings { lookahead: self.lookahead, max_staleness, on_fail: self.on_fail, ..default }
+        temporal_from_args(self.detect_every, self.lookahead, self.max_staleness, self.on_fail).0
     }
 }
 
 fn check_redact_args(args: &RedactArgs) -> anyhow::Result<()> {
-    if let Some(stale) = args.max_staleness
-        && stale + 1 < args.detect_every
+    if let (Some(stale), Some(every)) = (args.max_staleness, args.detect_every)
+        && stale + 1 < every
     {
         bail!(
-            "--max-staleness {stale} is shorter than the gap between detections (--detect-every {}): every \
-             frame between detections would be redacted whole; use at least {}",
-            args.detect_every,
-            args.detect_every - 1
+            "--max-staleness {stale} is shorter than the gap between detections (--detect-every {every}): \
+             every frame between detections would be redacted whole; use at least {}",
+            every - 1
         );
     }
     if args.target == Target::None && args.masks.is_empty() {

@@ -40,9 +40,15 @@ pub struct PrivacyReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DetectionReport {
+    /// The cadence and frame counts used, in the stream's frames.
     pub detect_every: u32,
     pub lookahead_frames: u32,
     pub max_staleness_frames: u32,
+    /// The stream's declared frame rate, when it declared one.
+    pub stream_fps: Option<f64>,
+    /// Whether the defaults among the three above were fitted to `stream_fps` (they are stated at
+    /// 25 fps; settings written in the config or on the command line are used as they are).
+    pub fitted_to_frame_rate: bool,
     pub passes: u64,
     pub failed_passes: u64,
     /// Frames masked from detections (not redacted whole).
@@ -120,10 +126,21 @@ impl PrivacyReport {
             // (seen from its passes when its tiles adapt).
             let persons = matches!(settings.target, Target::Heads | Target::Persons)
                 || plan.person_scale.passes_by_level.iter().any(|&n| n > 0);
+            // The planner's timing once it saw a frame; the settings as stated before that.
+            let timing = plan.timing;
+            let (every, lookahead, staleness) = if timing.every > 0 {
+                (timing.every, timing.lookahead, timing.max_staleness)
+            } else {
+                (settings.detect_every, settings.temporal.lookahead, settings.temporal.max_staleness)
+            };
+            let follow = settings.temporal.follow_rate;
             DetectionReport {
-                detect_every: settings.detect_every,
-                lookahead_frames: settings.temporal.lookahead,
-                max_staleness_frames: settings.temporal.max_staleness,
+                detect_every: every,
+                lookahead_frames: lookahead,
+                max_staleness_frames: staleness,
+                stream_fps: timing.fps(),
+                fitted_to_frame_rate: timing.fps().is_some()
+                    && (follow.detect_every || follow.lookahead || follow.max_staleness || follow.tracker),
                 passes: plan.passes,
                 failed_passes: plan.failed_passes,
                 frames_masked: plan.masked_frames,

@@ -84,6 +84,11 @@ fn faces_target_runs_on_real_footage() {
     assert_eq!(detection["frames_masked"], frames as u64, "{report:#}");
     assert_eq!(detection["frames_fail_closed"]["detector_error"], 0);
     assert_eq!(detection["max_staleness_seen"], 1, "every 2nd frame detected: at most 1 frame old");
+    // A cadence given on the command line is used as given, in frames; the look-ahead beside it
+    // is the default, 0.48 s in the stream's frames, rounded up.
+    assert_eq!(detection["detect_every"], 2, "{report:#}");
+    let fps = detection["stream_fps"].as_f64().unwrap();
+    assert_eq!(detection["lookahead_frames"], (0.48 * fps).ceil() as u64, "{report:#}");
     assert_eq!(report["audit"]["frames_checked"], frames.div_ceil(100) as u64, "{report:#}");
     assert!(
         !report.to_string().contains("rect") && !report.to_string().contains("x0"),
@@ -222,7 +227,19 @@ fn heads_and_persons_targets_run_on_real_footage() {
         let err = stderr(&run);
         assert!(run.status.success(), "{err}");
         assert_eq!(timestamps(&out).len(), frames, "{target}");
-        assert!(err.contains(&format!("detection on {} frames, 0 fail-closed", frames.div_ceil(3))), "{err}");
+        // The default cadence is 0.12 s in the stream's frames (3 at 25 fps), look-ahead 0.48 s
+        // rounded up. (The demuxer declares this short clip's rate from its mean frame duration.)
+        let sidecar = dir.path().join(format!("{target}.mp4.privacy.json"));
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
+        let detection = &report["detection"];
+        let fps = detection["stream_fps"].as_f64().unwrap();
+        assert!((20.0..=30.0).contains(&fps), "{report:#}");
+        let every = (0.12 * fps).round() as usize;
+        assert_eq!(detection["detect_every"], every, "{report:#}");
+        assert_eq!(detection["lookahead_frames"], (0.48 * fps).ceil() as u64, "{report:#}");
+        assert_eq!(detection["fitted_to_frame_rate"], true, "{report:#}");
+        let passes = frames.div_ceil(every);
+        assert!(err.contains(&format!("detection on {passes} frames, 0 fail-closed")), "{err}");
     }
 }
 

@@ -198,8 +198,10 @@ pub struct RedactConfig {
     /// Fixed privacy polygons, redacted in every frame whatever the target; default none.
     /// Normalised: x from 0 (left) to 1 (right), y from 0 (top) to 1 (bottom); each has ≥ 3 points.
     pub masks: Vec<Vec<Point>>,
-    /// Run the detector on every N-th frame (1..=60); default 3. Frames between reuse the latest
-    /// masks: lower is safer for fast movement, higher saves CPU.
+    /// Run the detector on every N-th frame (1..=60). Frames between reuse the latest masks: lower
+    /// is safer for fast movement, higher saves CPU. Default 3 at 25 fps, fitted to the stream's
+    /// frame rate (every 0.12 s: every frame at 5 fps, every 4th at 30 fps; see
+    /// [`TemporalSettings::at_rate`]); a value written in the config is used as is.
     pub detect_every: u32,
     /// Look-ahead, staleness limit and tracker settings (`lookahead`, `max_staleness`).
     pub temporal: TemporalSettings,
@@ -328,11 +330,17 @@ impl Config {
                 (l, z) => format!("; counts {l} line{}, {z} zone{}", plural(l), plural(z)),
             };
             let detection = if redact.target.needs_detection() || !counting.is_empty() {
-                format!(
-                    ", detection every {} frame{}",
-                    redact.detect_every,
-                    plural(redact.detect_every as usize)
-                )
+                let every = redact.detect_every;
+                if redact.temporal.follow_rate.detect_every {
+                    let seconds = f64::from(every) / crate::track::REFERENCE_FPS;
+                    format!(
+                        ", detection every {seconds:.2} s ({every} frame{} at {} fps, fitted to the stream's rate)",
+                        plural(every as usize),
+                        crate::track::REFERENCE_FPS
+                    )
+                } else {
+                    format!(", detection every {every} frame{}", plural(every as usize))
+                }
             } else {
                 String::new()
             };

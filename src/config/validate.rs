@@ -926,10 +926,15 @@ impl Validator<'_, '_> {
                     .to_owned(),
             );
         }
+        let every_written = raw.detect_every.is_some();
         let detect_every = raw.detect_every.map_or(Some(defaults.detect_every), |n| self.detect_every(n));
         let mut temporal = defaults.temporal.clone();
         // By default a frame may be as stale as the gap between detections makes it.
         temporal.max_staleness = temporal.max_staleness.max(detect_every.unwrap_or(1).saturating_sub(1));
+        // Settings left at their defaults follow the stream's frame rate; those written are frames.
+        temporal.follow_rate.detect_every = !every_written;
+        temporal.follow_rate.lookahead = raw.lookahead.is_none();
+        temporal.follow_rate.max_staleness = raw.max_staleness.is_none();
         let mut temporal_ok = true;
         if let Some(n) = raw.lookahead {
             let what = "frames held back to mask people before their first detection; default 12";

@@ -45,7 +45,9 @@ pub use crate::geometry::Anchor;
 use crate::geometry::{Point, Rect};
 
 use kalman::{BoxFilter, rect_from};
-pub use planner::{Counting, FailReason, OnFail, PlanCounts, Planner, TemporalSettings};
+pub use planner::{
+    Counting, FailReason, FollowRate, OnFail, PlanCounts, Planner, REFERENCE_FPS, TemporalSettings, Timing,
+};
 
 /// How the tracker matches, confirms, keeps and extrapolates tracks. Frame counts are in frames of
 /// the video, not detection passes, so they do not change meaning with `detect_every`.

@@ -41,6 +41,101 @@ pub struct TemporalSettings {
     pub on_fail: OnFail,
     /// The trackers' settings (persons and faces are tracked apart).
     pub tracker: TrackerSettings,
+    /// Which of the frame counts above (and detection's cadence) are durations stated at
+    /// [`REFERENCE_FPS`], to be rescaled to the stream's own frame rate: every setting left at its
+    /// default; none that the user set.
+    pub follow_rate: FollowRate,
+}
+
+/// The frame rate at which the frame-count defaults are stated (`detect_every = 3`,
+/// `lookahead = 12`, `max_staleness = 12`, the trackers' 25 frames): the rate they were measured
+/// at. A stream at another rate gets the same durations in its own frames
+/// ([`TemporalSettings::at_rate`]).
+pub const REFERENCE_FPS: f64 = 25.0;
+
+/// Which frame-count settings follow the stream's frame rate (each `true` one is a default,
+/// stated at [`REFERENCE_FPS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowRate {
+    pub detect_every: bool,
+    pub lookahead: bool,
+    pub max_staleness: bool,
+    /// `max_lost`, `max_extrapolation` and `margin_growth` of the trackers.
+    pub tracker: bool,
+}
+
+impl FollowRate {
+    /// Every setting follows the frame rate (all defaults).
+    pub const ALL: Self = Self { detect_every: true, lookahead: true, max_staleness: true, tracker: true };
+    /// Every setting is taken as given, in frames.
+    pub const NONE: Self =
+        Self { detect_every: false, lookahead: false, max_staleness: false, tracker: false };
+}
+
+impl Default for FollowRate {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+/// The cadence and frame counts a planner runs with, once it knows the stream's frame rate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timing {
+    /// Detection on every `every`-th frame (0 before the first frame).
+    pub every: u32,
+    pub lookahead: u32,
+    pub max_staleness: u32,
+    /// The stream's declared frame rate in thousandths of a frame per second; 0 when it declared
+    /// none (the settings are then used as stated, as at [`REFERENCE_FPS`]).
+    pub fps_milli: u32,
+}
+
+impl Timing {
+    /// The stream's frame rate, when it declared one.
+    pub fn fps(&self) -> Option<f64> {
+        (self.fps_milli > 0).then(|| f64::from(self.fps_milli) / 1000.0)
+    }
+}
+
+impl TemporalSettings {
+    /// These settings, and detection on every `every`-th frame, for a stream of `fps` frames per
+    /// second: each setting that [`FollowRate`] names keeps its duration at [`REFERENCE_FPS`],
+    /// counted in the stream's frames. So a 5 fps sub-stream is detected on every frame (0.2 s
+    /// apart, not 0.6 s) and a 50 fps stream on every 6th, look-ahead and staleness stay about
+    /// 0.5 s, a lost track is kept about a second and a mask widens as fast per second.
+    ///
+    /// Rounding errs towards masking more: detection at the nearest whole number of frames (at
+    /// least 1); look-ahead and staleness rounded up; staleness at least the gap between
+    /// detections, and an `every` that follows the rate no longer than a staleness that does not.
+    /// Without a usable `fps` (`None`, zero, not finite) everything is used as stated.
+    pub fn at_rate(&self, every: u32, fps: Option<f64>) -> (u32, TemporalSettings) {
+        let mut out = self.clone();
+        let Some(ratio) = fps.filter(|f| f.is_finite() && *f > 0.0).map(|f| f / REFERENCE_FPS) else {
+            return (every.max(1), out);
+        };
+        let follow = self.follow_rate;
+        let frames = |n: u32, round: fn(f64) -> f64| round(f64::from(n) * ratio).clamp(0.0, 250.0) as u32;
+        let mut every = every.max(1);
+        if follow.detect_every {
+            every = frames(every, f64::round).clamp(1, 60);
+        }
+        if follow.lookahead {
+            out.lookahead = frames(self.lookahead, f64::ceil);
+        }
+        if follow.max_staleness {
+            out.max_staleness = frames(self.max_staleness, f64::ceil).max(every - 1);
+        } else {
+            every = every.min(out.max_staleness + 1);
+        }
+        if follow.tracker {
+            let t = &mut out.tracker;
+            let scaled = |n: u64| ((n as f64 * ratio).round() as u64).max(1);
+            t.max_lost = scaled(t.max_lost);
+            t.max_extrapolation = scaled(t.max_extrapolation);
+            t.margin_growth = (f64::from(t.margin_growth) / ratio) as f32;
+        }
+        (every, out)
+    }
 }
 
 /// What happens to a frame whose detection failed or is too old.
@@ -72,6 +167,7 @@ impl Default for TemporalSettings {
             max_staleness: 12,
             on_fail: OnFail::Redact,
             tracker: TrackerSettings::default(),
+            follow_rate: FollowRate::ALL,
         }
     }
 }
@@ -115,6 +211,8 @@ pub struct PlanCounts {
     pub max_masks: u64,
     /// How the person detector chose its tiles (all zero with a fixed grid or no person detector).
     pub person_scale: ScaleUse,
+    /// The cadence and frame counts used, at the stream's frame rate (zero before a frame).
+    pub timing: Timing,
 }
 
 impl PlanCounts {
@@ -145,6 +243,9 @@ impl PlanCounts {
         if theirs.level > 0 {
             (mine.level, mine.grid) = (theirs.level, theirs.grid);
         }
+        if more.timing.every > 0 {
+            self.timing = more.timing;
+        }
     }
 
     /// The counts since `base` (earlier counts of the same camera): sums are differences; the
@@ -164,6 +265,7 @@ impl PlanCounts {
             frames_with_masks: self.frames_with_masks.saturating_sub(base.frames_with_masks),
             max_masks: self.max_masks,
             person_scale: self.person_scale.since(&base.person_scale),
+            timing: self.timing,
         }
     }
 }
@@ -208,6 +310,8 @@ pub struct Planner<'d, 'c> {
     last_pass: Option<u64>,
     /// The detector's scale use when the planner started.
     scale_base: Option<ScaleUse>,
+    /// Whether `every` and `settings` were fitted to the stream's frame rate (at the first frame).
+    timed: bool,
 }
 
 impl std::fmt::Debug for Planner<'_, '_> {
@@ -245,6 +349,7 @@ impl<'d, 'c> Planner<'d, 'c> {
             known: Vec::new(),
             last_pass: None,
             scale_base,
+            timed: false,
         })
     }
 
@@ -265,6 +370,9 @@ impl<'d, 'c> Planner<'d, 'c> {
         // the planner leave holes, and detection cadence, staleness and the trackers' motion all
         // count source frames (time), not frames that made it here. Without holes (files) this is
         // 0, 1, 2, …
+        if !self.timed {
+            self.fit_to_rate(frame.fps());
+        }
         let index = frame.meta().index.max(self.next);
         self.next = index + 1;
         if self.last_pass.is_none_or(|last| index >= last + self.every) {
@@ -295,6 +403,46 @@ impl<'d, 'c> Planner<'d, 'c> {
             }
         }
         true
+    }
+
+    /// Fits the cadence and frame counts to the stream's frame rate ([`TemporalSettings::at_rate`]),
+    /// before the first frame is planned: the trackers are still empty and start again with the
+    /// fitted settings.
+    fn fit_to_rate(&mut self, fps: Option<f64>) {
+        self.timed = true;
+        let every = u32::try_from(self.every).unwrap_or(u32::MAX);
+        let (every, settings) = self.settings.at_rate(every, fps);
+        if settings.tracker != self.settings.tracker {
+            match (Tracker::new(settings.tracker.clone()), Tracker::new(settings.tracker.clone())) {
+                (Ok(persons), Ok(faces)) => (self.persons, self.faces) = (persons, faces),
+                // Scaled settings stay valid; if not, the stated ones (already checked) are kept.
+                (Err(err), _) | (_, Err(err)) => {
+                    tracing::warn!(%err, "tracker settings for the stream's frame rate refused; kept as stated");
+                    return self.set_timing(fps);
+                }
+            }
+        }
+        if fps.is_some() && (u64::from(every), &settings) != (self.every, &self.settings) {
+            tracing::info!(
+                fps = fps.unwrap_or_default(),
+                every,
+                lookahead = settings.lookahead,
+                max_staleness = settings.max_staleness,
+                "detection timing fitted to the stream's frame rate"
+            );
+        }
+        self.every = u64::from(every);
+        self.settings = settings;
+        self.set_timing(fps);
+    }
+
+    fn set_timing(&mut self, fps: Option<f64>) {
+        self.counts.timing = Timing {
+            every: u32::try_from(self.every).unwrap_or(u32::MAX),
+            lookahead: self.settings.lookahead,
+            max_staleness: self.settings.max_staleness,
+            fps_milli: fps.filter(|f| f.is_finite() && *f > 0.0).map_or(0, |f| (f * 1000.0).round() as u32),
+        };
     }
 
     fn detect(&mut self, frame: &Frame, index: u64) {
@@ -616,6 +764,8 @@ mod tests {
                 frames_with_masks: 21,
                 max_masks: counts.max_masks,
                 person_scale: Default::default(),
+                // Stills declare no frame rate: the settings as stated.
+                timing: Timing { every: 3, lookahead: 12, max_staleness: 12, fps_milli: 0 },
             }
         );
         // Every frame that was not failed closed has the person's head masked.
@@ -667,6 +817,92 @@ mod tests {
                 && matches!(regions[3], FrameRegions::Detected(_))
         );
         assert_eq!(counts.fail_closed(), 2);
+    }
+
+    #[test]
+    fn defaults_keep_their_durations_at_the_streams_frame_rate() {
+        let base = TemporalSettings::default();
+        // At the reference rate, and without a rate, everything is as stated.
+        assert_eq!(base.at_rate(3, Some(REFERENCE_FPS)), (3, base.clone()));
+        assert_eq!(base.at_rate(3, None), (3, base.clone()));
+        assert_eq!(base.at_rate(3, Some(0.0)), (3, base.clone()));
+        assert_eq!(base.at_rate(3, Some(f64::NAN)), (3, base.clone()));
+        // 5 fps: every frame (0.2 s apart, not 0.6 s); look-ahead and staleness 0.48 s rounded up
+        // to 3 frames; a lost track kept 1 s = 5 frames; a mask widens as fast per second.
+        let (every, five) = base.at_rate(3, Some(5.0));
+        assert_eq!((every, five.lookahead, five.max_staleness), (1, 3, 3));
+        assert_eq!((five.tracker.max_lost, five.tracker.max_extrapolation), (5, 5));
+        assert!((five.tracker.margin_growth - 0.1).abs() < 1e-6);
+        // 30 fps (NTSC's 29.97 too): every 4th frame (3.6 rounded); 0.48 s is 15 frames.
+        let (every, thirty) = base.at_rate(3, Some(30_000.0 / 1001.0));
+        assert_eq!((every, thirty.lookahead, thirty.max_staleness, thirty.tracker.max_lost), (4, 15, 15, 30));
+        // 50 fps: every 6th; 12.5 fps: every 2nd (1.5 rounded up).
+        assert_eq!(base.at_rate(3, Some(50.0)).0, 6);
+        assert_eq!(base.at_rate(3, Some(12.5)).0, 2);
+    }
+
+    #[test]
+    fn settings_the_user_wrote_are_frames_and_bound_the_ones_that_follow_the_rate() {
+        let written = TemporalSettings { follow_rate: FollowRate::NONE, ..TemporalSettings::default() };
+        assert_eq!(written.at_rate(3, Some(5.0)), (3, written.clone()));
+        // A written staleness of 2 caps a cadence that would follow a 60 fps stream (7 frames).
+        let stale = TemporalSettings {
+            max_staleness: 2,
+            follow_rate: FollowRate { max_staleness: false, ..FollowRate::ALL },
+            ..TemporalSettings::default()
+        };
+        let (every, fitted) = stale.at_rate(3, Some(60.0));
+        assert_eq!((every, fitted.max_staleness), (3, 2));
+        // A written cadence of 10 at 5 fps keeps staleness at least the gap between detections.
+        let cadence = TemporalSettings {
+            follow_rate: FollowRate { detect_every: false, ..FollowRate::ALL },
+            ..TemporalSettings::default()
+        };
+        let (every, fitted) = cadence.at_rate(10, Some(5.0));
+        assert_eq!((every, fitted.max_staleness, fitted.lookahead), (10, 9, 3));
+    }
+
+    /// A black 64×48 video frame of a stream declaring `fps`.
+    fn video_frame(index: u64, fps: i32) -> Frame {
+        gstreamer::init().unwrap();
+        let info = gstreamer_video::VideoInfo::builder(gstreamer_video::VideoFormat::I420, 64, 48)
+            .fps(gstreamer::Fraction::new(fps, 1))
+            .build()
+            .unwrap();
+        let buffer = gstreamer::Buffer::from_mut_slice(vec![16u8; info.size()]);
+        Frame::from_video(buffer, info, index)
+    }
+
+    #[test]
+    fn a_planner_fits_its_cadence_to_the_frame_rate_of_the_frames_it_gets() {
+        let mut detector =
+            Scripted { target: Target::Heads, answer: |_| Ok(Found::default()), calls: Vec::new() };
+        let mut planner = Planner::new(&mut detector, 3, TemporalSettings::default()).unwrap();
+        let mut emitted = 0;
+        let mut emit = |_: Frame, _: FrameRegions| {
+            emitted += 1;
+            true
+        };
+        for i in 0..10 {
+            assert!(planner.push(video_frame(i, 5), &mut emit));
+        }
+        assert!(planner.finish(&mut emit));
+        let timing = planner.counts().timing;
+        assert_eq!(timing, Timing { every: 1, lookahead: 3, max_staleness: 3, fps_milli: 5000 });
+        assert_eq!(timing.fps(), Some(5.0));
+        drop(planner);
+        assert_eq!(emitted, 10);
+        assert_eq!(detector.calls, (0..10).collect::<Vec<_>>(), "every frame of a 5 fps stream is detected");
+        // A cadence written by the user stays.
+        let mut detector =
+            Scripted { target: Target::Heads, answer: |_| Ok(Found::default()), calls: Vec::new() };
+        let written = TemporalSettings { follow_rate: FollowRate::NONE, ..TemporalSettings::default() };
+        let mut planner = Planner::new(&mut detector, 3, written).unwrap();
+        for i in 0..10 {
+            assert!(planner.push(video_frame(i, 5), &mut |_, _| true));
+        }
+        drop(planner);
+        assert_eq!(detector.calls, vec![0, 3, 6, 9]);
     }
 
     #[test]
