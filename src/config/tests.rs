@@ -576,9 +576,15 @@ fn temporal_settings_are_read_and_checked_against_detect_every() {
         "[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\nlookahead = 20\nmax_staleness = 30\n";
     let temporal = &parse(text).unwrap().cameras[0].redact.temporal;
     assert_eq!((temporal.lookahead, temporal.max_staleness), (20, 30));
+    // Written values are frames; what is left out follows the stream's frame rate.
+    let follow = crate::track::FollowRate { lookahead: false, max_staleness: false, ..Default::default() };
+    assert_eq!(temporal.follow_rate, follow);
+    assert_eq!(parse(CAMERA).unwrap().cameras[0].redact.temporal.follow_rate, crate::track::FollowRate::ALL);
     // The default staleness limit follows a long detection gap.
     let text = "[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\ndetect_every = 30\n";
-    assert_eq!(parse(text).unwrap().cameras[0].redact.temporal.max_staleness, 29);
+    let redact = parse(text).unwrap().cameras[0].redact.clone();
+    assert_eq!(redact.temporal.max_staleness, 29);
+    assert!(!redact.temporal.follow_rate.detect_every && redact.temporal.follow_rate.max_staleness);
     let text = "[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\ndetect_every = 10\nmax_staleness = 5\n\
                 lookahead = 300\n";
     assert_eq!(
