@@ -13,6 +13,7 @@
 //! Frame `j` is redacted whole (fail closed) when the latest pass at or before it failed, or when
 //! the latest successful pass is more than `max_staleness` frames old.
 
+use gstreamer as gst;
 use std::collections::VecDeque;
 
 use super::{TrackId, TrackState, Tracker, TrackerSettings};
@@ -52,6 +53,13 @@ pub struct TemporalSettings {
 /// at. A stream at another rate gets the same durations in its own frames
 /// ([`TemporalSettings::at_rate`]).
 pub const REFERENCE_FPS: f64 = 25.0;
+
+/// Frames of a stream that declares no rate after which, without a usable timestamp step, the
+/// settings are used as stated.
+const UNSTAMPED_LIMIT: u32 = 25;
+/// Frame rates taken from timestamps outside this range are not believed.
+const MIN_FPS: f64 = 0.5;
+const MAX_FPS: f64 = 300.0;
 
 /// Which frame-count settings follow the stream's frame rate (each `true` one is a default,
 /// stated at [`REFERENCE_FPS`]).
@@ -310,8 +318,13 @@ pub struct Planner<'d, 'c> {
     last_pass: Option<u64>,
     /// The detector's scale use when the planner started.
     scale_base: Option<ScaleUse>,
-    /// Whether `every` and `settings` were fitted to the stream's frame rate (at the first frame).
+    /// Whether `every` and `settings` were fitted to the stream's frame rate (at the first frame
+    /// when its caps declare the rate, else from the timestamps of the first frames).
     timed: bool,
+    /// A stream that declares no rate: the first frame's index and timestamp, and how many frames
+    /// came without a usable timestamp step.
+    first_stamp: Option<(u64, gst::ClockTime)>,
+    unstamped: u32,
 }
 
 impl std::fmt::Debug for Planner<'_, '_> {
@@ -350,6 +363,8 @@ impl<'d, 'c> Planner<'d, 'c> {
             last_pass: None,
             scale_base,
             timed: false,
+            first_stamp: None,
+            unstamped: 0,
         })
     }
 
@@ -370,10 +385,10 @@ impl<'d, 'c> Planner<'d, 'c> {
         // the planner leave holes, and detection cadence, staleness and the trackers' motion all
         // count source frames (time), not frames that made it here. Without holes (files) this is
         // 0, 1, 2, …
-        if !self.timed {
-            self.fit_to_rate(frame.fps());
-        }
         let index = frame.meta().index.max(self.next);
+        if !self.timed {
+            self.fit_when_known(&frame, index);
+        }
         self.next = index + 1;
         if self.last_pass.is_none_or(|last| index >= last + self.every) {
             self.last_pass = Some(index);
@@ -405,26 +420,51 @@ impl<'d, 'c> Planner<'d, 'c> {
         true
     }
 
-    /// Fits the cadence and frame counts to the stream's frame rate ([`TemporalSettings::at_rate`]),
-    /// before the first frame is planned: the trackers are still empty and start again with the
-    /// fitted settings.
-    fn fit_to_rate(&mut self, fps: Option<f64>) {
-        self.timed = true;
-        let every = u32::try_from(self.every).unwrap_or(u32::MAX);
-        let (every, settings) = self.settings.at_rate(every, fps);
-        if settings.tracker != self.settings.tracker {
-            match (Tracker::new(settings.tracker.clone()), Tracker::new(settings.tracker.clone())) {
-                (Ok(persons), Ok(faces)) => (self.persons, self.faces) = (persons, faces),
-                // Scaled settings stay valid; if not, the stated ones (already checked) are kept.
-                (Err(err), _) | (_, Err(err)) => {
-                    tracing::warn!(%err, "tracker settings for the stream's frame rate refused; kept as stated");
-                    return self.set_timing(fps);
-                }
+    /// Fits the timing to the stream's rate as soon as it is known: the rate its caps declare (at
+    /// the first frame), else the step between the timestamps of its first two stamped frames (a
+    /// variable-rate file, a camera whose stream says nothing). Until then, and for good after
+    /// [`UNSTAMPED_LIMIT`] frames without a usable step, the settings are used as stated.
+    fn fit_when_known(&mut self, frame: &Frame, index: u64) {
+        if let Some(fps) = frame.fps() {
+            return self.fit_to_rate(Some(fps), "caps");
+        }
+        let stamp = frame.meta().pts;
+        if let (Some((first, first_pts)), Some(pts)) = (self.first_stamp, stamp)
+            && index > first
+            && pts > first_pts
+        {
+            let fps = (index - first) as f64 / (pts - first_pts).seconds_f64();
+            if (MIN_FPS..=MAX_FPS).contains(&fps) {
+                return self.fit_to_rate(Some(fps), "timestamps");
             }
         }
+        if self.first_stamp.is_none() {
+            self.first_stamp = stamp.map(|pts| (index, pts));
+        }
+        self.unstamped += 1;
+        if self.unstamped >= UNSTAMPED_LIMIT {
+            self.fit_to_rate(None, "none");
+        }
+    }
+
+    /// Fits the cadence and frame counts to the frame rate `fps` ([`TemporalSettings::at_rate`]).
+    /// The trackers keep their tracks (a fit from timestamps comes after the first pass) and take
+    /// the fitted settings from their next pass on.
+    fn fit_to_rate(&mut self, fps: Option<f64>, from: &'static str) {
+        self.timed = true;
+        let every = u32::try_from(self.every).unwrap_or(u32::MAX);
+        let (every, mut settings) = self.settings.at_rate(every, fps);
+        if let Err(err) = settings.tracker.validate() {
+            // Scaled settings stay valid; if not, the stated ones (already checked) are kept.
+            tracing::warn!(%err, "tracker settings for the stream's frame rate refused; kept as stated");
+            settings.tracker = self.settings.tracker.clone();
+        }
+        self.persons.settings = settings.tracker.clone();
+        self.faces.settings = settings.tracker.clone();
         if fps.is_some() && (u64::from(every), &settings) != (self.every, &self.settings) {
             tracing::info!(
                 fps = fps.unwrap_or_default(),
+                from,
                 every,
                 lookahead = settings.lookahead,
                 max_staleness = settings.max_staleness,
@@ -862,15 +902,57 @@ mod tests {
         assert_eq!((every, fitted.max_staleness, fitted.lookahead), (10, 9, 3));
     }
 
-    /// A black 64×48 video frame of a stream declaring `fps`.
-    fn video_frame(index: u64, fps: i32) -> Frame {
+    /// A black 64×48 video frame of a stream declaring `fps` (0: none), stamped `pts_ms`.
+    fn stamped_frame(index: u64, fps: i32, pts_ms: Option<u64>) -> Frame {
         gstreamer::init().unwrap();
         let info = gstreamer_video::VideoInfo::builder(gstreamer_video::VideoFormat::I420, 64, 48)
             .fps(gstreamer::Fraction::new(fps, 1))
             .build()
             .unwrap();
-        let buffer = gstreamer::Buffer::from_mut_slice(vec![16u8; info.size()]);
+        let mut buffer = gstreamer::Buffer::from_mut_slice(vec![16u8; info.size()]);
+        buffer.get_mut().unwrap().set_pts(pts_ms.map(gst::ClockTime::from_mseconds));
         Frame::from_video(buffer, info, index)
+    }
+
+    fn video_frame(index: u64, fps: i32) -> Frame {
+        stamped_frame(index, fps, None)
+    }
+
+    /// The frames `detector` was run on, and the timing, for `frames` frames from `make`.
+    fn cadence(frames: u64, make: impl Fn(u64) -> Frame) -> (Vec<u64>, Timing) {
+        let mut detector =
+            Scripted { target: Target::Heads, answer: |_| Ok(Found::default()), calls: Vec::new() };
+        let mut planner = Planner::new(&mut detector, 3, TemporalSettings::default()).unwrap();
+        for i in 0..frames {
+            assert!(planner.push(make(i), &mut |_, _| true));
+        }
+        assert!(planner.finish(&mut |_, _| true));
+        let timing = planner.counts().timing;
+        drop(planner);
+        (detector.calls, timing)
+    }
+
+    #[test]
+    fn a_stream_that_declares_no_rate_is_timed_by_its_timestamps() {
+        // 5 fps by its timestamps: the first frame is detected before the rate is known, then
+        // every frame.
+        let (calls, timing) = cadence(8, |i| stamped_frame(i, 0, Some(200 * i)));
+        assert_eq!(calls, (0..8).collect::<Vec<_>>());
+        assert_eq!((timing.every, timing.lookahead, timing.fps_milli), (1, 3, 5000));
+        // 50 fps: every 6th frame, look-ahead 24.
+        let (calls, timing) = cadence(13, |i| stamped_frame(i, 0, Some(20 * i)));
+        assert_eq!(calls, [0, 6, 12]);
+        assert_eq!((timing.every, timing.lookahead, timing.fps_milli), (6, 24, 50_000));
+        // Declared caps win over timestamps.
+        let (_, timing) = cadence(4, |i| stamped_frame(i, 25, Some(200 * i)));
+        assert_eq!(timing.fps_milli, 25_000);
+        // No rate and no timestamps: as stated, once enough frames came to give up waiting.
+        let (calls, timing) = cadence(30, |i| stamped_frame(i, 0, None));
+        assert_eq!(calls, (0..30).step_by(3).collect::<Vec<_>>());
+        assert_eq!(timing, Timing { every: 3, lookahead: 12, max_staleness: 12, fps_milli: 0 });
+        // Timestamps that do not move on (or jump to an unbelievable rate) are not a rate.
+        let (_, timing) = cadence(30, |i| stamped_frame(i, 0, Some(7)));
+        assert_eq!(timing.fps_milli, 0);
     }
 
     #[test]
