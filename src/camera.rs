@@ -207,6 +207,14 @@ pub fn run_camera(
         detector: shared.detector,
         audit: None,
     };
+    // A camera that counts without masking persons needs people only around its lines and zones.
+    if counts_people
+        && !matches!(redact.target, crate::redact::Target::Heads | crate::redact::Target::Persons)
+    {
+        let points = camera.lines.iter().flat_map(|l| [l.from(), l.to()]);
+        let corners = camera.zones.iter().flat_map(|z| z.polygon().iter().copied());
+        report_settings.detector.persons.region = crate::detect::counting_region(points.chain(corners));
+    }
     let (mut detector, mut auditor) = load_models(&mut report_settings, redact.audit_every, counts_people)?;
     let buckets = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let clip_events = camera.clips.as_ref().map(|_| Arc::new(ClipEvents::default()));

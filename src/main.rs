@@ -382,7 +382,12 @@ impl VideoEval<'_> {
         let truth = obscura::eval::mot::read_mot_gt(self.gt)?;
         let mut coverage = obscura::eval::mot::MotCoverage::new(truth.clone());
         let counting = !lines.is_empty();
-        let settings = self.detector.settings();
+        let mut settings = self.detector.settings();
+        // As a camera: counting without masking persons looks for people around the lines only.
+        if counting && !matches!(self.target, Target::Heads | Target::Persons) {
+            settings.persons.region =
+                obscura::detect::counting_region(lines.iter().flat_map(|l| [l.from(), l.to()]));
+        }
         let mut detector = if self.target.needs_detection() || counting {
             Some(Detector::load_counting(&models_dir(), self.target, counting, &settings)?)
         } else {

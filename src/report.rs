@@ -101,6 +101,10 @@ pub struct PersonTiling {
     pub probe_passes: u64,
     /// Times the chosen level changed (auto).
     pub level_changes: u64,
+    /// Where tiles look, `[x0, y0, x1, y1]` normalised, when the person detector serves only
+    /// counting (around the camera's lines and zones; the whole-frame pass still sees
+    /// everything); `None`: every tile.
+    pub counting_region: Option<[f32; 4]>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -231,6 +235,7 @@ impl PrivacyReport {
 
 fn person_tiling(settings: &RedactionSettings, used: &crate::detect::scale::ScaleUse) -> PersonTiling {
     let last = used.passes_by_level.iter().rposition(|&n| n > 0).map_or(0, |i| i + 1);
+    let counting_region = settings.detector.persons.region.map(|r| [r.x0, r.y0, r.x1, r.y1]);
     match settings.detector.persons.tiling {
         crate::detect::Tiling::Auto => PersonTiling {
             mode: "auto".to_owned(),
@@ -238,6 +243,7 @@ fn person_tiling(settings: &RedactionSettings, used: &crate::detect::scale::Scal
             passes_by_level: used.passes_by_level[..last].to_vec(),
             probe_passes: used.probes,
             level_changes: used.changes,
+            counting_region,
         },
         fixed @ (crate::detect::Tiling::Grid { .. } | crate::detect::Tiling::Wide) => PersonTiling {
             mode: match fixed {
@@ -248,6 +254,7 @@ fn person_tiling(settings: &RedactionSettings, used: &crate::detect::scale::Scal
             passes_by_level: Vec::new(),
             probe_passes: 0,
             level_changes: 0,
+            counting_region,
         },
     }
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 pub use face::{FaceDetector, FaceSettings};
 pub use nms::Detection;
-pub use person::{PersonDetector, PersonSettings};
+pub use person::{PersonDetector, PersonSettings, Region, counting_region};
 pub use runtime::{ExecutionProvider, Threads, models_dir};
 pub use tiling::Tiling;
 

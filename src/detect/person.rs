@@ -49,6 +49,11 @@ pub struct PersonSettings {
     pub tiling: Tiling,
     pub threads: Threads,
     pub provider: ExecutionProvider,
+    /// Where people matter, when that is not the whole frame: a camera that counts but does not
+    /// mask persons (`target = "faces"`) needs people only around its lines and zones
+    /// ([`counting_region`]). Tiles whose own cell lies outside it are skipped; the whole-frame
+    /// pass always runs. `None` (default): every tile.
+    pub region: Option<Region>,
 }
 
 impl Default for PersonSettings {
@@ -58,8 +63,73 @@ impl Default for PersonSettings {
             tiling: Tiling::Auto,
             threads: Threads::default(),
             provider: ExecutionProvider::Cpu,
+            region: None,
         }
     }
+}
+
+/// A rectangle in normalised frame coordinates (0..1, x right, y down).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Region {
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+/// How far around its lines and zones a counting camera looks for people, as a share of the
+/// frame's width (sideways) and height (up and down): people are tracked on their way to a line,
+/// and a line on the floor has the people standing on it above it.
+pub const REGION_MARGIN: f32 = 0.2;
+
+/// The region around `points` (normalised; the ends of lines and the corners of zones), grown by
+/// [`REGION_MARGIN`] and clipped to the frame; `None` when it is (nearly) the whole frame or
+/// there are no points.
+pub fn counting_region(points: impl IntoIterator<Item = crate::geometry::Point>) -> Option<Region> {
+    let mut r: Option<Region> = None;
+    for p in points {
+        let b = r.get_or_insert(Region { x0: p.x, y0: p.y, x1: p.x, y1: p.y });
+        (b.x0, b.y0, b.x1, b.y1) = (b.x0.min(p.x), b.y0.min(p.y), b.x1.max(p.x), b.y1.max(p.y));
+    }
+    let r = r?;
+    let grown = Region {
+        x0: (r.x0 - REGION_MARGIN).max(0.0),
+        y0: (r.y0 - REGION_MARGIN).max(0.0),
+        x1: (r.x1 + REGION_MARGIN).min(1.0),
+        y1: (r.y1 + REGION_MARGIN).min(1.0),
+    };
+    ((grown.x1 - grown.x0) * (grown.y1 - grown.y0) < 0.9).then_some(grown)
+}
+
+/// Keeps the whole-frame crop (the first) and the tiles whose own cell of the grid meets
+/// `region`: the grid's cells partition the frame, the tiles overlap them, so a person inside the
+/// region is in a kept tile's cell and whole in a kept tile or the whole frame.
+fn tiles_in(crops: &mut Vec<Crop>, region: &Region) {
+    if crops.len() <= 1 {
+        return;
+    }
+    let starts = |at: fn(&Crop) -> u32| {
+        let mut v: Vec<u32> = crops[1..].iter().map(at).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (xs, ys) = (starts(|c| c.x), starts(|c| c.y));
+    let (cols, rows) = (xs.len() as f32, ys.len() as f32);
+    let meets = |start: f32, end: f32, lo: f32, hi: f32| start < hi && lo < end;
+    let mut index = 0;
+    crops.retain(|c| {
+        index += 1;
+        if index == 1 {
+            return true;
+        }
+        let col = xs.iter().position(|&x| x == c.x).unwrap_or(0) as f32;
+        let row = ys.iter().position(|&y| y == c.y).unwrap_or(0) as f32;
+        // The cell: this tile's 1/cols × 1/rows share of the frame, normalised.
+        let (cx0, cx1) = (col / cols, (col + 1.0) / cols);
+        let (cy0, cy1) = (row / rows, (row + 1.0) / rows);
+        meets(cx0, cx1, region.x0, region.x1) && meets(cy0, cy1, region.y0, region.y1)
+    });
 }
 
 /// The person detector, loaded and ready.
@@ -144,6 +214,10 @@ impl PersonDetector {
             }
             Tiling::Grid { .. } | Tiling::Wide => (tiles(width, height, self.settings.tiling), None),
         };
+        let mut crops = crops;
+        if let Some(region) = &self.settings.region {
+            tiles_in(&mut crops, region);
+        }
         let layouts: Vec<InputLayout> = crops
             .iter()
             .copied()
@@ -276,6 +350,31 @@ pub fn decode_into(scores: &[f32], boxes: &[f32], threshold: f32, emit: &mut imp
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_counting_region_keeps_the_tiles_whose_cells_meet_it() {
+        use crate::geometry::Point;
+        // A vertical line through the middle: x 0.3..0.7 with the margin, the whole height.
+        let region = counting_region([Point::new(0.5, 0.0), Point::new(0.5, 1.0)]).unwrap();
+        assert_eq!((region.x0, region.y0, region.x1, region.y1), (0.3, 0.0, 0.7, 1.0));
+        let mut crops = crate::detect::tiling::level_tiles(1920, 1080, 3, 0.0);
+        assert_eq!(crops.len(), 13, "the whole frame and 4 × 3 tiles");
+        let all = crops.clone();
+        tiles_in(&mut crops, &region);
+        // The whole frame, and the middle two columns of cells (0.25..0.5, 0.5..0.75) in each row.
+        assert_eq!(crops.len(), 7);
+        assert_eq!(crops[0], all[0]);
+        let columns: Vec<u32> = crops[1..].iter().map(|c| c.x).collect();
+        assert_eq!(columns, [all[2].x, all[3].x, all[2].x, all[3].x, all[2].x, all[3].x]);
+        // Lines and zones everywhere: no region (every tile).
+        assert_eq!(counting_region([Point::new(0.05, 0.05), Point::new(0.95, 0.95)]), None);
+        assert_eq!(counting_region([]), None);
+        // A short door line at the top left (x 0..0.3, y 0..0.3 with the margin): two cells of 12.
+        let door = counting_region([Point::new(0.05, 0.1), Point::new(0.1, 0.1)]).unwrap();
+        let mut crops = all.clone();
+        tiles_in(&mut crops, &door);
+        assert_eq!(crops, [all[0], all[1], all[2]]);
+    }
+
     use super::*;
 
     #[test]
