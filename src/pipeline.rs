@@ -21,6 +21,11 @@ use crate::track::{Counting, PlanCounts, Planner, TemporalSettings};
 
 /// Frames in flight between two stages. Small: a frame is several MB at 1080p and beyond.
 const QUEUE_DEPTH: usize = 4;
+/// Frames a live camera may have waiting for detection (about half a second at 25 fps, 36 MB at
+/// 1080p): enough to ride out a detection pass that waits its turn behind other cameras', while
+/// the planner puts passes off to catch up ([`Planner::set_behind`]); beyond it the oldest
+/// frame is dropped whole.
+const LIVE_QUEUE_DEPTH: usize = 12;
 /// How often a waiting stage looks at the shutdown flag.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -319,8 +324,9 @@ impl VideoJob<'_> {
         let mut detection = self.detection;
         let mut audit = self.audit;
         let clips = self.clips;
+        let live = decoder.is_live();
 
-        let (frame_tx, frame_rx) = bounded::<Frame>(QUEUE_DEPTH);
+        let (frame_tx, frame_rx) = bounded::<Frame>(if live { LIVE_QUEUE_DEPTH } else { QUEUE_DEPTH });
         // A live source drops the oldest waiting frame when the queue is full: it holds a receiver.
         let oldest = frame_rx.clone();
         let detect_gone = AtomicBool::new(false);
@@ -332,7 +338,15 @@ impl VideoJob<'_> {
             });
             let detect = thread::Builder::new().name("detect".into()).spawn_scoped(s, || {
                 let _gone = SetOnDrop(&detect_gone);
-                detect_stage(detection.as_mut(), observer, frame_rx, found_tx, stats.as_deref(), shutdown)
+                detect_stage(
+                    detection.as_mut(),
+                    observer,
+                    frame_rx,
+                    found_tx,
+                    live,
+                    stats.as_deref(),
+                    shutdown,
+                )
             });
             let redact = thread::Builder::new().name("redact".into()).spawn_scoped(s, || {
                 redact_stage(&mut redaction, audit.as_mut(), found_rx, redacted_tx, shutdown)
@@ -474,6 +488,7 @@ fn detect_stage(
     mut observer: Option<&mut dyn RegionObserver>,
     input: Receiver<Frame>,
     out: Sender<(Frame, FrameRegions)>,
+    live: bool,
     stats: Option<&CameraStats>,
     shutdown: &Shutdown,
 ) -> (StageEnd, PlanCounts) {
@@ -512,10 +527,13 @@ fn detect_stage(
             return (StageEnd::Complete, PlanCounts::default());
         }
     };
-    for frame in input {
+    for frame in input.iter() {
         if shutdown.is_aborted() {
             return (StageEnd::Aborted, planner.counts());
         }
+        // A live camera whose frames wait here is ahead of detection: its passes are put off (up
+        // to the staleness limit) rather than its frames dropped. A file just waits.
+        planner.set_behind(live && !input.is_empty());
         let pushed = planner.push(frame, &mut send);
         if let Some(stats) = stats {
             stats.set_plan(&planner.counts());

@@ -60,6 +60,9 @@ pub struct DetectionReport {
     pub frames_fail_closed: FailClosed,
     /// The oldest detection any frame was masked from, in frames.
     pub max_staleness_seen: u64,
+    /// Frames of a live camera on which a due detection pass was put off because detection was
+    /// behind the camera (never past `max_staleness_frames`; masked from the tracks).
+    pub frames_detection_put_off: u64,
     pub models: Models,
 }
 
@@ -158,6 +161,7 @@ impl PrivacyReport {
                     dropped: plan.dropped,
                 },
                 max_staleness_seen: plan.max_staleness,
+                frames_detection_put_off: plan.postponed,
                 models: Models {
                     face: crate::detect::face::CENTERFACE_FILE.to_owned(),
                     face_input_long_side: settings.detector.faces.input_long_side,

@@ -209,6 +209,9 @@ pub struct PlanCounts {
     pub fail_closed_stale: u64,
     /// Frames left out of the output (`on_fail = drop`) instead of redacted whole.
     pub dropped: u64,
+    /// Frames of a live camera whose due detection pass was put off because frames were waiting
+    /// (detection behind the camera); each still had a detection no older than `max_staleness`.
+    pub postponed: u64,
     /// The largest age, in frames, of the detection a frame was masked from.
     pub max_staleness: u64,
     /// Frames emitted with detected masks, and the masks they had in all (for the mean).
@@ -237,6 +240,7 @@ impl PlanCounts {
         self.fail_closed_invalid += more.fail_closed_invalid;
         self.fail_closed_stale += more.fail_closed_stale;
         self.dropped += more.dropped;
+        self.postponed += more.postponed;
         self.max_staleness = self.max_staleness.max(more.max_staleness);
         self.masked_frames += more.masked_frames;
         self.masks += more.masks;
@@ -267,6 +271,7 @@ impl PlanCounts {
             fail_closed_invalid: self.fail_closed_invalid.saturating_sub(base.fail_closed_invalid),
             fail_closed_stale: self.fail_closed_stale.saturating_sub(base.fail_closed_stale),
             dropped: self.dropped.saturating_sub(base.dropped),
+            postponed: self.postponed.saturating_sub(base.postponed),
             max_staleness: self.max_staleness,
             masked_frames: self.masked_frames.saturating_sub(base.masked_frames),
             masks: self.masks.saturating_sub(base.masks),
@@ -325,6 +330,8 @@ pub struct Planner<'d, 'c> {
     /// came without a usable timestamp step.
     first_stamp: Option<(u64, gst::ClockTime)>,
     unstamped: u32,
+    /// Frames are waiting for this planner (a live camera ahead of detection).
+    behind: bool,
 }
 
 impl std::fmt::Debug for Planner<'_, '_> {
@@ -365,6 +372,7 @@ impl<'d, 'c> Planner<'d, 'c> {
             timed: false,
             first_stamp: None,
             unstamped: 0,
+            behind: false,
         })
     }
 
@@ -376,6 +384,15 @@ impl<'d, 'c> Planner<'d, 'c> {
 
     pub fn counts(&self) -> PlanCounts {
         self.counts
+    }
+
+    /// Tells the planner whether frames are waiting behind the next one (a live camera ahead of
+    /// detection). While they are, a due detection pass is put off until the latest detection
+    /// would become stale (`max_staleness`): the frames between are masked from the tracks (with
+    /// their margins growing) instead of being dropped whole before redaction, and none is ever
+    /// masked from a detection older than `max_staleness`. Files never set it: they wait.
+    pub fn set_behind(&mut self, behind: bool) {
+        self.behind = behind;
     }
 
     /// Takes the next frame; hands every frame whose look-ahead is complete to `emit`, in order.
@@ -390,9 +407,18 @@ impl<'d, 'c> Planner<'d, 'c> {
             self.fit_when_known(&frame, index);
         }
         self.next = index + 1;
-        if self.last_pass.is_none_or(|last| index >= last + self.every) {
+        let due = self.last_pass.is_none_or(|last| index >= last + self.every);
+        // Put off no further than the frame that would be stale, nor after a failed pass (its
+        // frames are redacted whole until a pass succeeds).
+        let stale_at = |from: u64| index > from + u64::from(self.settings.max_staleness);
+        let overdue = self.last_ok.is_none_or(stale_at)
+            || self.last_pass.is_none_or(stale_at)
+            || matches!(self.latest_pass, Some(Err(_)));
+        if due && (!self.behind || overdue) {
             self.last_pass = Some(index);
             self.detect(&frame, index);
+        } else if due {
+            self.counts.postponed += 1;
         }
         let fail = match (self.latest_pass, self.last_ok) {
             (Some(Err(reason)), _) => Some(reason),
@@ -798,6 +824,7 @@ mod tests {
                 fail_closed_invalid: 0,
                 fail_closed_stale: 0,
                 dropped: 0,
+                postponed: 0,
                 max_staleness: 2,
                 masked_frames: 21,
                 masks: counts.masks,
@@ -1056,6 +1083,40 @@ mod tests {
             assert!(!masked_at(r, 330, 110), "frame {i}: long after the track ended");
         }
         assert_eq!(counts.fail_closed(), 0);
+    }
+
+    #[test]
+    fn a_camera_ahead_of_detection_gets_its_passes_put_off_to_the_staleness_limit_never_past() {
+        // Someone walking 4 px a frame throughout.
+        let walking = |i: u64| Ok(person(4.0 * i as f32, 0.9));
+        let mut detector = Scripted { target: Target::Heads, answer: walking, calls: Vec::new() };
+        let mut planner = Planner::new(&mut detector, 3, TemporalSettings::default()).unwrap();
+        let mut regions = Vec::new();
+        let mut emit = |_: Frame, r: FrameRegions| {
+            regions.push(r);
+            true
+        };
+        for i in 0..40 {
+            // Frames waiting throughout, but not on frames 30..33: passes run when due again.
+            planner.set_behind(!(30..33).contains(&i));
+            assert!(planner.push(frame(i), &mut emit));
+        }
+        assert!(planner.finish(&mut emit));
+        let counts = planner.counts();
+        drop(planner);
+        // Every 13th frame (max_staleness 12 + 1) while behind; frame 30, due and with nothing
+        // waiting, at once; then behind again.
+        assert_eq!(detector.calls, [0, 13, 26, 30]);
+        assert_eq!(counts.max_staleness, 12, "no frame masked from a detection older than the limit");
+        assert_eq!(counts.fail_closed(), 0);
+        // Frames on which a pass was due and put off: 3..=12, 16..=25, 29 and 33..=39.
+        assert_eq!(counts.postponed, 10 + 10 + 1 + 7);
+        // Every frame masked from detections, the head where the person is at that frame (the
+        // track carries it across the passes put off).
+        for (i, r) in regions.iter().enumerate() {
+            assert!(matches!(r, FrameRegions::Detected(_)), "frame {i}");
+            assert!(masked_at(r, 4 * i + 30, 110), "frame {i}: head at x = {}", 4 * i + 30);
+        }
     }
 
     #[test]
