@@ -136,6 +136,10 @@ impl Metrics {
                         "frames_with_masks": plan.frames_with_masks,
                         "max_masks": plan.max_masks,
                         "max_staleness_frames": plan.max_staleness,
+                        // Detection's cadence at the stream's frame rate, and the frames whose
+                        // pass was put off because detection was behind the camera.
+                        "detect_every": plan.timing.every,
+                        "frames_detection_put_off": plan.postponed,
                     },
                     "geometry": c.geometry(),
                     "counts": since_ms.map(|since| camera_counts(c, api.as_deref(), since, &floor)),

@@ -61,6 +61,9 @@ fn a_camera_that_goes_away_is_reconnected_and_sigterm_ends_cleanly() {
     let mut service = Service::start(&config, http);
     let before = service.wait_for("door", Duration::from_secs(60), "the camera streams", streaming(30));
     assert_eq!(before["reconnects"], 0, "{before}");
+    // The stream declares the film's 29.97 fps: counting's passes every 0.12 s are every 4th frame.
+    assert_eq!(before["privacy"]["detect_every"], 4, "{before}");
+    assert!(before["privacy"]["frames_detection_put_off"].is_u64(), "{before}");
 
     server.kill();
     service
