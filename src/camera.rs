@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use crate::clips::{ClipEvents, ClipRecorder, ClipStore};
 use crate::config::{CameraConfig, Config, Source};
-use crate::count::{Closed, CountStage, Counter};
+use crate::count::{Closed, CountStage, Counter, Line, Zone};
 use crate::detect::{
-    Detector, DetectorSettings, FaceDetector, FaceSettings, FrameDetector, Tiling, models_dir,
+    Detector, DetectorSettings, FaceDetector, FaceSettings, FrameDetector, Region, Tiling, models_dir,
 };
 use crate::metrics::Metrics;
 use crate::pipeline::{Audit, Detection, JobReport, NoProgress, Shutdown, VideoJob};
@@ -122,6 +122,18 @@ pub fn audit_side(settings: &DetectorSettings) -> u32 {
     (settings.faces.input_long_side * 2).min(4096)
 }
 
+/// Where the person detector of a camera that counts people with `lines` and `zones` must look:
+/// everywhere when `target` masks persons; else (it serves counting only) around the lines and
+/// zones ([`crate::detect::counting_region`]). `None`: every tile.
+pub fn person_region(target: crate::redact::Target, lines: &[Line], zones: &[Zone]) -> Option<Region> {
+    if target.masks_persons() {
+        return None;
+    }
+    let ends = lines.iter().flat_map(|l| [l.from(), l.to()]);
+    let corners = zones.iter().flat_map(|z| z.polygon().iter().copied());
+    crate::detect::counting_region(ends.chain(corners))
+}
+
 /// The residual audit's face threshold: fixed (CenterFace's default), so audits of runs with
 /// different detection thresholds count the same way.
 pub const AUDIT_THRESHOLD: f32 = 0.2;
@@ -207,13 +219,8 @@ pub fn run_camera(
         detector: shared.detector,
         audit: None,
     };
-    // A camera that counts without masking persons needs people only around its lines and zones.
-    if counts_people
-        && !matches!(redact.target, crate::redact::Target::Heads | crate::redact::Target::Persons)
-    {
-        let points = camera.lines.iter().flat_map(|l| [l.from(), l.to()]);
-        let corners = camera.zones.iter().flat_map(|z| z.polygon().iter().copied());
-        report_settings.detector.persons.region = crate::detect::counting_region(points.chain(corners));
+    if counts_people {
+        report_settings.detector.persons.region = person_region(redact.target, &camera.lines, &camera.zones);
     }
     let (mut detector, mut auditor) = load_models(&mut report_settings, redact.audit_every, counts_people)?;
     let buckets = Arc::new(std::sync::atomic::AtomicU64::new(0));

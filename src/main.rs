@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use obscura::camera::{Service, Shared, describe_report, load_models};
-use obscura::config::{Config, ConfigError, EncoderSettings, X264Preset};
+use obscura::config::{Config, ConfigError, EncoderSettings, RedactConfig, X264Preset};
 use obscura::detect::{
     Detector, DetectorSettings, ExecutionProvider, FaceDetector, FrameDetector, Tiling, models_dir,
 };
@@ -384,9 +384,8 @@ impl VideoEval<'_> {
         let counting = !lines.is_empty();
         let mut settings = self.detector.settings();
         // As a camera: counting without masking persons looks for people around the lines only.
-        if counting && !matches!(self.target, Target::Heads | Target::Persons) {
-            settings.persons.region =
-                obscura::detect::counting_region(lines.iter().flat_map(|l| [l.from(), l.to()]));
+        if counting {
+            settings.persons.region = obscura::camera::person_region(self.target, &lines, &[]);
         }
         let mut detector = if self.target.needs_detection() || counting {
             Some(Detector::load_counting(&models_dir(), self.target, counting, &settings)?)
@@ -473,12 +472,13 @@ impl VideoEval<'_> {
 
 fn eval_counts(args: &CountArgs) -> ExitCode {
     use obscura::eval::counts::CountReport;
+    let (temporal, every) = temporal_from_args(args.detect_every, None, None, OnFail::Redact);
     let eval = VideoEval {
         gt: &args.gt,
         video: &args.video,
         target: Target::Heads,
-        every: args.detect_every.unwrap_or(DEFAULT_EVERY),
-        temporal: temporal_from_args(args.detect_every, None, None, OnFail::Redact).0,
+        every,
+        temporal,
         lines: &args.lines,
         anchor: &args.anchor,
         stitch_ms: args.stitch_ms,
@@ -749,10 +749,6 @@ fn exit_code(failed: bool, shutdown: &Shutdown) -> ExitCode {
     }
 }
 
-/// Detection's cadence when `--detect-every` is not given: 3 frames at 25 fps, fitted to the
-/// video's frame rate.
-const DEFAULT_EVERY: u32 = 3;
-
 /// Temporal settings and cadence from command-line options: the options given are frames, used
 /// as they are; those left out are the defaults and follow the video's frame rate.
 fn temporal_from_args(
@@ -762,7 +758,7 @@ fn temporal_from_args(
     on_fail: OnFail,
 ) -> (TemporalSettings, u32) {
     let default = TemporalSettings::default();
-    let detect_every = every.unwrap_or(DEFAULT_EVERY);
+    let detect_every = every.unwrap_or(RedactConfig::DEFAULT_DETECT_EVERY);
     let temporal = TemporalSettings {
         lookahead: lookahead.unwrap_or(default.lookahead),
         max_staleness: max_staleness.unwrap_or(default.max_staleness.max(detect_every.saturating_sub(1))),
@@ -780,7 +776,7 @@ fn temporal_from_args(
 
 impl RedactArgs {
     fn detect_every(&self) -> u32 {
-        self.detect_every.unwrap_or(DEFAULT_EVERY)
+        self.detect_every.unwrap_or(RedactConfig::DEFAULT_DETECT_EVERY)
     }
 
     fn temporal(&self) -> TemporalSettings {

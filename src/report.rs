@@ -131,8 +131,8 @@ impl PrivacyReport {
             let plan = &job.plan;
             // The person detector runs for heads and persons, and for counting whatever the target
             // (seen from its passes when its tiles adapt).
-            let persons = matches!(settings.target, Target::Heads | Target::Persons)
-                || plan.person_scale.passes_by_level.iter().any(|&n| n > 0);
+            let persons =
+                settings.target.masks_persons() || plan.person_scale.passes_by_level.iter().any(|&n| n > 0);
             // The planner's timing once it saw a frame; the settings as stated before that.
             let timing = plan.timing;
             let (every, lookahead, staleness) = if timing.every > 0 {

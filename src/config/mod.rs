@@ -213,6 +213,8 @@ pub struct RedactConfig {
 impl RedactConfig {
     /// The largest accepted `detect_every`.
     pub const MAX_DETECT_EVERY: u32 = 60;
+    /// `detect_every` when none is written: 3 frames at 25 fps, fitted to the stream's rate.
+    pub const DEFAULT_DETECT_EVERY: u32 = 3;
 }
 
 impl Default for RedactConfig {
@@ -222,7 +224,7 @@ impl Default for RedactConfig {
             method: Method::default(),
             fill_color: Rgb { r: 0, g: 0, b: 0 },
             masks: Vec::new(),
-            detect_every: 3,
+            detect_every: Self::DEFAULT_DETECT_EVERY,
             temporal: TemporalSettings::default(),
             audit_every: 100,
         }

@@ -16,9 +16,9 @@ use std::path::PathBuf;
 
 pub use face::{FaceDetector, FaceSettings};
 pub use nms::Detection;
-pub use person::{PersonDetector, PersonSettings, Region, counting_region};
+pub use person::{PersonDetector, PersonSettings, counting_region};
 pub use runtime::{ExecutionProvider, Threads, models_dir};
-pub use tiling::Tiling;
+pub use tiling::{Region, Tiling};
 
 use crate::frame::Frame;
 use crate::geometry::{Point, Rect, Shape};

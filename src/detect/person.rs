@@ -22,7 +22,7 @@ use super::runtime::ExecutionProvider;
 use super::runtime::{Threads, init_runtime, read_model, session};
 use super::scale::{ScaleControl, ScaleUse};
 use super::shared::SharedSession;
-use super::tiling::{Tiling, tiles};
+use super::tiling::{self, Region, Tiling, level_grid, tiles};
 use crate::frame::Frame;
 use crate::geometry::Rect;
 
@@ -68,15 +68,6 @@ impl Default for PersonSettings {
     }
 }
 
-/// A rectangle in normalised frame coordinates (0..1, x right, y down).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Region {
-    pub x0: f32,
-    pub y0: f32,
-    pub x1: f32,
-    pub y1: f32,
-}
-
 /// How far around its lines and zones a counting camera looks for people, as a share of the
 /// frame's width (sideways) and height (up and down): people are tracked on their way to a line,
 /// and a line on the floor has the people standing on it above it.
@@ -99,37 +90,6 @@ pub fn counting_region(points: impl IntoIterator<Item = crate::geometry::Point>)
         y1: (r.y1 + REGION_MARGIN).min(1.0),
     };
     ((grown.x1 - grown.x0) * (grown.y1 - grown.y0) < 0.9).then_some(grown)
-}
-
-/// Keeps the whole-frame crop (the first) and the tiles whose own cell of the grid meets
-/// `region`: the grid's cells partition the frame, the tiles overlap them, so a person inside the
-/// region is in a kept tile's cell and whole in a kept tile or the whole frame.
-fn tiles_in(crops: &mut Vec<Crop>, region: &Region) {
-    if crops.len() <= 1 {
-        return;
-    }
-    let starts = |at: fn(&Crop) -> u32| {
-        let mut v: Vec<u32> = crops[1..].iter().map(at).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    let (xs, ys) = (starts(|c| c.x), starts(|c| c.y));
-    let (cols, rows) = (xs.len() as f32, ys.len() as f32);
-    let meets = |start: f32, end: f32, lo: f32, hi: f32| start < hi && lo < end;
-    let mut index = 0;
-    crops.retain(|c| {
-        index += 1;
-        if index == 1 {
-            return true;
-        }
-        let col = xs.iter().position(|&x| x == c.x).unwrap_or(0) as f32;
-        let row = ys.iter().position(|&y| y == c.y).unwrap_or(0) as f32;
-        // The cell: this tile's 1/cols × 1/rows share of the frame, normalised.
-        let (cx0, cx1) = (col / cols, (col + 1.0) / cols);
-        let (cy0, cy1) = (row / rows, (row + 1.0) / rows);
-        meets(cx0, cx1, region.x0, region.x1) && meets(cy0, cy1, region.y0, region.y1)
-    });
 }
 
 /// The person detector, loaded and ready.
@@ -207,16 +167,17 @@ impl PersonDetector {
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, DetectError> {
         let (width, height) = frame.size();
         // Adaptive tiles come with whether the pass is a probe; fixed ones are never.
-        let (crops, probe) = match self.settings.tiling {
+        let (mut crops, probe, grid) = match self.settings.tiling {
             Tiling::Auto => {
                 let plan = self.scale.plan(width, height);
-                (plan.crops, Some(plan.probe))
+                (plan.crops, Some(plan.probe), level_grid(width, height, plan.level))
             }
-            Tiling::Grid { .. } | Tiling::Wide => (tiles(width, height, self.settings.tiling), None),
+            fixed @ (Tiling::Grid { .. } | Tiling::Wide) => {
+                (tiles(width, height, fixed), None, tiling::grid(width, height, fixed))
+            }
         };
-        let mut crops = crops;
         if let Some(region) = &self.settings.region {
-            tiles_in(&mut crops, region);
+            tiling::retain_cells_meeting(&mut crops, grid, region);
         }
         let layouts: Vec<InputLayout> = crops
             .iter()
@@ -356,10 +317,11 @@ mod tests {
         // A vertical line through the middle: x 0.3..0.7 with the margin, the whole height.
         let region = counting_region([Point::new(0.5, 0.0), Point::new(0.5, 1.0)]).unwrap();
         assert_eq!((region.x0, region.y0, region.x1, region.y1), (0.3, 0.0, 0.7, 1.0));
-        let mut crops = crate::detect::tiling::level_tiles(1920, 1080, 3, 0.0);
-        assert_eq!(crops.len(), 13, "the whole frame and 4 × 3 tiles");
+        let mut crops = tiling::level_tiles(1920, 1080, 3, 0.0);
+        let grid = level_grid(1920, 1080, 3);
+        assert_eq!((grid, crops.len()), ((4, 3), 13), "the whole frame and 4 × 3 tiles");
         let all = crops.clone();
-        tiles_in(&mut crops, &region);
+        tiling::retain_cells_meeting(&mut crops, grid, &region);
         // The whole frame, and the middle two columns of cells (0.25..0.5, 0.5..0.75) in each row.
         assert_eq!(crops.len(), 7);
         assert_eq!(crops[0], all[0]);
@@ -371,7 +333,7 @@ mod tests {
         // A short door line at the top left (x 0..0.3, y 0..0.3 with the margin): two cells of 12.
         let door = counting_region([Point::new(0.05, 0.1), Point::new(0.1, 0.1)]).unwrap();
         let mut crops = all.clone();
-        tiles_in(&mut crops, &door);
+        tiling::retain_cells_meeting(&mut crops, grid, &door);
         assert_eq!(crops, [all[0], all[1], all[2]]);
     }
 

@@ -38,6 +38,46 @@ pub fn tiles(width: u32, height: u32, tiling: Tiling) -> Vec<Crop> {
     }
 }
 
+/// The grid (columns, rows) of [`tiles`] for `tiling` (1×1: the whole frame alone).
+pub fn grid(width: u32, height: u32, tiling: Tiling) -> (u32, u32) {
+    match tiling {
+        Tiling::Grid { cols, rows } => (cols.max(1), rows.max(1)),
+        Tiling::Auto | Tiling::Wide => level_grid(width, height, 1),
+    }
+}
+
+/// A rectangle in normalised frame coordinates (0..1, x right, y down).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Region {
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+/// Keeps the whole frame (the first crop) and the tiles of a `cols × rows` grid (as [`tiles`]
+/// and [`level_tiles`] make them: row by row after the whole frame) whose own cell of the grid,
+/// its 1/cols × 1/rows share of the frame, meets `region`. The cells partition the frame and the
+/// tiles overlap them, so a person inside the region is in a kept tile's cell and whole in a kept
+/// tile or in the whole frame.
+pub fn retain_cells_meeting(crops: &mut Vec<Crop>, (cols, rows): (u32, u32), region: &Region) {
+    if crops.len() != 1 + (cols * rows) as usize || cols * rows <= 1 {
+        return;
+    }
+    let meets =
+        |i: u32, n: u32, lo: f32, hi: f32| (i as f32 / n as f32) < hi && lo < ((i + 1) as f32 / n as f32);
+    let mut index = 0;
+    crops.retain(|_| {
+        let tile = index;
+        index += 1;
+        // The whole frame, then tile `tile - 1` of the grid, row by row.
+        tile == 0 || {
+            let (col, row) = ((tile - 1) % cols, (tile - 1) / cols);
+            meets(col, cols, region.x0, region.x1) && meets(row, rows, region.y0, region.y1)
+        }
+    });
+}
+
 /// The grid of scale level `level` (≥ 1): `level` rows of tiles across the frame's short side,
 /// and as many across the long side as keep each tile stretched at most [`MAX_STRETCH`]. Level 1
 /// of a frame within `MAX_STRETCH` is the whole frame alone.

@@ -81,4 +81,10 @@ impl Target {
     pub fn needs_detection(self) -> bool {
         matches!(self, Target::Faces | Target::Heads | Target::Persons)
     }
+
+    /// Whether this target masks what the person detector finds (so that detector must see the
+    /// whole frame); for the others it serves counting only.
+    pub fn masks_persons(self) -> bool {
+        matches!(self, Target::Heads | Target::Persons)
+    }
 }

@@ -410,9 +410,7 @@ impl<'d, 'c> Planner<'d, 'c> {
         let due = self.last_pass.is_none_or(|last| index >= last + self.every);
         // Put off no further than the frame that would be stale, nor after a failed pass (its
         // frames are redacted whole until a pass succeeds).
-        let stale_at = |from: u64| index > from + u64::from(self.settings.max_staleness);
-        let overdue = self.last_ok.is_none_or(stale_at)
-            || self.last_pass.is_none_or(stale_at)
+        let overdue = self.last_ok.is_none_or(|ok| index > ok + u64::from(self.settings.max_staleness))
             || matches!(self.latest_pass, Some(Err(_)));
         if due && (!self.behind || overdue) {
             self.last_pass = Some(index);
@@ -499,12 +497,8 @@ impl<'d, 'c> Planner<'d, 'c> {
         }
         self.every = u64::from(every);
         self.settings = settings;
-        self.set_timing(fps);
-    }
-
-    fn set_timing(&mut self, fps: Option<f64>) {
         self.counts.timing = Timing {
-            every: u32::try_from(self.every).unwrap_or(u32::MAX),
+            every,
             lookahead: self.settings.lookahead,
             max_staleness: self.settings.max_staleness,
             fps_milli: fps.filter(|f| f.is_finite() && *f > 0.0).map_or(0, |f| (f * 1000.0).round() as u32),
@@ -633,7 +627,7 @@ impl<'d, 'c> Planner<'d, 'c> {
         for (_, found) in before.into_iter().chain(after) {
             masks.extend(found.masks(target));
         }
-        if matches!(target, Target::Heads | Target::Persons) {
+        if target.masks_persons() {
             let persons = &self.persons;
             let kept = persons.tracks().iter().chain(persons.retired()).filter(|t| persons.kept_at(t, j));
             for track in kept {
