@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,8 +23,8 @@ use crate::track::{Counting, PlanCounts, Planner, TemporalSettings};
 const QUEUE_DEPTH: usize = 4;
 /// Frames a live camera may have waiting for detection (about half a second at 25 fps, 36 MB at
 /// 1080p): enough to ride out a detection pass that waits its turn behind other cameras', while
-/// the planner puts passes off to catch up ([`Planner::set_behind`]); beyond it the oldest
-/// frame is dropped whole.
+/// the planner puts passes off to catch up ([`Planner::set_behind`]); beyond it a new frame is
+/// dropped whole (see [`send_or_drop`]).
 const LIVE_QUEUE_DEPTH: usize = 12;
 /// How often a waiting stage looks at the shutdown flag.
 const POLL: Duration = Duration::from_millis(100);
@@ -327,23 +327,21 @@ impl VideoJob<'_> {
         let live = decoder.is_live();
 
         let (frame_tx, frame_rx) = bounded::<Frame>(if live { LIVE_QUEUE_DEPTH } else { QUEUE_DEPTH });
-        // A live source drops the oldest waiting frame when the queue is full: it holds a receiver.
-        let oldest = frame_rx.clone();
-        let detect_gone = AtomicBool::new(false);
+        // Frames a live source dropped because the queue was full.
+        let dropped = AtomicU64::new(0);
         let (found_tx, found_rx) = bounded::<(Frame, FrameRegions)>(QUEUE_DEPTH);
         let (redacted_tx, redacted_rx) = bounded::<(RedactedFrame, bool)>(QUEUE_DEPTH);
         let (decoded, detected, redacted, encoded) = thread::scope(|s| {
             let decode = thread::Builder::new().name("decode".into()).spawn_scoped(s, || {
-                decode_stage(decoder, frame_tx, oldest, &detect_gone, stats.as_deref(), shutdown, progress)
+                decode_stage(decoder, frame_tx, &dropped, stats.as_deref(), shutdown, progress)
             });
             let detect = thread::Builder::new().name("detect".into()).spawn_scoped(s, || {
-                let _gone = SetOnDrop(&detect_gone);
                 detect_stage(
                     detection.as_mut(),
                     observer,
                     frame_rx,
                     found_tx,
-                    live,
+                    live.then_some(&dropped),
                     stats.as_deref(),
                     shutdown,
                 )
@@ -384,15 +382,6 @@ impl VideoJob<'_> {
     }
 }
 
-/// Sets its flag when dropped: when a stage ends, also by a panic.
-struct SetOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for SetOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
 /// The result of a stage thread; a stage that could not start or panicked fails the job.
 fn joined<T>(handle: std::io::Result<thread::ScopedJoinHandle<'_, T>>, input: &Path) -> Result<T, JobError> {
     handle.ok().and_then(|h| h.join().ok()).ok_or_else(|| JobError::Panicked { path: input.to_owned() })
@@ -401,21 +390,12 @@ fn joined<T>(handle: std::io::Result<thread::ScopedJoinHandle<'_, T>>, input: &P
 fn decode_stage(
     mut decoder: Box<dyn FrameSource + '_>,
     out: Sender<Frame>,
-    oldest: Receiver<Frame>,
-    detect_gone: &AtomicBool,
+    dropped: &AtomicU64,
     stats: Option<&CameraStats>,
     shutdown: &Shutdown,
     progress: &dyn Progress,
 ) -> Result<(StageEnd, u64), SourceError> {
     let live = decoder.is_live();
-    // Only a live source holds a receiver of its own queue (to drop from it); a file's decode
-    // stage must see the detect stage go.
-    let oldest = if live {
-        Some(oldest)
-    } else {
-        drop(oldest);
-        None
-    };
     let mut total_known = false;
     loop {
         if shutdown.is_aborted() {
@@ -436,10 +416,8 @@ fn decode_stage(
                 if let Some(stats) = stats {
                     stats.frame();
                 }
-                let sent = match &oldest {
-                    Some(oldest) => send_dropping_oldest(&out, oldest, frame, stats, detect_gone),
-                    None => out.send(frame).is_ok(),
-                };
+                let sent =
+                    if live { send_or_drop(&out, frame, dropped, stats) } else { out.send(frame).is_ok() };
                 if !sent {
                     return Ok((StageEnd::DownstreamGone, decoder.frames()));
                 }
@@ -450,33 +428,26 @@ fn decode_stage(
     }
 }
 
-/// Queues `frame` for a live source: when the queue is full, the oldest waiting frame is dropped
-/// whole (before any redaction) and counted, so latency stays bounded. The planner sees the hole
-/// in frame indices and detects on the next frame (see [`crate::track::planner`]).
-fn send_dropping_oldest(
-    out: &Sender<Frame>,
-    oldest: &Receiver<Frame>,
-    frame: Frame,
-    stats: Option<&CameraStats>,
-    detect_gone: &AtomicBool,
-) -> bool {
-    let mut frame = frame;
-    loop {
-        // This stage holds a receiver itself, so a vanished detect stage must be told apart.
-        if detect_gone.load(Ordering::SeqCst) {
-            return false;
-        }
-        match out.try_send(frame) {
-            Ok(()) => return true,
-            Err(crossbeam_channel::TrySendError::Disconnected(_)) => return false,
-            Err(crossbeam_channel::TrySendError::Full(back)) => {
-                frame = back;
-                if oldest.try_recv().is_ok()
-                    && let Some(stats) = stats
-                {
-                    stats.dropped(DropReason::QueueFull);
-                }
+/// Queues `frame` for a live source, or drops it whole (before any redaction, counted) when the
+/// queue is full, so that the source never waits and latency stays bounded by the queue. The
+/// planner sees the hole in frame indices.
+///
+/// The new frame goes, not the oldest waiting: a frame can only be masked within
+/// `max_staleness` of the detection pass before it, and the frames waiting are the ones right
+/// after the latest pass. Dropping the oldest instead, a pass that takes longer than the
+/// staleness limit (cameras taking turns on an overloaded box) would leave only frames too old
+/// for it, each needing a pass of its own: one frame out per pass. This way each pass is followed
+/// by the frames it can mask, and an overloaded camera loses the frames between those runs.
+fn send_or_drop(out: &Sender<Frame>, frame: Frame, dropped: &AtomicU64, stats: Option<&CameraStats>) -> bool {
+    match out.try_send(frame) {
+        Ok(()) => true,
+        Err(crossbeam_channel::TrySendError::Disconnected(_)) => false,
+        Err(crossbeam_channel::TrySendError::Full(_)) => {
+            dropped.fetch_add(1, Ordering::SeqCst);
+            if let Some(stats) = stats {
+                stats.dropped(DropReason::QueueFull);
             }
+            true
         }
     }
 }
@@ -488,7 +459,7 @@ fn detect_stage(
     mut observer: Option<&mut dyn RegionObserver>,
     input: Receiver<Frame>,
     out: Sender<(Frame, FrameRegions)>,
-    live: bool,
+    live_drops: Option<&AtomicU64>,
     stats: Option<&CameraStats>,
     shutdown: &Shutdown,
 ) -> (StageEnd, PlanCounts) {
@@ -527,14 +498,22 @@ fn detect_stage(
             return (StageEnd::Complete, PlanCounts::default());
         }
     };
+    // The source's drop count when the latest pass began.
+    let mut dropped_at_pass = 0;
     for frame in input.iter() {
         if shutdown.is_aborted() {
             return (StageEnd::Aborted, planner.counts());
         }
-        // A live camera whose frames wait here is ahead of detection: its passes are put off (up
-        // to the staleness limit) rather than its frames dropped. A file just waits.
-        planner.set_behind(live && !input.is_empty());
+        // A live camera whose frames wait here, or were dropped since the latest pass began, is
+        // ahead of detection: its passes are put off (up to the staleness limit), so that each
+        // pass is followed by the frames it can mask. A file just waits.
+        let dropped = live_drops.map(|d| d.load(Ordering::SeqCst));
+        planner.set_behind(dropped.is_some_and(|d| !input.is_empty() || d > dropped_at_pass));
+        let passes = planner.counts().passes;
         let pushed = planner.push(frame, &mut send);
+        if planner.counts().passes != passes {
+            dropped_at_pass = dropped.unwrap_or_default();
+        }
         if let Some(stats) = stats {
             stats.set_plan(&planner.counts());
         }
@@ -654,7 +633,7 @@ mod tests {
     use crate::detect::Detection;
     use crate::geometry::{Rect, Shape};
 
-    /// A live source that gives `total` tiny frames as fast as it is pulled.
+    /// A live source that gives `total` tiny frames, one every millisecond.
     struct ScriptedLive {
         next: u64,
         total: u64,
@@ -665,6 +644,7 @@ mod tests {
             if self.next == self.total {
                 return Ok(Decoded::End);
             }
+            std::thread::sleep(Duration::from_millis(1));
             let mut frame = Frame::from_still(crate::frame::StillImage {
                 width: 32,
                 height: 24,
@@ -683,7 +663,7 @@ mod tests {
         }
     }
 
-    /// A detector slower than the camera: 5 ms a pass.
+    /// A detector much slower than the camera: 60 ms a pass, the time of 60 frames.
     struct Slow;
 
     impl FrameDetector for Slow {
@@ -691,13 +671,13 @@ mod tests {
             crate::redact::Target::Faces
         }
         fn detect(&mut self, _: &Frame) -> Result<crate::detect::Found, crate::detect::DetectError> {
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(60));
             Ok(crate::detect::Found::default())
         }
     }
 
     #[test]
-    fn a_live_source_drops_the_oldest_frames_whole_and_counts_them() {
+    fn a_live_source_ahead_of_detection_drops_frames_whole_between_the_runs_each_pass_masks() {
         let stats = Arc::new(CameraStats::new("scripted"));
         let mut detector = Slow;
         let seen = std::sync::Mutex::new(Vec::new());
@@ -733,12 +713,22 @@ mod tests {
         let seen = seen.into_inner().unwrap();
         let dropped = stats.dropped_by(DropReason::QueueFull);
         assert_eq!(report.frames, 300, "every frame decoded");
-        assert!(dropped > 100, "the slow detector made the source drop frames: {dropped}");
+        assert!(dropped > 50, "the slow detector made the source drop frames: {dropped}");
         assert_eq!(seen.len() as u64 + dropped, 300, "a frame is either dropped whole or redacted");
-        assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order, the newest kept");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order");
         assert_eq!(stats.frames(), 300);
+        assert_eq!(report.plan.fail_closed(), 0);
         // Every frame after a hole had a detection pass of its own: no mask older than it looks.
         assert!(report.plan.passes as usize >= seen.windows(2).filter(|w| w[1] > w[0] + 1).count());
+        // Each pass is followed by the frames it can mask (up to the staleness limit, 12), not
+        // by frames already too old for it: dropping the oldest waiting frames instead gave
+        // about one frame per pass here.
+        assert!(
+            seen.len() as u64 >= 10 * report.plan.passes,
+            "{} frames out of {} passes",
+            seen.len(),
+            report.plan.passes
+        );
     }
 
     #[test]

@@ -49,8 +49,8 @@ impl CameraState {
 /// Why a frame was dropped before redaction (it is dropped whole, never passed on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropReason {
-    /// A live camera's frames came faster than detection and redaction took them: the oldest
-    /// waiting frame was dropped so latency stays bounded.
+    /// A live camera's frames came faster than detection and redaction took them: a new frame
+    /// found the queue full and was dropped so latency stays bounded.
     QueueFull,
 }
 

@@ -386,11 +386,12 @@ impl<'d, 'c> Planner<'d, 'c> {
         self.counts
     }
 
-    /// Tells the planner whether frames are waiting behind the next one (a live camera ahead of
-    /// detection). While they are, a due detection pass is put off until the latest detection
-    /// would become stale (`max_staleness`): the frames between are masked from the tracks (with
-    /// their margins growing) instead of being dropped whole before redaction, and none is ever
-    /// masked from a detection older than `max_staleness`. Files never set it: they wait.
+    /// Tells the planner whether the source is ahead of detection (a live camera whose frames are
+    /// waiting, or were dropped since the latest pass began). While it is, a due detection pass is
+    /// put off until the latest detection would become stale (`max_staleness`): the frames
+    /// between are masked from the tracks (with their margins growing) instead of being dropped
+    /// whole before redaction, and none is ever masked from a detection older than
+    /// `max_staleness`. Files never set it: they wait.
     pub fn set_behind(&mut self, behind: bool) {
         self.behind = behind;
     }
