@@ -91,6 +91,8 @@ pub(super) struct PixelLine {
     d: Point,
     /// `|d|²`.
     len2: f32,
+    /// `|d|`.
+    len: f32,
     /// The hysteresis distance times `|d|`: compared with the cross product, saves a division.
     commit: f32,
 }
@@ -101,7 +103,8 @@ impl PixelLine {
         let b = frame.pixels(line.to);
         let d = Point::new(b.x - a.x, b.y - a.y);
         let len2 = d.x * d.x + d.y * d.y;
-        Self { a, d, len2, commit: hysteresis_px * len2.sqrt() }
+        let len = len2.sqrt();
+        Self { a, d, len2, len, commit: hysteresis_px * len }
     }
 
     /// `d × (p − a)`: positive on the `in` side (with y down, that is the right-hand side of `d`).
@@ -114,9 +117,10 @@ impl PixelLine {
         if self.cross(p) > 0.0 { Direction::In } else { Direction::Out }
     }
 
-    /// The side of `p` if `p` is at least the hysteresis distance from the line.
-    fn committed_side(&self, p: Point) -> Option<Direction> {
-        (self.cross(p).abs() >= self.commit).then(|| self.side(p))
+    /// The side of `p` if `p` is at least the hysteresis distance from the line, and at least
+    /// `person_px` (the person's own share, see [`super::PERSON_HYSTERESIS`]).
+    fn committed_side(&self, p: Point, person_px: f32) -> Option<Direction> {
+        (self.cross(p).abs() >= self.commit.max(person_px * self.len)).then(|| self.side(p))
     }
 
     /// The direction of the step `p → q` if it crosses the segment (ends included).
@@ -145,20 +149,28 @@ pub(super) struct LineTrack {
 }
 
 impl LineTrack {
-    /// A track first seen with its anchor at `p` (pixels).
-    pub(super) fn start(line: &PixelLine, frame: Frame, p: Point) -> Self {
-        Self { last: frame.normalised(p), committed: line.committed_side(p), net: 0 }
+    /// A track first seen with its anchor at `p` (pixels), `person_px` being the person's own
+    /// hysteresis distance ([`super::PERSON_HYSTERESIS`]).
+    pub(super) fn start(line: &PixelLine, frame: Frame, p: Point, person_px: f32) -> Self {
+        Self { last: frame.normalised(p), committed: line.committed_side(p, person_px), net: 0 }
     }
 
-    /// The track's anchor is now at `p` (pixels): the crossing this completes, if any.
-    pub(super) fn advance(&mut self, line: &PixelLine, frame: Frame, p: Point) -> Option<Direction> {
+    /// The track's anchor is now at `p` (pixels), `person_px` being the person's own hysteresis
+    /// distance: the crossing this completes, if any.
+    pub(super) fn advance(
+        &mut self,
+        line: &PixelLine,
+        frame: Frame,
+        p: Point,
+        person_px: f32,
+    ) -> Option<Direction> {
         match line.crossing(frame.pixels(self.last), p) {
             Some(Direction::In) => self.net += 1,
             Some(Direction::Out) => self.net -= 1,
             None => {}
         }
         self.last = frame.normalised(p);
-        let side = line.committed_side(p)?;
+        let side = line.committed_side(p, person_px)?;
         let through = match side {
             Direction::In => self.net > 0,
             Direction::Out => self.net < 0,

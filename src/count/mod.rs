@@ -10,7 +10,8 @@
 //!
 //! - Units: lines and zones are normalised (0..1 of the frame's width and height); the
 //!   hysteresis distance is a share of the frame diagonal, so it means the same at every
-//!   resolution and along every direction.
+//!   resolution and along every direction, and at least a share of the person's own height
+//!   ([`PERSON_HYSTERESIS`]), so it also means the same for people near and far.
 //! - Stitching: trackers break a person's track in two when detection misses them for a while,
 //!   and the second part starts on the far side of a line as often as not. A new track born
 //!   near where a recently unseen one was heading (its predicted centre, within a gate that
@@ -474,6 +475,21 @@ impl<K> Person<K> {
     }
 }
 
+/// The least distance, as a share of the person's own box height, that a person's anchor must be
+/// from a line or zone edge to commit to a side, beside the frame-wide
+/// [`CountSettings::hysteresis`] (the larger of the two applies). A box's edges jitter in
+/// proportion to its size (legs hidden for a pass, a stride, a box cut short): for people near
+/// the camera that jitter is more than the frame-wide distance, and people walking along a line
+/// drawn near their feet counted crossings they never made. A fifth of a person's height is
+/// about 35 cm, half a step: someone who really crosses goes further. Small people (under a
+/// tenth of the frame diagonal tall) are not affected.
+pub const PERSON_HYSTERESIS: f32 = 0.2;
+
+/// The person's own hysteresis distance, pixels ([`PERSON_HYSTERESIS`]).
+fn person_px(rect: &Rect) -> f32 {
+    PERSON_HYSTERESIS * rect.height().max(0.0)
+}
+
 fn centre(rect: &Rect) -> Point {
     Point::new((rect.x0 + rect.x1) / 2.0, (rect.y0 + rect.y1) / 2.0)
 }
@@ -520,13 +536,14 @@ impl TrackCounts {
     fn start(geometry: &PassGeometry<'_>, rect: &Rect, time_ms: u64) -> Self {
         let frame = geometry.frame;
         let lines = (geometry.lines.iter().zip(geometry.pixel_lines))
-            .map(|(line, pixels)| LineTrack::start(pixels, frame, line.anchor().point(rect)))
+            .map(|(line, pixels)| LineTrack::start(pixels, frame, line.anchor().point(rect), person_px(rect)))
             .collect();
         let zones = geometry
             .zones
             .iter()
             .map(|zone| {
-                let presence = zone.presence(frame, geometry.hysteresis_px, zone.anchor().point(rect));
+                let margin = geometry.hysteresis_px.max(person_px(rect));
+                let presence = zone.presence(frame, margin, zone.anchor().point(rect));
                 ZoneTrack::start(presence, time_ms)
             })
             .collect();
@@ -537,12 +554,14 @@ impl TrackCounts {
         let frame = geometry.frame;
         let lines = geometry.lines.iter().zip(geometry.pixel_lines);
         for (index, (state, (line, pixels))) in self.lines.iter_mut().zip(lines).enumerate() {
-            if let Some(direction) = state.advance(pixels, frame, line.anchor().point(rect)) {
+            if let Some(direction) = state.advance(pixels, frame, line.anchor().point(rect), person_px(rect))
+            {
                 tally.crossing(index, direction);
             }
         }
         for (index, (state, zone)) in self.zones.iter_mut().zip(geometry.zones).enumerate() {
-            let presence = zone.presence(frame, geometry.hysteresis_px, zone.anchor().point(rect));
+            let margin = geometry.hysteresis_px.max(person_px(rect));
+            let presence = zone.presence(frame, margin, zone.anchor().point(rect));
             match state.advance(presence, time_ms) {
                 ZoneChange::None | ZoneChange::Left(None) => {}
                 ZoneChange::Entered => tally.entry(index),

@@ -256,6 +256,57 @@ fn tracks_are_counted_independently() {
     assert_eq!(line_counts(&run.finish()), (2, 1));
 }
 
+/// `(in, out)` of a person `height` px tall whose feet walk `path` (normalised) across `line`.
+fn walk_counts_of_height(line: Line, path: &[(f32, f32)], height: f32) -> (u64, u64) {
+    let mut counter = Counter::new("entrance", vec![line], vec![], &CountSettings::default()).unwrap();
+    let mut closed = Closed::default();
+    for (i, &(x, y)) in path.iter().enumerate() {
+        let (px, py) = (x * W as f32, y * H as f32);
+        let tracks = [(1u64, Rect::new(px - 0.2 * height, py - height, px + 0.2 * height, py))];
+        let time_ms = T0 + i as u64 * STEP;
+        let pass = Pass { time_ms, width: W, height: H, tracks: &tracks, tentative: &[], ended: &[] };
+        closed.lines.extend(counter.observe(&pass).unwrap().lines);
+    }
+    closed.lines.extend(counter.close_all().lines);
+    line_counts(&closed)
+}
+
+#[test]
+fn a_person_near_the_camera_walking_along_a_line_at_their_feet_counts_nothing() {
+    // 600 px tall on a 1080p frame: their feet must be 120 px (a fifth of their height) from the
+    // line to commit, more than the frame-wide 44 px.
+    let floor = || line([0.0, 0.6], [1.0, 0.6]);
+    let (height, bob) = (600.0, 80.0 / H as f32);
+    // Walking across the picture, the box's bottom bobbing 80 px either side of the line (a
+    // stride, legs hidden behind someone for a pass).
+    let along: Vec<(f32, f32)> =
+        (0..30).map(|i| (0.1 + 0.025 * i as f32, if i % 3 == 0 { 0.6 - bob } else { 0.6 + bob })).collect();
+    assert_eq!(walk_counts_of_height(floor(), &along, height), (0, 0));
+    // The same bobbing is a crossing for someone small, for whom 80 px is half their height.
+    assert_ne!(walk_counts_of_height(floor(), &along, 160.0), (0, 0));
+    // Walking down through the line, far beyond it, counts.
+    let down = steps((0.5, 0.35), (0.5, 0.95), 8);
+    assert_eq!(walk_counts_of_height(floor(), &down, height), (1, 0));
+}
+
+#[test]
+fn a_zone_entry_of_a_person_near_the_camera_needs_a_fifth_of_their_height() {
+    let mut counter =
+        Counter::new("entrance", vec![], vec![square_zone(0.3, 0.3, 0.7, 0.7)], &CountSettings::default())
+            .unwrap();
+    let edge = 0.3 * W as f32;
+    // A 600 px tall person whose feet flicker 80 px either side of the zone's left edge.
+    for i in 0..40u64 {
+        let x = if i % 2 == 0 { edge - 80.0 } else { edge + 80.0 };
+        let tracks = [(1u64, Rect::new(x - 100.0, 0.5 * H as f32 - 600.0, x + 100.0, 0.5 * H as f32))];
+        let pass =
+            Pass { time_ms: T0 + i * STEP, width: W, height: H, tracks: &tracks, tentative: &[], ended: &[] };
+        counter.observe(&pass).unwrap();
+    }
+    let entries: u64 = counter.close_all().zones.iter().map(|z| z.entries).sum();
+    assert_eq!(entries, 0);
+}
+
 // ---- zones ----
 
 #[test]
