@@ -269,7 +269,11 @@ pub fn run_camera(
                 temporal: redact.temporal.clone(),
                 counting: stage.as_ref().map(|stage| Counting { start_ms, stage }),
             }),
-            audit: auditor.as_mut().map(|detector| Audit { detector, every: redact.audit_every }),
+            audit: auditor.as_mut().map(|detector| Audit {
+                detector,
+                every: redact.audit_every,
+                follow_rate: redact.audit_follows_rate,
+            }),
             encoder: camera.output.encoder.clone(),
             companion: output.as_deref().map(|o| crate::report::companion(o, &report_settings)),
             clips: recorder.as_mut(),

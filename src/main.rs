@@ -291,9 +291,10 @@ struct RedactArgs {
     /// Residual audit: every N-th redacted frame is searched again for faces by the same face
     /// model at twice detection's scale (small frames scaled up) and a fixed threshold; what it
     /// still finds is counted in the privacy report (OUTPUT.privacy.json), inside the masks apart
-    /// from outside them (possible misses). 0 turns it off.
-    #[arg(long, value_name = "N", default_value_t = 100)]
-    audit_every: u32,
+    /// from outside them (possible misses). 0 turns it off. Default: every 4 s, in the video's
+    /// frames (100 at 25 fps)
+    #[arg(long, value_name = "N")]
+    audit_every: Option<u32>,
     #[command(flatten)]
     detector: DetectorArgs,
     /// x264 speed preset of the output: faster presets use less CPU for bigger files.
@@ -693,7 +694,7 @@ fn redact(args: RedactArgs) -> ExitCode {
         audit: None,
     };
     // Loaded once for every input.
-    let (mut detector, mut auditor) = match load_models(&mut report_settings, args.audit_every, false) {
+    let (mut detector, mut auditor) = match load_models(&mut report_settings, args.audit_every(), false) {
         Ok(loaded) => loaded,
         Err(err) => {
             eprintln!("obscura redact: {err:#}");
@@ -718,7 +719,11 @@ fn redact(args: RedactArgs) -> ExitCode {
             temporal: args.temporal(),
             counting: None,
         });
-        let audit = auditor.as_mut().map(|detector| Audit { detector, every: args.audit_every });
+        let audit = auditor.as_mut().map(|detector| Audit {
+            detector,
+            every: args.audit_every(),
+            follow_rate: args.audit_every.is_none(),
+        });
         let done =
             redact_one(input, &output, redaction, detection, audit, &settings, &report_settings, &shutdown);
         match done {
@@ -777,6 +782,11 @@ fn temporal_from_args(
 impl RedactArgs {
     fn detect_every(&self) -> u32 {
         self.detect_every.unwrap_or(RedactConfig::DEFAULT_DETECT_EVERY)
+    }
+
+    /// The audit's cadence: as given, else the default (fitted to each video's rate).
+    fn audit_every(&self) -> u32 {
+        self.audit_every.unwrap_or(RedactConfig::DEFAULT_AUDIT_EVERY)
     }
 
     fn temporal(&self) -> TemporalSettings {
@@ -899,6 +909,7 @@ fn redact_still(
         stopped_early: false,
         plan,
         audit: audited,
+        audit_every: None,
         elapsed: started.elapsed(),
     };
     // The report first: the image never appears without it.

@@ -92,6 +92,9 @@ pub struct JobReport {
     pub plan: PlanCounts,
     /// What the residual audit found (zero without an audit).
     pub audit: AuditCounts,
+    /// Every how many frames the audit looked, as fitted to the stream's rate (`None`: as
+    /// configured, or no audit).
+    pub audit_every: Option<u32>,
     pub elapsed: Duration,
 }
 
@@ -170,7 +173,22 @@ impl std::fmt::Debug for VideoJob<'_> {
 #[derive(Debug)]
 pub struct Audit<'d> {
     pub detector: &'d mut FaceDetector,
+    /// Every how many redacted frames the audit looks.
     pub every: u32,
+    /// Whether `every` is the default, stated at [`crate::track::REFERENCE_FPS`] and fitted to
+    /// the stream's frame rate at its first frame ([`audit_every_at`]): the audit then looks as
+    /// often per second at every rate. A written value is frames, used as it is.
+    pub follow_rate: bool,
+}
+
+/// The audit's cadence `every` (frames at [`crate::track::REFERENCE_FPS`]) for a stream of `fps`
+/// frames per second: the same time between audits, in the stream's frames (at least 1). Without
+/// a usable `fps`, `every` as it is.
+pub fn audit_every_at(every: u32, fps: Option<f64>) -> u32 {
+    match fps.filter(|f| f.is_finite() && *f > 0.0) {
+        Some(fps) => ((f64::from(every) * fps / crate::track::REFERENCE_FPS).round() as u32).max(1),
+        None => every,
+    }
 }
 
 /// What the residual audit found.
@@ -354,7 +372,7 @@ impl VideoJob<'_> {
         });
         let (decode_end, frames) = decoded??;
         let (detect_end, counts) = detected?;
-        let (redact_end, audit) =
+        let (redact_end, audit_counts) =
             redacted?.map_err(|source| JobError::Redact { path: input.clone(), source })?;
         let (encode_end, writer) = encoded?;
         let ends = [decode_end, detect_end, redact_end, encode_end];
@@ -369,7 +387,8 @@ impl VideoJob<'_> {
             output: writer.as_ref().map(|w| w.path().to_owned()),
             stopped_early: decode_end == StageEnd::Stopped,
             plan: counts,
-            audit,
+            audit: audit_counts,
+            audit_every: audit.as_ref().map(|a| a.every),
             elapsed: started.elapsed(),
         };
         if let Some(writer) = writer {
@@ -567,6 +586,11 @@ fn redact_stage(
         if shutdown.is_aborted() {
             return Ok((StageEnd::Aborted, counts));
         }
+        if let Some(audit) = audit.as_deref_mut()
+            && std::mem::take(&mut audit.follow_rate)
+        {
+            audit.every = audit_every_at(audit.every, frame.fps());
+        }
         let redacted = redaction.apply(frame, &regions)?;
         if let Some(audit) = audit.as_deref_mut()
             && (index as u64).is_multiple_of(u64::from(audit.every.max(1)))
@@ -729,6 +753,18 @@ mod tests {
             seen.len(),
             report.plan.passes
         );
+    }
+
+    #[test]
+    fn the_audit_default_keeps_its_time_between_audits_at_every_frame_rate() {
+        assert_eq!(audit_every_at(100, Some(25.0)), 100);
+        assert_eq!(audit_every_at(100, Some(5.0)), 20);
+        assert_eq!(audit_every_at(100, Some(30_000.0 / 1001.0)), 120);
+        assert_eq!(audit_every_at(100, Some(60.0)), 240);
+        assert_eq!(audit_every_at(1, Some(5.0)), 1, "at least every frame");
+        for fps in [None, Some(0.0), Some(f64::NAN), Some(-5.0)] {
+            assert_eq!(audit_every_at(100, fps), 100, "{fps:?}: as stated");
+        }
     }
 
     #[test]

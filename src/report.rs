@@ -177,7 +177,7 @@ impl PrivacyReport {
         let audit = settings.audit.map(|(input_long_side, every)| AuditReport {
             model: crate::detect::face::CENTERFACE_FILE,
             threshold: crate::camera::AUDIT_THRESHOLD,
-            every,
+            every: job.audit_every.unwrap_or(every),
             input_long_side,
             counts: job.audit,
         });

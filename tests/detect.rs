@@ -89,7 +89,10 @@ fn faces_target_runs_on_real_footage() {
     assert_eq!(detection["detect_every"], 2, "{report:#}");
     let fps = detection["stream_fps"].as_f64().unwrap();
     assert_eq!(detection["lookahead_frames"], (0.48 * fps).ceil() as u64, "{report:#}");
-    assert_eq!(report["audit"]["frames_checked"], frames.div_ceil(100) as u64, "{report:#}");
+    // The audit's default cadence is 4 s too, in the stream's frames (100 at 25 fps).
+    let audit_every = (100.0 * fps / 25.0).round() as usize;
+    assert_eq!(report["audit"]["every"], audit_every as u64, "{report:#}");
+    assert_eq!(report["audit"]["frames_checked"], frames.div_ceil(audit_every) as u64, "{report:#}");
     assert!(
         !report.to_string().contains("rect") && !report.to_string().contains("x0"),
         "no boxes in the report"

@@ -737,6 +737,7 @@ impl ClipJob {
             stopped_early: false,
             plan,
             audit: AuditCounts::default(),
+            audit_every: None,
             elapsed,
         };
         let report = &self.report;

@@ -206,8 +206,11 @@ pub struct RedactConfig {
     /// Look-ahead, staleness limit and tracker settings (`lookahead`, `max_staleness`).
     pub temporal: TemporalSettings,
     /// Residual audit of the output: every N-th redacted frame searched again for faces at twice
-    /// the detection resolution (0 = off); default 100 (4 s at 25 fps: each audit costs about four detection passes).
+    /// the detection resolution (0 = off); default 100 at 25 fps (4 s: each audit costs about
+    /// four detection passes), fitted to the stream's frame rate; a value written is used as is.
     pub audit_every: u32,
+    /// Whether `audit_every` is the default, fitted to the stream's frame rate.
+    pub audit_follows_rate: bool,
 }
 
 impl RedactConfig {
@@ -215,6 +218,8 @@ impl RedactConfig {
     pub const MAX_DETECT_EVERY: u32 = 60;
     /// `detect_every` when none is written: 3 frames at 25 fps, fitted to the stream's rate.
     pub const DEFAULT_DETECT_EVERY: u32 = 3;
+    /// `audit_every` when none is written: 100 frames at 25 fps (4 s), fitted to the stream's rate.
+    pub const DEFAULT_AUDIT_EVERY: u32 = 100;
 }
 
 impl Default for RedactConfig {
@@ -226,7 +231,8 @@ impl Default for RedactConfig {
             masks: Vec::new(),
             detect_every: Self::DEFAULT_DETECT_EVERY,
             temporal: TemporalSettings::default(),
-            audit_every: 100,
+            audit_every: Self::DEFAULT_AUDIT_EVERY,
+            audit_follows_rate: true,
         }
     }
 }

@@ -126,6 +126,7 @@ output = { video = "/var/out/yard.mp4", crf = 0 }
             detect_every: 3,
             temporal: crate::track::TemporalSettings::default(),
             audit_every: 100,
+            audit_follows_rate: true,
         },
         output: OutputConfig { video: None, encoder: EncoderSettings { preset: X264Preset::Slow, crf: 18 } },
         rtsp: crate::config::RtspSettings {
@@ -568,6 +569,15 @@ fn every_target_is_accepted() {
             format!("[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\ntarget = \"{name}\"\n");
         assert_eq!(parse(&text).unwrap().cameras[0].redact.target, target);
     }
+}
+
+#[test]
+fn the_audit_cadence_follows_the_frame_rate_unless_written() {
+    let redact = &parse(CAMERA).unwrap().cameras[0].redact;
+    assert_eq!((redact.audit_every, redact.audit_follows_rate), (100, true));
+    let text = "[[camera]]\nname = \"a\"\nsource = \"a.mp4\"\n[camera.redact]\naudit_every = 50\n";
+    let redact = &parse(text).unwrap().cameras[0].redact;
+    assert_eq!((redact.audit_every, redact.audit_follows_rate), (50, false));
 }
 
 #[test]

@@ -969,6 +969,7 @@ impl Validator<'_, '_> {
                 None => temporal_ok = false,
             }
         }
+        let audit_follows_rate = raw.audit_every.is_none();
         let audit_every = match raw.audit_every {
             Some(n) => self.int_in(
                 n,
@@ -987,6 +988,7 @@ impl Validator<'_, '_> {
             detect_every: detect_every?,
             temporal: temporal_ok.then_some(temporal)?,
             audit_every: audit_every?,
+            audit_follows_rate,
         })
     }
 
