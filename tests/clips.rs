@@ -180,10 +180,15 @@ fn a_clip_of_redacted_frames_is_written_when_people_appear() {
     assert!(secs(&frames[0]) < 0.1, "the clip starts at 0:00");
     let first = frames.iter().position(|f| !is_empty_scene(f)).expect("people in the clip");
     let last = frames.iter().rposition(|f| !is_empty_scene(f)).unwrap();
-    let pre = secs(&frames[first]) - secs(&frames[0]);
-    let post = secs(&frames[frames.len() - 1]) - secs(&frames[last]);
-    assert!((1.0..=3.0).contains(&pre), "pre-roll {pre:.2} s, want 2 ± 1");
-    assert!((1.0..=3.0).contains(&post), "post-roll {post:.2} s, want 2 ± 1");
+    // A loaded machine drops a live camera's frames whole, in runs: the people appeared somewhere
+    // in the gap before the first frame that shows them, and left somewhere in the gap after the
+    // last. The pre- and post-roll are known to within those gaps.
+    let at = |i: usize| secs(&frames[i.min(frames.len() - 1)]);
+    let end = at(frames.len() - 1);
+    let pre = (at(first.saturating_sub(1)) - at(0), at(first) - at(0));
+    let post = (end - at(last + 1), end - at(last));
+    assert!(pre.0 < 3.0 && pre.1 >= 1.0, "pre-roll {:.2}–{:.2} s, want 2 ± 1", pre.0, pre.1);
+    assert!(post.0 < 3.0 && post.1 >= 1.0, "post-roll {:.2}–{:.2} s, want 2 ± 1", post.0, post.1);
     let people = secs(&frames[last]) - secs(&frames[first]);
     assert!(people > 2.0, "the people's 2.8 s are in the clip: {people:.2} s");
 
