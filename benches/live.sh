@@ -3,9 +3,9 @@
 # scaled up by ffmpeg, served by scripts/rtsp-test-server, one session per camera), each redacting
 # faces with the default detection cadence (every 0.12 s: every 3rd frame of these 25 fps
 # streams) and counting people on one line, for SECONDS seconds.
-# Reports per camera: frames decoded, frames dropped (live queues drop the oldest when detection
-# falls behind) and fail-closed, and the process's CPU and peak RSS; real time means decoded ≈
-# 25 fps × SECONDS and no drop.
+# Reports per camera: frames decoded, frames redacted (kept: a full live queue drops new frames
+# whole when detection falls behind), detection passes, frames dropped and fail-closed, and the
+# process's CPU and peak RSS; real time means decoded ≈ redacted ≈ 25 fps and no drop.
 #
 #   benches/live.sh [CAMERAS=4] [SECONDS=60] [WIDTHxHEIGHT=1920x1080]
 #
@@ -75,13 +75,16 @@ seconds = int(seconds)
 start = {c["name"]: c for c in json.load(open(f"{d}/start.json"))["cameras"]}
 end = {c["name"]: c for c in json.load(open(f"{d}/end.json"))["cameras"]}
 cpu = (int(cpu1) - int(cpu0)) / int(ticks)
-print(f"| camera ({size}, 25 fps sent) | decoded fps | detections/s | dropped | fail-closed | reconnects |")
-print("|---|---|---|---|---|---|")
+print(f"| camera ({size}, 25 fps sent) | decoded fps | redacted fps (kept) | detections/s | dropped | fail-closed | reconnects |")
+print("|---|---|---|---|---|---|---|")
 for name, e in sorted(end.items()):
     s = start.get(name, {"frames": 0, "frames_dropped": 0, "frames_fail_closed": 0})
     decoded = e["frames"] - s["frames"]
     rate = (p1.get(name, 0) - p0.get(name, 0)) / seconds
-    print(f"| {name} | {decoded / seconds:.1f} | {rate:.1f} | {e['frames_dropped'] - s['frames_dropped']} "
+    dropped = e["frames_dropped"] - s["frames_dropped"]
+    kept = decoded - dropped
+    share = kept / decoded * 100 if decoded else 0
+    print(f"| {name} | {decoded / seconds:.1f} | {kept / seconds:.1f} ({share:.0f} %) | {rate:.1f} | {dropped} "
           f"| {e['frames_fail_closed'] - s['frames_fail_closed']} | {e['reconnects']} |")
 print(f"\nCPU: {cpu:.0f} s in {seconds} s ({cpu / seconds * 100:.0f} % of one core); peak RSS {int(peak) / 1024:.0f} MiB")
 EOF
