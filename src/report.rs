@@ -220,6 +220,9 @@ impl PrivacyReport {
                  {} face-like shape(s) inside masks, {} possible miss(es) outside masks in {} frame(s)",
                 c.frames_checked, c.faces_in_masks, c.faces_outside_masks, c.frames_with_faces_outside
             );
+            if c.skipped_busy > 0 {
+                line += &format!(" ({} frame(s) due skipped while the previous audit ran)", c.skipped_busy);
+            }
             if c.faces_outside_masks > 0 && self.target == "faces" {
                 line += " (faces too small for the face detector? target heads masks people's heads too)";
             }
