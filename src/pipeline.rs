@@ -21,11 +21,24 @@ use crate::track::{Counting, PlanCounts, Planner, TemporalSettings};
 
 /// Frames in flight between two stages. Small: a frame is several MB at 1080p and beyond.
 const QUEUE_DEPTH: usize = 4;
-/// Frames a live camera may have waiting for detection (about half a second at 25 fps, 36 MB at
+/// Frames a live camera may have waiting for detection, at 25 fps (about half a second, 36 MB at
 /// 1080p): enough to ride out a detection pass that waits its turn behind other cameras', while
 /// the planner puts passes off to catch up ([`Planner::set_behind`]); beyond it a new frame is
-/// dropped whole (see [`send_or_drop`]).
+/// dropped whole (see [`send_or_drop`]). A faster stream may hold the same time in its own
+/// frames, up to [`LIVE_QUEUE_MAX`] ([`live_queue_limit`]).
 const LIVE_QUEUE_DEPTH: usize = 12;
+/// The most frames a live camera may have waiting, whatever its rate (30: 0.5 s at 60 fps).
+const LIVE_QUEUE_MAX: usize = 30;
+
+/// How many frames a live camera of `fps` frames per second may have waiting: the frames of
+/// [`LIVE_QUEUE_DEPTH`]'s time at 25 fps (the default staleness limit, 0.48 s: each pass can be
+/// followed by as many frames as it may mask), between [`LIVE_QUEUE_DEPTH`] and
+/// [`LIVE_QUEUE_MAX`].
+fn live_queue_limit(fps: Option<f64>) -> usize {
+    let Some(fps) = fps.filter(|f| f.is_finite() && *f > 0.0) else { return LIVE_QUEUE_DEPTH };
+    let frames = (LIVE_QUEUE_DEPTH as f64 * fps / crate::track::REFERENCE_FPS).ceil() as usize;
+    frames.clamp(LIVE_QUEUE_DEPTH, LIVE_QUEUE_MAX)
+}
 /// How often a waiting stage looks at the shutdown flag.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -359,7 +372,8 @@ impl VideoJob<'_> {
         let clips = self.clips;
         let live = decoder.is_live();
 
-        let (frame_tx, frame_rx) = bounded::<Frame>(if live { LIVE_QUEUE_DEPTH } else { QUEUE_DEPTH });
+        // A live camera's queue is bounded again by its rate at the first frame (live_queue_limit).
+        let (frame_tx, frame_rx) = bounded::<Frame>(if live { LIVE_QUEUE_MAX } else { QUEUE_DEPTH });
         // Frames a live source dropped because the queue was full.
         let dropped = AtomicU64::new(0);
         let (found_tx, found_rx) = bounded::<(Frame, FrameRegions)>(QUEUE_DEPTH);
@@ -452,6 +466,7 @@ fn decode_stage(
 ) -> Result<(StageEnd, u64), SourceError> {
     let live = decoder.is_live();
     let mut total_known = false;
+    let mut limit = LIVE_QUEUE_DEPTH;
     loop {
         if shutdown.is_aborted() {
             return Ok((StageEnd::Aborted, decoder.frames()));
@@ -463,6 +478,7 @@ fn decode_stage(
             Decoded::Frame(frame) => {
                 if !total_known {
                     total_known = true;
+                    limit = live_queue_limit(frame.fps());
                     if let Some(total) = decoder.stream_info().and_then(|i| i.expected_frames()) {
                         progress.set_total(total);
                     }
@@ -471,8 +487,11 @@ fn decode_stage(
                 if let Some(stats) = stats {
                     stats.frame();
                 }
-                let sent =
-                    if live { send_or_drop(&out, frame, dropped, stats) } else { out.send(frame).is_ok() };
+                let sent = if live {
+                    send_or_drop(&out, limit, frame, dropped, stats)
+                } else {
+                    out.send(frame).is_ok()
+                };
                 if !sent {
                     return Ok((StageEnd::DownstreamGone, decoder.frames()));
                 }
@@ -483,9 +502,9 @@ fn decode_stage(
     }
 }
 
-/// Queues `frame` for a live source, or drops it whole (before any redaction, counted) when the
-/// queue is full, so that the source never waits and latency stays bounded by the queue. The
-/// planner sees the hole in frame indices.
+/// Queues `frame` for a live source, or drops it whole (before any redaction, counted) when
+/// `limit` frames are waiting, so that the source never waits and latency stays bounded by the
+/// queue. The planner sees the hole in frame indices.
 ///
 /// The new frame goes, not the oldest waiting: a frame can only be masked within
 /// `max_staleness` of the detection pass before it, and the frames waiting are the ones right
@@ -493,17 +512,28 @@ fn decode_stage(
 /// staleness limit (cameras taking turns on an overloaded box) would leave only frames too old
 /// for it, each needing a pass of its own: one frame out per pass. This way each pass is followed
 /// by the frames it can mask, and an overloaded camera loses the frames between those runs.
-fn send_or_drop(out: &Sender<Frame>, frame: Frame, dropped: &AtomicU64, stats: Option<&CameraStats>) -> bool {
+fn send_or_drop(
+    out: &Sender<Frame>,
+    limit: usize,
+    frame: Frame,
+    dropped: &AtomicU64,
+    stats: Option<&CameraStats>,
+) -> bool {
+    let full = || {
+        dropped.fetch_add(1, Ordering::SeqCst);
+        if let Some(stats) = stats {
+            stats.dropped(DropReason::QueueFull);
+        }
+        true
+    };
+    // Only this stage sends: the queue can only shrink between this check and the send.
+    if out.len() >= limit {
+        return full();
+    }
     match out.try_send(frame) {
         Ok(()) => true,
         Err(crossbeam_channel::TrySendError::Disconnected(_)) => false,
-        Err(crossbeam_channel::TrySendError::Full(_)) => {
-            dropped.fetch_add(1, Ordering::SeqCst);
-            if let Some(stats) = stats {
-                stats.dropped(DropReason::QueueFull);
-            }
-            true
-        }
+        Err(crossbeam_channel::TrySendError::Full(_)) => full(),
     }
 }
 
@@ -917,6 +947,16 @@ mod tests {
         assert_eq!(file.skipped, 0);
         drop(file);
         assert_eq!(taker.join().unwrap(), [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_live_queue_holds_half_a_second_in_the_streams_own_frames() {
+        assert_eq!(live_queue_limit(Some(25.0)), 12);
+        assert_eq!(live_queue_limit(Some(5.0)), 12, "never fewer than at 25 fps");
+        assert_eq!(live_queue_limit(Some(30_000.0 / 1001.0)), 15);
+        assert_eq!(live_queue_limit(Some(50.0)), 24);
+        assert_eq!(live_queue_limit(Some(120.0)), LIVE_QUEUE_MAX);
+        assert_eq!(live_queue_limit(None), 12);
     }
 
     #[test]
