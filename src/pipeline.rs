@@ -35,9 +35,8 @@ const LIVE_QUEUE_MAX: usize = 30;
 /// followed by as many frames as it may mask), between [`LIVE_QUEUE_DEPTH`] and
 /// [`LIVE_QUEUE_MAX`].
 fn live_queue_limit(fps: Option<f64>) -> usize {
-    let Some(fps) = fps.filter(|f| f.is_finite() && *f > 0.0) else { return LIVE_QUEUE_DEPTH };
-    let frames = (LIVE_QUEUE_DEPTH as f64 * fps / crate::track::REFERENCE_FPS).ceil() as usize;
-    frames.clamp(LIVE_QUEUE_DEPTH, LIVE_QUEUE_MAX)
+    let Some(ratio) = crate::track::rate_ratio(fps) else { return LIVE_QUEUE_DEPTH };
+    ((LIVE_QUEUE_DEPTH as f64 * ratio).ceil() as usize).clamp(LIVE_QUEUE_DEPTH, LIVE_QUEUE_MAX)
 }
 /// How often a waiting stage looks at the shutdown flag.
 const POLL: Duration = Duration::from_millis(100);
@@ -198,8 +197,8 @@ pub struct Audit<'d> {
 /// frames per second: the same time between audits, in the stream's frames (at least 1). Without
 /// a usable `fps`, `every` as it is.
 pub fn audit_every_at(every: u32, fps: Option<f64>) -> u32 {
-    match fps.filter(|f| f.is_finite() && *f > 0.0) {
-        Some(fps) => ((f64::from(every) * fps / crate::track::REFERENCE_FPS).round() as u32).max(1),
+    match crate::track::rate_ratio(fps) {
+        Some(ratio) => ((f64::from(every) * ratio).round() as u32).max(1),
         None => every,
     }
 }
@@ -714,13 +713,13 @@ struct AuditFed {
 /// goes on with whether detection found something in it (people present, for event clips).
 fn redact_stage(
     redaction: &mut Redaction,
-    mut audit: Option<AuditFeed>,
+    mut feed: Option<AuditFeed>,
     input: Receiver<(Frame, FrameRegions)>,
     out: Sender<(RedactedFrame, bool)>,
     shutdown: &Shutdown,
 ) -> Result<(StageEnd, AuditFed), RedactError> {
-    let fed = |audit: &Option<AuditFeed>| {
-        audit.as_ref().map_or_else(AuditFed::default, |a| AuditFed {
+    let fed = |feed: &Option<AuditFeed>| {
+        feed.as_ref().map_or_else(AuditFed::default, |a| AuditFed {
             every: Some(a.every),
             skipped: a.skipped,
             errors: a.errors,
@@ -728,25 +727,25 @@ fn redact_stage(
     };
     for (index, (frame, regions)) in input.into_iter().enumerate() {
         if shutdown.is_aborted() {
-            return Ok((StageEnd::Aborted, fed(&audit)));
+            return Ok((StageEnd::Aborted, fed(&feed)));
         }
-        if let Some(audit) = audit.as_mut()
-            && std::mem::take(&mut audit.follow_rate)
+        if let Some(feed) = feed.as_mut()
+            && std::mem::take(&mut feed.follow_rate)
         {
-            audit.every = audit_every_at(audit.every, frame.fps());
+            feed.every = audit_every_at(feed.every, frame.fps());
         }
         let redacted = redaction.apply(frame, &regions)?;
-        if let Some(audit) = audit.as_mut()
-            && (index as u64).is_multiple_of(u64::from(audit.every.max(1)))
+        if let Some(feed) = feed.as_mut()
+            && (index as u64).is_multiple_of(u64::from(feed.every.max(1)))
         {
-            audit.offer(&redacted, &regions, redaction.fixed_shapes());
+            feed.offer(&redacted, &regions, redaction.fixed_shapes());
         }
         let found = matches!(&regions, FrameRegions::Detected(shapes) if !shapes.is_empty());
         if out.send((redacted, found)).is_err() {
-            return Ok((StageEnd::DownstreamGone, fed(&audit)));
+            return Ok((StageEnd::DownstreamGone, fed(&feed)));
         }
     }
-    Ok((StageEnd::Complete, fed(&audit)))
+    Ok((StageEnd::Complete, fed(&feed)))
 }
 
 /// Encodes until the channel closes; hands the writer back so the caller finishes it only when

@@ -535,14 +535,15 @@ struct TrackCounts {
 impl TrackCounts {
     fn start(geometry: &PassGeometry<'_>, rect: &Rect, time_ms: u64) -> Self {
         let frame = geometry.frame;
+        let person = person_px(rect);
+        let margin = geometry.hysteresis_px.max(person);
         let lines = (geometry.lines.iter().zip(geometry.pixel_lines))
-            .map(|(line, pixels)| LineTrack::start(pixels, frame, line.anchor().point(rect), person_px(rect)))
+            .map(|(line, pixels)| LineTrack::start(pixels, frame, line.anchor().point(rect), person))
             .collect();
         let zones = geometry
             .zones
             .iter()
             .map(|zone| {
-                let margin = geometry.hysteresis_px.max(person_px(rect));
                 let presence = zone.presence(frame, margin, zone.anchor().point(rect));
                 ZoneTrack::start(presence, time_ms)
             })
@@ -552,15 +553,15 @@ impl TrackCounts {
 
     fn advance(&mut self, geometry: &PassGeometry<'_>, rect: &Rect, time_ms: u64, tally: &mut Tally) {
         let frame = geometry.frame;
+        let person = person_px(rect);
+        let margin = geometry.hysteresis_px.max(person);
         let lines = geometry.lines.iter().zip(geometry.pixel_lines);
         for (index, (state, (line, pixels))) in self.lines.iter_mut().zip(lines).enumerate() {
-            if let Some(direction) = state.advance(pixels, frame, line.anchor().point(rect), person_px(rect))
-            {
+            if let Some(direction) = state.advance(pixels, frame, line.anchor().point(rect), person) {
                 tally.crossing(index, direction);
             }
         }
         for (index, (state, zone)) in self.zones.iter_mut().zip(geometry.zones).enumerate() {
-            let margin = geometry.hysteresis_px.max(person_px(rect));
             let presence = zone.presence(frame, margin, zone.anchor().point(rect));
             match state.advance(presence, time_ms) {
                 ZoneChange::None | ZoneChange::Left(None) => {}

@@ -47,6 +47,7 @@ use crate::geometry::{Point, Rect};
 use kalman::{BoxFilter, rect_from};
 pub use planner::{
     Counting, FailReason, FollowRate, OnFail, PlanCounts, Planner, REFERENCE_FPS, TemporalSettings, Timing,
+    rate_ratio,
 };
 
 /// How the tracker matches, confirms, keeps and extrapolates tracks. Frame counts are in frames of

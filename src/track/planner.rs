@@ -54,6 +54,13 @@ pub struct TemporalSettings {
 /// ([`TemporalSettings::at_rate`]).
 pub const REFERENCE_FPS: f64 = 25.0;
 
+/// A stream's frame rate `fps` over [`REFERENCE_FPS`], when the rate is usable (finite and
+/// positive): how many of the stream's frames last as long as one at the reference rate. Every
+/// default stated in frames at [`REFERENCE_FPS`] is fitted to a stream by it.
+pub fn rate_ratio(fps: Option<f64>) -> Option<f64> {
+    fps.filter(|f| f.is_finite() && *f > 0.0).map(|f| f / REFERENCE_FPS)
+}
+
 /// Frames of a stream that declares no rate after which, without a usable timestamp step, the
 /// settings are used as stated.
 const UNSTAMPED_LIMIT: u32 = 25;
@@ -118,7 +125,7 @@ impl TemporalSettings {
     /// Without a usable `fps` (`None`, zero, not finite) everything is used as stated.
     pub fn at_rate(&self, every: u32, fps: Option<f64>) -> (u32, TemporalSettings) {
         let mut out = self.clone();
-        let Some(ratio) = fps.filter(|f| f.is_finite() && *f > 0.0).map(|f| f / REFERENCE_FPS) else {
+        let Some(ratio) = rate_ratio(fps) else {
             return (every.max(1), out);
         };
         let follow = self.follow_rate;
@@ -502,7 +509,7 @@ impl<'d, 'c> Planner<'d, 'c> {
             every,
             lookahead: self.settings.lookahead,
             max_staleness: self.settings.max_staleness,
-            fps_milli: fps.filter(|f| f.is_finite() && *f > 0.0).map_or(0, |f| (f * 1000.0).round() as u32),
+            fps_milli: rate_ratio(fps).and(fps).map_or(0, |f| (f * 1000.0).round() as u32),
         };
     }
 
