@@ -910,6 +910,30 @@ fn a_track_born_far_from_the_prediction_or_too_late_is_someone_else() {
 }
 
 #[test]
+fn a_track_the_tracker_still_keeps_is_continued_only_near_its_prediction() {
+    // Track 1 walks up to just before the line and is lost; track 2 is born 0.48 of a person's
+    // height ahead of where track 1 was heading, and walks on across.
+    let walk = |ended_at_loss: bool| {
+        let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+        for point in steps((0.40, 0.8), (0.49, 0.8), 10) {
+            run.pass(&[(1, point)], &[]);
+        }
+        run.pass(&[], if ended_at_loss { &[1] } else { &[] });
+        run.pass(&[], &[]);
+        run.pass(&[], &[]);
+        for point in steps((0.58, 0.8), (0.67, 0.8), 10) {
+            run.pass(&[(2, point)], &[]);
+        }
+        run.pass(&[], &[1, 2]);
+        line_counts(&run.finish())
+    };
+    // The tracker still keeps track 1 (it could still find them): too far off to be them.
+    assert_eq!(walk(false), (0, 0));
+    // The tracker has given track 1 up: the gate grows with the gap, and track 2 continues them.
+    assert_eq!(walk(true), (0, 1));
+}
+
+#[test]
 fn a_new_track_beside_someone_still_seen_is_not_stitched_to_them() {
     let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
     let walk = steps((0.40, 0.8), (0.60, 0.8), 21);
