@@ -442,7 +442,10 @@ impl VideoEval<'_> {
         let every = if job.plan.timing.every > 0 { job.plan.timing.every } else { self.every };
         let mut report = coverage.report(self.video, self.target.name(), every);
         report.processing_fps = report.frames as f64 / seconds.max(1e-9);
-        report.tiling = job.plan.person_scale.level.gt(&0).then(|| job.plan.person_scale.grid_name());
+        let scale = &job.plan.person_scale;
+        report.tiling = scale.level.gt(&0).then(|| scale.grid_name());
+        let passes: u64 = scale.passes_by_level.iter().sum();
+        report.tiles_per_pass = (passes > 0).then(|| scale.tiles_run as f64 / passes as f64);
         report.anchor = counting.then(|| self.anchor.to_owned());
         if counting {
             let names: Vec<String> = lines.iter().map(|l| l.name().to_owned()).collect();

@@ -104,6 +104,12 @@ pub struct PersonTiling {
     pub probe_passes: u64,
     /// Times the chosen level changed (auto).
     pub level_changes: u64,
+    /// Tile inferences run, the whole-frame pass not counted (auto).
+    pub tiles_run: u64,
+    /// Tile inferences left out between probes because nobody was near the tile lately and its
+    /// turn (at least every 0.36 s of stream time) had not come; only when the person detector
+    /// serves counting and masks nothing (auto; docs/models.md, "Scale").
+    pub quiet_tiles_rested: u64,
     /// Where tiles look, `[x0, y0, x1, y1]` normalised, when the person detector serves only
     /// counting (around the camera's lines and zones; the whole-frame pass still sees
     /// everything); `None`: every tile.
@@ -250,6 +256,8 @@ fn person_tiling(settings: &RedactionSettings, used: &crate::detect::scale::Scal
             passes_by_level: used.passes_by_level[..last].to_vec(),
             probe_passes: used.probes,
             level_changes: used.changes,
+            tiles_run: used.tiles_run,
+            quiet_tiles_rested: used.tiles_rested,
             counting_region,
         },
         fixed @ (crate::detect::Tiling::Grid { .. } | crate::detect::Tiling::Wide) => PersonTiling {
@@ -261,6 +269,8 @@ fn person_tiling(settings: &RedactionSettings, used: &crate::detect::scale::Scal
             passes_by_level: Vec::new(),
             probe_passes: 0,
             level_changes: 0,
+            tiles_run: 0,
+            quiet_tiles_rested: 0,
             counting_region,
         },
     }

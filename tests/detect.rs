@@ -357,6 +357,16 @@ fn small_people_in_a_large_frame_get_finer_tiles_and_stay_covered() {
     assert_heads_covered(&report);
     assert!(report["processing_fps"].as_f64().unwrap() > 0.0);
     assert_eq!(report["lines"].as_array().unwrap().len(), 1);
+    // Counting while redacting faces: person boxes mask nothing, so the tiles over the empty
+    // canvas around the shrunk picture rest between their turns.
+    let heads_tiles = report["tiles_per_pass"].as_f64().unwrap();
+    let faces = eval_json("mot", dir.path(), "small.mp4", &["--target", "faces", "--line", "0.4,0,0.4,1"]);
+    let faces_tiles = faces["tiles_per_pass"].as_f64().unwrap();
+    assert!(
+        faces_tiles < 0.8 * heads_tiles,
+        "{faces_tiles} tiles a pass counting, {heads_tiles} masking heads"
+    );
+    assert_eq!(faces["lines"].as_array().unwrap().len(), 1);
 
     // The privacy report of a redaction states the tiles.
     let out = dir.path().join("out.mp4");
@@ -368,6 +378,9 @@ fn small_people_in_a_large_frame_get_finer_tiles_and_stay_covered() {
     assert_eq!(tiles["mode"], "auto", "{privacy:#}");
     assert_eq!(tiles["latest"], tiling, "{privacy:#}");
     assert!(tiles["probe_passes"].as_u64().unwrap() >= 3, "{privacy:#}");
+    // Person boxes are masks here: every tile runs every pass.
+    assert!(tiles["tiles_run"].as_u64().unwrap() > 0, "{privacy:#}");
+    assert_eq!(tiles["quiet_tiles_rested"], 0, "{privacy:#}");
     let by_level = tiles["passes_by_level"].as_array().unwrap();
     assert_eq!(by_level.iter().map(|n| n.as_u64().unwrap()).sum::<u64>(), 24, "{privacy:#}");
 }

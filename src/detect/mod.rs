@@ -247,7 +247,11 @@ impl Detector {
         let faces = FaceDetector::load(models, settings.faces)?;
         let persons = match target {
             Target::Heads | Target::Persons => Some(PersonDetector::load(models, settings.persons)?),
-            _ if counting => Some(PersonDetector::load(models, settings.persons)?),
+            // Its boxes mask nothing: quiet tiles may rest (scale.rs).
+            _ if counting => Some(PersonDetector::load(
+                models,
+                PersonSettings { counting_only: true, ..settings.persons },
+            )?),
             Target::Faces | Target::Frame | Target::None => None,
         };
         Ok(Self { target, faces, persons })

@@ -54,6 +54,10 @@ pub struct PersonSettings {
     /// ([`counting_region`]). Tiles whose own cell lies outside it are skipped; the whole-frame
     /// pass always runs. `None` (default): every tile.
     pub region: Option<Region>,
+    /// The boxes serve counting only, not masks: with automatic tiles, tiles where nobody was
+    /// lately rest between their turns (scale.rs, "Quiet tiles"). Default false (set by
+    /// [`super::Detector::load_counting`]).
+    pub counting_only: bool,
 }
 
 impl Default for PersonSettings {
@@ -64,6 +68,7 @@ impl Default for PersonSettings {
             threads: Threads::default(),
             provider: ExecutionProvider::Cpu,
             region: None,
+            counting_only: false,
         }
     }
 }
@@ -178,6 +183,10 @@ impl PersonDetector {
         };
         if let Some(region) = &self.settings.region {
             tiling::retain_cells_meeting(&mut crops, grid, region);
+        }
+        if let Some(probe) = probe {
+            let time_ms = frame.meta().pts.map(|pts| pts.mseconds());
+            self.scale.focus(&mut crops, self.settings.counting_only && !probe, time_ms);
         }
         let layouts: Vec<InputLayout> = crops
             .iter()

@@ -18,12 +18,32 @@
 //! - Before anything is known the level is the highest (look before deciding: a privacy tool
 //!   must not miss the first people).
 //!
+//! # Quiet tiles (counting only)
+//! When the person detector serves counting only (`target = "faces"` and the like: its boxes
+//! mask nothing), a pass between probes runs only the tiles it needs ([`ScaleControl::focus`]):
+//! - the whole frame, always;
+//! - for each person the previous pass found who is too small for the whole frame to see
+//!   reliably, a tile holding the box grown by the way people move between passes
+//!   ([`FOCUS_GROW_X`], [`FOCUS_GROW_Y`]), or every tile meeting it when none holds it;
+//! - every tile that had someone in it (the tile centred nearest them) in the last
+//!   [`ACTIVE_MS`]: where people were, others come (a doorway, a till), and a person hidden for
+//!   a moment reappears;
+//! - every other tile ("quiet") in turn, an equal share each pass, each at least every
+//!   [`SWEEP_MS`] of stream time, or every [`SWEEP_PASSES`] passes when passes are further apart
+//!   (an overloaded live camera, where the savings matter most), so someone who appears where
+//!   nobody was is found within that time.
+//!
+//! Frames without a timestamp (stills) run every tile. When person boxes are masks (`heads`, `persons`) every tile runs every
+//! pass: on the stress set (docs/models.md) quiet tiles found some people a few frames late, and
+//! a privacy tool does not trade exposure for detector time.
+//!
 //! # Cost
 //! A pass costs 1 + cols × rows inferences of the 300×300 network (a 4:3 frame: 1 at level 1, 5
 //! at 2, 10 at 3). The highest level is bounded by [`MAX_TILES`] tiles and by tiles no smaller
 //! than [`MIN_TILE_PX`] (no more than a 2× zoom). So the mean cost per pass is at most the current
 //! level's plus a probe's / [`PROBE_EVERY`]: at most ~1.8 inferences for a close 4:3 view, ~11
-//! for a distant one.
+//! for a distant one; for counting only, quiet tiles lower it to the tiles people were in lately
+//! plus a third of the others (at the default 0.12 s between passes).
 
 use std::collections::VecDeque;
 
@@ -31,6 +51,7 @@ use super::nms::Detection;
 use super::person::INPUT_SIDE;
 use super::preprocess::Crop;
 use super::tiling::{level_grid, level_tiles};
+use crate::geometry::Rect;
 
 /// The height, in network input pixels, from which the person detector finds people reliably
 /// (its recall falls steeply below ~60 px: docs/models.md).
@@ -61,6 +82,21 @@ pub const MAX_TILES: u32 = 12;
 /// The smallest tile side, in pixels: tiles are zoomed at most this far up to the network's input.
 pub const MIN_TILE_PX: u32 = INPUT_SIDE / 2;
 
+/// The longest stream time, ms, a quiet tile (see the module docs) goes without a pass: three
+/// passes at the default cadence (0.12 s)…
+pub const SWEEP_MS: u64 = 360;
+/// …or this many passes, when passes are further apart (an overloaded live camera).
+pub const SWEEP_PASSES: u64 = 3;
+/// A tile that had someone in it runs every pass for this long, ms, of stream time: where people
+/// were a moment ago, others (or the same, after an occlusion) are likely to be.
+pub const ACTIVE_MS: u64 = 5000;
+/// How far around a person found at the previous pass the tile that looks for them again must
+/// reach, in the person's box heights: sideways (people walk about a body height a second, and
+/// a quiet tile may wait up to [`SWEEP_MS`])…
+pub const FOCUS_GROW_X: f32 = 0.3;
+/// …and up and down (people on a floor move less on the picture that way).
+pub const FOCUS_GROW_Y: f32 = 0.1;
+
 /// How one pass is to see the frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScalePlan {
@@ -78,6 +114,11 @@ pub struct ScaleUse {
     pub probes: u64,
     /// Level changes after the first decision.
     pub changes: u64,
+    /// Tile inferences run (the whole frame not counted).
+    pub tiles_run: u64,
+    /// Tile inferences left out because nobody was near the tile lately and its turn had not come
+    /// ("quiet tiles"; counting only).
+    pub tiles_rested: u64,
     /// The level of the latest pass that was not a probe (0 before one).
     pub level: u32,
     /// Its grid.
@@ -95,6 +136,8 @@ impl ScaleUse {
             passes_by_level,
             probes: self.probes.saturating_sub(base.probes),
             changes: self.changes.saturating_sub(base.changes),
+            tiles_run: self.tiles_run.saturating_sub(base.tiles_run),
+            tiles_rested: self.tiles_rested.saturating_sub(base.tiles_rested),
             level: self.level,
             grid: self.grid,
         }
@@ -129,6 +172,15 @@ pub struct ScaleControl {
     /// [`ScaleControl::max_level`] of `frame`.
     max: u32,
     used: ScaleUse,
+    /// The people the latest pass found (frame pixels).
+    people: Vec<Rect>,
+    /// When (stream ms, and the pass) each tile last ran; a tile not listed never did.
+    last_run: Vec<(Crop, u64, u64)>,
+    /// When (stream ms) each tile last had a person in it (or was needed for one); tiles not
+    /// listed had none for [`ACTIVE_MS`].
+    last_active: Vec<(Crop, u64)>,
+    /// The stream time of the latest pass that had one.
+    last_pass_ms: Option<u64>,
 }
 
 impl ScaleControl {
@@ -174,9 +226,124 @@ impl ScaleControl {
         ScalePlan { level, probe, crops: level_tiles(width, height, level, self.overlap) }
     }
 
+    /// Leaves out of `crops` (a plan's, the whole frame first, possibly fewer tiles since) the
+    /// quiet tiles whose turn has not come (see the module docs), for a pass over a frame at
+    /// `time_ms` of stream time, when `may_rest` (not a probe, and the person detector's boxes
+    /// mask nothing); else (or with no time) every tile runs. Counts the tiles either way.
+    pub fn focus(&mut self, crops: &mut Vec<Crop>, may_rest: bool, time_ms: Option<u64>) {
+        let tiles = crops.len().saturating_sub(1);
+        let Some(now) = time_ms.filter(|_| may_rest && tiles > 1) else {
+            self.ran(crops, time_ms);
+            return;
+        };
+        let (width, height) = self.frame;
+        let mut keep = vec![false; tiles];
+        let mut active = vec![false; tiles];
+        let rects: Vec<Rect> = crops[1..]
+            .iter()
+            .map(|c| Rect::new(c.x as f32, c.y as f32, (c.x + c.w) as f32, (c.y + c.h) as f32))
+            .collect();
+        let centre = |r: &Rect| ((r.x0 + r.x1) / 2.0, (r.y0 + r.y1) / 2.0);
+        // The tile among `candidates` whose centre is nearest (x, y).
+        let nearest = |candidates: &mut dyn Iterator<Item = usize>, (x, y): (f32, f32)| {
+            candidates.min_by(|&a, &b| {
+                let d = |i: usize| {
+                    let (cx, cy) = centre(&rects[i]);
+                    (cx - x).hypot(cy - y)
+                };
+                d(a).total_cmp(&d(b))
+            })
+        };
+        for person in &self.people {
+            // Seen well enough by the whole frame: no tile needed.
+            if person.height() * INPUT_SIDE as f32 / height.max(1) as f32 >= MIN_PERSON_INPUT_PX {
+                continue;
+            }
+            let h = person.height();
+            let grown = Rect::new(
+                (person.x0 - FOCUS_GROW_X * h).max(0.0),
+                (person.y0 - FOCUS_GROW_Y * h).max(0.0),
+                (person.x1 + FOCUS_GROW_X * h).min(width as f32),
+                (person.y1 + FOCUS_GROW_Y * h).min(height as f32),
+            );
+            let holds =
+                |r: &Rect| r.x0 <= grown.x0 && r.y0 <= grown.y0 && r.x1 >= grown.x1 && r.y1 >= grown.y1;
+            if !rects.iter().zip(&keep).any(|(r, &k)| k && holds(r)) {
+                match nearest(&mut (0..tiles).filter(|&i| holds(&rects[i])), centre(&grown)) {
+                    Some(i) => keep[i] = true,
+                    None => {
+                        for (k, r) in keep.iter_mut().zip(&rects) {
+                            *k |= r.x0 < grown.x1 && grown.x0 < r.x1 && r.y0 < grown.y1 && grown.y0 < r.y1;
+                        }
+                    }
+                }
+            }
+            // Where the person is: the tile centred nearest them, among those holding their centre.
+            let (px, py) = centre(person);
+            let inside = |i: &usize| {
+                let r = &rects[*i];
+                r.x0 <= px && px <= r.x1 && r.y0 <= py && py <= r.y1
+            };
+            if let Some(i) = nearest(&mut (0..tiles).filter(inside), (px, py)) {
+                active[i] = true;
+            }
+        }
+        for (i, crop) in crops[1..].iter().enumerate() {
+            if keep[i] || active[i] {
+                match self.last_active.iter_mut().find(|(c, _)| c == crop) {
+                    Some(entry) => entry.1 = now,
+                    None => self.last_active.push((*crop, now)),
+                }
+            }
+        }
+        self.last_active.retain(|&(_, ms)| now.saturating_sub(ms) < ACTIVE_MS);
+        for (k, crop) in keep.iter_mut().zip(&crops[1..]) {
+            *k |= self.last_active.iter().any(|(c, _)| c == crop);
+        }
+        // Quiet tiles: each every `period` passes (SWEEP_MS, or SWEEP_PASSES when passes are
+        // further apart), an equal share every pass.
+        let interval = self.last_pass_ms.map_or(SWEEP_MS, |p| now.saturating_sub(p).max(1));
+        let period = SWEEP_MS.div_ceil(interval).max(SWEEP_PASSES);
+        let pass = self.passes;
+        let last = |c: &Crop| self.last_run.iter().find(|(t, _, _)| t == c).map(|&(_, _, p)| p);
+        let mut quiet: Vec<(Option<u64>, usize)> =
+            (0..tiles).filter(|&i| !keep[i]).map(|i| (last(&crops[1 + i]), i)).collect();
+        let share = (quiet.len() as u64).div_ceil(period) as usize;
+        quiet.sort_by_key(|&(ran, i)| (ran.map_or(0, |p| p + 1), i));
+        for (n, &(ran, i)) in quiet.iter().enumerate() {
+            let due = ran.is_none_or(|p| pass.saturating_sub(p) >= period);
+            keep[i] |= due || n < share;
+        }
+        self.used.tiles_rested += keep.iter().filter(|&&k| !k).count() as u64;
+        let mut index = 0;
+        crops.retain(|_| {
+            index += 1;
+            index == 1 || keep[index - 2]
+        });
+        self.ran(crops, time_ms);
+    }
+
+    /// Records that `crops` (the whole frame first) ran at `time_ms`.
+    fn ran(&mut self, crops: &[Crop], time_ms: Option<u64>) {
+        self.used.tiles_run += crops.len().saturating_sub(1) as u64;
+        let Some(now) = time_ms else { return };
+        let pass = self.passes;
+        for crop in crops.iter().skip(1) {
+            match self.last_run.iter_mut().find(|(c, _, _)| c == crop) {
+                Some(entry) => (entry.1, entry.2) = (now, pass),
+                None => self.last_run.push((*crop, now, pass)),
+            }
+        }
+        // Tiles of other levels and overlaps, not run for a while, are forgotten.
+        self.last_run.retain(|&(_, _, p)| pass.saturating_sub(p) <= 10 * SWEEP_PASSES);
+        self.last_pass_ms = Some(now);
+    }
+
     /// Takes what a pass planned by [`ScaleControl::plan`] found (frame pixels); `probe` is the
     /// plan's.
     pub fn observe(&mut self, probe: bool, found: &[Detection]) {
+        self.people.clear();
+        self.people.extend(found.iter().map(|d| d.rect));
         if !probe {
             return;
         }
@@ -356,6 +523,173 @@ mod tests {
             }
         }
         assert!(*after.last().unwrap() >= 2);
+    }
+
+    /// Passes every `step_ms` over a 1920×1080 stream at level 3 (4 × 3 tiles) with `seen` in
+    /// every pass's findings; returns each non-probe pass's tiles (crop indices into the level's).
+    fn focused(seen: &[Rect], step_ms: u64, passes: u64) -> (ScaleControl, Vec<Vec<usize>>) {
+        let mut control = ScaleControl::new();
+        let small = people(60.0, 4);
+        let mut out = Vec::new();
+        for n in 0..passes {
+            let plan = control.plan(1920, 1080);
+            let all = plan.crops.clone();
+            let mut crops = plan.crops;
+            control.focus(&mut crops, !plan.probe, Some(n * step_ms));
+            if !plan.probe {
+                assert_eq!(plan.level, 3);
+                out.push(crops.iter().skip(1).map(|c| all.iter().position(|a| a == c).unwrap()).collect());
+            }
+            // `seen` every pass; probes also see small people elsewhere (so the level is 3).
+            let mut found: Vec<Detection> = seen.iter().map(|&rect| Detection { rect, score: 0.9 }).collect();
+            if plan.probe {
+                found.extend(small.iter().cloned());
+            }
+            control.observe(plan.probe, &found);
+        }
+        (control, out)
+    }
+
+    #[test]
+    fn quiet_tiles_rest_but_each_runs_within_the_sweep_time() {
+        // One small person in the top left tile's cell; the probes' sample is along the top.
+        let person = Rect::new(200.0, 150.0, 240.0, 250.0);
+        let (control, passes) = focused(&[person], 120, 100);
+        let all = level_tiles(1920, 1080, 3, control.overlap);
+        let holds = |i: usize| {
+            let c = all[i];
+            (c.x as f32) <= person.x0 && (c.x + c.w) as f32 >= person.x1
+        };
+        let mut last_seen = vec![0usize; all.len()];
+        for (n, tiles_run) in passes.iter().enumerate() {
+            // The person's tile, every pass.
+            assert!(tiles_run.iter().any(|&i| holds(i)), "pass {n}: {tiles_run:?}");
+            // Never every tile.
+            assert!(tiles_run.len() < 12, "pass {n}: {tiles_run:?}");
+            for &i in tiles_run {
+                last_seen[i] = n;
+            }
+            // No tile waits more than three passes (360 ms).
+            if n >= 3 {
+                for (i, &seen) in last_seen.iter().enumerate().skip(1) {
+                    assert!(n - seen <= 3, "pass {n}: tile {i} last ran at pass {seen}");
+                }
+            }
+        }
+        let used = control.used();
+        assert!(used.tiles_rested > 0 && used.tiles_run > 0);
+        // Passes 0.8 s apart (an overloaded camera): quiet tiles still rest, each running at
+        // least every third pass.
+        let (_, passes) = focused(&[person], 800, 60);
+        let mut last_seen = vec![0usize; all.len()];
+        for (n, tiles_run) in passes.iter().enumerate() {
+            assert!(tiles_run.len() < 12, "pass {n}: {tiles_run:?}");
+            for &i in tiles_run {
+                last_seen[i] = n;
+            }
+            if n >= 3 {
+                assert!(last_seen.iter().skip(1).all(|&seen| n - seen <= 3), "pass {n}: {last_seen:?}");
+            }
+        }
+        // Detection every frame of a 25 fps stream: a quiet tile still runs every ≤ 360 ms.
+        let (_, passes) = focused(&[person], 40, 100);
+        let mut last_seen = vec![0usize; all.len()];
+        for (n, tiles_run) in passes.iter().enumerate() {
+            for &i in tiles_run {
+                last_seen[i] = n;
+            }
+            if n >= 9 {
+                assert!(last_seen.iter().skip(1).all(|&seen| n - seen <= 9), "pass {n}: {last_seen:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn where_people_were_lately_stays_active() {
+        let person = Rect::new(200.0, 150.0, 240.0, 250.0);
+        let mut control = ScaleControl::new();
+        let mut runs = Vec::new();
+        for n in 0..100u64 {
+            let plan = control.plan(1920, 1080);
+            let mut crops = plan.crops.clone();
+            control.focus(&mut crops, !plan.probe, Some(n * 120));
+            runs.push((plan.probe, crops.len() - 1));
+            // The person is there for the first 20 passes (2.4 s), then gone; small people along
+            // the bottom at probes keep the level at 3.
+            let mut found = if n < 20 { vec![Detection { rect: person, score: 0.9 }] } else { vec![] };
+            if plan.probe {
+                found.extend(people(60.0, 4).into_iter().map(|mut d| {
+                    d.rect = Rect::new(d.rect.x0 + 1500.0, 900.0, d.rect.x1 + 1500.0, 960.0);
+                    d
+                }));
+            }
+            control.observe(plan.probe, &found);
+        }
+        // 2.4 s + 5 s = pass 62: until then the person's tile (and, after the probes, the bottom
+        // right one) runs every pass; later only the bottom right and the quiet tiles in turn.
+        let tiles = |range: std::ops::Range<usize>| -> Vec<usize> {
+            runs[range].iter().filter(|(probe, _)| !probe).map(|&(_, n)| n).collect()
+        };
+        let early = tiles(25..60);
+        let late = tiles(70..100);
+        let mean = |v: &[usize]| v.iter().sum::<usize>() as f32 / v.len() as f32;
+        assert!(mean(&early) > mean(&late), "{early:?} {late:?}");
+    }
+
+    #[test]
+    fn stills_probes_and_masking_detectors_run_every_tile() {
+        let person = Rect::new(200.0, 150.0, 240.0, 250.0);
+        // No timestamps (a still), or a detector whose boxes are masks: every tile.
+        for (may_rest, time) in [(true, None), (false, Some(0))] {
+            let mut control = ScaleControl::new();
+            for n in 0..20 {
+                let plan = control.plan(1920, 1080);
+                let mut crops = plan.crops.clone();
+                control.focus(&mut crops, may_rest && !plan.probe, time.map(|t: u64| t + 120 * n));
+                assert_eq!(crops, plan.crops);
+                control.observe(plan.probe, &[Detection { rect: person, score: 0.9 }]);
+            }
+            assert_eq!(control.used().tiles_rested, 0);
+            assert_eq!(control.used().tiles_run, 20 * 12);
+        }
+    }
+
+    #[test]
+    fn a_person_the_whole_frame_sees_needs_no_tile_and_a_large_one_keeps_every_tile_it_meets() {
+        // 600 px tall in a 1080 px frame: 167 px at the network's input, seen by the whole frame.
+        let tall = Rect::new(900.0, 300.0, 1100.0, 900.0);
+        let (_, passes) = focused(&[tall], 120, 40);
+        // Only quiet tiles run: a third of the 12 a pass (one more where a tile falls due).
+        assert!(passes.iter().all(|t| t.len() <= 5), "{passes:?}");
+        // 200 px tall (56 px at the whole frame's input) where four cells meet: whatever tiles
+        // run, one of them holds the box grown by the way people move between passes, or every
+        // tile meeting it runs.
+        let across = Rect::new(900.0, 330.0, 1000.0, 530.0);
+        let (control, passes) = focused(&[across], 120, 40);
+        let h = across.height();
+        let grown = Rect::new(
+            across.x0 - FOCUS_GROW_X * h,
+            across.y0 - FOCUS_GROW_Y * h,
+            across.x1 + FOCUS_GROW_X * h,
+            across.y1 + FOCUS_GROW_Y * h,
+        );
+        let all = level_tiles(1920, 1080, 3, control.overlap);
+        let rect = |i: usize| {
+            let c = all[i];
+            Rect::new(c.x as f32, c.y as f32, (c.x + c.w) as f32, (c.y + c.h) as f32)
+        };
+        let holds = |i: usize| {
+            let r = rect(i);
+            r.x0 <= grown.x0 && r.y0 <= grown.y0 && r.x1 >= grown.x1 && r.y1 >= grown.y1
+        };
+        let meets = |i: usize| {
+            let r = rect(i);
+            r.x0 < grown.x1 && grown.x0 < r.x1 && r.y0 < grown.y1 && grown.y0 < r.y1
+        };
+        for t in &passes {
+            let every_meeting = (1..all.len()).filter(|&i| meets(i)).all(|i| t.contains(&i));
+            assert!(t.iter().any(|&i| holds(i)) || every_meeting, "{t:?}");
+        }
     }
 
     #[test]

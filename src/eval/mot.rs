@@ -189,6 +189,7 @@ impl MotCoverage {
             covered_share: COVERED_SHARE,
             processing_fps: 0.0,
             tiling: None,
+            tiles_per_pass: None,
             anchor: None,
             lines: Vec::new(),
             tracks,
@@ -264,6 +265,8 @@ pub struct MotReport {
     pub processing_fps: f64,
     /// The person detector's tiles at the end (e.g. `3x3`), when chosen automatically.
     pub tiling: Option<String>,
+    /// Tile inferences per detection pass, the whole frame not counted (automatic tiles).
+    pub tiles_per_pass: Option<f64>,
     /// The point of a person that crosses lines, when lines were given.
     pub anchor: Option<String>,
     /// Crossings per line, counted from the person tracks next to the ground truth's.
@@ -326,6 +329,9 @@ impl std::fmt::Display for MotReport {
         write!(f, "\n{:.1} frames per second processed", self.processing_fps)?;
         if let Some(tiling) = &self.tiling {
             write!(f, "; person detector tiles at the end: {tiling}")?;
+        }
+        if let Some(tiles) = self.tiles_per_pass {
+            write!(f, ", {tiles:.1} tile inferences per pass")?;
         }
         for row in &self.lines {
             write!(

@@ -259,6 +259,8 @@ impl PlanCounts {
         }
         mine.probes += theirs.probes;
         mine.changes += theirs.changes;
+        mine.tiles_run += theirs.tiles_run;
+        mine.tiles_rested += theirs.tiles_rested;
         if theirs.level > 0 {
             (mine.level, mine.grid) = (theirs.level, theirs.grid);
         }
