@@ -9,6 +9,9 @@
 #
 #   benches/live.sh [CAMERAS=4] [SECONDS=60] [WIDTHxHEIGHT=1920x1080]
 #
+# LIVE_CLIPS=EVENT also records event clips of redacted frames on every camera ([camera.clips]
+# on = ["EVENT"], e.g. `people` or `line`, default pre- and post-roll) and reports how many.
+#
 # Uses the release build ($OBSCURA_BIN to run another). A benchmark, not a test: run it on a quiet
 # machine.
 set -euo pipefail
@@ -45,6 +48,9 @@ for _ in $(seq 100); do grep -q ready "$dir/server.out" && break; sleep 0.1; don
     printf '[[camera]]\nname = "cam%s"\nsource = "rtsp://127.0.0.1:%s/cam"\n' "$i" "$rtsp_port"
     printf '[camera.redact]\ntarget = "faces"\n'
     printf '[[camera.line]]\nname = "middle"\nfrom = [0.5, 0.0]\nto = [0.5, 1.0]\n\n'
+    if [ -n "${LIVE_CLIPS:-}" ]; then
+      printf '[camera.clips]\non = ["%s"]\n\n' "$LIVE_CLIPS"
+    fi
   done
 } >"$dir/obscura.toml"
 
@@ -87,4 +93,7 @@ for name, e in sorted(end.items()):
     print(f"| {name} | {decoded / seconds:.1f} | {kept / seconds:.1f} ({share:.0f} %) | {rate:.1f} | {dropped} "
           f"| {e['frames_fail_closed'] - s['frames_fail_closed']} | {e['reconnects']} |")
 print(f"\nCPU: {cpu:.0f} s in {seconds} s ({cpu / seconds * 100:.0f} % of one core); peak RSS {int(peak) / 1024:.0f} MiB")
+clips = {name: e.get("clips", 0) - start.get(name, {}).get("clips", 0) for name, e in end.items()}
+if any(clips.values()):
+    print("clips written: " + ", ".join(f"{n} {c}" for n, c in sorted(clips.items())))
 EOF
