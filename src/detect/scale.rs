@@ -87,6 +87,9 @@ pub const MIN_TILE_PX: u32 = INPUT_SIDE / 2;
 pub const SWEEP_MS: u64 = 360;
 /// …or this many passes, when passes are further apart (an overloaded live camera).
 pub const SWEEP_PASSES: u64 = 3;
+/// The least time between passes the sweep assumes, ms (frames with equal timestamps must not
+/// stretch a quiet tile's turn without bound): at most 36 passes between turns.
+const MIN_INTERVAL_MS: u64 = 10;
 /// A tile that had someone in it runs every pass for this long, ms, of stream time: where people
 /// were a moment ago, others (or the same, after an occlusion) are likely to be.
 pub const ACTIVE_MS: u64 = 5000;
@@ -232,6 +235,14 @@ impl ScaleControl {
     /// mask nothing); else (or with no time) every tile runs. Counts the tiles either way.
     pub fn focus(&mut self, crops: &mut Vec<Crop>, may_rest: bool, time_ms: Option<u64>) {
         let tiles = crops.len().saturating_sub(1);
+        if let (Some(now), Some(previous)) = (time_ms, self.last_pass_ms)
+            && now < previous
+        {
+            // The stream's clock started again (a live camera reconnected): what ran when is moot.
+            self.last_run.clear();
+            self.last_active.clear();
+            self.last_pass_ms = None;
+        }
         let Some(now) = time_ms.filter(|_| may_rest && tiles > 1) else {
             self.ran(crops, time_ms);
             return;
@@ -302,7 +313,7 @@ impl ScaleControl {
         }
         // Quiet tiles: each every `period` passes (SWEEP_MS, or SWEEP_PASSES when passes are
         // further apart), an equal share every pass.
-        let interval = self.last_pass_ms.map_or(SWEEP_MS, |p| now.saturating_sub(p).max(1));
+        let interval = self.last_pass_ms.map_or(SWEEP_MS, |p| now.saturating_sub(p).max(MIN_INTERVAL_MS));
         let period = SWEEP_MS.div_ceil(interval).max(SWEEP_PASSES);
         let pass = self.passes;
         let last = |c: &Crop| self.last_run.iter().find(|(t, _, _)| t == c).map(|&(_, _, p)| p);
@@ -634,6 +645,39 @@ mod tests {
         let late = tiles(70..100);
         let mean = |v: &[usize]| v.iter().sum::<usize>() as f32 / v.len() as f32;
         assert!(mean(&early) > mean(&late), "{early:?} {late:?}");
+    }
+
+    #[test]
+    fn a_clock_that_starts_again_forgets_where_people_were() {
+        let top_left = Rect::new(200.0, 150.0, 240.0, 250.0);
+        let bottom_right = Rect::new(1650.0, 850.0, 1690.0, 950.0);
+        let holds = |c: &Crop, r: &Rect| {
+            (c.x as f32) <= r.x0
+                && (c.y as f32) <= r.y0
+                && (c.x + c.w) as f32 >= r.x1
+                && (c.y + c.h) as f32 >= r.y1
+        };
+        let mut control = ScaleControl::new();
+        let (mut passes, mut with_bottom_right) = (0, 0);
+        for n in 0..120u64 {
+            // Someone at the bottom right until a reconnect at pass 60, whose timestamps start
+            // from 0 again.
+            let time = if n < 60 { 100_000 + n * 120 } else { (n - 60) * 120 };
+            let plan = control.plan(1920, 1080);
+            let mut crops = plan.crops.clone();
+            control.focus(&mut crops, !plan.probe, Some(time));
+            if n >= 65 && !plan.probe {
+                passes += 1;
+                with_bottom_right += usize::from(crops.iter().skip(1).any(|c| holds(c, &bottom_right)));
+            }
+            let seen: &[Rect] = if n < 60 { &[top_left, bottom_right] } else { &[top_left] };
+            let found: Vec<Detection> = seen.iter().map(|&rect| Detection { rect, score: 0.9 }).collect();
+            control.observe(plan.probe, &found);
+        }
+        // After the reconnect the bottom right is quiet at once (its tile runs in turn), not
+        // "active" until the new clock reaches the old one.
+        assert!(with_bottom_right < passes, "{with_bottom_right} of {passes}");
+        assert!(with_bottom_right * 2 >= passes / 3, "still swept: {with_bottom_right} of {passes}");
     }
 
     #[test]
