@@ -34,6 +34,25 @@ impl Rect {
     pub fn height(&self) -> f32 {
         self.y1 - self.y0
     }
+
+    pub fn centre(&self) -> Point {
+        Point::new((self.x0 + self.x1) / 2.0, (self.y0 + self.y1) / 2.0)
+    }
+
+    /// Whether `other` lies wholly inside (edges may touch).
+    pub fn contains(&self, other: &Rect) -> bool {
+        self.x0 <= other.x0 && self.y0 <= other.y0 && self.x1 >= other.x1 && self.y1 >= other.y1
+    }
+
+    /// Whether `p` lies inside (edges included).
+    pub fn contains_point(&self, p: Point) -> bool {
+        self.x0 <= p.x && p.x <= self.x1 && self.y0 <= p.y && p.y <= self.y1
+    }
+
+    /// Whether the two share some area (touching edges do not).
+    pub fn overlaps(&self, other: &Rect) -> bool {
+        self.x0 < other.x1 && other.x0 < self.x1 && self.y0 < other.y1 && other.y0 < self.y1
+    }
 }
 
 /// The outline of one region to redact, in luma pixel coordinates of the frame.

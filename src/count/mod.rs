@@ -439,7 +439,7 @@ impl<K> Person<K> {
             counts,
             key: Some(key),
             last_ms: time_ms,
-            center: centre(rect),
+            center: rect.centre(),
             height: rect.height(),
             pass_no,
             velocity: Point::new(0.0, 0.0),
@@ -447,7 +447,7 @@ impl<K> Person<K> {
     }
 
     fn seen(&mut self, rect: &Rect, time_ms: u64, pass_no: u64) {
-        let c = centre(rect);
+        let c = rect.centre();
         if time_ms > self.last_ms {
             let dt = (time_ms - self.last_ms) as f32;
             let v = Point::new((c.x - self.center.x) / dt, (c.y - self.center.y) / dt);
@@ -478,7 +478,7 @@ impl<K> Person<K> {
         let ahead = dt.min(STITCH_PREDICT_MS);
         let predicted =
             Point::new(self.center.x + self.velocity.x * ahead, self.center.y + self.velocity.y * ahead);
-        let c = centre(rect);
+        let c = rect.centre();
         let gate = match self.key {
             Some(_) => self.height * STITCH_GATE_KEPT,
             None => self.height * (STITCH_GATE + STITCH_GATE_PER_S * dt / 1000.0),
@@ -501,10 +501,6 @@ pub const PERSON_HYSTERESIS: f32 = 0.2;
 /// The person's own hysteresis distance, pixels ([`PERSON_HYSTERESIS`]).
 fn person_px(rect: &Rect) -> f32 {
     PERSON_HYSTERESIS * rect.height().max(0.0)
-}
-
-fn centre(rect: &Rect) -> Point {
-    Point::new((rect.x0 + rect.x1) / 2.0, (rect.y0 + rect.y1) / 2.0)
 }
 
 /// Which person (if any) each new track continues: the pairs of least cost first, each person

@@ -31,6 +31,18 @@ pub struct Crop {
     pub h: u32,
 }
 
+impl Crop {
+    /// The same rectangle in frame coordinates.
+    pub fn rect(&self) -> crate::geometry::Rect {
+        crate::geometry::Rect::new(
+            self.x as f32,
+            self.y as f32,
+            (self.x + self.w) as f32,
+            (self.y + self.h) as f32,
+        )
+    }
+}
+
 impl InputLayout {
     /// The part of a `frame_w × frame_h` frame this layout sees, clipped to the frame.
     pub fn crop_in(&self, frame_w: u32, frame_h: u32) -> Crop {

@@ -51,7 +51,7 @@ use super::nms::Detection;
 use super::person::INPUT_SIDE;
 use super::preprocess::Crop;
 use super::tiling::{level_grid, level_tiles};
-use crate::geometry::Rect;
+use crate::geometry::{Point, Rect};
 
 /// The height, in network input pixels, from which the person detector finds people reliably
 /// (its recall falls steeply below ~60 px: docs/models.md).
@@ -177,8 +177,8 @@ pub struct ScaleControl {
     used: ScaleUse,
     /// The people the latest pass found (frame pixels).
     people: Vec<Rect>,
-    /// When (stream ms, and the pass) each tile last ran; a tile not listed never did.
-    last_run: Vec<(Crop, u64, u64)>,
+    /// The pass at which each tile last ran; a tile not listed never did.
+    last_run: Vec<(Crop, u64)>,
     /// When (stream ms) each tile last had a person in it (or was needed for one); tiles not
     /// listed had none for [`ACTIVE_MS`].
     last_active: Vec<(Crop, u64)>,
@@ -250,17 +250,13 @@ impl ScaleControl {
         let (width, height) = self.frame;
         let mut keep = vec![false; tiles];
         let mut active = vec![false; tiles];
-        let rects: Vec<Rect> = crops[1..]
-            .iter()
-            .map(|c| Rect::new(c.x as f32, c.y as f32, (c.x + c.w) as f32, (c.y + c.h) as f32))
-            .collect();
-        let centre = |r: &Rect| ((r.x0 + r.x1) / 2.0, (r.y0 + r.y1) / 2.0);
-        // The tile among `candidates` whose centre is nearest (x, y).
-        let nearest = |candidates: &mut dyn Iterator<Item = usize>, (x, y): (f32, f32)| {
+        let rects: Vec<Rect> = crops[1..].iter().map(Crop::rect).collect();
+        // The tile among `candidates` whose centre is nearest `p`.
+        let nearest = |candidates: &mut dyn Iterator<Item = usize>, p: Point| {
             candidates.min_by(|&a, &b| {
                 let d = |i: usize| {
-                    let (cx, cy) = centre(&rects[i]);
-                    (cx - x).hypot(cy - y)
+                    let c = rects[i].centre();
+                    (c.x - p.x).hypot(c.y - p.y)
                 };
                 d(a).total_cmp(&d(b))
             })
@@ -277,25 +273,19 @@ impl ScaleControl {
                 (person.x1 + FOCUS_GROW_X * h).min(width as f32),
                 (person.y1 + FOCUS_GROW_Y * h).min(height as f32),
             );
-            let holds =
-                |r: &Rect| r.x0 <= grown.x0 && r.y0 <= grown.y0 && r.x1 >= grown.x1 && r.y1 >= grown.y1;
-            if !rects.iter().zip(&keep).any(|(r, &k)| k && holds(r)) {
-                match nearest(&mut (0..tiles).filter(|&i| holds(&rects[i])), centre(&grown)) {
+            if !rects.iter().zip(&keep).any(|(r, &k)| k && r.contains(&grown)) {
+                match nearest(&mut (0..tiles).filter(|&i| rects[i].contains(&grown)), grown.centre()) {
                     Some(i) => keep[i] = true,
                     None => {
                         for (k, r) in keep.iter_mut().zip(&rects) {
-                            *k |= r.x0 < grown.x1 && grown.x0 < r.x1 && r.y0 < grown.y1 && grown.y0 < r.y1;
+                            *k |= r.overlaps(&grown);
                         }
                     }
                 }
             }
             // Where the person is: the tile centred nearest them, among those holding their centre.
-            let (px, py) = centre(person);
-            let inside = |i: &usize| {
-                let r = &rects[*i];
-                r.x0 <= px && px <= r.x1 && r.y0 <= py && py <= r.y1
-            };
-            if let Some(i) = nearest(&mut (0..tiles).filter(inside), (px, py)) {
+            let at = person.centre();
+            if let Some(i) = nearest(&mut (0..tiles).filter(|&i| rects[i].contains_point(at)), at) {
                 active[i] = true;
             }
         }
@@ -316,7 +306,7 @@ impl ScaleControl {
         let interval = self.last_pass_ms.map_or(SWEEP_MS, |p| now.saturating_sub(p).max(MIN_INTERVAL_MS));
         let period = SWEEP_MS.div_ceil(interval).max(SWEEP_PASSES);
         let pass = self.passes;
-        let last = |c: &Crop| self.last_run.iter().find(|(t, _, _)| t == c).map(|&(_, _, p)| p);
+        let last = |c: &Crop| self.last_run.iter().find(|(t, _)| t == c).map(|&(_, p)| p);
         let mut quiet: Vec<(Option<u64>, usize)> =
             (0..tiles).filter(|&i| !keep[i]).map(|i| (last(&crops[1 + i]), i)).collect();
         let share = (quiet.len() as u64).div_ceil(period) as usize;
@@ -334,19 +324,19 @@ impl ScaleControl {
         self.ran(crops, time_ms);
     }
 
-    /// Records that `crops` (the whole frame first) ran at `time_ms`.
+    /// Records that `crops` (the whole frame first) ran at this pass, at `time_ms`.
     fn ran(&mut self, crops: &[Crop], time_ms: Option<u64>) {
         self.used.tiles_run += crops.len().saturating_sub(1) as u64;
         let Some(now) = time_ms else { return };
         let pass = self.passes;
         for crop in crops.iter().skip(1) {
-            match self.last_run.iter_mut().find(|(c, _, _)| c == crop) {
-                Some(entry) => (entry.1, entry.2) = (now, pass),
-                None => self.last_run.push((*crop, now, pass)),
+            match self.last_run.iter_mut().find(|(c, _)| c == crop) {
+                Some(entry) => entry.1 = pass,
+                None => self.last_run.push((*crop, pass)),
             }
         }
         // Tiles of other levels and overlaps, not run for a while, are forgotten.
-        self.last_run.retain(|&(_, _, p)| pass.saturating_sub(p) <= 10 * SWEEP_PASSES);
+        self.last_run.retain(|&(_, p)| pass.saturating_sub(p) <= 10 * SWEEP_PASSES);
         self.last_pass_ms = Some(now);
     }
 
@@ -651,12 +641,6 @@ mod tests {
     fn a_clock_that_starts_again_forgets_where_people_were() {
         let top_left = Rect::new(200.0, 150.0, 240.0, 250.0);
         let bottom_right = Rect::new(1650.0, 850.0, 1690.0, 950.0);
-        let holds = |c: &Crop, r: &Rect| {
-            (c.x as f32) <= r.x0
-                && (c.y as f32) <= r.y0
-                && (c.x + c.w) as f32 >= r.x1
-                && (c.y + c.h) as f32 >= r.y1
-        };
         let mut control = ScaleControl::new();
         let (mut passes, mut with_bottom_right) = (0, 0);
         for n in 0..120u64 {
@@ -668,7 +652,8 @@ mod tests {
             control.focus(&mut crops, !plan.probe, Some(time));
             if n >= 65 && !plan.probe {
                 passes += 1;
-                with_bottom_right += usize::from(crops.iter().skip(1).any(|c| holds(c, &bottom_right)));
+                with_bottom_right +=
+                    usize::from(crops.iter().skip(1).any(|c| c.rect().contains(&bottom_right)));
             }
             let seen: &[Rect] = if n < 60 { &[top_left, bottom_right] } else { &[top_left] };
             let found: Vec<Detection> = seen.iter().map(|&rect| Detection { rect, score: 0.9 }).collect();
@@ -718,21 +703,10 @@ mod tests {
             across.y1 + FOCUS_GROW_Y * h,
         );
         let all = level_tiles(1920, 1080, 3, control.overlap);
-        let rect = |i: usize| {
-            let c = all[i];
-            Rect::new(c.x as f32, c.y as f32, (c.x + c.w) as f32, (c.y + c.h) as f32)
-        };
-        let holds = |i: usize| {
-            let r = rect(i);
-            r.x0 <= grown.x0 && r.y0 <= grown.y0 && r.x1 >= grown.x1 && r.y1 >= grown.y1
-        };
-        let meets = |i: usize| {
-            let r = rect(i);
-            r.x0 < grown.x1 && grown.x0 < r.x1 && r.y0 < grown.y1 && grown.y0 < r.y1
-        };
         for t in &passes {
-            let every_meeting = (1..all.len()).filter(|&i| meets(i)).all(|i| t.contains(&i));
-            assert!(t.iter().any(|&i| holds(i)) || every_meeting, "{t:?}");
+            let every_meeting =
+                (1..all.len()).filter(|&i| all[i].rect().overlaps(&grown)).all(|i| t.contains(&i));
+            assert!(t.iter().any(|&i| all[i].rect().contains(&grown)) || every_meeting, "{t:?}");
         }
     }
 
