@@ -9,6 +9,7 @@
 #
 #   benches/live.sh [CAMERAS=4] [SECONDS=60] [WIDTHxHEIGHT=1920x1080]
 #
+# LIVE_DETECTOR='KEY = VALUE' adds lines to the [detector] table (e.g. 'threads = 1').
 # LIVE_CLIPS=EVENT also records event clips of redacted frames on every camera ([camera.clips]
 # on = ["EVENT"], e.g. `people` or `line`, default pre- and post-roll) and reports how many.
 #
@@ -44,6 +45,9 @@ for _ in $(seq 100); do grep -q ready "$dir/server.out" && break; sleep 0.1; don
 
 {
   printf '[http]\nlisten = "127.0.0.1:%s"\n\n[counts]\nbucket = "1m"\nsqlite = "counts.sqlite"\n\n' "$http_port"
+  if [ -n "${LIVE_DETECTOR:-}" ]; then
+    printf '[detector]\n%s\n\n' "$LIVE_DETECTOR"
+  fi
   for i in $(seq "$cameras"); do
     printf '[[camera]]\nname = "cam%s"\nsource = "rtsp://127.0.0.1:%s/cam"\n' "$i" "$rtsp_port"
     printf '[camera.redact]\ntarget = "faces"\n'

@@ -135,7 +135,7 @@ enum EvalCommand {
         #[arg(long, default_value = "bottom")]
         anchor: String,
         /// How long a lost track may be continued by a new one for counting, ms (0: off).
-        #[arg(long, value_name = "MS", default_value_t = 3000)]
+        #[arg(long, value_name = "MS", default_value_t = obscura::count::CountSettings::default().stitch_ms)]
         stitch_ms: u64,
         /// Print the report as JSON.
         #[arg(long)]
@@ -162,7 +162,7 @@ struct CountArgs {
     #[arg(long, default_value = "bottom")]
     anchor: String,
     /// How long a lost track may be continued by a new one for counting, ms (0: off).
-    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    #[arg(long, value_name = "MS", default_value_t = obscura::count::CountSettings::default().stitch_ms)]
     stitch_ms: u64,
     /// Run the detector on every N-th frame (1..=60), as in redact (default: every 0.12 s).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]

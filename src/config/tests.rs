@@ -866,7 +866,7 @@ fn a_bad_stitching_window_is_reported() {
     assert_eq!(
         errors(&text),
         [
-            "2:10: stitch \"2m\" is not a stitching window: use seconds from \"0s\" (off) to \"30s\", e.g. \"3s\""
+            "2:10: stitch \"2m\" is not a stitching window: use seconds from \"0s\" (off) to \"30s\", e.g. \"2s\""
         ]
     );
 }

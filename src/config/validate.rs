@@ -756,7 +756,7 @@ impl Validator<'_, '_> {
                     self.report.error(
                         stitch.span().start,
                         format!(
-                            "stitch {:?} is not a stitching window: use seconds from \"0s\" (off) to \"30s\", e.g. \"3s\"",
+                            "stitch {:?} is not a stitching window: use seconds from \"0s\" (off) to \"30s\", e.g. \"2s\"",
                             stitch.get_ref()
                         ),
                     );
