@@ -884,8 +884,11 @@ fn a_track_born_far_from_the_prediction_or_too_late_is_someone_else() {
     let stitched = CountSettings::default();
     // Far ahead of anywhere the lost person could be.
     assert_eq!(broken_walk(&stitched, 3, 0.85), (0, 0));
-    // After the window (3 s = 15 passes of 200 ms).
-    assert_eq!(broken_walk(&stitched, 20, 0.56), (0, 0));
+    // After the window (2 s = 10 passes of 200 ms): unseen for 2.4 s.
+    assert_eq!(broken_walk(&stitched, 11, 0.56), (0, 0));
+    // The window alone decides that: with a 3 s one the same walk is continued.
+    let longer = CountSettings { stitch_ms: 3000, ..CountSettings::default() };
+    assert_eq!(broken_walk(&longer, 11, 0.56), (0, 1));
     // A box of another size is another person: twice as tall is beyond the height ratio.
     let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
     for point in steps((0.40, 0.8), (0.49, 0.8), 10) {
