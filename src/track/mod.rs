@@ -225,6 +225,10 @@ pub struct Track {
     /// extrapolates from over the track's life and after it.
     detected_box: Rect,
     detected_velocity: Velocity,
+    /// The scores of the first and of the latest detection: how sure the boxes extrapolated
+    /// from them are (a weak box is placed less precisely, see [`crate::detect::head_mask_scored`]).
+    first_score: f32,
+    last_score: f32,
 }
 
 impl Track {
@@ -241,6 +245,8 @@ impl Track {
             last_detection_frame: frame,
             detected_box: rect,
             detected_velocity: Velocity::default(),
+            first_score: detection.score,
+            last_score: detection.score,
         }
     }
 
@@ -302,8 +308,16 @@ impl Track {
         0.5 * (v.cx * sx + v.cy * sy) / (speed * step)
     }
 
+    /// The score of the detection [`Tracker::box_at`] extrapolates the box at `frame` from: the
+    /// first detection for frames before it, else the latest.
+    pub fn score_at(&self, frame: u64) -> f32 {
+        if frame < self.first_detection_frame { self.first_score } else { self.last_score }
+    }
+
     /// Corrects the track with a detection matched at `frame`.
-    fn detected(&mut self, frame: u64, rect: &Rect, min_hits: u32) {
+    fn detected(&mut self, frame: u64, detection: &Detection, min_hits: u32) {
+        let rect = &detection.rect;
+        self.last_score = detection.score;
         self.filter.update(rect);
         self.hits = self.hits.saturating_add(1);
         self.last_detection_frame = frame;
@@ -430,7 +444,7 @@ impl Tracker {
         let tracks = &self.tracks;
         let bonus = |t: usize, d: usize| weight * tracks[t].direction_agreement(&high_boxes[d]);
         for (t, d) in assoc::match_with_bonus(&predicted, &high_boxes, self.settings.match_iou, bonus) {
-            self.tracks[t].detected(frame, &high[d].rect, self.settings.min_hits);
+            self.tracks[t].detected(frame, high[d], self.settings.min_hits);
             track_matched[t] = true;
             high_matched[d] = true;
             stats.matched_high += 1;
@@ -443,7 +457,7 @@ impl Tracker {
         let low_boxes: Vec<Rect> = low.iter().map(|d| d.rect).collect();
         for (s, d) in assoc::match_by_iou(&second_boxes, &low_boxes, self.settings.low_match_iou) {
             let t = second[s];
-            self.tracks[t].detected(frame, &low[d].rect, self.settings.min_hits);
+            self.tracks[t].detected(frame, low[d], self.settings.min_hits);
             track_matched[t] = true;
             stats.matched_low += 1;
         }

@@ -6,7 +6,8 @@
 //! stream ended), and is masked with the union of:
 //! * every track's box at `j` ([`Tracker::box_at`]: predicted forwards between passes and while
 //!   the person is missed, or back-extrapolated before their first detection — the look-ahead),
-//!   grown by [`Tracker::margin_at`] (the older the detection, the wider);
+//!   grown by [`Tracker::margin_at`] (the older the detection, the wider), a head mask as deep
+//!   as the score of the detection it is extrapolated from asks ([`super::Track::score_at`]);
 //! * the raw detections of the pass at or before `j` and of the next pass after it, when that is
 //!   within the look-ahead (detections too weak to start a track are still masked).
 //!
@@ -20,7 +21,7 @@ use super::{TrackId, TrackState, Tracker, TrackerSettings};
 use crate::count::{CountError, CountStage, Pass};
 use crate::detect::scale::ScaleUse;
 use crate::detect::{
-    DetectError, FACE_MASK_SCALE, Found, FrameDetector, head_mask, person_mask, scale_about_centre,
+    DetectError, FACE_MASK_SCALE, Found, FrameDetector, head_mask_scored, person_mask, scale_about_centre,
 };
 use crate::frame::Frame;
 use crate::geometry::{Rect, Shape};
@@ -645,7 +646,7 @@ impl<'d, 'c> Planner<'d, 'c> {
                 let margin = persons.margin_at(track, j);
                 // The head mask grows about the head, not about the person's centre.
                 masks.push(match target {
-                    Target::Heads => grow_shape(head_mask(&r), margin),
+                    Target::Heads => grow_shape(head_mask_scored(&r, track.score_at(j)), margin),
                     _ => person_mask(&scale_about_centre(&r, margin)),
                 });
             }
@@ -1070,6 +1071,29 @@ mod tests {
             assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
         }
         assert_eq!(counts.fail_closed(), 0);
+    }
+
+    #[test]
+    fn a_track_last_seen_weakly_keeps_the_deeper_head_mask_of_a_weak_box_between_passes() {
+        // Standing still, found surely at frame 0, then only weakly (0.25, continuing the track)
+        // up to frame 12, then missed. Frame 20 is masked from the track alone (the passes at 18
+        // and 21 found nobody): its head mask reaches as deep into the box as the weak
+        // detection's own mask does, not as deep as a sure box's.
+        let below_head = (330, 155);
+        let masked_at_20 = |weak: f32| {
+            let answer = move |i: u64| {
+                Ok(match i {
+                    0 => person(300.0, 0.9),
+                    1..=12 => person(300.0, weak),
+                    _ => Found::default(),
+                })
+            };
+            let mut detector = Scripted { target: Target::Heads, answer, calls: Vec::new() };
+            let (regions, _) = run(&mut detector, 3, TemporalSettings::default(), 30);
+            masked_at(&regions[20], below_head.0, below_head.1)
+        };
+        assert!(masked_at_20(0.25), "a weak box's head may lie lower in it");
+        assert!(!masked_at_20(0.9), "a sure box's head mask is shallower");
     }
 
     #[test]
