@@ -311,7 +311,7 @@ impl Track {
     /// The score of the detection [`Tracker::box_at`] extrapolates the box at `frame` from: the
     /// first detection for frames before it, else the latest.
     pub fn score_at(&self, frame: u64) -> f32 {
-        if frame < self.first_detection_frame { self.first_score } else { self.last_score }
+        self.origin(frame).3
     }
 
     /// Corrects the track with a detection matched at `frame`.
@@ -328,14 +328,14 @@ impl Track {
         }
     }
 
-    /// The box, frame and velocity to extrapolate to `frame` from: the first detection before it,
-    /// else the latest. Before the second detection there is no velocity (0).
-    fn origin(&self, frame: u64) -> (Rect, u64, Velocity) {
+    /// The box, frame, velocity and score to extrapolate to `frame` from: the first detection
+    /// before it, else the latest. Before the second detection there is no velocity (0).
+    fn origin(&self, frame: u64) -> (Rect, u64, Velocity, f32) {
         if frame < self.first_detection_frame {
             let velocity = if self.hits >= 2 { self.detected_velocity } else { Velocity::default() };
-            (self.first_box, self.first_detection_frame, velocity)
+            (self.first_box, self.first_detection_frame, velocity, self.first_score)
         } else {
-            (self.detected_box, self.last_detection_frame, self.detected_velocity)
+            (self.detected_box, self.last_detection_frame, self.detected_velocity, self.last_score)
         }
     }
 }
@@ -478,7 +478,7 @@ impl Tracker {
     /// backwards (over the track's life). The size stays within ½–2× of the detected size, so a
     /// noisy size velocity cannot collapse or blow up the box.
     pub fn box_at(&self, track: &Track, frame: u64) -> Rect {
-        let (origin, from, velocity) = track.origin(frame);
+        let (origin, from, velocity, _) = track.origin(frame);
         let span = frame.abs_diff(from).min(self.settings.max_extrapolation) as f32;
         let dt = if frame < from { -span } else { span };
         let (w0, h0) = (origin.width(), origin.height());
@@ -496,7 +496,7 @@ impl Tracker {
     /// first for frames before it). 1 at that detection; it keeps growing past
     /// `max_extrapolation`, where the box stops moving.
     pub fn margin_at(&self, track: &Track, frame: u64) -> f32 {
-        let (_, from, _) = track.origin(frame);
+        let (_, from, _, _) = track.origin(frame);
         let d = frame.abs_diff(from) as f32;
         (1.0 + self.settings.margin_growth * d).min(self.settings.margin_cap)
     }
