@@ -207,6 +207,11 @@ struct DetectorArgs {
     /// tiles across wide frames only, at constant cost.
     #[arg(long, value_name = "COLSxROWS", default_value = "auto", value_parser = parse_tiles)]
     person_tiles: Tiling,
+    /// Run every person tile at every pass, also those whose input has not changed since their
+    /// latest inference (by default those take its detections again: docs/models.md, "Unchanged
+    /// tiles").
+    #[arg(long)]
+    rerun_unchanged_tiles: bool,
 }
 
 fn parse_tiles(s: &str) -> Result<Tiling, String> {
@@ -237,6 +242,7 @@ impl DetectorArgs {
         settings.persons.threshold = self.person_threshold;
         settings.faces.tiling = self.face_tiles;
         settings.persons.tiling = self.person_tiles;
+        settings.persons.reuse_unchanged = !self.rerun_unchanged_tiles;
         settings
     }
 }
@@ -445,7 +451,9 @@ impl VideoEval<'_> {
         let scale = &job.plan.person_scale;
         report.tiling = scale.level.gt(&0).then(|| scale.grid_name());
         let passes: u64 = scale.passes_by_level.iter().sum();
-        report.tiles_per_pass = (passes > 0).then(|| scale.tiles_run as f64 / passes as f64);
+        let per_pass = |n: u64| (passes > 0).then(|| n as f64 / passes as f64);
+        report.tiles_per_pass = per_pass(scale.tiles_run - scale.tiles_reused);
+        report.tiles_reused_per_pass = per_pass(scale.tiles_reused);
         report.anchor = counting.then(|| self.anchor.to_owned());
         if counting {
             let names: Vec<String> = lines.iter().map(|l| l.name().to_owned()).collect();

@@ -110,6 +110,12 @@ pub struct PersonTiling {
     /// turn (at least every 0.36 s of stream time) had not come; only when the person detector
     /// serves counting and masks nothing (auto; docs/models.md, "Scale").
     pub quiet_tiles_rested: u64,
+    /// Of `tiles_run`, tiles whose network input had not changed since their latest inference
+    /// (within the last second of stream time): its detections were used again instead of a new
+    /// inference (auto; docs/models.md, "Unchanged tiles").
+    pub unchanged_tiles_reused: u64,
+    /// Whole-frame passes reused likewise (auto).
+    pub unchanged_whole_reused: u64,
     /// Where tiles look, `[x0, y0, x1, y1]` normalised, when the person detector serves only
     /// counting (around the camera's lines and zones; the whole-frame pass still sees
     /// everything); `None`: every tile.
@@ -258,6 +264,8 @@ fn person_tiling(settings: &RedactionSettings, used: &crate::detect::scale::Scal
             level_changes: used.changes,
             tiles_run: used.tiles_run,
             quiet_tiles_rested: used.tiles_rested,
+            unchanged_tiles_reused: used.tiles_reused,
+            unchanged_whole_reused: used.whole_reused,
             counting_region,
         },
         fixed @ (crate::detect::Tiling::Grid { .. } | crate::detect::Tiling::Wide) => PersonTiling {
@@ -271,6 +279,8 @@ fn person_tiling(settings: &RedactionSettings, used: &crate::detect::scale::Scal
             level_changes: 0,
             tiles_run: 0,
             quiet_tiles_rested: 0,
+            unchanged_tiles_reused: 0,
+            unchanged_whole_reused: 0,
             counting_region,
         },
     }

@@ -206,6 +206,69 @@ fn heads_are_covered_on_tud_stadtmitte() {
     assert_heads_covered(&report);
 }
 
+/// Tiles whose network input has not changed since their latest inference take its detections
+/// again (src/detect/unchanged.rs): on a still 16:9 view whose people walk in one part of it
+/// (TUD-Campus shrunk 2× onto a static picture of its own first frame, as a fixed camera's wide
+/// view), some tiles are reused every pass, and heads and counts are exactly what running every
+/// tile gives.
+#[test]
+fn unchanged_tiles_are_reused_and_change_nothing() {
+    let Some(eval) = shared_eval("tud-campus") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("wide.mp4");
+    let clip = eval.join("TUD-Campus.mp4");
+    let source = str(&clip);
+    // The first frame, stretched and still, under the clip shrunk to 320×240 at (600, 300).
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i", source, "-i", source, "-filter_complex"])
+        .arg(
+            "[0:v]trim=end_frame=1,scale=1024:576,loop=loop=-1:size=1,setpts=N/25/TB[bg];\
+             [1:v]scale=320:240[fg];[bg][fg]overlay=600:300:shortest=1,format=yuv420p",
+        )
+        .args(["-c:v", "libx264", "-crf", "12", "-preset", "veryfast", "-r", "25", "-an", str(&video)])
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    let s = 0.5;
+    let gt: String = std::fs::read_to_string(eval.join("gt.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<f64> = l.split(',').map(|v| v.trim().parse().unwrap()).collect();
+            let rest: Vec<String> = f[6..].iter().map(f64::to_string).collect();
+            let (x, y, w, h) = (f[2] * s + 600.0, f[3] * s + 300.0, f[4] * s, f[5] * s);
+            format!("{},{},{x},{y},{w},{h},{}\n", f[0], f[1], rest.join(","))
+        })
+        .collect();
+    std::fs::write(dir.path().join("gt.txt"), gt).unwrap();
+    let args = ["--target", "heads", "--line", "0.75,0,0.75,1"];
+    let reused = eval_json("mot", dir.path(), "wide.mp4", &args);
+    let every = eval_json("mot", dir.path(), "wide.mp4", &[&args[..], &["--rerun-unchanged-tiles"]].concat());
+    assert_eq!(reused["frames"], 71);
+    let per_pass = |r: &serde_json::Value, key: &str| r[key].as_f64().unwrap();
+    assert_eq!(per_pass(&every, "tiles_reused_per_pass"), 0.0);
+    assert!(
+        per_pass(&reused, "tiles_reused_per_pass") >= 1.0,
+        "tiles reused a pass: {}",
+        reused["tiles_reused_per_pass"]
+    );
+    assert!(per_pass(&reused, "tiles_per_pass") < per_pass(&every, "tiles_per_pass"));
+    // The same heads covered, the same counts; masks the same to within boxes found again on a
+    // nearly identical input (the people standing still in the picture behind are masked too).
+    for key in ["coverage_rate", "longest_uncovered", "tiling", "lines"] {
+        assert_eq!(reused[key], every[key], "{key}");
+    }
+    let (a, b) = (per_pass(&reused, "mean_mask_share"), per_pass(&every, "mean_mask_share"));
+    assert!((a - b).abs() < 0.01 * b, "masked {a} against {b}");
+    assert!(per_pass(&reused, "coverage_rate") >= 0.995, "{}", reused["coverage_rate"]);
+    assert!(reused["longest_uncovered"].as_u64().unwrap() <= 2, "{}", reused["longest_uncovered"]);
+    eprintln!(
+        "tiles a pass: {} run + {} reused, against {} run; masked {a:.4} against {b:.4}",
+        reused["tiles_per_pass"], reused["tiles_reused_per_pass"], every["tiles_per_pass"]
+    );
+}
+
 #[test]
 fn a_blank_frame_has_no_person() {
     let mut persons =

@@ -40,6 +40,7 @@ pub(super) struct RawDetector {
     pub person_threshold: Option<Spanned<f64>>,
     /// A name (`"auto"`, `"wide"`) or `[columns, rows]`.
     pub person_tiles: Option<Spanned<toml::Value>>,
+    pub reuse_unchanged_tiles: Option<Spanned<bool>>,
 }
 
 /// One `[[camera]]` table; its span is the `[[camera]]` header.

@@ -624,7 +624,7 @@ fn redaction_threads_are_read() {
 fn detector_settings_are_read() {
     let text = format!(
         "[detector]\nthreads = 1\nspin = true\nexecution_provider = \"openvino\"\nface_input = 960\nface_threshold = 0.3\n\
-         person_threshold = 0.45\nperson_tiles = [3, 2]\nface_tiles = [2, 2]\n{CAMERA}"
+         person_threshold = 0.45\nperson_tiles = [3, 2]\nface_tiles = [2, 2]\nreuse_unchanged_tiles = false\n{CAMERA}"
     );
     let d = parse(&text).unwrap().detector;
     assert_eq!(d.faces.threads.intra, 1);
@@ -637,6 +637,8 @@ fn detector_settings_are_read() {
     assert_eq!(d.persons.threshold, 0.45);
     assert_eq!(d.persons.tiling, Tiling::Grid { cols: 3, rows: 2 });
     assert_eq!(d.faces.tiling, Tiling::Grid { cols: 2, rows: 2 });
+    assert!(!d.persons.reuse_unchanged);
+    assert!(DetectorSettings::default().persons.reuse_unchanged);
     assert_eq!(parse(CAMERA).unwrap().detector, DetectorSettings::default());
 }
 

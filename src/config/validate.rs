@@ -139,6 +139,9 @@ impl Validator<'_, '_> {
                 None => ok = false,
             }
         }
+        if let Some(reuse) = raw.reuse_unchanged_tiles {
+            settings.persons.reuse_unchanged = *reuse.get_ref();
+        }
         if let Some(spin) = raw.spin {
             settings.faces.threads.spin = *spin.get_ref();
             settings.persons.threads.spin = *spin.get_ref();

@@ -11,6 +11,7 @@ pub mod runtime;
 pub mod scale;
 pub mod shared;
 pub mod tiling;
+pub mod unchanged;
 
 use std::path::PathBuf;
 

@@ -23,6 +23,7 @@ use super::runtime::{Threads, init_runtime, read_model, session};
 use super::scale::{ScaleControl, ScaleUse};
 use super::shared::SharedSession;
 use super::tiling::{self, Region, Tiling, level_grid, tiles};
+use super::unchanged::{TileMemory, patch_means};
 use crate::frame::Frame;
 use crate::geometry::Rect;
 
@@ -58,6 +59,10 @@ pub struct PersonSettings {
     /// lately rest between their turns (scale.rs, "Quiet tiles"). Default false (set by
     /// [`super::Detector::load_counting`]).
     pub counting_only: bool,
+    /// A tile whose network input has not changed since its latest inference (within the last
+    /// second of stream time) gets that inference's detections again (unchanged.rs). Default
+    /// true; false runs every tile every pass.
+    pub reuse_unchanged: bool,
 }
 
 impl Default for PersonSettings {
@@ -69,6 +74,7 @@ impl Default for PersonSettings {
             provider: ExecutionProvider::Cpu,
             region: None,
             counting_only: false,
+            reuse_unchanged: true,
         }
     }
 }
@@ -111,6 +117,12 @@ pub struct PersonDetector {
     /// Per box in `found` before suppression: whether a seam cuts it.
     cut: Vec<bool>,
     scale: ScaleControl,
+    /// Each tile's latest inference, for tiles whose input has not changed since.
+    memory: TileMemory,
+    /// Per tile of the pass: its input's patch means (reused buffers).
+    patches: Vec<Vec<f32>>,
+    /// One tile's detections with their seam cuts (a reused buffer).
+    tile_found: Vec<(Detection, bool)>,
 }
 
 impl PersonDetector {
@@ -137,6 +149,9 @@ impl PersonDetector {
             found: Vec::new(),
             cut: Vec::new(),
             scale: ScaleControl::new(),
+            memory: TileMemory::default(),
+            patches: Vec::new(),
+            tile_found: Vec::new(),
         };
         detector.check_io()?;
         Ok(detector)
@@ -205,8 +220,67 @@ impl PersonDetector {
             fill_input_into(frame, layout, ChannelOrder::Rgb, out)?;
         }
         let blank: Vec<bool> = self.input.chunks_exact(item).map(is_blank).collect();
+        let side = INPUT_SIDE as usize;
+        // Tiles whose input is unchanged since their latest inference take its detections again;
+        // the others (and every tile of a frame without a timestamp) run. Blank tiles hold nobody.
+        let time_ms = frame.meta().pts.map(|pts| pts.mseconds()).filter(|_| self.settings.reuse_unchanged);
+        self.memory.begin((width, height), time_ms);
+        self.patches.resize_with(layouts.len(), Vec::new);
+        self.found.clear();
+        self.cut.clear();
+        let mut run = Vec::with_capacity(layouts.len());
+        let (mut tiles_reused, mut whole_reused) = (0, false);
+        for t in (0..layouts.len()).filter(|&t| !blank[t]) {
+            if time_ms.is_some() {
+                patch_means(&self.input[t * item..(t + 1) * item], side, &mut self.patches[t]);
+                if let Some(found) = self.memory.recall(crops[t], &self.patches[t]) {
+                    for (d, cut) in found {
+                        self.found.push(*d);
+                        self.cut.push(*cut);
+                    }
+                    if t == 0 {
+                        whole_reused = true
+                    } else {
+                        tiles_reused += 1
+                    }
+                    continue;
+                }
+            }
+            run.push(t);
+        }
+        self.scale.reused(tiles_reused, whole_reused);
+        if !run.is_empty() {
+            self.infer(frame, &crops, &layouts, &run, item)?;
+        }
+        drop_cut_duplicates(&mut self.found, &self.cut);
+        nms(&mut self.found, NMS_IOU);
+        if let Some(probe) = probe {
+            self.scale.observe(probe, &self.found);
+        }
+        Ok(self.found.clone())
+    }
+
+    /// Runs the network on the tiles `run` (indices into `crops` and `layouts`, whose inputs are
+    /// in `self.input`, `item` floats each), adds what they find to `found` and `cut`, and
+    /// remembers each tile's inference.
+    fn infer(
+        &mut self,
+        frame: &Frame,
+        crops: &[Crop],
+        layouts: &[InputLayout],
+        run: &[usize],
+        item: usize,
+    ) -> Result<(), DetectError> {
+        let (width, height) = frame.size();
+        // The tiles to run, packed at the front of the batch.
+        for (k, &t) in run.iter().enumerate() {
+            if k != t {
+                self.input.copy_within(t * item..(t + 1) * item, k * item);
+            }
+        }
+        let batch = &mut self.input[..run.len() * item];
         // The graph's preprocessing: x * 2/255 - 1.
-        for v in &mut self.input {
+        for v in batch.iter_mut() {
             *v = *v * (2.0 / 255.0) - 1.0;
         }
         let failed = |e: &dyn std::fmt::Display| DetectError::Inference {
@@ -214,8 +288,8 @@ impl PersonDetector {
             reason: e.to_string(),
         };
         let side = INPUT_SIDE as usize;
-        let shape = [layouts.len(), 3, side, side];
-        let tensor = TensorRef::from_array_view((shape, self.input.as_slice())).map_err(|e| failed(&e))?;
+        let shape = [run.len(), 3, side, side];
+        let tensor = TensorRef::from_array_view((shape, &*batch)).map_err(|e| failed(&e))?;
         let (path, boxes, scores) = (&self.path, &mut self.boxes, &mut self.scores);
         self.session.with(|session| {
             let outputs = session.run(ort::inputs!["input" => tensor]).map_err(|e| failed(&e))?;
@@ -228,21 +302,21 @@ impl PersonDetector {
             Ok(())
         })?;
         let (boxes, scores) = (&self.boxes, &self.scores);
-        let anchors = scores.len() / layouts.len();
-        if boxes.len() != 4 * scores.len() || anchors * layouts.len() != scores.len() {
+        let anchors = scores.len() / run.len();
+        if boxes.len() != 4 * scores.len() || anchors * run.len() != scores.len() {
             return Err(failed(&format!(
                 "output sizes do not match: {} box values for {} scores in a batch of {}",
                 boxes.len(),
                 scores.len(),
-                layouts.len()
+                run.len()
             )));
         }
-        self.found.clear();
-        self.cut.clear();
-        for (t, layout) in layouts.iter().enumerate().filter(|(t, _)| !blank[*t]) {
-            let crop = crops[t];
-            let tile_scores = &scores[t * anchors..(t + 1) * anchors];
-            let tile_boxes = &boxes[4 * t * anchors..4 * (t + 1) * anchors];
+        for (k, &t) in run.iter().enumerate() {
+            let (crop, layout) = (crops[t], &layouts[t]);
+            let tile_scores = &scores[k * anchors..(k + 1) * anchors];
+            let tile_boxes = &boxes[4 * k * anchors..4 * (k + 1) * anchors];
+            let tile_found = &mut self.tile_found;
+            tile_found.clear();
             decode_into(tile_scores, tile_boxes, self.settings.threshold, &mut |norm: Rect, score| {
                 let side = INPUT_SIDE as f32;
                 let (x0, y0) = layout.to_frame(width, height, norm.x0 * side, norm.y0 * side);
@@ -250,17 +324,16 @@ impl PersonDetector {
                 let (w, h) = (width as f32, height as f32);
                 let rect = Rect::new(x0.clamp(0.0, w), y0.clamp(0.0, h), x1.clamp(0.0, w), y1.clamp(0.0, h));
                 if rect.width() > 0.0 && rect.height() > 0.0 {
-                    self.found.push(Detection { rect, score });
-                    self.cut.push(cut_by_seam(&rect, crop, width, height));
+                    tile_found.push((Detection { rect, score }, cut_by_seam(&rect, crop, width, height)));
                 }
             });
+            for (d, cut) in tile_found.iter() {
+                self.found.push(*d);
+                self.cut.push(*cut);
+            }
+            self.memory.remember(crop, &self.patches[t], tile_found);
         }
-        drop_cut_duplicates(&mut self.found, &self.cut);
-        nms(&mut self.found, NMS_IOU);
-        if let Some(probe) = probe {
-            self.scale.observe(probe, &self.found);
-        }
-        Ok(self.found.clone())
+        Ok(())
     }
 }
 

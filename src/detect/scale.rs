@@ -122,6 +122,11 @@ pub struct ScaleUse {
     /// Tile inferences left out because nobody was near the tile lately and its turn had not come
     /// ("quiet tiles"; counting only).
     pub tiles_rested: u64,
+    /// Of the tile inferences run (`tiles_run`), those whose input had not changed since the
+    /// tile's latest inference: its detections were used again (unchanged.rs).
+    pub tiles_reused: u64,
+    /// Whole-frame passes whose input had not changed likewise.
+    pub whole_reused: u64,
     /// The level of the latest pass that was not a probe (0 before one).
     pub level: u32,
     /// Its grid.
@@ -141,6 +146,8 @@ impl ScaleUse {
             changes: self.changes.saturating_sub(base.changes),
             tiles_run: self.tiles_run.saturating_sub(base.tiles_run),
             tiles_rested: self.tiles_rested.saturating_sub(base.tiles_rested),
+            tiles_reused: self.tiles_reused.saturating_sub(base.tiles_reused),
+            whole_reused: self.whole_reused.saturating_sub(base.whole_reused),
             level: self.level,
             grid: self.grid,
         }
@@ -322,6 +329,13 @@ impl ScaleControl {
             index == 1 || keep[index - 2]
         });
         self.ran(crops, time_ms);
+    }
+
+    /// Records that of this pass's tiles, `tiles` (the whole frame not counted) and the whole frame
+    /// (when `whole`) had an unchanged input and took their latest inference's detections again.
+    pub fn reused(&mut self, tiles: u64, whole: bool) {
+        self.used.tiles_reused += tiles;
+        self.used.whole_reused += u64::from(whole);
     }
 
     /// Records that `crops` (the whole frame first) ran at this pass, at `time_ms`.

@@ -190,6 +190,7 @@ impl MotCoverage {
             processing_fps: 0.0,
             tiling: None,
             tiles_per_pass: None,
+            tiles_reused_per_pass: None,
             anchor: None,
             lines: Vec::new(),
             tracks,
@@ -265,8 +266,11 @@ pub struct MotReport {
     pub processing_fps: f64,
     /// The person detector's tiles at the end (e.g. `3x3`), when chosen automatically.
     pub tiling: Option<String>,
-    /// Tile inferences per detection pass, the whole frame not counted (automatic tiles).
+    /// Tile inferences run per detection pass, the whole frame not counted (automatic tiles).
     pub tiles_per_pass: Option<f64>,
+    /// Tiles per pass whose input had not changed since their latest inference, whose detections
+    /// were used again instead (automatic tiles).
+    pub tiles_reused_per_pass: Option<f64>,
     /// The point of a person that crosses lines, when lines were given.
     pub anchor: Option<String>,
     /// Crossings per line, counted from the person tracks next to the ground truth's.
@@ -332,6 +336,9 @@ impl std::fmt::Display for MotReport {
         }
         if let Some(tiles) = self.tiles_per_pass {
             write!(f, ", {tiles:.1} tile inferences per pass")?;
+        }
+        if let Some(reused) = self.tiles_reused_per_pass {
+            write!(f, " ({reused:.1} more reused unchanged)")?;
         }
         for row in &self.lines {
             write!(

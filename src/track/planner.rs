@@ -262,6 +262,8 @@ impl PlanCounts {
         mine.changes += theirs.changes;
         mine.tiles_run += theirs.tiles_run;
         mine.tiles_rested += theirs.tiles_rested;
+        mine.tiles_reused += theirs.tiles_reused;
+        mine.whole_reused += theirs.whole_reused;
         if theirs.level > 0 {
             (mine.level, mine.grid) = (theirs.level, theirs.grid);
         }
