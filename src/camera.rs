@@ -158,6 +158,7 @@ pub fn load_models(
             tiling: Tiling::Grid { cols: 1, rows: 1 },
             threshold: AUDIT_THRESHOLD,
             max_scale: 2.0,
+            reuse_unchanged: false,
             ..settings.faces
         };
         Some(FaceDetector::load(&models_dir(), faces)?)

@@ -243,6 +243,7 @@ impl DetectorArgs {
         settings.faces.tiling = self.face_tiles;
         settings.persons.tiling = self.person_tiles;
         settings.persons.reuse_unchanged = !self.rerun_unchanged_tiles;
+        settings.faces.reuse_unchanged = !self.rerun_unchanged_tiles;
         settings
     }
 }

@@ -635,6 +635,10 @@ impl FrameDetector for Timed<'_, '_> {
     fn scale_use(&self) -> Option<crate::detect::scale::ScaleUse> {
         self.inner.scale_use()
     }
+
+    fn faces_reused(&self) -> u64 {
+        self.inner.faces_reused()
+    }
 }
 
 /// A redacted frame for the residual audit: a copy of its own (the decoder's buffer goes back to

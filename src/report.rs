@@ -85,6 +85,10 @@ pub struct Models {
     pub person_threshold: Option<f32>,
     /// How the person detector saw the frames, when it ran.
     pub person_tiling: Option<PersonTiling>,
+    /// Face detector inferences left out because the frame's input to it had not changed since
+    /// its latest inference (within the last second of stream time): its faces were used again
+    /// (docs/models.md, "Unchanged tiles").
+    pub face_inferences_reused: u64,
     pub execution_provider: String,
     pub threads: usize,
 }
@@ -181,6 +185,7 @@ impl PrivacyReport {
                     person: persons.then(|| crate::detect::person::PERSON_MODEL_FILE.to_owned()),
                     person_threshold: persons.then_some(settings.detector.persons.threshold),
                     person_tiling: persons.then(|| person_tiling(settings, &plan.person_scale)),
+                    face_inferences_reused: plan.faces_reused,
                     execution_provider: settings.detector.faces.provider.name().to_owned(),
                     threads: settings.detector.faces.threads.intra,
                 },

@@ -210,7 +210,8 @@ fn heads_are_covered_on_tud_stadtmitte() {
 /// again (src/detect/unchanged.rs): on a still 16:9 view whose people walk in one part of it
 /// (TUD-Campus shrunk 2× onto a static picture of its own first frame, as a fixed camera's wide
 /// view), some tiles are reused every pass, and heads and counts are exactly what running every
-/// tile gives.
+/// tile gives; on a scene that holds still, the face detector's view and the whole frame are
+/// reused too.
 #[test]
 fn unchanged_tiles_are_reused_and_change_nothing() {
     let Some(eval) = shared_eval("tud-campus") else { return };
@@ -267,6 +268,39 @@ fn unchanged_tiles_are_reused_and_change_nothing() {
         "tiles a pass: {} run + {} reused, against {} run; masked {a:.4} against {b:.4}",
         reused["tiles_per_pass"], reused["tiles_reused_per_pass"], every["tiles_per_pass"]
     );
+
+    // A scene that holds still for 3 s (the clip's first frame), then moves: the face detector's
+    // view of it and the person detector's whole-frame pass are reused while it is still, and the
+    // redaction is the same as with every inference run.
+    let still = dir.path().join("still.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i", source, "-filter_complex"])
+        .arg(
+            "[0:v]split[a][b];[a]trim=end_frame=1,loop=loop=74:size=1,setpts=N/25/TB[still];\
+             [b]setpts=PTS-STARTPTS[moving];[still][moving]concat=n=2:v=1:a=0,format=yuv420p",
+        )
+        .args(["-c:v", "libx264", "-crf", "23", "-preset", "veryfast", "-r", "25", "-an", str(&still)])
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    let report = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec!["redact", str(&still), "-o", str(&out), "--target", "heads"];
+        args.extend_from_slice(extra);
+        let run = obscura(&args);
+        assert!(run.status.success(), "{}", stderr(&run));
+        let text = std::fs::read(dir.path().join(format!("{name}.privacy.json"))).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&text).unwrap()["detection"].clone()
+    };
+    let (reused, every) = (report("reused.mp4", &[]), report("every.mp4", &["--rerun-unchanged-tiles"]));
+    for key in ["passes", "frames_with_masks", "masks_per_frame_mean", "masks_per_frame_max"] {
+        assert_eq!(reused[key], every[key], "{key}");
+    }
+    // 25 passes over the still part: all but the first, and one a second, reuse.
+    let faces = reused["models"]["face_inferences_reused"].as_u64().unwrap();
+    let whole = reused["models"]["person_tiling"]["unchanged_whole_reused"].as_u64().unwrap();
+    assert!(faces >= 18 && whole >= 18, "reused: faces {faces}, whole frame {whole}: {reused:#}");
+    assert_eq!(every["models"]["face_inferences_reused"], 0);
 }
 
 #[test]

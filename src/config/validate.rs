@@ -141,6 +141,7 @@ impl Validator<'_, '_> {
         }
         if let Some(reuse) = raw.reuse_unchanged_tiles {
             settings.persons.reuse_unchanged = *reuse.get_ref();
+            settings.faces.reuse_unchanged = *reuse.get_ref();
         }
         if let Some(spin) = raw.spin {
             settings.faces.threads.spin = *spin.get_ref();

@@ -10,6 +10,7 @@ use super::preprocess::{ChannelOrder, Crop, InputLayout, fill_input};
 use super::runtime::{ExecutionProvider, Threads, init_runtime, read_model, session};
 use super::shared::SharedSession;
 use super::tiling::{Tiling, tiles};
+use super::unchanged::{TileMemory, patch_means_of};
 use super::{DetectError, Detection, onnx_graph};
 use crate::frame::Frame;
 use crate::geometry::Rect;
@@ -37,6 +38,10 @@ pub struct FaceSettings {
     /// residual audit uses 2, so it really sees frames at twice detection's resolution, small
     /// frames included.
     pub max_scale: f32,
+    /// A crop whose network input has not changed since its latest inference (within the last
+    /// second of stream time) gets that inference's faces again (unchanged.rs). Default true;
+    /// the residual audit never reuses.
+    pub reuse_unchanged: bool,
 }
 
 impl Default for FaceSettings {
@@ -48,6 +53,7 @@ impl Default for FaceSettings {
             threads: Threads::default(),
             provider: ExecutionProvider::Cpu,
             max_scale: 1.0,
+            reuse_unchanged: true,
         }
     }
 }
@@ -60,6 +66,12 @@ pub struct FaceDetector {
     settings: FaceSettings,
     input: Vec<f32>,
     faces: Vec<Detection>,
+    /// Each crop's latest inference, for crops whose input has not changed since.
+    memory: TileMemory,
+    patches: Vec<f32>,
+    tile_found: Vec<(Detection, bool)>,
+    /// Inferences left out because their input had not changed (their detections reused).
+    reused: u64,
 }
 
 impl FaceDetector {
@@ -85,7 +97,23 @@ impl FaceDetector {
                 session(env, &path, &model, settings.threads, settings.provider)
             },
         )?;
-        Ok(Self { path, session, settings, input: Vec::new(), faces: Vec::new() })
+        Ok(Self {
+            path,
+            session,
+            settings,
+            input: Vec::new(),
+            faces: Vec::new(),
+            memory: TileMemory::default(),
+            patches: Vec::new(),
+            tile_found: Vec::new(),
+            reused: 0,
+        })
+    }
+
+    /// Inferences left out so far because their input had not changed since the crop's latest
+    /// one, whose faces were used again (unchanged.rs).
+    pub fn reused(&self) -> u64 {
+        self.reused
     }
 
     /// The network input layout for `crop` of the frame.
@@ -102,16 +130,34 @@ impl FaceDetector {
     /// Every face in `frame`, as boxes in frame pixels, highest score first.
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, DetectError> {
         let (width, height) = frame.size();
+        // A crop whose input has not changed since its latest inference (within the last second
+        // of stream time) takes that inference's faces again; frames without a timestamp never.
+        let time_ms = frame.meta().pts.map(|pts| pts.mseconds()).filter(|_| self.settings.reuse_unchanged);
+        self.memory.begin((width, height), time_ms);
         let mut found = Vec::new();
         for crop in tiles(width, height, self.settings.tiling) {
             let layout = self.layout(crop);
-            self.detect_in(frame, &layout)?;
+            fill_input(frame, &layout, ChannelOrder::Bgr, &mut self.input)?;
+            if time_ms.is_some() {
+                let (w, h) = (layout.net_w as usize, layout.net_h as usize);
+                patch_means_of(&self.input, w, h, &mut self.patches);
+                if let Some(faces) = self.memory.recall(crop, &self.patches) {
+                    found.extend(faces.iter().map(|&(d, _)| d));
+                    self.reused += 1;
+                    continue;
+                }
+            }
+            self.infer(&layout)?;
             let (w, h) = (width as f32, height as f32);
-            found.extend(self.faces.iter().map(|d| {
+            self.tile_found.clear();
+            self.tile_found.extend(self.faces.iter().map(|d| {
                 let (x0, y0) = layout.to_frame(width, height, d.rect.x0, d.rect.y0);
                 let (x1, y1) = layout.to_frame(width, height, d.rect.x1, d.rect.y1);
-                Detection { rect: Rect::new(x0.min(w), y0.min(h), x1.min(w), y1.min(h)), score: d.score }
+                let rect = Rect::new(x0.min(w), y0.min(h), x1.min(w), y1.min(h));
+                (Detection { rect, score: d.score }, false)
             }));
+            found.extend(self.tile_found.iter().map(|&(d, _)| d));
+            self.memory.remember(crop, &self.patches, &self.tile_found);
         }
         if found.len() > 1 {
             nms(&mut found, centerface::NMS_IOU);
@@ -125,8 +171,9 @@ impl FaceDetector {
     }
 
     /// Runs the network on one layout; leaves its faces, in network pixels, in `self.faces`.
-    fn detect_in(&mut self, frame: &Frame, layout: &InputLayout) -> Result<(), DetectError> {
-        fill_input(frame, layout, ChannelOrder::Bgr, &mut self.input)?;
+    /// Runs the network on the input in `self.input` (laid out as `layout`); the faces go to
+    /// `self.faces`, in input pixels.
+    fn infer(&mut self, layout: &InputLayout) -> Result<(), DetectError> {
         let failed = |e: &dyn std::fmt::Display| DetectError::Inference {
             path: self.path.clone(),
             reason: e.to_string(),

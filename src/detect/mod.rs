@@ -202,6 +202,10 @@ pub trait FrameDetector: Send {
     fn scale_use(&self) -> Option<scale::ScaleUse> {
         None
     }
+    /// Face inferences left out so far because their input had not changed (unchanged.rs).
+    fn faces_reused(&self) -> u64 {
+        0
+    }
 }
 
 impl FrameDetector for Detector {
@@ -215,6 +219,10 @@ impl FrameDetector for Detector {
 
     fn scale_use(&self) -> Option<scale::ScaleUse> {
         self.persons.as_ref().and_then(PersonDetector::scale_use)
+    }
+
+    fn faces_reused(&self) -> u64 {
+        self.faces.reused()
     }
 }
 

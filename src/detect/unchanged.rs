@@ -1,5 +1,6 @@
-//! Unchanged tiles: a person-detector tile whose network input has not changed since its latest
-//! inference gets that inference's detections again instead of a new inference.
+//! Unchanged tiles: a person-detector tile (or the face detector's view of the frame) whose
+//! network input has not changed since its latest inference gets that inference's detections
+//! again instead of a new inference.
 //!
 //! A fixed camera's picture is mostly still: on a distant view, where the person detector runs a
 //! dozen tiles a pass, most tiles hold background that looks the same pass after pass, and their
@@ -7,8 +8,9 @@
 //! this is the same idea, decided in what the network itself sees.
 //!
 //! # The rule
-//! - The input of a tile's inference (300×300 RGB, 0..255) is summarised as the means of its
-//!   [`PATCH`]×[`PATCH`]-pixel patches, the three channels together (3,600 numbers a tile).
+//! - The input of a tile's inference (300×300 RGB, 0..255, for persons; the frame at 640 px for
+//!   faces) is summarised as the means of its [`PATCH`]×[`PATCH`]-pixel patches, the three
+//!   channels together (3,600 numbers a person tile).
 //! - At a later pass the same tile (the same crop of a frame of the same size) is *unchanged* when
 //!   no patch mean moved by more than [`CHANGE`] from that inference's, and the inference is at
 //!   most [`REUSE_MS`] of stream time old. Its detections are then used again; otherwise the tile
@@ -42,17 +44,25 @@ pub const CHANGE: f32 = 4.0;
 /// The oldest inference whose detections are reused, in ms of stream time.
 pub const REUSE_MS: u64 = 1000;
 
-/// The patch means of one network input: `input` is planar RGB (`3 × side × side`, 0..255);
+/// The patch means of one square network input: `input` is planar (`3 × side × side`, 0..255);
 /// `out` gets `(side / PATCH)²` means, row by row (a partial last row or column is left out).
 pub fn patch_means(input: &[f32], side: usize, out: &mut Vec<f32>) {
-    let n = side / PATCH;
+    patch_means_of(input, side, side, out);
+}
+
+/// [`patch_means`] of a `width × height` input.
+pub fn patch_means_of(input: &[f32], width: usize, height: usize, out: &mut Vec<f32>) {
+    let (n, rows) = (width / PATCH, height / PATCH);
     out.clear();
-    out.resize(n * n, 0.0);
-    let plane = side * side;
+    out.resize(n * rows, 0.0);
+    if n == 0 {
+        return;
+    }
+    let plane = width * height;
     for channel in input.chunks_exact(plane).take(3) {
         for (py, row_of_patches) in out.chunks_exact_mut(n).enumerate() {
             for y in py * PATCH..(py + 1) * PATCH {
-                let row = &channel[y * side..y * side + n * PATCH];
+                let row = &channel[y * width..y * width + n * PATCH];
                 for (sum, pixels) in row_of_patches.iter_mut().zip(row.chunks_exact(PATCH)) {
                     *sum += pixels.iter().sum::<f32>();
                 }
@@ -169,6 +179,16 @@ mod tests {
         let mut red = input(None);
         red[..5].fill(160.0);
         assert!((means(&red)[0] - (100.0 + 60.0 / 5.0 / 3.0)).abs() < 1e-3);
+        // A 12 × 7 input (the face detector's are not square): 2 × 1 patches, the rest left out.
+        let mut wide = vec![0.0; 3 * 12 * 7];
+        for c in 0..3 {
+            for y in 0..5 {
+                wide[c * 84 + y * 12 + 5..c * 84 + y * 12 + 10].fill(30.0);
+            }
+        }
+        let mut out = Vec::new();
+        patch_means_of(&wide, 12, 7, &mut out);
+        assert_eq!(out, [0.0, 30.0]);
     }
 
     #[test]

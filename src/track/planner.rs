@@ -230,6 +230,9 @@ pub struct PlanCounts {
     pub max_masks: u64,
     /// How the person detector chose its tiles (all zero with a fixed grid or no person detector).
     pub person_scale: ScaleUse,
+    /// Face inferences left out because their input had not changed since the latest one, whose
+    /// faces were used again (src/detect/unchanged.rs).
+    pub faces_reused: u64,
     /// The cadence and frame counts used, at the stream's frame rate (zero before a frame).
     pub timing: Timing,
 }
@@ -264,6 +267,7 @@ impl PlanCounts {
         mine.tiles_rested += theirs.tiles_rested;
         mine.tiles_reused += theirs.tiles_reused;
         mine.whole_reused += theirs.whole_reused;
+        self.faces_reused += more.faces_reused;
         if theirs.level > 0 {
             (mine.level, mine.grid) = (theirs.level, theirs.grid);
         }
@@ -290,6 +294,7 @@ impl PlanCounts {
             frames_with_masks: self.frames_with_masks.saturating_sub(base.frames_with_masks),
             max_masks: self.max_masks,
             person_scale: self.person_scale.since(&base.person_scale),
+            faces_reused: self.faces_reused.saturating_sub(base.faces_reused),
             timing: self.timing,
         }
     }
@@ -335,6 +340,8 @@ pub struct Planner<'d, 'c> {
     last_pass: Option<u64>,
     /// The detector's scale use when the planner started.
     scale_base: Option<ScaleUse>,
+    /// The detector's reused face inferences when the planner started.
+    faces_base: u64,
     /// Whether `every` and `settings` were fitted to the stream's frame rate (at the first frame
     /// when its caps declare the rate, else from the timestamps of the first frames).
     timed: bool,
@@ -364,6 +371,7 @@ impl<'d, 'c> Planner<'d, 'c> {
     ) -> Result<Self, super::TrackError> {
         let persons = Tracker::new(settings.tracker.clone())?;
         let scale_base = detector.scale_use();
+        let faces_base = detector.faces_reused();
         let faces = Tracker::new(settings.tracker.clone())?;
         Ok(Self {
             detector,
@@ -381,6 +389,7 @@ impl<'d, 'c> Planner<'d, 'c> {
             known: Vec::new(),
             last_pass: None,
             scale_base,
+            faces_base,
             timed: false,
             first_stamp: None,
             unstamped: 0,
@@ -526,6 +535,7 @@ impl<'d, 'c> Planner<'d, 'c> {
             let base = *self.scale_base.get_or_insert(ScaleUse::default());
             self.counts.person_scale = scale.since(&base);
         }
+        self.counts.faces_reused = self.detector.faces_reused().saturating_sub(self.faces_base);
         match result {
             Ok(found) => {
                 // Indices increase by construction: the trackers cannot refuse them.
@@ -838,6 +848,7 @@ mod tests {
                 frames_with_masks: 21,
                 max_masks: counts.max_masks,
                 person_scale: Default::default(),
+                faces_reused: 0,
                 // Stills declare no frame rate: the settings as stated.
                 timing: Timing { every: 3, lookahead: 12, max_staleness: 12, fps_milli: 0 },
             }
