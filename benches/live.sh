@@ -10,6 +10,8 @@
 #   benches/live.sh [CAMERAS=4] [SECONDS=60] [WIDTHxHEIGHT=1920x1080]
 #
 # LIVE_DETECTOR='KEY = VALUE' adds lines to the [detector] table (e.g. 'threads = 1').
+# LIVE_SOURCE=FILE serves FILE (looped, scaled, 25 fps) instead of the bundled film, which was
+# shot from a moving cable car: every pixel changes every frame, unlike a fixed camera's view.
 # LIVE_CLIPS=EVENT also records event clips of redacted frames on every camera ([camera.clips]
 # on = ["EVENT"], e.g. `people` or `line`, default pre- and post-roll) and reports how many.
 #
@@ -32,7 +34,9 @@ else
 fi
 
 clip="$dir/clip-$size.mp4"
-ffmpeg -v error -y -i sample_media/street.mp4 -an -t "$((seconds + 30))" \
+# LIVE_SOURCE: another clip instead of the film (a fixed camera's view, say), played in a loop.
+source=${LIVE_SOURCE:-sample_media/street.mp4}
+ffmpeg -v error -y -stream_loop -1 -i "$source" -an -t "$((seconds + 30))" \
   -vf "scale=${size/x/:}:flags=bicubic,fps=25" -c:v libx264 -preset veryfast -crf 20 -g 50 -bf 0 "$clip"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
