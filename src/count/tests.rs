@@ -997,3 +997,22 @@ fn a_first_detection_counts_as_a_start_but_never_as_present() {
     run.pass(&[(1, (0.6, 0.8))], &[1]);
     assert_eq!(line_counts(&run.finish()), (0, 1), "the step from the first detection counts");
 }
+
+#[test]
+fn an_upper_body_box_inside_a_whole_one_is_part_of_it_and_other_people_are_not() {
+    let whole = Rect::new(100.0, 100.0, 160.0, 300.0);
+    // Head and torso of the same person: as wide, same top, half as tall.
+    let torso = Rect::new(102.0, 104.0, 158.0, 200.0);
+    assert!(part_of_another(&torso, &[whole]));
+    assert!(part_of_another(&torso, &[torso, whole]), "not a part of itself, of the whole");
+    assert!(!part_of_another(&whole, &[whole, torso]), "the whole is no part");
+    // Someone further back, behind them: narrower, top higher.
+    assert!(!part_of_another(&Rect::new(110.0, 70.0, 150.0, 230.0), &[whole]));
+    // The same width and top but nearly as tall: a second detection of the whole, not a part.
+    assert!(!part_of_another(&Rect::new(100.0, 100.0, 160.0, 280.0), &[whole]));
+    // Beside them, or much narrower (a child in front): not a part.
+    assert!(!part_of_another(&Rect::new(150.0, 100.0, 210.0, 200.0), &[whole]));
+    assert!(!part_of_another(&Rect::new(115.0, 105.0, 145.0, 200.0), &[whole]));
+    // Starting lower (legs, a bag): not the upper part.
+    assert!(!part_of_another(&Rect::new(100.0, 160.0, 160.0, 300.0), &[whole]));
+}

@@ -582,6 +582,11 @@ impl<'d, 'c> Planner<'d, 'c> {
             .filter(detected(TrackState::Tentative))
             .map(|t| (t.id(), t.rect()))
             .collect();
+        // A box that is the upper part of another of this pass is that person seen twice.
+        let all: Vec<Rect> = tracks.iter().chain(&tentative).map(|&(_, r)| r).collect();
+        let whole = |&(_, r): &(TrackId, Rect)| !crate::count::part_of_another(&r, &all);
+        let tracks: Vec<(TrackId, Rect)> = tracks.iter().copied().filter(whole).collect();
+        let tentative: Vec<(TrackId, Rect)> = tentative.iter().copied().filter(whole).collect();
         let alive: Vec<TrackId> = self.persons.tracks().iter().map(|t| t.id()).collect();
         let ended: Vec<TrackId> =
             self.known.iter().copied().filter(|id| alive.binary_search(id).is_err()).collect();
