@@ -175,6 +175,23 @@ fn eval_json(kind: &str, dir: &Path, video: &str, args: &[&str]) -> serde_json::
     serde_json::from_slice(&run.stdout).unwrap()
 }
 
+/// Writes `dir/gt.txt`: the ground truth of `eval` with every box scaled by `scale` and moved by
+/// `offset` (pixels), as the clip was when placed into a larger canvas.
+fn moved_ground_truth(eval: &Path, dir: &Path, (sx, sy): (f64, f64), (ox, oy): (f64, f64)) {
+    let gt: String = std::fs::read_to_string(eval.join("gt.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<f64> = l.split(',').map(|v| v.trim().parse().unwrap()).collect();
+            let rest: Vec<String> = f[6..].iter().map(f64::to_string).collect();
+            let (x, y, w, h) = (f[2] * sx + ox, f[3] * sy + oy, f[4] * sx, f[5] * sy);
+            format!("{},{},{x},{y},{w},{h},{}\n", f[0], f[1], rest.join(","))
+        })
+        .collect();
+    std::fs::write(dir.join("gt.txt"), gt).unwrap();
+}
+
 /// `obscura eval mot --target heads --json` on a ground-truth clip of `../shared/eval`.
 fn head_coverage(clip: &str, video: &str) -> Option<serde_json::Value> {
     Some(eval_json("mot", &shared_eval(clip)?, video, &["--target", "heads"]))
@@ -230,19 +247,7 @@ fn unchanged_tiles_are_reused_and_change_nothing() {
         .status()
         .expect("ffmpeg runs");
     assert!(status.success());
-    let s = 0.5;
-    let gt: String = std::fs::read_to_string(eval.join("gt.txt"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<f64> = l.split(',').map(|v| v.trim().parse().unwrap()).collect();
-            let rest: Vec<String> = f[6..].iter().map(f64::to_string).collect();
-            let (x, y, w, h) = (f[2] * s + 600.0, f[3] * s + 300.0, f[4] * s, f[5] * s);
-            format!("{},{},{x},{y},{w},{h},{}\n", f[0], f[1], rest.join(","))
-        })
-        .collect();
-    std::fs::write(dir.path().join("gt.txt"), gt).unwrap();
+    moved_ground_truth(&eval, dir.path(), (0.5, 0.5), (600.0, 300.0));
     let args = ["--target", "heads", "--line", "0.75,0,0.75,1"];
     let reused = eval_json("mot", dir.path(), "wide.mp4", &args);
     let every = eval_json("mot", dir.path(), "wide.mp4", &[&args[..], &["--rerun-unchanged-tiles"]].concat());
@@ -426,27 +431,7 @@ fn small_people_in_a_large_frame_get_finer_tiles_and_stay_covered() {
         .status()
         .expect("ffmpeg runs");
     assert!(status.success());
-    let (sx, sy) = (214.0 / 640.0, 160.0 / 480.0);
-    let gt: String = std::fs::read_to_string(eval.join("gt.txt"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<f64> = l.split(',').map(|v| v.trim().parse().unwrap()).collect();
-            let rest: Vec<String> = f[6..].iter().map(f64::to_string).collect();
-            format!(
-                "{},{},{},{},{},{},{}\n",
-                f[0],
-                f[1],
-                f[2] * sx + 166.0,
-                f[3] * sy + 250.0,
-                f[4] * sx,
-                f[5] * sy,
-                rest.join(",")
-            )
-        })
-        .collect();
-    std::fs::write(dir.path().join("gt.txt"), gt).unwrap();
+    moved_ground_truth(&eval, dir.path(), (214.0 / 640.0, 160.0 / 480.0), (166.0, 250.0));
     let report = eval_json("mot", dir.path(), "small.mp4", &["--target", "heads", "--line", "0.4,0,0.4,1"]);
     assert_eq!(report["frames"], 71);
     let tiling = report["tiling"].as_str().unwrap();
