@@ -49,6 +49,14 @@ impl Rect {
         self.x0 <= p.x && p.x <= self.x1 && self.y0 <= p.y && p.y <= self.y1
     }
 
+    /// The share of this box's area that lies inside `other` (0 for an empty box).
+    pub fn share_inside(&self, other: &Rect) -> f32 {
+        let w = (self.x1.min(other.x1) - self.x0.max(other.x0)).max(0.0);
+        let h = (self.y1.min(other.y1) - self.y0.max(other.y0)).max(0.0);
+        let area = self.width() * self.height();
+        if area > 0.0 { w * h / area } else { 0.0 }
+    }
+
     /// Whether the two share some area (touching edges do not).
     pub fn overlaps(&self, other: &Rect) -> bool {
         self.x0 < other.x1 && other.x0 < self.x1 && self.y0 < other.y1 && other.y0 < self.y1

@@ -524,14 +524,10 @@ pub const PART_INSIDE: f32 = 0.8;
 /// crossings), none changed for the worse.
 pub fn part_of_another(part: &Rect, boxes: &[Rect]) -> bool {
     boxes.iter().any(|whole| {
-        let w = (part.x1.min(whole.x1) - part.x0.max(whole.x0)).max(0.0);
-        let h = (part.y1.min(whole.y1) - part.y0.max(whole.y0)).max(0.0);
-        let area = part.width() * part.height();
-        let inside = if area > 0.0 { w * h / area } else { 0.0 };
         part.height() <= PART_HEIGHT * whole.height()
             && (part.width() / whole.width().max(1e-3) - 1.0).abs() <= PART_WIDTH
             && (part.y0 - whole.y0).abs() <= PART_TOP * whole.height()
-            && inside >= PART_INSIDE
+            && part.share_inside(whole) >= PART_INSIDE
     })
 }
 

@@ -356,16 +356,8 @@ fn drop_cut_duplicates(found: &mut Vec<Detection>, cut: &[bool]) {
     found.retain(|d| {
         let is_cut = cut[index];
         index += 1;
-        !is_cut || !whole.iter().any(|w| inside_share(&d.rect, w) >= CUT_INSIDE)
+        !is_cut || !whole.iter().any(|w| d.rect.share_inside(w) >= CUT_INSIDE)
     });
-}
-
-/// The share of `a`'s area inside `b`.
-fn inside_share(a: &Rect, b: &Rect) -> f32 {
-    let w = (a.x1.min(b.x1) - a.x0.max(b.x0)).max(0.0);
-    let h = (a.y1.min(b.y1) - a.y0.max(b.y0)).max(0.0);
-    let area = a.width() * a.height();
-    if area > 0.0 { w * h / area } else { 0.0 }
 }
 
 /// The standard deviation (0..255 units) under which a tile counts as blank: a uniform image (a
