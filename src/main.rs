@@ -207,9 +207,9 @@ struct DetectorArgs {
     /// tiles across wide frames only, at constant cost.
     #[arg(long, value_name = "COLSxROWS", default_value = "auto", value_parser = parse_tiles)]
     person_tiles: Tiling,
-    /// Run every person tile at every pass, also those whose input has not changed since their
-    /// latest inference (by default those take its detections again: docs/models.md, "Unchanged
-    /// tiles").
+    /// Run every inference at every pass (person tiles, the whole frame, the face detector's
+    /// view), also those whose input has not changed since their latest one (by default those
+    /// take its detections again: docs/models.md, "Unchanged tiles").
     #[arg(long)]
     rerun_unchanged_tiles: bool,
 }

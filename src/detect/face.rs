@@ -66,10 +66,12 @@ pub struct FaceDetector {
     settings: FaceSettings,
     input: Vec<f32>,
     faces: Vec<Detection>,
-    /// Each crop's latest inference, for crops whose input has not changed since.
-    memory: TileMemory,
+    /// Each crop's latest inference (its faces in frame pixels), for crops whose input has not
+    /// changed since.
+    memory: TileMemory<Detection>,
     patches: Vec<f32>,
-    tile_found: Vec<(Detection, bool)>,
+    /// One crop's faces in frame pixels (a reused buffer).
+    tile_found: Vec<Detection>,
     /// Inferences left out because their input had not changed (their detections reused).
     reused: u64,
 }
@@ -142,7 +144,7 @@ impl FaceDetector {
                 let (w, h) = (layout.net_w as usize, layout.net_h as usize);
                 patch_means_of(&self.input, w, h, &mut self.patches);
                 if let Some(faces) = self.memory.recall(crop, &self.patches) {
-                    found.extend(faces.iter().map(|&(d, _)| d));
+                    found.extend_from_slice(faces);
                     self.reused += 1;
                     continue;
                 }
@@ -153,10 +155,9 @@ impl FaceDetector {
             self.tile_found.extend(self.faces.iter().map(|d| {
                 let (x0, y0) = layout.to_frame(width, height, d.rect.x0, d.rect.y0);
                 let (x1, y1) = layout.to_frame(width, height, d.rect.x1, d.rect.y1);
-                let rect = Rect::new(x0.min(w), y0.min(h), x1.min(w), y1.min(h));
-                (Detection { rect, score: d.score }, false)
+                Detection { rect: Rect::new(x0.min(w), y0.min(h), x1.min(w), y1.min(h)), score: d.score }
             }));
-            found.extend(self.tile_found.iter().map(|&(d, _)| d));
+            found.extend_from_slice(&self.tile_found);
             self.memory.remember(crop, &self.patches, &self.tile_found);
         }
         if found.len() > 1 {

@@ -118,7 +118,7 @@ pub struct PersonDetector {
     cut: Vec<bool>,
     scale: ScaleControl,
     /// Each tile's latest inference, for tiles whose input has not changed since.
-    memory: TileMemory,
+    memory: TileMemory<(Detection, bool)>,
     /// Per tile of the pass: its input's patch means (reused buffers).
     patches: Vec<Vec<f32>>,
     /// One tile's detections with their seam cuts (a reused buffer).

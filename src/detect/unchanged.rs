@@ -33,7 +33,6 @@
 //! run (redact more, never less). Whatever the comparison misses is bounded by [`REUSE_MS`]: every
 //! tile runs at least once a second.
 
-use super::nms::Detection;
 use super::preprocess::Crop;
 
 /// Side of the square patches of the network input whose means are compared, in input pixels.
@@ -80,26 +79,32 @@ pub fn changed(then: &[f32], now: &[f32]) -> bool {
     then.len() != now.len() || then.iter().zip(now).any(|(a, b)| (a - b).abs() > CHANGE)
 }
 
-/// One tile's latest inference: what its input looked like and what it found (frame pixels, and
-/// whether a seam of the tile cuts each box).
+/// One tile's latest inference: what its input looked like and what it found, `T` each (a face;
+/// a person box and whether a seam of the tile cuts it).
 #[derive(Debug)]
-struct Remembered {
+struct Remembered<T> {
     crop: Crop,
     patches: Vec<f32>,
-    found: Vec<(Detection, bool)>,
+    found: Vec<T>,
     at_ms: u64,
 }
 
-/// The latest inference of each tile of one camera's person detector.
-#[derive(Debug, Default)]
-pub struct TileMemory {
+/// The latest inference of each tile (or crop) of one camera's detector.
+#[derive(Debug)]
+pub struct TileMemory<T> {
     size: (u32, u32),
     /// The stream time of the latest pass; `None` when passes do not reuse (no timestamp).
     now_ms: Option<u64>,
-    tiles: Vec<Remembered>,
+    tiles: Vec<Remembered<T>>,
 }
 
-impl TileMemory {
+impl<T> Default for TileMemory<T> {
+    fn default() -> Self {
+        Self { size: (0, 0), now_ms: None, tiles: Vec::new() }
+    }
+}
+
+impl<T: Copy> TileMemory<T> {
     /// Starts a pass over a `size` frame at stream time `time_ms` (`None`: no reuse at this pass,
     /// and everything is forgotten).
     pub fn begin(&mut self, size: (u32, u32), time_ms: Option<u64>) {
@@ -116,7 +121,7 @@ impl TileMemory {
 
     /// The detections of `crop`'s latest inference, if its input then (`patches` now) is unchanged
     /// and recent enough.
-    pub fn recall(&self, crop: Crop, patches: &[f32]) -> Option<&[(Detection, bool)]> {
+    pub fn recall(&self, crop: Crop, patches: &[f32]) -> Option<&[T]> {
         self.now_ms?;
         let tile = self.tiles.iter().find(|t| t.crop == crop)?;
         (!changed(&tile.patches, patches)).then_some(tile.found.as_slice())
@@ -124,7 +129,7 @@ impl TileMemory {
 
     /// Remembers the inference `crop` just had at this pass: its input's `patches` and what it
     /// found. Nothing is kept at a pass without a timestamp.
-    pub fn remember(&mut self, crop: Crop, patches: &[f32], found: &[(Detection, bool)]) {
+    pub fn remember(&mut self, crop: Crop, patches: &[f32], found: &[T]) {
         let Some(now) = self.now_ms else { return };
         let tile = match self.tiles.iter_mut().position(|t| t.crop == crop) {
             Some(i) => &mut self.tiles[i],
@@ -144,6 +149,7 @@ impl TileMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::nms::Detection;
     use crate::geometry::Rect;
 
     const SIDE: usize = 300;

@@ -568,14 +568,14 @@ impl<'d, 'c> Planner<'d, 'c> {
         let detected = |state: TrackState| {
             move |t: &&super::Track| t.state() == state && t.last_detection_frame() == index
         };
-        let tracks: Vec<(TrackId, Rect)> = self
+        let mut tracks: Vec<(TrackId, Rect)> = self
             .persons
             .tracks()
             .iter()
             .filter(detected(TrackState::Confirmed))
             .map(|t| (t.id(), t.rect()))
             .collect();
-        let tentative: Vec<(TrackId, Rect)> = self
+        let mut tentative: Vec<(TrackId, Rect)> = self
             .persons
             .tracks()
             .iter()
@@ -585,8 +585,8 @@ impl<'d, 'c> Planner<'d, 'c> {
         // A box that is the upper part of another of this pass is that person seen twice.
         let all: Vec<Rect> = tracks.iter().chain(&tentative).map(|&(_, r)| r).collect();
         let whole = |&(_, r): &(TrackId, Rect)| !crate::count::part_of_another(&r, &all);
-        let tracks: Vec<(TrackId, Rect)> = tracks.iter().copied().filter(whole).collect();
-        let tentative: Vec<(TrackId, Rect)> = tentative.iter().copied().filter(whole).collect();
+        tracks.retain(whole);
+        tentative.retain(whole);
         let alive: Vec<TrackId> = self.persons.tracks().iter().map(|t| t.id()).collect();
         let ended: Vec<TrackId> =
             self.known.iter().copied().filter(|id| alive.binary_search(id).is_err()).collect();
