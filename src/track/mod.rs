@@ -38,6 +38,7 @@ pub mod planner;
 #[cfg(test)]
 mod tests;
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use crate::detect::Detection;
@@ -99,6 +100,14 @@ pub struct TrackerSettings {
     /// (OC-SORT's). It keeps identities when two people cross, where both detections overlap
     /// both predictions. 0 turns it off.
     pub direction_weight: f32,
+    /// How far a person may move per frame, in heights of their box, for a track that ended
+    /// (lost, or tentative and gone) and one born at a later pass to be taken as possibly the same
+    /// person for masking ([`Bridge`]). Default 0.08 (2 heights a second at 25 fps: running).
+    /// Between two passes far apart (a live camera ahead of detection puts passes off to 0.48 s)
+    /// a walking person moves further than their own width, so no IoU matches and the track
+    /// restarts where they now are; the frames between would be masked only where they were and
+    /// where they ended up. 0 turns bridging off.
+    pub bridge_speed: f32,
 }
 
 impl Default for TrackerSettings {
@@ -115,6 +124,7 @@ impl Default for TrackerSettings {
             margin_growth: 0.02,
             margin_cap: 2.0,
             direction_weight: 0.2,
+            bridge_speed: 0.08,
         }
     }
 }
@@ -147,6 +157,9 @@ impl TrackerSettings {
         }
         if !(self.margin_cap >= 1.0 && self.margin_cap.is_finite()) {
             return bad("margin_cap", self.margin_cap.to_string(), "must be a number ≥ 1");
+        }
+        if !(self.bridge_speed >= 0.0 && self.bridge_speed.is_finite()) {
+            return bad("bridge_speed", self.bridge_speed.to_string(), "must be a number ≥ 0");
         }
         if !(0.0..=1.0).contains(&self.direction_weight) {
             return bad("direction_weight", self.direction_weight.to_string(), "must be in 0..=1");
@@ -229,6 +242,42 @@ pub struct Track {
     /// from them are (a weak box is placed less precisely, see [`crate::detect::head_mask_scored`]).
     first_score: f32,
     last_score: f32,
+    /// The track's latest detections (at most [`DETECTIONS_KEPT`], oldest first), each as the
+    /// filtered box just after it: a frame between two of them is interpolated between them
+    /// ([`Tracker::box_at`]).
+    detections: VecDeque<Detected>,
+}
+
+/// How many of a track's latest detections it keeps to interpolate between: enough for the
+/// look-ahead window at any cadence the defaults choose (0.48 s at every 0.12 s is 4 passes).
+/// A frame older than all of them is extrapolated backwards from the oldest.
+const DETECTIONS_KEPT: usize = 8;
+
+/// A possible continuation, for masking only: a track that ended without being matched at a
+/// pass (lost, or tentative and removed) and a track born at that pass near enough, by motion and
+/// size alone, to be the same person ([`TrackerSettings::bridge_speed`]). Every such pair is
+/// kept, not the likeliest: a wrong one masks a strip between two people, a missing one leaves a
+/// person unmasked between the passes. Frames strictly between the two detections are masked
+/// along the straight line from one box to the other ([`Tracker::bridges_at`]). Counting never
+/// sees bridges.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bridge {
+    from: Detected,
+    to: Detected,
+}
+
+/// Of two boxes of size within this ratio of each other, a bridge may join the smaller and the
+/// larger: nearer or further from the camera by a step or two, not a child and an adult.
+const BRIDGE_SIZE_RATIO: f32 = 1.5;
+/// A bridge's reach beyond the motion allowed: detection jitter, in box heights.
+const BRIDGE_SLACK: f32 = 0.1;
+
+/// One detection of a track, as the track's filtered box just after it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Detected {
+    frame: u64,
+    rect: Rect,
+    score: f32,
 }
 
 impl Track {
@@ -247,6 +296,7 @@ impl Track {
             detected_velocity: Velocity::default(),
             first_score: detection.score,
             last_score: detection.score,
+            detections: VecDeque::from([Detected { frame, rect, score: detection.score }]),
         }
     }
 
@@ -311,7 +361,10 @@ impl Track {
     /// The score of the detection [`Tracker::box_at`] extrapolates the box at `frame` from: the
     /// first detection for frames before it, else the latest.
     pub fn score_at(&self, frame: u64) -> f32 {
-        self.origin(frame).3
+        match self.bracket(frame) {
+            Some((a, b)) => a.score.min(b.score),
+            None => self.origin(frame).3,
+        }
     }
 
     /// Corrects the track with a detection matched at `frame`.
@@ -323,20 +376,37 @@ impl Track {
         self.last_detection_frame = frame;
         self.detected_box = self.filter.rect();
         self.detected_velocity = self.filter.velocity();
+        if self.detections.len() == DETECTIONS_KEPT {
+            self.detections.pop_front();
+        }
+        self.detections.push_back(Detected { frame, rect: self.detected_box, score: detection.score });
         if self.state != TrackState::Tentative || self.hits >= min_hits {
             self.state = TrackState::Confirmed;
         }
     }
 
     /// The box, frame, velocity and score to extrapolate to `frame` from: the first detection
-    /// before it, else the latest. Before the second detection there is no velocity (0).
+    /// for frames before it, the latest for frames after it, and for a frame older than the
+    /// detections kept, the oldest kept. Before the second detection there is no velocity (0).
     fn origin(&self, frame: u64) -> (Rect, u64, Velocity, f32) {
         if frame < self.first_detection_frame {
             let velocity = if self.hits >= 2 { self.detected_velocity } else { Velocity::default() };
-            (self.first_box, self.first_detection_frame, velocity, self.first_score)
-        } else {
-            (self.detected_box, self.last_detection_frame, self.detected_velocity, self.last_score)
+            return (self.first_box, self.first_detection_frame, velocity, self.first_score);
         }
+        match self.detections.front() {
+            Some(oldest) if frame < oldest.frame => {
+                (oldest.rect, oldest.frame, self.detected_velocity, oldest.score)
+            }
+            _ => (self.detected_box, self.last_detection_frame, self.detected_velocity, self.last_score),
+        }
+    }
+
+    /// The two kept detections on either side of `frame` (the one at or before it, the one after
+    /// it), when there are both.
+    fn bracket(&self, frame: u64) -> Option<(&Detected, &Detected)> {
+        let after = self.detections.partition_point(|d| d.frame <= frame);
+        (after > 0 && after < self.detections.len())
+            .then(|| (&self.detections[after - 1], &self.detections[after]))
     }
 }
 
@@ -367,6 +437,8 @@ pub struct Tracker {
     /// Tracks removed after being lost for `max_lost` frames, kept until
     /// [`Tracker::forget_retired`] says no frame of their coasting is waiting any more.
     retired: Vec<Track>,
+    /// Bridges whose later end is not yet masked ([`Tracker::forget_retired`]).
+    bridges: Vec<Bridge>,
     next_id: u64,
     last_frame: Option<u64>,
 }
@@ -374,7 +446,14 @@ pub struct Tracker {
 impl Tracker {
     pub fn new(settings: TrackerSettings) -> Result<Self, TrackError> {
         settings.validate()?;
-        Ok(Self { settings, tracks: Vec::new(), retired: Vec::new(), next_id: 1, last_frame: None })
+        Ok(Self {
+            settings,
+            tracks: Vec::new(),
+            retired: Vec::new(),
+            bridges: Vec::new(),
+            next_id: 1,
+            last_frame: None,
+        })
     }
 
     pub fn settings(&self) -> &TrackerSettings {
@@ -410,6 +489,48 @@ impl Tracker {
     pub fn forget_retired(&mut self, frame: u64) {
         let max_lost = self.settings.max_lost;
         self.retired.retain(|t| t.last_detection_frame + max_lost >= frame);
+        self.bridges.retain(|b| b.to.frame > frame);
+    }
+
+    /// The boxes bridges give `frame` (see [`Bridge`]): each interpolated between its two
+    /// detections, with the weaker detection's score and the frames to the nearer of them.
+    pub fn bridges_at(&self, frame: u64) -> impl Iterator<Item = (Rect, f32, u64)> + '_ {
+        self.bridges.iter().filter(move |b| b.from.frame < frame && frame < b.to.frame).map(move |b| {
+            let (a, z) = (&b.from, &b.to);
+            let t = (frame - a.frame) as f32 / (z.frame - a.frame) as f32;
+            let d = (frame - a.frame).min(z.frame - frame);
+            (lerp(&a.rect, &z.rect, t), a.score.min(z.score), d)
+        })
+    }
+
+    /// Bridges from each track in `ended` (as it was before the pass at `frame`, not matched
+    /// there) to each track born at that pass that the person could have reached.
+    fn bridge(&mut self, frame: u64, ended: &[Track]) {
+        let speed = self.settings.bridge_speed;
+        if speed <= 0.0 {
+            return;
+        }
+        let born = self.tracks.iter().filter(|t| t.first_detection_frame == frame && t.hits == 1);
+        for new in born {
+            let to = Detected { frame, rect: new.first_box, score: new.first_score };
+            for old in ended {
+                let from = Detected {
+                    frame: old.last_detection_frame,
+                    rect: old.detected_box,
+                    score: old.last_score,
+                };
+                let (h0, h1) = (from.rect.height(), to.rect.height());
+                if h0.max(h1) > BRIDGE_SIZE_RATIO * h0.min(h1) {
+                    continue;
+                }
+                let gap = (frame - from.frame) as f32;
+                let (c0, c1) = (centre(&from.rect), centre(&to.rect));
+                let reach = h0.max(h1) * (BRIDGE_SLACK + speed * gap);
+                if (c1.0 - c0.0).hypot(c1.1 - c0.1) <= reach {
+                    self.bridges.push(Bridge { from, to });
+                }
+            }
+        }
     }
 
     /// The track with `id`, if it is still kept.
@@ -427,6 +548,8 @@ impl Tracker {
         }
         let mut stats = PassStats::default();
         self.expire(frame, &mut stats);
+        // The tracks as they were, to bridge those that end here to those born here.
+        let before = if self.settings.bridge_speed > 0.0 { self.tracks.clone() } else { Vec::new() };
         let gap = self.last_frame.map_or(0, |previous| frame - previous);
         for track in &mut self.tracks {
             if track.state == TrackState::Lost {
@@ -467,17 +590,30 @@ impl Tracker {
             self.start(frame, detection);
             stats.started += 1;
         }
+        let ended: Vec<Track> = before
+            .into_iter()
+            .zip(&track_matched)
+            .filter(|(_, matched)| !**matched)
+            .map(|(t, _)| t)
+            .collect();
+        self.bridge(frame, &ended);
         self.last_frame = Some(frame);
         Ok(stats)
     }
 
-    /// The track's box at any frame, extrapolated linearly (centre and size) over at most
-    /// `max_extrapolation` frames from a detection: from the first detection for frames before it,
-    /// with the velocity known at the latest detection (0 until there have been two); otherwise
-    /// from the latest detection, with its velocity, forwards (between passes, while lost) or
-    /// backwards (over the track's life). The size stays within ½–2× of the detected size, so a
-    /// noisy size velocity cannot collapse or blow up the box.
+    /// The track's box at any frame. Between two of its kept detections, on the straight line
+    /// from the box of one to the box of the other. Otherwise extrapolated linearly (centre and
+    /// size) over at most `max_extrapolation` frames from a detection: from the first detection
+    /// for frames before it, with the velocity known at the latest detection (0 until there have
+    /// been two); from the latest detection, with its velocity, for frames after it (between
+    /// passes, while lost); from the oldest kept detection for frames before the kept ones. The
+    /// size stays within ½–2× of the detected size, so a noisy size velocity cannot collapse or
+    /// blow up the box.
     pub fn box_at(&self, track: &Track, frame: u64) -> Rect {
+        if let Some((a, b)) = track.bracket(frame) {
+            let t = (frame - a.frame) as f32 / (b.frame - a.frame) as f32;
+            return lerp(&a.rect, &b.rect, t);
+        }
         let (origin, from, velocity, _) = track.origin(frame);
         let span = frame.abs_diff(from).min(self.settings.max_extrapolation) as f32;
         let dt = if frame < from { -span } else { span };
@@ -492,13 +628,18 @@ impl Tracker {
 
     /// How much wider and taller than [`Tracker::box_at`] to mask the track at `frame`, about the
     /// box centre: `min(1 + margin_growth · d, margin_cap)`, where `d` is the number of frames
-    /// between `frame` and the detection the box was extrapolated from (the latest one, or the
-    /// first for frames before it). 1 at that detection; it keeps growing past
-    /// `max_extrapolation`, where the box stops moving.
+    /// between `frame` and the latest detection (the first, for frames before it; the oldest
+    /// kept, for frames before those). 1 at that detection; it keeps growing past
+    /// `max_extrapolation`, where the box stops moving. Between two detections, where the box is
+    /// interpolated, the margin is as wide as it was when the box was extrapolated back from the
+    /// latest: the margin of the nearer detection, tried, cost head coverage on the stress set.
     pub fn margin_at(&self, track: &Track, frame: u64) -> f32 {
-        let (_, from, _, _) = track.origin(frame);
-        let d = frame.abs_diff(from) as f32;
-        (1.0 + self.settings.margin_growth * d).min(self.settings.margin_cap)
+        self.margin_after(frame.abs_diff(track.origin(frame).1))
+    }
+
+    /// The margin of a box `frames` from the detection it comes from (see [`Tracker::margin_at`]).
+    pub fn margin_after(&self, frames: u64) -> f32 {
+        (1.0 + self.settings.margin_growth * frames as f32).min(self.settings.margin_cap)
     }
 
     /// Removes tracks not detected for more than `max_lost` frames before `frame`.
@@ -564,4 +705,14 @@ impl Tracker {
         self.tracks.push(Track::new(TrackId(self.next_id), frame, detection, confirmed));
         self.next_id += 1;
     }
+}
+
+/// The box a fraction `t` of the way from `a` to `b`, edge by edge.
+fn lerp(a: &Rect, b: &Rect, t: f32) -> Rect {
+    let mix = |p: f32, q: f32| p + (q - p) * t;
+    Rect::new(mix(a.x0, b.x0), mix(a.y0, b.y0), mix(a.x1, b.x1), mix(a.y1, b.y1))
+}
+
+fn centre(r: &Rect) -> (f32, f32) {
+    ((r.x0 + r.x1) / 2.0, (r.y0 + r.y1) / 2.0)
 }

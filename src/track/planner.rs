@@ -76,7 +76,7 @@ pub struct FollowRate {
     pub detect_every: bool,
     pub lookahead: bool,
     pub max_staleness: bool,
-    /// `max_lost`, `max_extrapolation` and `margin_growth` of the trackers.
+    /// `max_lost`, `max_extrapolation`, `margin_growth` and `bridge_speed` of the trackers.
     pub tracker: bool,
 }
 
@@ -149,6 +149,7 @@ impl TemporalSettings {
             t.max_lost = scaled(t.max_lost);
             t.max_extrapolation = scaled(t.max_extrapolation);
             t.margin_growth = (f64::from(t.margin_growth) / ratio) as f32;
+            t.bridge_speed = (f64::from(t.bridge_speed) / ratio) as f32;
         }
         (every, out)
     }
@@ -372,7 +373,7 @@ impl<'d, 'c> Planner<'d, 'c> {
         let persons = Tracker::new(settings.tracker.clone())?;
         let scale_base = detector.scale_use();
         let faces_base = detector.faces_reused();
-        let faces = Tracker::new(settings.tracker.clone())?;
+        let faces = Tracker::new(face_settings(&settings.tracker))?;
         Ok(Self {
             detector,
             every: u64::from(every.max(1)),
@@ -506,7 +507,7 @@ impl<'d, 'c> Planner<'d, 'c> {
             settings.tracker = self.settings.tracker.clone();
         }
         self.persons.settings = settings.tracker.clone();
-        self.faces.settings = settings.tracker.clone();
+        self.faces.settings = face_settings(&settings.tracker);
         if fps.is_some() && (u64::from(every), &settings) != (self.every, &self.settings) {
             tracing::info!(
                 fps = fps.unwrap_or_default(),
@@ -673,8 +674,31 @@ impl<'d, 'c> Planner<'d, 'c> {
             let scale = FACE_MASK_SCALE * faces.margin_at(track, j);
             masks.push(Shape::Ellipse(scale_about_centre(&faces.box_at(track, j), scale)));
         }
+        // Where a track ended and another began a pass later within reach, the frames between
+        // are masked along the way too (see `Bridge`).
+        if target.masks_persons() {
+            for (r, score, d) in self.persons.bridges_at(j) {
+                let margin = self.persons.margin_after(d);
+                masks.push(match target {
+                    Target::Heads => grow_shape(head_mask_scored(&r, score), margin),
+                    _ => person_mask(&scale_about_centre(&r, margin)),
+                });
+            }
+        }
+        for (r, _, d) in self.faces.bridges_at(j) {
+            masks.push(Shape::Ellipse(scale_about_centre(&r, FACE_MASK_SCALE * self.faces.margin_after(d))));
+        }
         masks
     }
+}
+
+/// About how many face heights a standing person is tall: a face moves this many of its own
+/// heights for each of the person's.
+const FACE_HEIGHTS_PER_PERSON: f32 = 7.0;
+
+/// The face tracker's settings: the person tracker's, with the bridge speed in face heights.
+fn face_settings(person: &super::TrackerSettings) -> super::TrackerSettings {
+    super::TrackerSettings { bridge_speed: person.bridge_speed * FACE_HEIGHTS_PER_PERSON, ..person.clone() }
 }
 
 fn log_failure(index: u64, err: &DetectError) {
@@ -1089,6 +1113,33 @@ mod tests {
             assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
         }
         assert_eq!(counts.fail_closed(), 0);
+    }
+
+    #[test]
+    fn a_person_whose_track_restarts_between_passes_far_apart_stays_masked_between() {
+        // Passes 13 frames apart (a live camera ahead of detection puts them off that far): a
+        // person 60 px wide walking 8 px a frame moves 104 px between passes, no box overlaps
+        // the last, and every pass starts a new track without a velocity. A second person stands
+        // 300 px away the whole time.
+        let answer = |i: u64| {
+            let mut found = person(20.0 + 8.0 * i as f32, 0.9);
+            found.persons.push(Detection { rect: Rect::new(560.0, 100.0, 620.0, 280.0), score: 0.9 });
+            Ok(found)
+        };
+        let mut detector = Scripted { target: Target::Heads, answer, calls: Vec::new() };
+        let settings = TemporalSettings { max_staleness: 12, ..TemporalSettings::default() };
+        let (regions, counts) = run(&mut detector, 13, settings.clone(), 53);
+        for (i, r) in regions.iter().enumerate() {
+            let x = 8 * i + 50;
+            assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
+        }
+        assert_eq!(counts.fail_closed(), 0);
+        // Without bridges the frames in the middle between passes show the head.
+        let mut off = settings;
+        off.tracker.bridge_speed = 0.0;
+        let mut detector = Scripted { target: Target::Heads, answer, calls: Vec::new() };
+        let (regions, _) = run(&mut detector, 13, off, 53);
+        assert!(!masked_at(&regions[19], 8 * 19 + 50, 110));
     }
 
     #[test]

@@ -347,3 +347,55 @@ fn a_detection_ahead_of_the_motion_is_preferred_when_overlap_cannot_tell() {
     assert!(run(0.2) > 100.0, "with the direction term the track follows the detection ahead");
     assert!(run(0.0) < 100.0, "by overlap alone it takes the one behind (so the test can fail)");
 }
+
+#[test]
+fn between_two_detections_the_box_goes_straight_from_one_to_the_other() {
+    // A person who stood still, then walked: a velocity estimated over both lags the walk, and
+    // extrapolating back from the latest box would put them where they were not.
+    let mut tracker = tracker();
+    let x = |f: u64| if f <= 12 { 100.0 } else { 100.0 + 5.0 * (f - 12) as f32 };
+    for f in (0..=24).step_by(3) {
+        tracker.update(f, &[det(x(f), 200.0, 40.0, 80.0, 0.9)]).unwrap();
+    }
+    let track = only(&tracker);
+    for (a, b) in [(15, 18), (18, 21)] {
+        let (ra, rb) = (tracker.box_at(track, a), tracker.box_at(track, b));
+        for f in a + 1..b {
+            let t = (f - a) as f32 / (b - a) as f32;
+            let r = tracker.box_at(track, f);
+            assert_near(r.x0, ra.x0 + (rb.x0 - ra.x0) * t, 1e-3);
+            assert_near(r.y1, ra.y1 + (rb.y1 - ra.y1) * t, 1e-3);
+        }
+    }
+    // Each kept detection is its own filtered box, however far back in the kept ones.
+    assert_near(center(&tracker.box_at(track, 15)).0, x(15), 6.0);
+    assert_near(center(&tracker.box_at(track, 18)).0, x(18), 6.0);
+}
+
+#[test]
+fn a_track_ending_where_another_starts_within_reach_is_bridged_for_masks_only() {
+    // 120 px tall, walking 8 px/frame, detected at 0 and 13: 104 px apart, no overlap, so a new
+    // track. Someone stands at x = 600 throughout.
+    let mut tracker = tracker();
+    let walk = |f: u64| det(100.0 + 8.0 * f as f32, 200.0, 40.0, 120.0, 0.9);
+    let stander = det(600.0, 200.0, 40.0, 120.0, 0.9);
+    tracker.update(0, &[walk(0), stander]).unwrap();
+    // At 13 also someone twice as tall near where the walker was, and someone out of reach.
+    let (giant, far) = (det(200.0, 200.0, 80.0, 240.0, 0.9), det(100.0, 420.0, 40.0, 120.0, 0.9));
+    tracker.update(13, &[walk(13), giant, far, stander]).unwrap();
+    let ids: Vec<u64> = tracker.tracks().iter().map(|t| t.id().get()).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5], "the walker's track is lost and restarted; the stander's continues");
+    let bridged: Vec<(Rect, f32, u64)> = tracker.bridges_at(6).collect();
+    assert_eq!(bridged.len(), 1, "{bridged:?}");
+    let (r, score, d) = bridged[0];
+    assert_near(center(&r).0, center(&walk(6).rect).0, 1.0);
+    assert_eq!((score, d), (0.9, 6));
+    assert_eq!(tracker.bridges_at(0).count() + tracker.bridges_at(13).count(), 0, "only strictly between");
+    tracker.forget_retired(13);
+    assert_eq!(tracker.bridges_at(6).count(), 0);
+    // Off.
+    let mut off = Tracker::new(TrackerSettings { bridge_speed: 0.0, ..TrackerSettings::default() }).unwrap();
+    off.update(0, &[walk(0)]).unwrap();
+    off.update(13, &[walk(13)]).unwrap();
+    assert_eq!(off.bridges_at(6).count(), 0);
+}
