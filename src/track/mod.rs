@@ -264,11 +264,16 @@ const DETECTIONS_KEPT: usize = 8;
 pub struct Bridge {
     from: Detected,
     to: Detected,
+    /// A way out of the frame, not to another track (see [`Tracker::set_bounds`]).
+    exit: bool,
 }
 
 /// Of two boxes of size within this ratio of each other, a bridge may join the smaller and the
 /// larger: nearer or further from the camera by a step or two, not a child and an adult.
 const BRIDGE_SIZE_RATIO: f32 = 1.5;
+/// A track moving towards an edge at this many box heights a frame or more is heading for it
+/// (a slow walk at 25 fps is about 0.02).
+const EXIT_HEADING: f32 = 0.005;
 /// A bridge's reach beyond the motion allowed: detection jitter, in box heights.
 const BRIDGE_SLACK: f32 = 0.1;
 
@@ -439,6 +444,8 @@ pub struct Tracker {
     retired: Vec<Track>,
     /// Bridges whose later end is not yet masked ([`Tracker::forget_retired`]).
     bridges: Vec<Bridge>,
+    /// The frame the detections are in ([`Tracker::set_bounds`]).
+    bounds: Option<Rect>,
     next_id: u64,
     last_frame: Option<u64>,
 }
@@ -451,6 +458,7 @@ impl Tracker {
             tracks: Vec::new(),
             retired: Vec::new(),
             bridges: Vec::new(),
+            bounds: None,
             next_id: 1,
             last_frame: None,
         })
@@ -494,13 +502,31 @@ impl Tracker {
 
     /// The boxes bridges give `frame` (see [`Bridge`]): each interpolated between its two
     /// detections, with the weaker detection's score and the frames to the nearer of them.
+    ///
+    /// An exit bridge gives the box swept from the track's last detected box towards the edge as
+    /// far as the person could have got at running pace by `frame` (at most to beyond the edge).
     pub fn bridges_at(&self, frame: u64) -> impl Iterator<Item = (Rect, f32, u64)> + '_ {
+        let speed = self.settings.bridge_speed;
         self.bridges.iter().filter(move |b| b.from.frame < frame && frame < b.to.frame).map(move |b| {
             let (a, z) = (&b.from, &b.to);
-            let t = (frame - a.frame) as f32 / (z.frame - a.frame) as f32;
-            let d = (frame - a.frame).min(z.frame - frame);
-            (lerp(&a.rect, &z.rect, t), a.score.min(z.score), d)
+            let d = frame - a.frame;
+            if b.exit {
+                let (c0, c1) = (centre(&a.rect), centre(&z.rect));
+                let way = (c1.0 - c0.0).hypot(c1.1 - c0.1).max(1.0);
+                let t = (speed * a.rect.height() * d as f32 / way).min(1.0);
+                let (r, s) = (&a.rect, &lerp(&a.rect, &z.rect, t));
+                let swept = Rect::new(r.x0.min(s.x0), r.y0.min(s.y0), r.x1.max(s.x1), r.y1.max(s.y1));
+                return (swept, a.score, d);
+            }
+            let t = d as f32 / (z.frame - a.frame) as f32;
+            (lerp(&a.rect, &z.rect, t), a.score.min(z.score), d.min(z.frame - frame))
         })
+    }
+
+    /// The frame (`width × height`) the detections are in, so that a track that ends near its
+    /// edge gets an exit bridge ([`Tracker::bridges_at`]). Unset, there are none.
+    pub fn set_bounds(&mut self, width: f32, height: f32) {
+        self.bounds = Some(Rect::new(0.0, 0.0, width, height));
     }
 
     /// Bridges from each track in `ended` (as it was before the pass at `frame`, not matched
@@ -509,6 +535,32 @@ impl Tracker {
         let speed = self.settings.bridge_speed;
         if speed <= 0.0 {
             return;
+        }
+        // A track detected at the previous pass and not at this one, near an edge it was heading
+        // for (or touching), may have left through it between the passes: an exit bridge to its
+        // box moved just beyond that edge.
+        if let (Some(bounds), Some(previous)) = (self.bounds, self.last_frame) {
+            for old in ended.iter().filter(|t| t.last_detection_frame == previous) {
+                let from = Detected { frame: previous, rect: old.detected_box, score: old.last_score };
+                let r = &from.rect;
+                let (h, v) = (r.height(), old.detected_velocity);
+                let reach = h * (BRIDGE_SLACK + speed * (frame - previous) as f32);
+                // The distance to each edge, the speed towards it, the step just beyond it.
+                let ways = [
+                    (r.x0 - bounds.x0, -v.cx, (-(r.x1 - bounds.x0), 0.0)),
+                    (bounds.x1 - r.x1, v.cx, (bounds.x1 - r.x0, 0.0)),
+                    (r.y0 - bounds.y0, -v.cy, (0.0, -(r.y1 - bounds.y0))),
+                    (bounds.y1 - r.y1, v.cy, (0.0, bounds.y1 - r.y0)),
+                ];
+                for (distance, towards, (dx, dy)) in ways {
+                    let heading = old.hits >= 2 && towards >= EXIT_HEADING * h;
+                    if distance <= reach && (heading || distance <= BRIDGE_SLACK * h) && h > 0.0 {
+                        let rect = Rect::new(r.x0 + dx, r.y0 + dy, r.x1 + dx, r.y1 + dy);
+                        let to = Detected { frame, rect, score: from.score };
+                        self.bridges.push(Bridge { from, to, exit: true });
+                    }
+                }
+            }
         }
         let born = self.tracks.iter().filter(|t| t.first_detection_frame == frame && t.hits == 1);
         for new in born {
@@ -527,7 +579,7 @@ impl Tracker {
                 let (c0, c1) = (centre(&from.rect), centre(&to.rect));
                 let reach = h0.max(h1) * (BRIDGE_SLACK + speed * gap);
                 if (c1.0 - c0.0).hypot(c1.1 - c0.1) <= reach {
-                    self.bridges.push(Bridge { from, to });
+                    self.bridges.push(Bridge { from, to, exit: false });
                 }
             }
         }

@@ -539,6 +539,9 @@ impl<'d, 'c> Planner<'d, 'c> {
         self.counts.faces_reused = self.detector.faces_reused().saturating_sub(self.faces_base);
         match result {
             Ok(found) => {
+                let (width, height) = frame.size();
+                self.persons.set_bounds(width as f32, height as f32);
+                self.faces.set_bounds(width as f32, height as f32);
                 // Indices increase by construction: the trackers cannot refuse them.
                 let _ = self.persons.update(index, &found.persons);
                 let _ = self.faces.update(index, &found.faces);

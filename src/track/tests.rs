@@ -399,3 +399,36 @@ fn a_track_ending_where_another_starts_within_reach_is_bridged_for_masks_only() 
     off.update(13, &[walk(13)]).unwrap();
     assert_eq!(off.bridges_at(6).count(), 0);
 }
+
+#[test]
+fn a_track_that_ends_near_the_edge_it_was_heading_for_is_swept_towards_it() {
+    // 120 px tall, walking left at 6 px/frame in a 640 px wide frame, detected every 3rd frame
+    // from x = 130, then passes 13 frames apart: gone (out of the frame, or not detected half out
+    // of it) at the pass after frame 12.
+    let walk = |f: u64| det(130.0 - 6.0 * f as f32, 200.0, 40.0, 120.0, 0.9);
+    let mut tracker = tracker_in(640.0, 480.0);
+    for f in (0..=12).step_by(3) {
+        tracker.update(f, &[walk(f)]).unwrap();
+    }
+    tracker.update(25, &[]).unwrap();
+    for f in 13..25 {
+        let x = center(&walk(f).rect).0;
+        let swept: Vec<Rect> = tracker.bridges_at(f).map(|(r, _, _)| r).collect();
+        let covered = swept.iter().any(|r| r.x0 <= x && x <= r.x1);
+        assert!(covered || x < 0.0, "frame {f}: the walker's centre at x = {x:.0}: {swept:?}");
+    }
+    assert_eq!(tracker.bridges_at(18).count(), 1, "one edge, the one ahead");
+    // Someone standing as near the right edge is not swept (neither heading for it nor touching).
+    let mut still = tracker_in(640.0, 480.0);
+    for f in (0..=12).step_by(3) {
+        still.update(f, &[det(500.0, 200.0, 40.0, 120.0, 0.9)]).unwrap();
+    }
+    still.update(25, &[]).unwrap();
+    assert_eq!(still.bridges_at(18).count(), 0);
+}
+
+fn tracker_in(width: f32, height: f32) -> Tracker {
+    let mut tracker = tracker();
+    tracker.set_bounds(width, height);
+    tracker
+}
