@@ -226,15 +226,16 @@ fn heads_are_covered_on_tud_stadtmitte() {
 /// An overloaded live camera has its passes put off up to the staleness limit (0.48 s, 12
 /// frames at 25 fps): with passes 13 frames apart a walking person moves further than their own
 /// width, their track restarts at every pass, and the frames between are masked by bridging the
-/// track that ended to the one born within reach (src/track/mod.rs, `Bridge`). Without bridges
-/// TUD-Campus had 95.5% of heads covered at this cadence and one person bare for 7 frames.
+/// track that ended to the one born within reach, or to the edge it was heading for
+/// (src/track/mod.rs, `Bridge`). Without bridges TUD-Campus had 95.5% of heads covered at this
+/// cadence and one person bare for 7 frames; with them, 98.3% and 5.
 #[test]
 fn heads_stay_covered_with_passes_put_off_to_the_staleness_limit() {
     let Some(eval) = shared_eval("tud-campus") else { return };
     let report = eval_json("mot", &eval, "TUD-Campus.mp4", &["--target", "heads", "--detect-every", "13"]);
     let rate = report["coverage_rate"].as_f64().unwrap();
     let longest = report["longest_uncovered"].as_u64().unwrap();
-    assert!(rate >= 0.97, "≥ 97% of heads covered, got {:.2}%", 100.0 * rate);
+    assert!(rate >= 0.98, "≥ 98% of heads covered, got {:.2}%", 100.0 * rate);
     assert!(longest <= 5, "no head uncovered for more than 5 frames in a row, got {longest}");
     assert_eq!(report["fail_closed_frames"], 0, "every frame within the staleness limit");
 }
