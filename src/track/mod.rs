@@ -258,8 +258,9 @@ const DETECTIONS_KEPT: usize = 8;
 /// size alone, to be the same person ([`TrackerSettings::bridge_speed`]). Every such pair is
 /// kept, not the likeliest: a wrong one masks a strip between two people, a missing one leaves a
 /// person unmasked between the passes. Frames strictly between the two detections are masked
-/// along the straight line from one box to the other ([`Tracker::bridges_at`]). Counting never
-/// sees bridges.
+/// along the straight line from one box to the other ([`Tracker::bridges_at`]). A track that
+/// ends near an edge of the frame it was heading for (or touching) gets an exit bridge instead,
+/// out of the frame: masked as a sweep towards that edge. Counting never sees bridges.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bridge {
     from: Detected,
@@ -276,6 +277,15 @@ const BRIDGE_SIZE_RATIO: f32 = 1.5;
 const EXIT_HEADING: f32 = 0.005;
 /// A bridge's reach beyond the motion allowed: detection jitter, in box heights.
 const BRIDGE_SLACK: f32 = 0.1;
+
+/// What a bridge needs of a track that ended at a pass: its latest detection, its velocity
+/// there, and how many detections it had.
+#[derive(Debug)]
+struct Ended {
+    last: Detected,
+    velocity: Velocity,
+    hits: u32,
+}
 
 /// One detection of a track, as the track's filtered box just after it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -406,6 +416,13 @@ impl Track {
         }
     }
 
+    /// The track as a bridge from it needs it, should it end at this pass.
+    fn ended(&self) -> Ended {
+        let last =
+            Detected { frame: self.last_detection_frame, rect: self.detected_box, score: self.last_score };
+        Ended { last, velocity: self.detected_velocity, hits: self.hits }
+    }
+
     /// The two kept detections on either side of `frame` (the one at or before it, the one after
     /// it), when there are both.
     fn bracket(&self, frame: u64) -> Option<(&Detected, &Detected)> {
@@ -511,8 +528,8 @@ impl Tracker {
             let (a, z) = (&b.from, &b.to);
             let d = frame - a.frame;
             if b.exit {
-                let (c0, c1) = (centre(&a.rect), centre(&z.rect));
-                let way = (c1.0 - c0.0).hypot(c1.1 - c0.1).max(1.0);
+                let (c0, c1) = (a.rect.centre(), z.rect.centre());
+                let way = (c1.x - c0.x).hypot(c1.y - c0.y).max(1.0);
                 let t = (speed * a.rect.height() * d as f32 / way).min(1.0);
                 let (r, s) = (&a.rect, &lerp(&a.rect, &z.rect, t));
                 let swept = Rect::new(r.x0.min(s.x0), r.y0.min(s.y0), r.x1.max(s.x1), r.y1.max(s.y1));
@@ -531,7 +548,7 @@ impl Tracker {
 
     /// Bridges from each track in `ended` (as it was before the pass at `frame`, not matched
     /// there) to each track born at that pass that the person could have reached.
-    fn bridge(&mut self, frame: u64, ended: &[Track]) {
+    fn bridge(&mut self, frame: u64, ended: &[Ended]) {
         let speed = self.settings.bridge_speed;
         if speed <= 0.0 {
             return;
@@ -540,10 +557,10 @@ impl Tracker {
         // for (or touching), may have left through it between the passes: an exit bridge to its
         // box moved just beyond that edge.
         if let (Some(bounds), Some(previous)) = (self.bounds, self.last_frame) {
-            for old in ended.iter().filter(|t| t.last_detection_frame == previous) {
-                let from = Detected { frame: previous, rect: old.detected_box, score: old.last_score };
+            for old in ended.iter().filter(|t| t.last.frame == previous) {
+                let from = old.last;
                 let r = &from.rect;
-                let (h, v) = (r.height(), old.detected_velocity);
+                let (h, v) = (r.height(), old.velocity);
                 let reach = h * (BRIDGE_SLACK + speed * (frame - previous) as f32);
                 // The distance to each edge, the speed towards it, the step just beyond it.
                 let ways = [
@@ -566,19 +583,15 @@ impl Tracker {
         for new in born {
             let to = Detected { frame, rect: new.first_box, score: new.first_score };
             for old in ended {
-                let from = Detected {
-                    frame: old.last_detection_frame,
-                    rect: old.detected_box,
-                    score: old.last_score,
-                };
+                let from = old.last;
                 let (h0, h1) = (from.rect.height(), to.rect.height());
                 if h0.max(h1) > BRIDGE_SIZE_RATIO * h0.min(h1) {
                     continue;
                 }
                 let gap = (frame - from.frame) as f32;
-                let (c0, c1) = (centre(&from.rect), centre(&to.rect));
+                let (c0, c1) = (from.rect.centre(), to.rect.centre());
                 let reach = h0.max(h1) * (BRIDGE_SLACK + speed * gap);
-                if (c1.0 - c0.0).hypot(c1.1 - c0.1) <= reach {
+                if (c1.x - c0.x).hypot(c1.y - c0.y) <= reach {
                     self.bridges.push(Bridge { from, to, exit: false });
                 }
             }
@@ -600,8 +613,8 @@ impl Tracker {
         }
         let mut stats = PassStats::default();
         self.expire(frame, &mut stats);
-        // The tracks as they were, to bridge those that end here to those born here.
-        let before = if self.settings.bridge_speed > 0.0 { self.tracks.clone() } else { Vec::new() };
+        // The tracks' latest detections, to bridge those that end here to those born here.
+        let before: Vec<Ended> = self.tracks.iter().map(Track::ended).collect();
         let gap = self.last_frame.map_or(0, |previous| frame - previous);
         for track in &mut self.tracks {
             if track.state == TrackState::Lost {
@@ -642,7 +655,7 @@ impl Tracker {
             self.start(frame, detection);
             stats.started += 1;
         }
-        let ended: Vec<Track> = before
+        let ended: Vec<Ended> = before
             .into_iter()
             .zip(&track_matched)
             .filter(|(_, matched)| !**matched)
@@ -763,8 +776,4 @@ impl Tracker {
 fn lerp(a: &Rect, b: &Rect, t: f32) -> Rect {
     let mix = |p: f32, q: f32| p + (q - p) * t;
     Rect::new(mix(a.x0, b.x0), mix(a.y0, b.y0), mix(a.x1, b.x1), mix(a.y1, b.y1))
-}
-
-fn centre(r: &Rect) -> (f32, f32) {
-    ((r.x0 + r.x1) / 2.0, (r.y0 + r.y1) / 2.0)
 }
