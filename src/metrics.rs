@@ -140,6 +140,8 @@ impl Metrics {
                         // pass was put off because detection was behind the camera.
                         "detect_every": plan.timing.every,
                         "frames_detection_put_off": plan.postponed,
+                        // Frames masked along a bridge between broken tracks (docs/privacy.md).
+                        "frames_bridged": plan.frames_bridged,
                     },
                     "geometry": c.geometry(),
                     "counts": since_ms.map(|since| camera_counts(c, api.as_deref(), since, &floor)),

@@ -63,6 +63,11 @@ pub struct DetectionReport {
     /// Frames of a live camera on which a due detection pass was put off because detection was
     /// behind the camera (never past `max_staleness_frames`; masked from the tracks).
     pub frames_detection_put_off: u64,
+    /// Tracks that ended and others born within reach at a later pass, and tracks that ended near
+    /// an edge they were heading for, joined for masking (docs/privacy.md), and the frames
+    /// masked along such a bridge: high when people move far between passes (overload).
+    pub bridges: u64,
+    pub frames_bridged: u64,
     pub models: Models,
 }
 
@@ -178,6 +183,8 @@ impl PrivacyReport {
                 },
                 max_staleness_seen: plan.max_staleness,
                 frames_detection_put_off: plan.postponed,
+                bridges: plan.bridges,
+                frames_bridged: plan.frames_bridged,
                 models: Models {
                     face: crate::detect::face::CENTERFACE_FILE.to_owned(),
                     face_input_long_side: settings.detector.faces.input_long_side,

@@ -64,6 +64,7 @@ fn a_camera_that_goes_away_is_reconnected_and_sigterm_ends_cleanly() {
     // The stream declares the film's 29.97 fps: counting's passes every 0.12 s are every 4th frame.
     assert_eq!(before["privacy"]["detect_every"], 4, "{before}");
     assert!(before["privacy"]["frames_detection_put_off"].is_u64(), "{before}");
+    assert!(before["privacy"]["frames_bridged"].is_u64(), "{before}");
 
     server.kill();
     service

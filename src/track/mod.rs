@@ -463,6 +463,8 @@ pub struct Tracker {
     bridges: Vec<Bridge>,
     /// The frame the detections are in ([`Tracker::set_bounds`]).
     bounds: Option<Rect>,
+    /// Bridges made over the tracker's life.
+    bridges_made: u64,
     next_id: u64,
     last_frame: Option<u64>,
 }
@@ -476,6 +478,7 @@ impl Tracker {
             retired: Vec::new(),
             bridges: Vec::new(),
             bounds: None,
+            bridges_made: 0,
             next_id: 1,
             last_frame: None,
         })
@@ -540,6 +543,11 @@ impl Tracker {
         })
     }
 
+    /// How many bridges the tracker has made (each pair of tracks, each exit).
+    pub fn bridges_made(&self) -> u64 {
+        self.bridges_made
+    }
+
     /// The frame (`width × height`) the detections are in, so that a track that ends near its
     /// edge gets an exit bridge ([`Tracker::bridges_at`]). Unset, there are none.
     pub fn set_bounds(&mut self, width: f32, height: f32) {
@@ -575,6 +583,7 @@ impl Tracker {
                         let rect = Rect::new(r.x0 + dx, r.y0 + dy, r.x1 + dx, r.y1 + dy);
                         let to = Detected { frame, rect, score: from.score };
                         self.bridges.push(Bridge { from, to, exit: true });
+                        self.bridges_made += 1;
                     }
                 }
             }
@@ -593,6 +602,7 @@ impl Tracker {
                 let reach = h0.max(h1) * (BRIDGE_SLACK + speed * gap);
                 if (c1.x - c0.x).hypot(c1.y - c0.y) <= reach {
                     self.bridges.push(Bridge { from, to, exit: false });
+                    self.bridges_made += 1;
                 }
             }
         }

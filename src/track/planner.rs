@@ -234,6 +234,10 @@ pub struct PlanCounts {
     /// Face inferences left out because their input had not changed since the latest one, whose
     /// faces were used again (src/detect/unchanged.rs).
     pub faces_reused: u64,
+    /// Bridges made (person and face tracks; see [`super::Bridge`]), and the frames a bridge
+    /// masked.
+    pub bridges: u64,
+    pub frames_bridged: u64,
     /// The cadence and frame counts used, at the stream's frame rate (zero before a frame).
     pub timing: Timing,
 }
@@ -269,6 +273,8 @@ impl PlanCounts {
         mine.tiles_reused += theirs.tiles_reused;
         mine.whole_reused += theirs.whole_reused;
         self.faces_reused += more.faces_reused;
+        self.bridges += more.bridges;
+        self.frames_bridged += more.frames_bridged;
         if theirs.level > 0 {
             (mine.level, mine.grid) = (theirs.level, theirs.grid);
         }
@@ -296,6 +302,8 @@ impl PlanCounts {
             max_masks: self.max_masks,
             person_scale: self.person_scale.since(&base.person_scale),
             faces_reused: self.faces_reused.saturating_sub(base.faces_reused),
+            bridges: self.bridges.saturating_sub(base.bridges),
+            frames_bridged: self.frames_bridged.saturating_sub(base.frames_bridged),
             timing: self.timing,
         }
     }
@@ -545,6 +553,7 @@ impl<'d, 'c> Planner<'d, 'c> {
                 // Indices increase by construction: the trackers cannot refuse them.
                 let _ = self.persons.update(index, &found.persons);
                 let _ = self.faces.update(index, &found.faces);
+                self.counts.bridges = self.persons.bridges_made() + self.faces.bridges_made();
                 if let Err(err) = self.count(frame, index) {
                     tracing::warn!(frame = index, %err, "counting skipped this pass");
                 }
@@ -679,6 +688,7 @@ impl<'d, 'c> Planner<'d, 'c> {
         }
         // Where a track ended and another began a pass later within reach, the frames between
         // are masked along the way too (see `Bridge`).
+        let tracked = masks.len();
         if target.masks_persons() {
             for (r, score, d) in self.persons.bridges_at(j) {
                 let margin = self.persons.margin_after(d);
@@ -691,6 +701,7 @@ impl<'d, 'c> Planner<'d, 'c> {
         for (r, _, d) in self.faces.bridges_at(j) {
             masks.push(Shape::Ellipse(scale_about_centre(&r, FACE_MASK_SCALE * self.faces.margin_after(d))));
         }
+        self.counts.frames_bridged += u64::from(masks.len() > tracked);
         masks
     }
 }
@@ -881,6 +892,8 @@ mod tests {
                 max_masks: counts.max_masks,
                 person_scale: Default::default(),
                 faces_reused: 0,
+                bridges: 0,
+                frames_bridged: 0,
                 // Stills declare no frame rate: the settings as stated.
                 timing: Timing { every: 3, lookahead: 12, max_staleness: 12, fps_milli: 0 },
             }
@@ -1137,6 +1150,8 @@ mod tests {
             assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
         }
         assert_eq!(counts.fail_closed(), 0);
+        // One bridge a pass after the first, each over the 12 frames between.
+        assert_eq!((counts.bridges, counts.frames_bridged), (4, 48));
         // Without bridges the frames in the middle between passes show the head.
         let mut off = settings;
         off.tracker.bridge_speed = 0.0;
