@@ -269,6 +269,7 @@ pub fn run_camera(
                 every: redact.detect_every,
                 temporal: redact.temporal.clone(),
                 counting: stage.as_ref().map(|stage| Counting { start_ms, stage }),
+                overloaded: false,
             }),
             audit: auditor.as_mut().map(|detector| Audit {
                 detector,

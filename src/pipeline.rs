@@ -307,6 +307,10 @@ pub struct Detection<'d> {
     pub temporal: TemporalSettings,
     /// People counting from the person tracks, if configured.
     pub counting: Option<Counting<'d>>,
+    /// Treat the source as always ahead of detection, as an overloaded live camera is: every
+    /// pass put off to the staleness limit (`obscura eval mot --overloaded`, to measure masks
+    /// under overload on a file, frame for frame the same each run). Never set for real output.
+    pub overloaded: bool,
 }
 
 impl std::fmt::Debug for Detection<'_> {
@@ -565,6 +569,7 @@ fn detect_stage(
         return (StageEnd::Complete, PlanCounts::default());
     };
     let counting = detection.counting.take();
+    let overloaded = detection.overloaded;
     let mut timed = Timed { inner: &mut *detection.detector, stats };
     let mut planner = match Planner::new(&mut timed, detection.every, detection.temporal.clone()) {
         Ok(planner) => match counting {
@@ -592,7 +597,7 @@ fn detect_stage(
         // ahead of detection: its passes are put off (up to the staleness limit), so that each
         // pass is followed by the frames it can mask. A file just waits.
         let dropped = live_drops.map(|d| d.load(Ordering::SeqCst));
-        planner.set_behind(dropped.is_some_and(|d| !input.is_empty() || d > dropped_at_pass));
+        planner.set_behind(overloaded || dropped.is_some_and(|d| !input.is_empty() || d > dropped_at_pass));
         let passes = planner.counts().passes;
         let pushed = planner.push(frame, &mut send);
         if planner.counts().passes != passes {
@@ -870,6 +875,7 @@ mod tests {
             output: None,
             redaction,
             detection: Some(super::Detection {
+                overloaded: false,
                 detector: &mut detector,
                 every: 3,
                 temporal: TemporalSettings::default(),
