@@ -465,6 +465,8 @@ pub struct Tracker {
     bounds: Option<Rect>,
     /// Bridges made over the tracker's life.
     bridges_made: u64,
+    /// Whether the coming pass was put off (see [`Tracker::set_put_off`]).
+    put_off: bool,
     next_id: u64,
     last_frame: Option<u64>,
 }
@@ -479,6 +481,7 @@ impl Tracker {
             bridges: Vec::new(),
             bounds: None,
             bridges_made: 0,
+            put_off: false,
             next_id: 1,
             last_frame: None,
         })
@@ -548,6 +551,13 @@ impl Tracker {
         self.bridges_made
     }
 
+    /// Tells the tracker whether the next pass comes later than its cadence (a live camera ahead
+    /// of detection puts passes off): then a track that ends is bridged to every track detected
+    /// within reach at that pass, not only to those born or found again there.
+    pub fn set_put_off(&mut self, put_off: bool) {
+        self.put_off = put_off;
+    }
+
     /// The frame (`width × height`) the detections are in, so that a track that ends near its
     /// edge gets an exit bridge ([`Tracker::bridges_at`]). Unset, there are none.
     pub fn set_bounds(&mut self, width: f32, height: f32) {
@@ -588,9 +598,17 @@ impl Tracker {
                 }
             }
         }
-        let born = self.tracks.iter().filter(|t| t.first_detection_frame == frame && t.hits == 1);
-        for new in born {
-            let to = Detected { frame, rect: new.first_box, score: new.first_score };
+        // Tracks that arrive here: born at this pass, or found again after missing the previous
+        // one (the person who ended may be the one a lost track's prediction picked up); after a
+        // pass put off, every track detected here (over a long gap one track takes another's
+        // person more often: the person who ended may be the one it took).
+        let previous = self.last_frame.unwrap_or(frame);
+        let arrived = self.tracks.iter().filter_map(|t| {
+            let (&now, before) = (t.detections.back()?, t.detections.iter().rev().nth(1));
+            (now.frame == frame && (self.put_off || before.is_none_or(|b| b.frame < previous))).then_some(now)
+        });
+        let arrived: Vec<Detected> = arrived.collect();
+        for to in arrived {
             for old in ended {
                 let from = old.last;
                 let (h0, h1) = (from.rect.height(), to.rect.height());

@@ -444,6 +444,9 @@ impl<'d, 'c> Planner<'d, 'c> {
         let overdue = self.last_ok.is_none_or(|ok| index > ok + u64::from(self.settings.max_staleness))
             || matches!(self.latest_pass, Some(Err(_)));
         if due && (!self.behind || overdue) {
+            let put_off = self.last_pass.is_some_and(|last| index > last + self.every);
+            self.persons.set_put_off(put_off);
+            self.faces.set_put_off(put_off);
             self.last_pass = Some(index);
             self.detect(&frame, index);
         } else if due {

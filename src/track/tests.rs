@@ -432,3 +432,25 @@ fn tracker_in(width: f32, height: f32) -> Tracker {
     tracker.set_bounds(width, height);
     tracker
 }
+
+#[test]
+fn after_a_pass_put_off_an_ended_track_is_bridged_to_a_track_that_took_its_person() {
+    // The walker (120 px tall, 8 px/frame) at x = 100, someone at 190; 13 frames later one
+    // person is found, at 204: where the walker got to, and overlapping the other's box, whose
+    // track takes the detection. The walker's track ends with no track born or found again.
+    let run = |put_off: bool| {
+        let mut tracker = tracker();
+        tracker
+            .update(0, &[det(100.0, 200.0, 40.0, 120.0, 0.9), det(190.0, 200.0, 40.0, 120.0, 0.9)])
+            .unwrap();
+        tracker.set_put_off(put_off);
+        tracker.update(13, &[det(204.0, 200.0, 40.0, 120.0, 0.9)]).unwrap();
+        assert_eq!(tracker.tracks().iter().map(|t| t.id().get()).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(tracker.tracks()[1].last_detection_frame(), 13, "the other's track took it");
+        tracker.bridges_at(6).map(|(r, _, _)| center(&r).0).collect::<Vec<f32>>()
+    };
+    assert!(run(false).is_empty(), "at the cadence: only tracks born or found again are bridged to");
+    let bridged = run(true);
+    assert_eq!(bridged.len(), 1, "{bridged:?}");
+    assert_near(bridged[0], 100.0 + 8.0 * 6.0, 2.0);
+}
