@@ -373,8 +373,9 @@ impl Track {
         0.5 * (v.cx * sx + v.cy * sy) / (speed * step)
     }
 
-    /// The score of the detection [`Tracker::box_at`] extrapolates the box at `frame` from: the
-    /// first detection for frames before it, else the latest.
+    /// How sure the box [`Tracker::box_at`] gives `frame` is: between two kept detections the
+    /// weaker one's score; otherwise that of the detection it extrapolates from (the first for
+    /// frames before it, else the latest).
     pub fn score_at(&self, frame: u64) -> f32 {
         match self.bracket(frame) {
             Some((a, b)) => a.score.min(b.score),
