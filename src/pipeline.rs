@@ -875,11 +875,11 @@ mod tests {
             output: None,
             redaction,
             detection: Some(super::Detection {
-                overloaded: false,
                 detector: &mut detector,
                 every: 3,
                 temporal: TemporalSettings::default(),
                 counting: None,
+                overloaded: false,
             }),
             audit: None,
             encoder: EncoderSettings::default(),

@@ -63,7 +63,7 @@ pub struct DetectionReport {
     /// Frames of a live camera on which a due detection pass was put off because detection was
     /// behind the camera (never past `max_staleness_frames`; masked from the tracks).
     pub frames_detection_put_off: u64,
-    /// Tracks that ended and others born within reach at a later pass, and tracks that ended near
+    /// Tracks that ended and others arriving within reach at a later pass, and tracks that ended near
     /// an edge they were heading for, joined for masking (docs/privacy.md), and the frames
     /// masked along such a bridge: high when people move far between passes (overload).
     pub bridges: u64,

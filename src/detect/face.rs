@@ -171,7 +171,6 @@ impl FaceDetector {
         self.detect(frame.as_frame())
     }
 
-    /// Runs the network on one layout; leaves its faces, in network pixels, in `self.faces`.
     /// Runs the network on the input in `self.input` (laid out as `layout`); the faces go to
     /// `self.faces`, in input pixels.
     fn infer(&mut self, layout: &InputLayout) -> Result<(), DetectError> {

@@ -101,8 +101,8 @@ pub struct TrackerSettings {
     /// both predictions. 0 turns it off.
     pub direction_weight: f32,
     /// How far a person may move per frame, in heights of their box, for a track that ended
-    /// (lost, or tentative and gone) and one born at a later pass to be taken as possibly the same
-    /// person for masking ([`Bridge`]). Default 0.08 (2 heights a second at 25 fps: running).
+    /// (lost, or tentative and gone) and one arriving at a later pass to be taken as possibly the
+    /// same person for masking ([`Bridge`]). Default 0.08 (2 heights a second at 25 fps: running).
     /// Between two passes far apart (a live camera ahead of detection puts passes off to 0.48 s)
     /// a walking person moves further than their own width, so no IoU matches and the track
     /// restarts where they now are; the frames between would be masked only where they were and
@@ -254,8 +254,9 @@ pub struct Track {
 const DETECTIONS_KEPT: usize = 8;
 
 /// A possible continuation, for masking only: a track that ended without being matched at a
-/// pass (lost, or tentative and removed) and a track born at that pass near enough, by motion and
-/// size alone, to be the same person ([`TrackerSettings::bridge_speed`]). Every such pair is
+/// pass (lost, or tentative and removed) and a track arriving at that pass (born there, found
+/// again after missing the pass before, or after a pass put off any track detected there) near
+/// enough, by motion and size alone, to be the same person ([`TrackerSettings::bridge_speed`]). Every such pair is
 /// kept, not the likeliest: a wrong one masks a strip between two people, a missing one leaves a
 /// person unmasked between the passes. Frames strictly between the two detections are masked
 /// along the straight line from one box to the other ([`Tracker::bridges_at`]). A track that
@@ -566,7 +567,8 @@ impl Tracker {
     }
 
     /// Bridges from each track in `ended` (as it was before the pass at `frame`, not matched
-    /// there) to each track born at that pass that the person could have reached.
+    /// there) to each track arriving at that pass that the person could have reached, and out of
+    /// the frame from those that ended near an edge (see [`Bridge`]).
     fn bridge(&mut self, frame: u64, ended: &[Ended]) {
         let speed = self.settings.bridge_speed;
         if speed <= 0.0 {
@@ -604,11 +606,15 @@ impl Tracker {
         // pass put off, every track detected here (over a long gap one track takes another's
         // person more often: the person who ended may be the one it took).
         let previous = self.last_frame.unwrap_or(frame);
-        let arrived = self.tracks.iter().filter_map(|t| {
-            let (&now, before) = (t.detections.back()?, t.detections.iter().rev().nth(1));
-            (now.frame == frame && (self.put_off || before.is_none_or(|b| b.frame < previous))).then_some(now)
-        });
-        let arrived: Vec<Detected> = arrived.collect();
+        let arrived: Vec<Detected> = self
+            .tracks
+            .iter()
+            .filter_map(|t| {
+                let (&now, before) = (t.detections.back()?, t.detections.iter().rev().nth(1));
+                (now.frame == frame && (self.put_off || before.is_none_or(|b| b.frame < previous)))
+                    .then_some(now)
+            })
+            .collect();
         for to in arrived {
             for old in ended {
                 let from = old.last;
@@ -642,7 +648,7 @@ impl Tracker {
         }
         let mut stats = PassStats::default();
         self.expire(frame, &mut stats);
-        // The tracks' latest detections, to bridge those that end here to those born here.
+        // The tracks' latest detections, to bridge those that end here (`bridge`).
         let before: Vec<Ended> = self.tracks.iter().map(Track::ended).collect();
         let gap = self.last_frame.map_or(0, |previous| frame - previous);
         for track in &mut self.tracks {

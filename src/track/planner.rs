@@ -675,38 +675,43 @@ impl<'d, 'c> Planner<'d, 'c> {
             let persons = &self.persons;
             let kept = persons.tracks().iter().chain(persons.retired()).filter(|t| persons.kept_at(t, j));
             for track in kept {
-                let r = persons.box_at(track, j);
-                let margin = persons.margin_at(track, j);
-                // The head mask grows about the head, not about the person's centre.
-                masks.push(match target {
-                    Target::Heads => grow_shape(head_mask_scored(&r, track.score_at(j)), margin),
-                    _ => person_mask(&scale_about_centre(&r, margin)),
-                });
+                let (r, margin) = (persons.box_at(track, j), persons.margin_at(track, j));
+                masks.push(person_shape(target, &r, track.score_at(j), margin));
             }
         }
         let faces = &self.faces;
         for track in faces.tracks().iter().chain(faces.retired()).filter(|t| faces.kept_at(t, j)) {
-            let scale = FACE_MASK_SCALE * faces.margin_at(track, j);
-            masks.push(Shape::Ellipse(scale_about_centre(&faces.box_at(track, j), scale)));
+            masks.push(face_shape(&faces.box_at(track, j), faces.margin_at(track, j)));
         }
         // Where a track ended and another began a pass later within reach, the frames between
         // are masked along the way too (see `Bridge`).
         let tracked = masks.len();
         if target.masks_persons() {
             for (r, score, d) in self.persons.bridges_at(j) {
-                let margin = self.persons.margin_after(d);
-                masks.push(match target {
-                    Target::Heads => grow_shape(head_mask_scored(&r, score), margin),
-                    _ => person_mask(&scale_about_centre(&r, margin)),
-                });
+                masks.push(person_shape(target, &r, score, self.persons.margin_after(d)));
             }
         }
         for (r, _, d) in self.faces.bridges_at(j) {
-            masks.push(Shape::Ellipse(scale_about_centre(&r, FACE_MASK_SCALE * self.faces.margin_after(d))));
+            masks.push(face_shape(&r, self.faces.margin_after(d)));
         }
         self.counts.frames_bridged += u64::from(masks.len() > tracked);
         masks
     }
+}
+
+/// The mask of a person box `r` of a track or bridge, grown by `margin`: for `heads` the head
+/// region (as deep as `score` asks), grown about the head, not about the person's centre; else
+/// the person.
+fn person_shape(target: Target, r: &Rect, score: f32, margin: f32) -> Shape {
+    match target {
+        Target::Heads => grow_shape(head_mask_scored(r, score), margin),
+        _ => person_mask(&scale_about_centre(r, margin)),
+    }
+}
+
+/// The mask of a face box `r` of a track or bridge, grown by `margin`.
+fn face_shape(r: &Rect, margin: f32) -> Shape {
+    Shape::Ellipse(scale_about_centre(r, FACE_MASK_SCALE * margin))
 }
 
 /// About how many face heights a standing person is tall: a face moves this many of its own
