@@ -159,6 +159,7 @@ pub fn load_models(
             threshold: AUDIT_THRESHOLD,
             max_scale: 2.0,
             reuse_unchanged: false,
+            adaptive: false,
             ..settings.faces
         };
         Some(FaceDetector::load(&models_dir(), faces)?)

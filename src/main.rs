@@ -194,9 +194,10 @@ struct DetectorArgs {
     #[arg(long, value_name = "PROVIDER", default_value = "cpu")]
     execution_provider: ExecutionProvider,
     /// The long side, in pixels, frames are scaled down to for face detection (never up);
-    /// raise it to find smaller faces at more CPU cost.
-    #[arg(long, value_name = "PX", default_value_t = 640, value_parser = clap::value_parser!(u32).range(128..=4096))]
-    face_input: u32,
+    /// raise it to find smaller faces at more CPU cost. Default 640; with --target faces, 640 to
+    /// 1920 chosen from the sizes of the faces seen (given here: fixed).
+    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(128..=4096))]
+    face_input: Option<u32>,
     /// Minimum face score (0.01..0.99): lower finds more faces, with more false masks.
     #[arg(long, value_name = "SCORE", default_value_t = 0.2, value_parser = parse_score)]
     face_threshold: f32,
@@ -242,7 +243,10 @@ impl DetectorArgs {
         settings.persons.threads.spin = self.spin;
         settings.faces.provider = self.execution_provider;
         settings.persons.provider = self.execution_provider;
-        settings.faces.input_long_side = self.face_input;
+        if let Some(side) = self.face_input {
+            settings.faces.input_long_side = side;
+            settings.faces.adaptive = false;
+        }
         settings.faces.threshold = self.face_threshold;
         settings.persons.threshold = self.person_threshold;
         settings.faces.tiling = self.face_tiles;

@@ -644,6 +644,10 @@ impl FrameDetector for Timed<'_, '_> {
     fn faces_reused(&self) -> u64 {
         self.inner.faces_reused()
     }
+
+    fn face_scale(&self) -> Option<crate::detect::face_scale::FaceScaleUse> {
+        self.inner.face_scale()
+    }
 }
 
 /// A redacted frame for the residual audit: a copy of its own (the decoder's buffer goes back to

@@ -84,7 +84,11 @@ pub struct FailClosed {
 #[derive(Debug, Clone, Serialize)]
 pub struct Models {
     pub face: String,
+    /// The face detector's input long side: the smallest, when it adapts (`face_scale`).
     pub face_input_long_side: u32,
+    /// How the face detector's input size was chosen from the faces seen, where faces are the
+    /// only masks (`target = "faces"`, `face_input` not set; docs/models.md, "Face scale").
+    pub face_scale: Option<FaceScaleReport>,
     pub face_threshold: f32,
     pub person: Option<String>,
     pub person_threshold: Option<f32>,
@@ -188,6 +192,8 @@ impl PrivacyReport {
                 models: Models {
                     face: crate::detect::face::CENTERFACE_FILE.to_owned(),
                     face_input_long_side: settings.detector.faces.input_long_side,
+                    face_scale: (settings.detector.faces.adaptive && settings.target == Target::Faces)
+                        .then(|| face_scale(settings, &plan.face_scale)),
                     face_threshold: settings.detector.faces.threshold,
                     person: persons.then(|| crate::detect::person::PERSON_MODEL_FILE.to_owned()),
                     person_threshold: persons.then_some(settings.detector.persons.threshold),
@@ -261,6 +267,40 @@ impl PrivacyReport {
         let mut temp = crate::sink::TempOutput::create(&sidecar_path(output))?;
         std::io::Write::write_all(temp.file(), (text + "\n").as_bytes())?;
         temp.commit()
+    }
+}
+
+/// The face detector's scale choices (see [`Models::face_scale`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct FaceScaleReport {
+    /// The input long side of each level, px, for frames at least that large (a smaller frame is
+    /// seen at its own size).
+    pub level_inputs: Vec<u32>,
+    /// Passes at each level, probes included.
+    pub passes_by_level: Vec<u64>,
+    /// Passes at the highest level to look for faces smaller than the chosen level sees.
+    pub probe_passes: u64,
+    /// Times the chosen level changed.
+    pub level_changes: u64,
+    /// The input long side of the latest pass, px.
+    pub latest_input: u32,
+}
+
+fn face_scale(
+    settings: &RedactionSettings,
+    used: &crate::detect::face_scale::FaceScaleUse,
+) -> FaceScaleReport {
+    use crate::detect::face_scale::{LEVELS, MAX_INPUT};
+    let base = settings.detector.faces.input_long_side;
+    FaceScaleReport {
+        level_inputs: LEVELS
+            .iter()
+            .map(|k| ((base as f32 * k).round() as u32).min(MAX_INPUT.max(base)))
+            .collect(),
+        passes_by_level: used.passes_by_level.to_vec(),
+        probe_passes: used.probes,
+        level_changes: used.changes,
+        latest_input: used.latest_input,
     }
 }
 

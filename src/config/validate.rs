@@ -164,7 +164,10 @@ impl Validator<'_, '_> {
                 4096,
                 "the long side faces are detected at; default 640",
             ) {
-                Some(n) => settings.faces.input_long_side = n,
+                Some(n) => {
+                    settings.faces.input_long_side = n;
+                    settings.faces.adaptive = false;
+                }
                 None => ok = false,
             }
         }

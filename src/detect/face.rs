@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use ort::value::TensorRef;
 
 use super::centerface::{self, Heads};
+use super::face_scale::{FaceScale, FaceScaleUse};
 use super::nms::nms;
 use super::preprocess::{ChannelOrder, Crop, InputLayout, fill_input};
 use super::runtime::{ExecutionProvider, Threads, init_runtime, read_model, session};
@@ -42,6 +43,11 @@ pub struct FaceSettings {
     /// second of stream time) gets that inference's faces again (unchanged.rs). Default true;
     /// the residual audit never reuses.
     pub reuse_unchanged: bool,
+    /// Choose the input size per camera from the sizes of the faces found (`face_scale.rs`):
+    /// `input_long_side` is then the smallest. Default true, used only where faces are the only
+    /// masks (`target = "faces"`); false when `face_input` is written in the config or given on
+    /// the command line, and for the residual audit.
+    pub adaptive: bool,
 }
 
 impl Default for FaceSettings {
@@ -54,6 +60,7 @@ impl Default for FaceSettings {
             provider: ExecutionProvider::Cpu,
             max_scale: 1.0,
             reuse_unchanged: true,
+            adaptive: true,
         }
     }
 }
@@ -74,6 +81,8 @@ pub struct FaceDetector {
     tile_found: Vec<Detection>,
     /// Inferences left out because their input had not changed (their detections reused).
     reused: u64,
+    /// The input size's controller, when it adapts (`settings.adaptive`).
+    scale: Option<FaceScale>,
 }
 
 impl FaceDetector {
@@ -109,6 +118,7 @@ impl FaceDetector {
             patches: Vec::new(),
             tile_found: Vec::new(),
             reused: 0,
+            scale: settings.adaptive.then(|| FaceScale::new(settings.input_long_side)),
         })
     }
 
@@ -118,11 +128,15 @@ impl FaceDetector {
         self.reused
     }
 
-    /// The network input layout for `crop` of the frame.
-    fn layout(&self, crop: Crop) -> InputLayout {
+    /// How the input size was chosen so far, when it adapts.
+    pub fn scale_use(&self) -> Option<FaceScaleUse> {
+        self.scale.as_ref().map(FaceScale::used)
+    }
+
+    /// The network input layout for `crop` of the frame, its long side scaled to `input_long_side`.
+    fn layout(&self, crop: Crop, input_long_side: u32) -> InputLayout {
         let long = crop.w.max(crop.h).max(1);
-        let scale =
-            (self.settings.input_long_side as f32 / long as f32).min(self.settings.max_scale.max(0.01));
+        let scale = (input_long_side as f32 / long as f32).min(self.settings.max_scale.max(0.01));
         let content_w = ((crop.w as f32 * scale).round() as u32).max(1);
         let content_h = ((crop.h as f32 * scale).round() as u32).max(1);
         let (net_w, net_h) = centerface::input_size(content_w, content_h);
@@ -136,9 +150,12 @@ impl FaceDetector {
         // of stream time) takes that inference's faces again; frames without a timestamp never.
         let time_ms = frame.meta().pts.map(|pts| pts.mseconds()).filter(|_| self.settings.reuse_unchanged);
         self.memory.begin((width, height), time_ms);
+        let long = width.max(height);
+        let plan = self.scale.as_mut().map(|scale| scale.plan(long));
+        let input_long_side = plan.map_or(self.settings.input_long_side, |p| p.input_long_side);
         let mut found = Vec::new();
         for crop in tiles(width, height, self.settings.tiling) {
-            let layout = self.layout(crop);
+            let layout = self.layout(crop, input_long_side);
             fill_input(frame, &layout, ChannelOrder::Bgr, &mut self.input)?;
             if time_ms.is_some() {
                 let (w, h) = (layout.net_w as usize, layout.net_h as usize);
@@ -162,6 +179,9 @@ impl FaceDetector {
         }
         if found.len() > 1 {
             nms(&mut found, centerface::NMS_IOU);
+        }
+        if let (Some(scale), Some(plan)) = (self.scale.as_mut(), plan) {
+            scale.observe(plan, long, &found);
         }
         Ok(found)
     }
@@ -212,14 +232,15 @@ mod tests {
         let crop = Crop { x: 0, y: 0, w: 640, h: 360 };
         // Detection at the default input sees a 640×360 frame at its own size…
         let detection = FaceDetector::load(&models, FaceSettings::default()).unwrap();
-        assert_eq!((detection.layout(crop).content_w, detection.layout(crop).content_h), (640, 360));
+        let at = |d: &FaceDetector, crop| d.layout(crop, d.settings.input_long_side);
+        assert_eq!((at(&detection, crop).content_w, at(&detection, crop).content_h), (640, 360));
         // …and the audit, asked for twice that, really sees it at twice the size.
         let audit = FaceSettings { input_long_side: 1280, max_scale: 2.0, ..FaceSettings::default() };
         let audit = FaceDetector::load(&models, audit).unwrap();
-        assert_eq!((audit.layout(crop).content_w, audit.layout(crop).content_h), (1280, 720));
+        assert_eq!((at(&audit, crop).content_w, at(&audit, crop).content_h), (1280, 720));
         // A 1080p frame: detection at 1/3, the audit at 2/3.
         let big = Crop { x: 0, y: 0, w: 1920, h: 1080 };
-        assert_eq!(detection.layout(big).content_w, 640);
-        assert_eq!(audit.layout(big).content_w, 1280);
+        assert_eq!(at(&detection, big).content_w, 640);
+        assert_eq!(at(&audit, big).content_w, 1280);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod centerface;
 pub mod face;
+pub mod face_scale;
 pub mod nms;
 pub mod onnx_graph;
 pub mod person;
@@ -206,6 +207,10 @@ pub trait FrameDetector: Send {
     fn faces_reused(&self) -> u64 {
         0
     }
+    /// How the face detector's input size was chosen so far, if it adapts.
+    fn face_scale(&self) -> Option<face_scale::FaceScaleUse> {
+        None
+    }
 }
 
 impl FrameDetector for Detector {
@@ -223,6 +228,10 @@ impl FrameDetector for Detector {
 
     fn faces_reused(&self) -> u64 {
         self.faces.reused()
+    }
+
+    fn face_scale(&self) -> Option<face_scale::FaceScaleUse> {
+        self.faces.scale_use()
     }
 }
 
@@ -253,7 +262,10 @@ impl Detector {
         counting: bool,
         settings: &DetectorSettings,
     ) -> Result<Self, DetectError> {
-        let faces = FaceDetector::load(models, settings.faces)?;
+        // Faces choose their scale only where they are the only masks: elsewhere person boxes
+        // cover people whose faces are too small to find (face_scale.rs).
+        let adaptive = settings.faces.adaptive && target == Target::Faces;
+        let faces = FaceDetector::load(models, FaceSettings { adaptive, ..settings.faces })?;
         let persons = match target {
             Target::Heads | Target::Persons => Some(PersonDetector::load(models, settings.persons)?),
             // Its boxes mask nothing: quiet tiles may rest (scale.rs).

@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 
 use super::{TrackId, TrackState, Tracker, TrackerSettings};
 use crate::count::{CountError, CountStage, Pass};
+use crate::detect::face_scale::FaceScaleUse;
 use crate::detect::scale::ScaleUse;
 use crate::detect::{
     DetectError, FACE_MASK_SCALE, Found, FrameDetector, head_mask_scored, person_mask, scale_about_centre,
@@ -234,6 +235,8 @@ pub struct PlanCounts {
     /// Face inferences left out because their input had not changed since the latest one, whose
     /// faces were used again (src/detect/unchanged.rs).
     pub faces_reused: u64,
+    /// How the face detector chose its input size (all zero where it does not adapt).
+    pub face_scale: FaceScaleUse,
     /// Bridges made (person and face tracks; see [`super::Bridge`]), and the frames a bridge
     /// masked.
     pub bridges: u64,
@@ -273,6 +276,7 @@ impl PlanCounts {
         mine.tiles_reused += theirs.tiles_reused;
         mine.whole_reused += theirs.whole_reused;
         self.faces_reused += more.faces_reused;
+        self.face_scale.add(&more.face_scale);
         self.bridges += more.bridges;
         self.frames_bridged += more.frames_bridged;
         if theirs.level > 0 {
@@ -302,6 +306,7 @@ impl PlanCounts {
             max_masks: self.max_masks,
             person_scale: self.person_scale.since(&base.person_scale),
             faces_reused: self.faces_reused.saturating_sub(base.faces_reused),
+            face_scale: self.face_scale.since(&base.face_scale),
             bridges: self.bridges.saturating_sub(base.bridges),
             frames_bridged: self.frames_bridged.saturating_sub(base.frames_bridged),
             timing: self.timing,
@@ -351,6 +356,7 @@ pub struct Planner<'d, 'c> {
     scale_base: Option<ScaleUse>,
     /// The detector's reused face inferences when the planner started.
     faces_base: u64,
+    face_scale_base: FaceScaleUse,
     /// Whether `every` and `settings` were fitted to the stream's frame rate (at the first frame
     /// when its caps declare the rate, else from the timestamps of the first frames).
     timed: bool,
@@ -381,6 +387,7 @@ impl<'d, 'c> Planner<'d, 'c> {
         let persons = Tracker::new(settings.tracker.clone())?;
         let scale_base = detector.scale_use();
         let faces_base = detector.faces_reused();
+        let face_scale_base = detector.face_scale().unwrap_or_default();
         let faces = Tracker::new(face_settings(&settings.tracker))?;
         Ok(Self {
             detector,
@@ -399,6 +406,7 @@ impl<'d, 'c> Planner<'d, 'c> {
             last_pass: None,
             scale_base,
             faces_base,
+            face_scale_base,
             timed: false,
             first_stamp: None,
             unstamped: 0,
@@ -548,6 +556,9 @@ impl<'d, 'c> Planner<'d, 'c> {
             self.counts.person_scale = scale.since(&base);
         }
         self.counts.faces_reused = self.detector.faces_reused().saturating_sub(self.faces_base);
+        if let Some(used) = self.detector.face_scale() {
+            self.counts.face_scale = used.since(&self.face_scale_base);
+        }
         match result {
             Ok(found) => {
                 let (width, height) = frame.size();
@@ -900,6 +911,7 @@ mod tests {
                 max_masks: counts.max_masks,
                 person_scale: Default::default(),
                 faces_reused: 0,
+                face_scale: Default::default(),
                 bridges: 0,
                 frames_bridged: 0,
                 // Stills declare no frame rate: the settings as stated.
