@@ -15,7 +15,8 @@
 #     what obscura's own encoder does, with no detection and no redaction
 # Face recall: both tools fill the faces of the stills solid black (obscura --method fill, deface
 #   --replacewith solid), and each ground-truth face box counts as found when at least 90% of its
-#   pixels turned black (the same share `obscura eval faces` uses).
+#   pixels turned black (the same share `obscura eval faces` uses); on the photos as they are and
+#   on each placed at its own size in a 1920x1080 frame (a 1080p camera's view of the same faces).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/env.sh
@@ -67,36 +68,63 @@ for clip in clip1080 clip360; do
   run "deface --scale 640x360" "$clip" -- "$deface" "$in" -o "$work/d-scale.mp4" --scale 640x360
 done
 
-# Face recall on the stills: both tools fill faces black; the truth's boxes are measured.
+# Face recall on the stills: both tools fill faces black; the truth's boxes are measured. Twice:
+# the photos as they are (faces 37-91 px filling a 500 px picture), and each photo at its own size
+# in a 1920x1080 grey frame (the same faces, a 1080p camera's view of them).
 recall="$work/recall.tsv"
 if [ -f "$stills/training.xml" ]; then
-  mkdir -p "$work/obscura-stills" "$work/deface-stills"
-  for image in "$stills"/*.jpg; do
-    name=$(basename "$image" .jpg)
-    "$obscura" redact "$image" -o "$work/obscura-stills/$name.png" --target faces --method fill \
-      --fill-color '#000000' 2>/dev/null
-    "$deface" "$image" -o "$work/deface-stills/$name.png" --replacewith solid >/dev/null 2>&1
+  mkdir -p "$work/stills" "$work/stills1080"
+  "$venv/bin/python" - "$stills" "$work" <<'EOF2'
+import sys, shutil, xml.etree.ElementTree as ET
+import cv2, numpy as np
+stills, work = sys.argv[1], sys.argv[2]
+tree = ET.parse(f"{stills}/training.xml")
+dx, dy = 700, 350
+for image in tree.getroot().iter("image"):
+    name = image.get("file")
+    shutil.copy(f"{stills}/{name}", f"{work}/stills/{name}")
+    photo = cv2.imread(f"{stills}/{name}")
+    canvas = np.full((1080, 1920, 3), 128, np.uint8)
+    canvas[dy:dy + photo.shape[0], dx:dx + photo.shape[1]] = photo
+    cv2.imwrite(f"{work}/stills1080/{name.rsplit('.', 1)[0]}.png", canvas)
+    image.set("file", name.rsplit(".", 1)[0] + ".png")
+    for box in image.iter("box"):
+        box.set("top", str(int(box.get("top")) + dy))
+        box.set("left", str(int(box.get("left")) + dx))
+shutil.copy(f"{stills}/training.xml", f"{work}/stills/training.xml")
+tree.write(f"{work}/stills1080/training.xml")
+EOF2
+  for set in stills stills1080; do
+    mkdir -p "$work/$set/obscura" "$work/$set/deface"
+    for image in "$work/$set"/*.jpg "$work/$set"/*.png; do
+      [ -f "$image" ] || continue
+      name=$(basename "${image%.*}")
+      "$obscura" redact "$image" -o "$work/$set/obscura/$name.png" --target faces --method fill \
+        --fill-color '#000000' 2>/dev/null
+      "$deface" "$image" -o "$work/$set/deface/$name.png" --replacewith solid >/dev/null 2>&1
+    done
   done
-  "$venv/bin/python" - "$stills" "$work" >"$recall" <<'EOF'
+  "$venv/bin/python" - "$work" >"$recall" <<'EOF2'
 import sys, xml.etree.ElementTree as ET
 import numpy as np, cv2
-stills, work = sys.argv[1], sys.argv[2]
-root = ET.parse(f"{stills}/training.xml").getroot()
-for tool in ("obscura", "deface"):
-    found = total = 0
-    shares = []
-    for image in root.iter("image"):
-        name = image.get("file").rsplit(".", 1)[0]
-        out = cv2.imread(f"{work}/{tool}-stills/{name}.png")
-        for box in image.iter("box"):
-            t, l, w, h = (int(box.get(k)) for k in ("top", "left", "width", "height"))
-            region = out[max(t, 0):t + h, max(l, 0):l + w]
-            share = float((region.max(axis=2) <= 24).mean()) if region.size else 0.0
-            shares.append(share)
-            total += 1
-            found += share >= 0.9
-    print(f"{tool}\t{found}\t{total}\t{np.mean(shares):.3f}")
-EOF
+work = sys.argv[1]
+for set, what in (("stills", "as photographed"), ("stills1080", "in a 1920x1080 frame")):
+    root = ET.parse(f"{work}/{set}/training.xml").getroot()
+    for tool in ("obscura", "deface"):
+        found = total = 0
+        shares = []
+        for image in root.iter("image"):
+            name = image.get("file").rsplit(".", 1)[0]
+            out = cv2.imread(f"{work}/{set}/{tool}/{name}.png")
+            for box in image.iter("box"):
+                t, l, w, h = (int(box.get(k)) for k in ("top", "left", "width", "height"))
+                region = out[max(t, 0):t + h, max(l, 0):l + w]
+                share = float((region.max(axis=2) <= 24).mean()) if region.size else 0.0
+                shares.append(share)
+                total += 1
+                found += share >= 0.9
+        print(f"{what}\t{tool}\t{found}\t{total}\t{np.mean(shares):.3f}")
+EOF2
 fi
 
 python3 - "$results" "$recall" "$seconds" <<'EOF'
@@ -130,8 +158,8 @@ except FileNotFoundError:
     lines = []
 if lines:
     print()
-    print("| face recall on faces-stills (fill, ≥ 90% of the box) | found | mean share of box filled |")
-    print("|---|---|---|")
-    for tool, found, total, mean in lines:
-        print(f"| {tool} | {found} / {total} | {float(mean):.3f} |")
+    print("| face recall on faces-stills (fill, ≥ 90% of the box) | tool | found | mean share of box filled |")
+    print("|---|---|---|---|")
+    for what, tool, found, total, mean in lines:
+        print(f"| {what} | {tool} | {found} / {total} | {float(mean):.3f} |")
 EOF
