@@ -545,3 +545,60 @@ fn small_faces_in_a_large_frame_are_found_at_the_scale_they_need() {
     assert!(fixed < 18, "the fixed 640 px input misses some ({fixed}/18): else this test shows nothing");
     assert_eq!(covered(&[]), 18, "every face found at the scale it needs");
 }
+
+#[test]
+fn a_1080p_video_of_small_faces_is_watched_at_the_scale_its_faces_need() {
+    let Some(dir) = shared_eval("faces-stills") else { return };
+    let out = tempfile::tempdir().unwrap();
+    stills_in_a_1080p_frame(&dir, out.path());
+    // Seven faces of 37–45 px in a 1080p frame, held for 2 s at 25 fps.
+    let video = out.path().join("small-faces.mp4");
+    let still = out.path().join("2007_007763.png");
+    ffmpeg(
+        &["-loop", "1", "-i", str(&still), "-t", "2", "-r", "25", "-c:v", "libx264", "-pix_fmt", "yuv420p"]
+            .iter()
+            .copied()
+            .chain([str(&video)])
+            .collect::<Vec<_>>(),
+    );
+    let redacted = out.path().join("redacted.mp4");
+    let run = obscura(&[
+        "redact",
+        str(&video),
+        "-o",
+        str(&redacted),
+        "--target",
+        "faces",
+        "--method",
+        "fill",
+        "--fill-color",
+        "#ff00ff",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("redacted.mp4.privacy.json")).unwrap())
+            .unwrap();
+    let scale = &report["detection"]["models"]["face_scale"];
+    // 37 px faces are 24.7 px at a 1280 px input (≥ 24): the level the probes choose.
+    assert_eq!(scale["latest_input"], 1280, "{scale:#}");
+    assert!(scale["probe_passes"].as_u64().unwrap() >= 3, "{scale:#}");
+    let (w, _, frames) = ffmpeg_frames_rgb(&redacted);
+    let last = frames.last().unwrap();
+    let magenta = |x: usize, y: usize| {
+        let i = (y * w + x) * 3;
+        last[i] > 200 && last[i + 1] < 80 && last[i + 2] > 200
+    };
+    // Every face's centre is filled in the last frame (found between probes, at the chosen level).
+    for (left, top, size) in [
+        (194, 90, 37),
+        (158, 114, 37),
+        (381, 89, 45),
+        (94, 198, 37),
+        (178, 214, 37),
+        (294, 86, 37),
+        (309, 233, 45),
+    ] {
+        let (x, y) = (700 + left + size / 2, 350 + top + size / 2);
+        assert!(magenta(x, y), "face at ({left},{top}) of the photo filled");
+    }
+}
