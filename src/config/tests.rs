@@ -633,6 +633,8 @@ fn detector_settings_are_read() {
     assert_eq!(d.faces.provider, ExecutionProvider::OpenVino);
     assert_eq!(d.persons.provider, ExecutionProvider::OpenVino);
     assert_eq!(d.faces.input_long_side, 960);
+    assert!(!d.faces.adaptive, "a written face_input is used as is");
+    assert!(parse(CAMERA).unwrap().detector.faces.adaptive, "unset, faces choose their scale");
     assert_eq!(d.faces.threshold, 0.3);
     assert_eq!(d.persons.threshold, 0.45);
     assert_eq!(d.persons.tiling, Tiling::Grid { cols: 3, rows: 2 });
