@@ -151,7 +151,9 @@ impl FaceDetector {
         let time_ms = frame.meta().pts.map(|pts| pts.mseconds()).filter(|_| self.settings.reuse_unchanged);
         self.memory.begin((width, height), time_ms);
         let long = width.max(height);
-        let plan = self.scale.as_mut().map(|scale| scale.plan(long));
+        // A still (no timestamp) is a picture of its own: always seen at the highest level.
+        let still = frame.meta().pts.is_none();
+        let plan = self.scale.as_mut().map(|scale| scale.plan(long, still));
         let input_long_side = plan.map_or(self.settings.input_long_side, |p| p.input_long_side);
         let mut found = Vec::new();
         for crop in tiles(width, height, self.settings.tiling) {

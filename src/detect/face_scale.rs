@@ -19,6 +19,7 @@
 //!   input. A lower level is taken only when two probes in a row agree; a higher one at once. With
 //!   fewer than [`MIN_SAMPLE`] heights (nobody facing the camera yet) the level stays, and it
 //!   starts at the highest: a privacy tool looks before it decides.
+//! - A still image (no timestamp) is a picture of its own: always seen at the highest level.
 //!
 //! # Cost
 //! CenterFace's cost grows with the input's pixels: level 1 (1.5×) costs ~2.25× the default, level
@@ -134,9 +135,10 @@ impl FaceScale {
         want.min(MAX_INPUT.max(self.base)).min(long.max(1))
     }
 
-    /// The next pass over a frame whose long side is `long`.
-    pub fn plan(&mut self, long: u32) -> FacePlan {
-        let probe = self.passes < WARMUP_PASSES || self.passes.is_multiple_of(PROBE_EVERY);
+    /// The next pass over a frame whose long side is `long`; a `still` (a picture with no frames
+    /// before or after it) is always a probe, whatever the pictures before it showed.
+    pub fn plan(&mut self, long: u32, still: bool) -> FacePlan {
+        let probe = still || self.passes < WARMUP_PASSES || self.passes.is_multiple_of(PROBE_EVERY);
         self.passes += 1;
         let level = if probe { LEVELS.len() - 1 } else { self.level };
         let input_long_side = self.side(level, long);
@@ -221,7 +223,7 @@ mod tests {
     fn run(scale: &mut FaceScale, passes: usize, found: &[Detection]) -> Vec<u32> {
         (0..passes)
             .map(|_| {
-                let plan = scale.plan(1920);
+                let plan = scale.plan(1920, false);
                 scale.observe(plan, 1920, if plan.probe { found } else { &[] });
                 plan.input_long_side
             })
@@ -249,9 +251,19 @@ mod tests {
         assert!(run(&mut empty, 12, &[]).iter().all(|&s| s == 1920));
         let mut small_frame = FaceScale::new(640);
         for _ in 0..12 {
-            let plan = small_frame.plan(640);
+            let plan = small_frame.plan(640, false);
             assert_eq!(plan.input_long_side, 640);
             small_frame.observe(plan, 640, &faces(10.0, 5));
+        }
+    }
+
+    #[test]
+    fn every_still_is_seen_at_the_highest_level() {
+        let mut scale = FaceScale::new(640);
+        for _ in 0..20 {
+            let plan = scale.plan(1920, true);
+            assert!(plan.probe && plan.input_long_side == 1920);
+            scale.observe(plan, 1920, &faces(120.0, 5));
         }
     }
 
@@ -259,7 +271,7 @@ mod tests {
     fn the_level_rises_at_once_and_falls_after_two_probes_agree() {
         let mut scale = FaceScale::new(640);
         run(&mut scale, 5, &faces(90.0, 5));
-        assert_eq!(scale.plan(1920).input_long_side, 640);
+        assert_eq!(scale.plan(1920, false).input_long_side, 640);
         // Small faces arrive: the first probe that sees them raises the level.
         let mut sides = run(&mut scale, 11, &faces(20.0, 40));
         assert_eq!(*sides.last().unwrap(), 1920);
