@@ -158,7 +158,7 @@ impl FaceDetector {
         let mut found = Vec::new();
         for crop in tiles(width, height, self.settings.tiling) {
             let layout = self.layout(crop, input_long_side);
-            fill_input(frame, &layout, ChannelOrder::Bgr, &mut self.input)?;
+            fill_input(frame, &layout, ChannelOrder::Rgb, &mut self.input)?;
             if time_ms.is_some() {
                 let (w, h) = (layout.net_w as usize, layout.net_h as usize);
                 patch_means_of(&self.input, w, h, &mut self.patches);

@@ -31,9 +31,9 @@ use std::collections::VecDeque;
 use super::nms::Detection;
 
 /// The face height, in network input pixels, from which CenterFace finds faces reliably: on the
-/// faces-stills photos placed in a 1080p frame (faces 37–53 px), 13 of 18 faces were found when
-/// seen at 12–18 px (the default 640 px input), 17 at 18–26 px, 18 at their own size.
-pub const MIN_FACE_INPUT_PX: f32 = 24.0;
+/// faces-stills photos placed in a 1080p frame (faces 37–53 px), 15 of 18 faces were covered when
+/// seen at 12–18 px (the default 640 px input), all 18 at 18–26 px and larger.
+pub const MIN_FACE_INPUT_PX: f32 = 18.0;
 /// The input sizes of the levels, as multiples of the configured `input_long_side`.
 pub const LEVELS: [f32; 4] = [1.0, 1.5, 2.0, 3.0];
 /// The largest input long side any level uses, px (a 4K frame is seen at half its size at most).
@@ -232,15 +232,15 @@ mod tests {
 
     #[test]
     fn small_faces_in_a_large_frame_raise_the_input_large_ones_keep_the_default() {
-        // 37 px faces at 1080p: 12 px at 640; 24.7 px at 1280 (level 2).
+        // 37 px faces at 1080p: 12 px at 640; 18.5 px at 960 (level 1).
         let mut small = FaceScale::new(640);
         let sides = run(&mut small, 30, &faces(37.0, 5));
         assert_eq!(&sides[..3], &[1920, 1920, 1920], "warm-up probes at the highest level");
-        assert_eq!(sides[4], 1280);
+        assert_eq!(sides[4], 960);
         assert_eq!(sides[10], 1920, "every 10th pass is a probe");
-        // 90 px faces: 30 px at 640, the default.
+        // 60 px faces: 20 px at 640, the default.
         let mut large = FaceScale::new(640);
-        let sides = run(&mut large, 30, &faces(90.0, 5));
+        let sides = run(&mut large, 30, &faces(60.0, 5));
         assert_eq!(sides[4], 640);
         assert_eq!(large.used().passes_by_level[0], 30 - 5, "all but the probes at the default");
     }
