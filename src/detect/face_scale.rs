@@ -29,6 +29,11 @@
 use std::collections::VecDeque;
 
 use super::nms::Detection;
+// The probing and sampling rule is the person detector's (scale.rs): the same probe cadence,
+// sample window and quantile, with faces' heights instead of people's.
+pub use super::scale::{
+    CONFIDENT, MIN_SAMPLE, PROBE_EVERY, SAMPLE_HEIGHTS, SAMPLE_PROBES, SMALL_QUANTILE, WARMUP_PASSES,
+};
 
 /// The face height, in network input pixels, from which CenterFace finds faces reliably: on the
 /// faces-stills photos placed in a 1080p frame (faces 37–53 px), 15 of 18 faces were covered when
@@ -38,21 +43,6 @@ pub const MIN_FACE_INPUT_PX: f32 = 18.0;
 pub const LEVELS: [f32; 4] = [1.0, 1.5, 2.0, 3.0];
 /// The largest input long side any level uses, px (a 4K frame is seen at half its size at most).
 pub const MAX_INPUT: u32 = 1920;
-/// Faces at least this confident are measured.
-pub const CONFIDENT: f32 = 0.5;
-/// The quantile of the sample's heights that must reach [`MIN_FACE_INPUT_PX`]: the small faces,
-/// not the smallest.
-pub const SMALL_QUANTILE: f32 = 0.2;
-/// Every how many passes one is a probe at the highest level.
-pub const PROBE_EVERY: u64 = 10;
-/// The first passes, all probes.
-pub const WARMUP_PASSES: u64 = 3;
-/// Heights kept.
-pub const SAMPLE_HEIGHTS: usize = 64;
-/// Heights older than this many probes are forgotten (the scene changed).
-pub const SAMPLE_PROBES: u64 = 30;
-/// Fewest heights to decide on.
-pub const MIN_SAMPLE: usize = 3;
 
 /// How the face detector's scale was chosen so far (cumulative; see [`FaceScaleUse::since`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
