@@ -368,7 +368,11 @@ fn eval_faces(xml: &Path, images: Option<&Path>, json: bool, args: &DetectorArgs
         let truth = obscura::eval::read_dlib_xml(xml)?;
         let dir =
             images.map(Path::to_owned).unwrap_or_else(|| xml.parent().unwrap_or(Path::new(".")).to_owned());
-        let mut detector = FaceDetector::load(&models_dir(), args.settings().faces)?;
+        // Measured as `redact --target faces` would run (face_scale.rs where it applies).
+        let settings = args.settings();
+        let adaptive = settings.faces_adapt(obscura::redact::Target::Faces);
+        let mut detector =
+            FaceDetector::load(&models_dir(), obscura::detect::FaceSettings { adaptive, ..settings.faces })?;
         Ok(obscura::eval::faces(&truth, &dir, &mut detector)?)
     };
     print_report(run(), json)

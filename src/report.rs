@@ -192,7 +192,9 @@ impl PrivacyReport {
                 models: Models {
                     face: crate::detect::face::CENTERFACE_FILE.to_owned(),
                     face_input_long_side: settings.detector.faces.input_long_side,
-                    face_scale: (settings.detector.faces.adaptive && settings.target == Target::Faces)
+                    face_scale: settings
+                        .detector
+                        .faces_adapt(settings.target)
                         .then(|| face_scale(settings, &plan.face_scale)),
                     face_threshold: settings.detector.faces.threshold,
                     person: persons.then(|| crate::detect::person::PERSON_MODEL_FILE.to_owned()),

@@ -45,8 +45,9 @@ pub struct FaceSettings {
     pub reuse_unchanged: bool,
     /// Choose the input size per camera from the sizes of the faces found (`face_scale.rs`):
     /// `input_long_side` is then the smallest. Default true, used only where faces are the only
-    /// masks (`target = "faces"`); false when `face_input` is written in the config or given on
-    /// the command line, and for the residual audit.
+    /// masks (`target = "faces"`) and `tiling` is the whole frame
+    /// ([`super::DetectorSettings::faces_adapt`]); false when `face_input` is written in the
+    /// config or given on the command line, and for the residual audit.
     pub adaptive: bool,
 }
 

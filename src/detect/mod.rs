@@ -165,6 +165,17 @@ pub struct DetectorSettings {
     pub persons: PersonSettings,
 }
 
+impl DetectorSettings {
+    /// Whether the face detector chooses its input size from the faces it finds (face_scale.rs):
+    /// only where faces are the only masks (`target`: faces; elsewhere person boxes cover people
+    /// whose faces are too small to find), with neither `face_input` nor `face_tiles` set (the
+    /// user chose how faces are seen).
+    pub fn faces_adapt(&self, target: Target) -> bool {
+        let whole_frame = matches!(self.faces.tiling, Tiling::Grid { cols: 1, rows: 1 } | Tiling::Auto);
+        self.faces.adaptive && target == Target::Faces && whole_frame
+    }
+}
+
 /// What one detection pass found in a frame, in frame pixels.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Found {
@@ -262,9 +273,7 @@ impl Detector {
         counting: bool,
         settings: &DetectorSettings,
     ) -> Result<Self, DetectError> {
-        // Faces choose their scale only where they are the only masks: elsewhere person boxes
-        // cover people whose faces are too small to find (face_scale.rs).
-        let adaptive = settings.faces.adaptive && target == Target::Faces;
+        let adaptive = settings.faces_adapt(target);
         let faces = FaceDetector::load(models, FaceSettings { adaptive, ..settings.faces })?;
         let persons = match target {
             Target::Heads | Target::Persons => Some(PersonDetector::load(models, settings.persons)?),
@@ -327,6 +336,25 @@ mod tests {
         for (got, want) in [r.x0, r.y0, r.x1, r.y1].into_iter().zip(want) {
             assert!((got - want).abs() < 1e-3, "{r:?} is not {want:?}");
         }
+    }
+
+    #[test]
+    fn faces_choose_their_scale_only_where_they_are_the_only_masks_and_nothing_was_set() {
+        let settings = DetectorSettings::default();
+        assert!(settings.faces_adapt(Target::Faces));
+        for target in [Target::Heads, Target::Persons, Target::Frame, Target::None] {
+            assert!(!settings.faces_adapt(target), "{target:?}");
+        }
+        let fixed = DetectorSettings {
+            faces: FaceSettings { adaptive: false, ..FaceSettings::default() },
+            ..settings
+        };
+        assert!(!fixed.faces_adapt(Target::Faces), "face_input set");
+        let tiled = DetectorSettings {
+            faces: FaceSettings { tiling: Tiling::Grid { cols: 2, rows: 2 }, ..FaceSettings::default() },
+            ..settings
+        };
+        assert!(!tiled.faces_adapt(Target::Faces), "face_tiles set");
     }
 
     #[test]
