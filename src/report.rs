@@ -87,7 +87,8 @@ pub struct Models {
     /// The face detector's input long side: the smallest, when it adapts (`face_scale`).
     pub face_input_long_side: u32,
     /// How the face detector's input size was chosen from the faces seen, where faces are the
-    /// only masks (`target = "faces"`, `face_input` not set; docs/models.md, "Face scale").
+    /// only masks (`target = "faces"`, neither `face_input` nor `face_tiles` set; docs/models.md,
+    /// "Face scale").
     pub face_scale: Option<FaceScaleReport>,
     pub face_threshold: f32,
     pub person: Option<String>,
@@ -292,13 +293,10 @@ fn face_scale(
     settings: &RedactionSettings,
     used: &crate::detect::face_scale::FaceScaleUse,
 ) -> FaceScaleReport {
-    use crate::detect::face_scale::{LEVELS, MAX_INPUT};
+    use crate::detect::face_scale::{LEVELS, level_input};
     let base = settings.detector.faces.input_long_side;
     FaceScaleReport {
-        level_inputs: LEVELS
-            .iter()
-            .map(|k| ((base as f32 * k).round() as u32).min(MAX_INPUT.max(base)))
-            .collect(),
+        level_inputs: (0..LEVELS.len()).map(|level| level_input(base, level)).collect(),
         passes_by_level: used.passes_by_level.to_vec(),
         probe_passes: used.probes,
         level_changes: used.changes,

@@ -26,11 +26,10 @@
 //! 2 ~4×, level 3 ~9×. The mean per pass is the chosen level's plus a probe's ÷ [`PROBE_EVERY`]; a
 //! view of large faces (or a frame no larger than the default input) runs at the default.
 
-use std::collections::VecDeque;
-
 use super::nms::Detection;
 // The probing and sampling rule is the person detector's (scale.rs): the same probe cadence,
-// sample window and quantile, with faces' heights instead of people's.
+// sample and level choice, with faces' heights instead of people's.
+use super::scale::ProbeSample;
 pub use super::scale::{
     CONFIDENT, MIN_SAMPLE, PROBE_EVERY, SAMPLE_HEIGHTS, SAMPLE_PROBES, SMALL_QUANTILE, WARMUP_PASSES,
 };
@@ -43,6 +42,12 @@ pub const MIN_FACE_INPUT_PX: f32 = 18.0;
 pub const LEVELS: [f32; 4] = [1.0, 1.5, 2.0, 3.0];
 /// The largest input long side any level uses, px (a 4K frame is seen at half its size at most).
 pub const MAX_INPUT: u32 = 1920;
+
+/// The input long side of `level` for a detector configured with `base`, for frames at least that
+/// large (a smaller frame is seen at its own size).
+pub fn level_input(base: u32, level: usize) -> u32 {
+    ((base as f32 * LEVELS[level]).round() as u32).min(MAX_INPUT.max(base))
+}
 
 /// How the face detector's scale was chosen so far (cumulative; see [`FaceScaleUse::since`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,14 +91,11 @@ impl FaceScaleUse {
 pub struct FaceScale {
     /// The configured input long side (level 0).
     base: u32,
-    level: usize,
-    /// A lower level the latest probe asked for (taken when the next probe agrees).
-    lower: Option<usize>,
-    decided: bool,
+    /// The level decided; `None` until the first decision (the highest is used until then).
+    level: Option<u32>,
     passes: u64,
-    probe_no: u64,
-    /// (probe number, face height in frame pixels ÷ the frame's long side).
-    sample: VecDeque<(u64, f32)>,
+    /// Face heights in frame pixels ÷ the frame's long side, and the rule deciding by them.
+    sample: ProbeSample,
     used: FaceScaleUse,
 }
 
@@ -107,22 +109,12 @@ pub struct FacePlan {
 impl FaceScale {
     /// A controller for a detector configured with `base` as its input long side.
     pub fn new(base: u32) -> Self {
-        Self {
-            base,
-            level: LEVELS.len() - 1,
-            lower: None,
-            decided: false,
-            passes: 0,
-            probe_no: 0,
-            sample: VecDeque::new(),
-            used: FaceScaleUse::default(),
-        }
+        Self { base, level: None, passes: 0, sample: ProbeSample::default(), used: FaceScaleUse::default() }
     }
 
     /// The input long side of `level` for a frame whose long side is `long`.
     fn side(&self, level: usize, long: u32) -> u32 {
-        let want = (self.base as f32 * LEVELS[level]).round() as u32;
-        want.min(MAX_INPUT.max(self.base)).min(long.max(1))
+        level_input(self.base, level).min(long.max(1))
     }
 
     /// The next pass over a frame whose long side is `long`; a `still` (a picture with no frames
@@ -130,7 +122,10 @@ impl FaceScale {
     pub fn plan(&mut self, long: u32, still: bool) -> FacePlan {
         let probe = still || self.passes < WARMUP_PASSES || self.passes.is_multiple_of(PROBE_EVERY);
         self.passes += 1;
-        let level = if probe { LEVELS.len() - 1 } else { self.level };
+        let level = match self.level {
+            Some(level) if !probe => level as usize,
+            _ => LEVELS.len() - 1,
+        };
         let input_long_side = self.side(level, long);
         self.used.passes_by_level[level] += 1;
         self.used.probes += u64::from(probe);
@@ -140,54 +135,26 @@ impl FaceScale {
 
     /// What a pass planned as `plan` over a frame whose long side is `long` found.
     pub fn observe(&mut self, plan: FacePlan, long: u32, faces: &[Detection]) {
-        if !plan.probe {
-            return;
-        }
-        self.probe_no += 1;
         let long_f = long.max(1) as f32;
-        for face in faces.iter().filter(|f| f.score >= CONFIDENT) {
-            self.sample.push_back((self.probe_no, face.rect.height() / long_f));
-        }
-        while self.sample.len() > SAMPLE_HEIGHTS
-            || self.sample.front().is_some_and(|&(p, _)| p + SAMPLE_PROBES <= self.probe_no)
-        {
-            self.sample.pop_front();
-        }
-        if self.sample.len() < MIN_SAMPLE {
+        if !plan.probe || !self.sample.record(faces, |f| f.rect.height() / long_f) {
             return;
         }
-        let mut heights: Vec<f32> = self.sample.iter().map(|&(_, h)| h).collect();
-        heights.sort_by(f32::total_cmp);
-        let small = heights[((heights.len() - 1) as f32 * SMALL_QUANTILE).round() as usize] * long_f;
-        let need = (0..LEVELS.len())
+        let small = self.sample.quantile(SMALL_QUANTILE) * long_f;
+        let wanted = (0..LEVELS.len())
             .find(|&k| small * self.side(k, long) as f32 / long_f >= MIN_FACE_INPUT_PX)
             .unwrap_or(LEVELS.len() - 1);
-        let before = self.level;
-        if need > self.level || !self.decided {
-            self.level = need;
-            self.lower = None;
-        } else if need < self.level {
-            // Lower only when two probes in a row agree.
-            if self.lower.is_some() {
-                self.level = need.max(self.lower.unwrap_or(need));
-                self.lower = None;
-            } else {
-                self.lower = Some(need);
-            }
-        } else {
-            self.lower = None;
-        }
-        if self.decided && self.level != before {
+        let Some(level) = self.sample.choose(self.level, wanted as u32) else { return };
+        if self.level.is_some_and(|before| before != level) {
             self.used.changes += 1;
         }
-        if self.level != before || !self.decided {
+        if self.level != Some(level) {
             tracing::info!(
-                input = self.side(self.level, long),
+                input = self.side(level as usize, long),
                 small_face_px = small.round(),
                 "face detector scale chosen from the faces seen"
             );
         }
-        self.decided = true;
+        self.level = Some(level);
     }
 
     pub fn used(&self) -> FaceScaleUse {

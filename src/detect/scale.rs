@@ -165,17 +165,73 @@ impl ScaleUse {
 /// Levels a report can tell apart.
 pub const MAX_LEVELS: usize = 8;
 
+/// The rule both scale controllers (people here, faces in `face_scale.rs`) decide by: the heights
+/// of the confident detections of the latest probes (the last [`SAMPLE_HEIGHTS`], none older than
+/// [`SAMPLE_PROBES`] probes), and a level taken at once when higher (or first), when lower only
+/// once two probes in a row ask for less.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ProbeSample {
+    probes: u64,
+    /// Heights (in the controller's unit), with the probe they were seen at.
+    heights: VecDeque<(u64, f32)>,
+    /// A lower level the latest probe asked for (taken when the next agrees).
+    lower: Option<u32>,
+}
+
+impl ProbeSample {
+    /// Takes the detections a probe `found`, measured by `height`; whether the sample now holds
+    /// enough heights ([`MIN_SAMPLE`]) to decide on.
+    pub(super) fn record(&mut self, found: &[Detection], height: impl Fn(&Detection) -> f32) -> bool {
+        self.probes += 1;
+        let probe = self.probes;
+        for d in found.iter().filter(|d| d.score >= CONFIDENT) {
+            self.heights.push_back((probe, height(d)));
+        }
+        while self.heights.len() > SAMPLE_HEIGHTS
+            || self.heights.front().is_some_and(|&(p, _)| probe - p >= SAMPLE_PROBES)
+        {
+            self.heights.pop_front();
+        }
+        self.heights.len() >= MIN_SAMPLE
+    }
+
+    /// The `q` quantile of the sample's heights.
+    pub(super) fn quantile(&self, q: f32) -> f32 {
+        let mut heights: Vec<f32> = self.heights.iter().map(|&(_, h)| h).collect();
+        heights.sort_by(f32::total_cmp);
+        let at = ((heights.len() as f32 - 1.0) * q).round() as usize;
+        heights.get(at).copied().unwrap_or(0.0)
+    }
+
+    /// The level to take after a probe that wants `wanted`, with `current` decided so far (`None`
+    /// before the first decision): `None` to keep it.
+    pub(super) fn choose(&mut self, current: Option<u32>, wanted: u32) -> Option<u32> {
+        match current {
+            Some(current) if wanted < current => {
+                let previous = self.lower.replace(wanted)?;
+                self.lower = None;
+                Some(wanted.max(previous))
+            }
+            Some(current) if wanted == current => {
+                self.lower = None;
+                None
+            }
+            _ => {
+                self.lower = None;
+                Some(wanted)
+            }
+        }
+    }
+}
+
 /// One camera's scale controller (see the module docs).
 #[derive(Debug, Clone, Default)]
 pub struct ScaleControl {
     passes: u64,
-    probes: u64,
-    /// Heights in frame pixels, with the probe they were seen at.
-    heights: VecDeque<(u64, f32)>,
+    /// The heights of the people probes found, frame pixels, and the rule deciding by them.
+    sample: ProbeSample,
     /// The level decided; `None` until the first decision.
     level: Option<u32>,
-    /// A lower level the latest probe asked for (taken when the next agrees).
-    lower: Option<u32>,
     /// The least overlap of tiles, pixels, from the tall people seen.
     overlap: f32,
     frame: (u32, u32),
@@ -359,36 +415,13 @@ impl ScaleControl {
     pub fn observe(&mut self, probe: bool, found: &[Detection]) {
         self.people.clear();
         self.people.extend(found.iter().map(|d| d.rect));
-        if !probe {
+        if !probe || !self.sample.record(found, |d| d.rect.height()) {
             return;
         }
-        self.probes += 1;
-        let probe = self.probes;
-        for d in found.iter().filter(|d| d.score >= CONFIDENT) {
-            self.heights.push_back((probe, d.rect.height()));
-        }
-        while self.heights.len() > SAMPLE_HEIGHTS
-            || self.heights.front().is_some_and(|&(p, _)| probe - p >= SAMPLE_PROBES)
-        {
-            self.heights.pop_front();
-        }
-        if self.heights.len() < MIN_SAMPLE {
-            return;
-        }
-        self.overlap = OVERLAP_PEOPLE * self.quantile(LARGE_QUANTILE);
+        self.overlap = OVERLAP_PEOPLE * self.sample.quantile(LARGE_QUANTILE);
         let wanted = self.wanted();
-        match self.level {
-            Some(current) if wanted < current => {
-                if let Some(previous) = self.lower.replace(wanted) {
-                    self.set(wanted.max(previous));
-                    self.lower = None;
-                }
-            }
-            Some(current) if wanted == current => self.lower = None,
-            _ => {
-                self.set(wanted);
-                self.lower = None;
-            }
+        if let Some(level) = self.sample.choose(self.level, wanted) {
+            self.set(level);
         }
     }
 
@@ -404,7 +437,7 @@ impl ScaleControl {
             tracing::info!(
                 level,
                 tiles = %format!("{cols}x{rows}"),
-                small_person_px = self.quantile(SMALL_QUANTILE).round(),
+                small_person_px = self.sample.quantile(SMALL_QUANTILE).round(),
                 overlap_px = self.overlap.round(),
                 "person detector scale chosen from the people seen"
             );
@@ -412,18 +445,10 @@ impl ScaleControl {
         self.level = Some(level);
     }
 
-    /// The `q` quantile of the sample's heights, frame pixels.
-    fn quantile(&self, q: f32) -> f32 {
-        let mut heights: Vec<f32> = self.heights.iter().map(|&(_, h)| h).collect();
-        heights.sort_by(f32::total_cmp);
-        let at = ((heights.len() as f32 - 1.0) * q).round() as usize;
-        heights.get(at).copied().unwrap_or(0.0)
-    }
-
     /// The lowest level at which the sample's small people reach [`MIN_PERSON_INPUT_PX`].
     fn wanted(&self) -> u32 {
         let ((width, height), max) = (self.frame, self.max);
-        let small = self.quantile(SMALL_QUANTILE);
+        let small = self.sample.quantile(SMALL_QUANTILE);
         (1..=max)
             .find(|&level| {
                 let tile = level_tiles(width, height, level, self.overlap).pop().unwrap_or_default();
