@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use obscura::detect::preprocess::{ChannelOrder, InputBuffer, InputLayout};
+use obscura::detect::preprocess::{InputBuffer, InputLayout};
 use obscura::detect::tiling::tiles;
 use obscura::detect::{
     Detector, DetectorSettings, FaceDetector, FaceSettings, PersonDetector, PersonSettings, Threads, Tiling,
@@ -102,15 +102,13 @@ fn bench(c: &mut Criterion) {
     group.bench_function("preprocess_person_tiles", |b| {
         b.iter(|| {
             for layout in &layouts {
-                input.fill(&frame, layout, ChannelOrder::Rgb).unwrap();
+                input.fill(&frame, layout).unwrap();
             }
         })
     });
     let face = InputLayout { net_w: 640, net_h: 384, content_w: 640, content_h: 360, crop: None };
     let mut input = InputBuffer::new();
-    group.bench_function("preprocess_face_640", |b| {
-        b.iter(|| input.fill(&frame, &face, ChannelOrder::Bgr).unwrap())
-    });
+    group.bench_function("preprocess_face_640", |b| b.iter(|| input.fill(&frame, &face).unwrap()));
     group.finish();
 }
 

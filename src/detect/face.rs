@@ -7,7 +7,7 @@ use ort::value::TensorRef;
 use super::centerface::{self, Heads};
 use super::face_scale::{FaceScale, FaceScaleUse};
 use super::nms::nms;
-use super::preprocess::{ChannelOrder, Crop, InputLayout, fill_input};
+use super::preprocess::{Crop, InputLayout, fill_input};
 use super::runtime::{ExecutionProvider, Threads, init_runtime, read_model, session};
 use super::shared::SharedSession;
 use super::tiling::{Tiling, tiles};
@@ -159,7 +159,7 @@ impl FaceDetector {
         let mut found = Vec::new();
         for crop in tiles(width, height, self.settings.tiling) {
             let layout = self.layout(crop, input_long_side);
-            fill_input(frame, &layout, ChannelOrder::Rgb, &mut self.input)?;
+            fill_input(frame, &layout, &mut self.input)?;
             if time_ms.is_some() {
                 let (w, h) = (layout.net_w as usize, layout.net_h as usize);
                 patch_means_of(&self.input, w, h, &mut self.patches);

@@ -17,7 +17,7 @@ use ort::value::TensorRef;
 use super::DetectError;
 use super::nms::{Detection, nms};
 use super::preprocess::Crop;
-use super::preprocess::{ChannelOrder, InputLayout, fill_input_into};
+use super::preprocess::{InputLayout, fill_input_into};
 use super::runtime::ExecutionProvider;
 use super::runtime::{Threads, init_runtime, read_model, session};
 use super::scale::{ScaleControl, ScaleUse};
@@ -217,7 +217,7 @@ impl PersonDetector {
         let item = layouts[0].floats();
         self.input.resize(item * layouts.len(), 0.0);
         for (layout, out) in layouts.iter().zip(self.input.chunks_exact_mut(item)) {
-            fill_input_into(frame, layout, ChannelOrder::Rgb, out)?;
+            fill_input_into(frame, layout, out)?;
         }
         let blank: Vec<bool> = self.input.chunks_exact(item).map(is_blank).collect();
         let side = INPUT_SIDE as usize;

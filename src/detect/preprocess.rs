@@ -1,6 +1,6 @@
 //! Network input straight from the decoder's planes: one fused pass that scales the frame down
-//! (box average over each output pixel's footprint) and converts YUV to the network's colour
-//! order, writing planar NCHW floats at network size. No full-frame RGB copy is ever made.
+//! (box average over each output pixel's footprint) and converts YUV to RGB (the order both
+//! models were trained on), writing planar NCHW floats at network size. No full-frame RGB copy is ever made.
 
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
@@ -97,45 +97,27 @@ impl InputBuffer {
 
     /// Fills the buffer with the input of `frame` laid out as `layout` (what a detector does
     /// before each inference).
-    pub fn fill(
-        &mut self,
-        frame: &Frame,
-        layout: &InputLayout,
-        order: ChannelOrder,
-    ) -> Result<(), DetectError> {
-        fill_input(frame, layout, order, &mut self.data)
+    pub fn fill(&mut self, frame: &Frame, layout: &InputLayout) -> Result<(), DetectError> {
+        fill_input(frame, layout, &mut self.data)
     }
 }
 
-/// The order of the three colour planes of the network input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelOrder {
-    Rgb,
-    Bgr,
-}
-
-/// Fills `out` with the NCHW input (values 0..255) of `frame` laid out as `layout`.
+/// Fills `out` with the NCHW RGB input (values 0..255) of `frame` laid out as `layout`.
 ///
 /// Crate-private, like [`fill_input_into`]: the input is a copy of unredacted pixels (at up to the
 /// frame's own resolution), so only the detectors may hold it. Outside the crate,
 /// [`InputBuffer`] runs the same code into a buffer nothing can read.
-pub(crate) fn fill_input(
-    frame: &Frame,
-    layout: &InputLayout,
-    order: ChannelOrder,
-    out: &mut Vec<f32>,
-) -> Result<(), DetectError> {
+pub(crate) fn fill_input(frame: &Frame, layout: &InputLayout, out: &mut Vec<f32>) -> Result<(), DetectError> {
     out.clear();
     out.resize(layout.floats(), 0.0);
-    fill_input_into(frame, layout, order, out)
+    fill_input_into(frame, layout, out)
 }
 
-/// Writes the NCHW input (values 0..255) of `frame` laid out as `layout` into `out`, which holds
+/// Writes the NCHW RGB input (values 0..255) of `frame` laid out as `layout` into `out`, which holds
 /// exactly [`InputLayout::floats`] floats (one item of a batch); padding is set to zero.
 pub(crate) fn fill_input_into(
     frame: &Frame,
     layout: &InputLayout,
-    order: ChannelOrder,
     out: &mut [f32],
 ) -> Result<(), DetectError> {
     let plane = layout.net_w as usize * layout.net_h as usize;
@@ -154,15 +136,11 @@ pub(crate) fn fill_input_into(
     };
     let xs = shift(footprints(crop.w as usize, layout.content_w as usize), crop.x);
     let ys = shift(footprints(crop.h as usize, layout.content_h as usize), crop.y);
-    let (r_at, b_at) = match order {
-        ChannelOrder::Rgb => (0, 2 * plane),
-        ChannelOrder::Bgr => (2 * plane, 0),
-    };
     let mut write = |x: usize, y: usize, [r, g, b]: [f32; 3]| {
         let i = y * layout.net_w as usize + x;
-        out[r_at + i] = r;
+        out[i] = r;
         out[plane + i] = g;
-        out[b_at + i] = b;
+        out[2 * plane + i] = b;
     };
     match &frame.pixels {
         Pixels::Video { buffer, info } => {
@@ -371,7 +349,7 @@ mod tests {
         ];
         for layout in layouts {
             let mut out = Vec::new();
-            fill_input(&frame, &layout, ChannelOrder::Rgb, &mut out).unwrap();
+            fill_input(&frame, &layout, &mut out).unwrap();
             let crop = layout.crop_in(250, 142);
             let xs = footprints(crop.w as usize, layout.content_w as usize);
             let ys = footprints(crop.h as usize, layout.content_h as usize);

@@ -15,7 +15,7 @@
 use std::sync::Mutex;
 
 use super::RedactedFrame;
-use crate::detect::preprocess::{ChannelOrder, InputLayout, fill_input_into};
+use crate::detect::preprocess::{InputLayout, fill_input_into};
 
 /// The tallest preview kept, pixels: enough for a dashboard, a fraction of a 1080p frame.
 pub const PREVIEW_MAX_HEIGHT: u32 = 720;
@@ -46,8 +46,7 @@ impl RedactedFrame {
             InputLayout { net_w: width, net_h: height, content_w: width, content_h: height, crop: None };
         let plane = (width * height) as usize;
         let mut planar = vec![0.0f32; 3 * plane];
-        fill_input_into(self.as_frame(), &layout, ChannelOrder::Rgb, &mut planar)
-            .map_err(|e| e.to_string())?;
+        fill_input_into(self.as_frame(), &layout, &mut planar).map_err(|e| e.to_string())?;
         let mut rgb = Vec::with_capacity(3 * plane);
         for i in 0..plane {
             for c in 0..3 {
