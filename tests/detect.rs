@@ -486,10 +486,13 @@ fn small_people_in_a_large_frame_get_finer_tiles_and_stay_covered() {
     assert_eq!(by_level.iter().map(|n| n.as_u64().unwrap()).sum::<u64>(), 24, "{privacy:#}");
 }
 
+/// Where [`stills_in_a_1080p_frame`] places each photo's top-left corner.
+const IN_1080P: (u32, u32) = (700, 350);
+
 /// The faces-stills photos placed at their own size in a 1920×1080 frame (faces 37–53 px), with
 /// their boxes moved alike: `(folder, xml)`.
 fn stills_in_a_1080p_frame(dir: &Path, out: &Path) -> std::path::PathBuf {
-    let (dx, dy) = (700u32, 350u32);
+    let (dx, dy) = IN_1080P;
     let xml = std::fs::read_to_string(dir.join("training.xml")).unwrap();
     let mut moved = String::new();
     for line in xml.lines() {
@@ -556,13 +559,21 @@ fn a_1080p_video_of_small_faces_is_watched_at_the_scale_its_faces_need() {
     // Seven faces of 37–45 px in a 1080p frame, held for 2 s at 25 fps.
     let video = out.path().join("small-faces.mp4");
     let still = out.path().join("2007_007763.png");
-    ffmpeg(
-        &["-loop", "1", "-i", str(&still), "-t", "2", "-r", "25", "-c:v", "libx264", "-pix_fmt", "yuv420p"]
-            .iter()
-            .copied()
-            .chain([str(&video)])
-            .collect::<Vec<_>>(),
-    );
+    ffmpeg(&[
+        "-loop",
+        "1",
+        "-i",
+        str(&still),
+        "-t",
+        "2",
+        "-r",
+        "25",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(&video),
+    ]);
     let redacted = out.path().join("redacted.mp4");
     let run = obscura(&[
         "redact",
@@ -600,7 +611,7 @@ fn a_1080p_video_of_small_faces_is_watched_at_the_scale_its_faces_need() {
         (294, 86, 37),
         (309, 233, 45),
     ] {
-        let (x, y) = (700 + left + size / 2, 350 + top + size / 2);
+        let (x, y) = (IN_1080P.0 as usize + left + size / 2, IN_1080P.1 as usize + top + size / 2);
         assert!(magenta(x, y), "face at ({left},{top}) of the photo filled");
     }
 }
