@@ -116,10 +116,15 @@ impl Shared {
     }
 }
 
-/// The face input size of the residual audit: twice detection's (its scale is twice detection's,
-/// small frames scaled up).
-pub fn audit_side(settings: &DetectorSettings) -> u32 {
-    (settings.faces.input_long_side * 2).min(4096)
+/// The face input size of the residual audit for `target`: twice detection's configured input
+/// (its scale is twice detection's, small frames scaled up), and never below the largest input
+/// detection may choose when its face scale adapts (`face_scale.rs`): the audit never looks at a
+/// camera more coarsely than detection did.
+pub fn audit_side(settings: &DetectorSettings, target: crate::redact::Target) -> u32 {
+    use crate::detect::face_scale::{LEVELS, level_input};
+    let base = settings.faces.input_long_side;
+    let largest = if settings.faces_adapt(target) { level_input(base, LEVELS.len() - 1) } else { base };
+    (base * 2).max(largest).min(4096)
 }
 
 /// Where the person detector of a camera that counts people with `lines` and `zones` must look:
@@ -154,7 +159,7 @@ pub fn load_models(
     };
     let auditor = if report.target.needs_detection() && audit_every > 0 {
         let faces = FaceSettings {
-            input_long_side: audit_side(settings),
+            input_long_side: audit_side(settings, report.target),
             tiling: Tiling::Grid { cols: 1, rows: 1 },
             threshold: AUDIT_THRESHOLD,
             max_scale: 2.0,
@@ -166,7 +171,7 @@ pub fn load_models(
     } else {
         None
     };
-    report.audit = auditor.as_ref().map(|_| (audit_side(settings), audit_every));
+    report.audit = auditor.as_ref().map(|_| (audit_side(settings, report.target), audit_every));
     Ok((detector, auditor))
 }
 
@@ -590,5 +595,31 @@ impl Service {
         for running in self.running.values() {
             running.shutdown.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::Target;
+
+    #[test]
+    fn the_audit_never_looks_more_coarsely_than_detection() {
+        let settings = DetectorSettings::default();
+        // Adaptive faces may look at up to 1920 px: so does the audit.
+        assert_eq!(audit_side(&settings, Target::Faces), 1920);
+        // With heads the face detector stays at 640: the audit at twice that.
+        assert_eq!(audit_side(&settings, Target::Heads), 1280);
+        // A face input written in the config: twice it.
+        let fixed = DetectorSettings {
+            faces: FaceSettings { input_long_side: 960, adaptive: false, ..FaceSettings::default() },
+            ..settings
+        };
+        assert_eq!(audit_side(&fixed, Target::Faces), 1920);
+        let large = DetectorSettings {
+            faces: FaceSettings { input_long_side: 2560, adaptive: false, ..FaceSettings::default() },
+            ..settings
+        };
+        assert_eq!(audit_side(&large, Target::Faces), 4096);
     }
 }

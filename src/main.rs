@@ -305,7 +305,8 @@ struct RedactArgs {
     #[arg(long, value_name = "redact|drop", default_value = "redact")]
     on_fail: OnFail,
     /// Residual audit: every N-th redacted frame is searched again for faces by the same face
-    /// model at twice detection's scale (small frames scaled up) and a fixed threshold; what it
+    /// model at twice detection's scale (small frames scaled up; with adaptive faces, never below
+    /// the largest scale detection may choose) and a fixed threshold; what it
     /// still finds is counted in the privacy report (OUTPUT.privacy.json), inside the masks apart
     /// from outside them (possible misses). 0 turns it off. Default: every 4 s, in the video's
     /// frames (100 at 25 fps)

@@ -178,7 +178,8 @@ impl std::fmt::Debug for VideoJob<'_> {
 }
 
 /// The residual audit: the face detector again (the same CenterFace model: not an independent
-/// detector), at twice detection's resolution and a fixed threshold, run on every `every`-th
+/// detector), at twice detection's configured resolution (and never below the largest an
+/// adaptive face scale may choose: `camera::audit_side`) and a fixed threshold, run on every `every`-th
 /// *redacted* frame; what it still finds is counted in the job's report, split by where it is:
 /// inside the frame's masks (a redacted shape that still looks like a face to the network) or
 /// outside them (a possible miss).

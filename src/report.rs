@@ -145,7 +145,8 @@ pub struct AuditReport {
     /// Every how many output frames the audit looked.
     pub every: u32,
     /// The long side the audit's face detector is asked to see frames at: twice detection's
-    /// (frames smaller than that are scaled up, at most 2×).
+    /// configured input, and at least the largest an adaptive face scale may choose (frames
+    /// smaller than that are scaled up, at most 2×).
     pub input_long_side: u32,
     #[serde(flatten)]
     pub counts: AuditCounts,
@@ -249,9 +250,14 @@ impl PrivacyReport {
         if let Some(a) = &self.audit {
             let c = &a.counts;
             line += &format!(
-                "; residual audit (same face model at twice detection's resolution): {} frames checked, \
+                "; residual audit (same face model at {} px, twice detection's configured input or more): \
+                 {} frames checked, \
                  {} face-like shape(s) inside masks, {} possible miss(es) outside masks in {} frame(s)",
-                c.frames_checked, c.faces_in_masks, c.faces_outside_masks, c.frames_with_faces_outside
+                a.input_long_side,
+                c.frames_checked,
+                c.faces_in_masks,
+                c.faces_outside_masks,
+                c.frames_with_faces_outside
             );
             if c.skipped_busy > 0 {
                 line += &format!(" ({} frame(s) due skipped while the previous audit ran)", c.skipped_busy);

@@ -36,8 +36,8 @@ pub struct FaceSettings {
     pub threads: Threads,
     pub provider: ExecutionProvider,
     /// The most the frame is scaled up to reach `input_long_side`. Default 1 (never up); the
-    /// residual audit uses 2, so it really sees frames at twice detection's resolution, small
-    /// frames included.
+    /// residual audit uses 2, so it really sees frames at twice detection's configured resolution,
+    /// small frames included.
     pub max_scale: f32,
     /// A crop whose network input has not changed since its latest inference (within the last
     /// second of stream time) gets that inference's faces again (unchanged.rs). Default true;
