@@ -157,9 +157,10 @@ pub fn load_models(
     } else {
         None
     };
+    let audit_input = audit_side(settings, report.target);
     let auditor = if report.target.needs_detection() && audit_every > 0 {
         let faces = FaceSettings {
-            input_long_side: audit_side(settings, report.target),
+            input_long_side: audit_input,
             tiling: Tiling::Grid { cols: 1, rows: 1 },
             threshold: AUDIT_THRESHOLD,
             max_scale: 2.0,
@@ -171,7 +172,7 @@ pub fn load_models(
     } else {
         None
     };
-    report.audit = auditor.as_ref().map(|_| (audit_side(settings, report.target), audit_every));
+    report.audit = auditor.as_ref().map(|_| (audit_input, audit_every));
     Ok((detector, auditor))
 }
 
