@@ -474,7 +474,6 @@ impl VideoEval<'_> {
         let per_pass = |n: u64| (passes > 0).then(|| n as f64 / passes as f64);
         report.tiles_per_pass = per_pass(scale.tiles_run - scale.tiles_reused);
         report.tiles_reused_per_pass = per_pass(scale.tiles_reused);
-        report.native_share = per_pass(scale.native);
         report.anchor = counting.then(|| self.anchor.to_owned());
         if counting {
             let names: Vec<String> = lines.iter().map(|l| l.name().to_owned()).collect();

@@ -230,47 +230,29 @@ impl PersonDetector {
         self.patches.resize_with(layouts.len(), Vec::new);
         self.found.clear();
         self.cut.clear();
-        // Which inputs are unchanged since their latest inference (their detections are taken
-        // again) and which run. Blank inputs hold nobody.
-        let mut reuse = Vec::with_capacity(layouts.len());
         let mut run = Vec::with_capacity(layouts.len());
+        let (mut tiles_reused, mut whole_reused) = (0, false);
         for t in (0..layouts.len()).filter(|&t| !blank[t]) {
             if time_ms.is_some() {
                 patch_means(&self.input[t * item..(t + 1) * item], side, &mut self.patches[t]);
-                if self.memory.recall(crops[t], &self.patches[t]).is_some() {
-                    reuse.push(t);
+                if let Some(found) = self.memory.recall(crops[t], &self.patches[t]) {
+                    for (d, cut) in found {
+                        self.found.push(*d);
+                        self.cut.push(*cut);
+                    }
+                    if t == 0 {
+                        whole_reused = true
+                    } else {
+                        tiles_reused += 1
+                    }
                     continue;
                 }
             }
             run.push(t);
         }
-        // Tiles that would run may be replaced by one look at the whole frame at their scale.
-        let tiles_to_run = run.iter().filter(|&&t| t > 0).count();
-        let native = (self.settings.tiling == Tiling::Auto
-            && self.settings.region.is_none()
-            && !self.settings.counting_only
-            && crops.len() > 1
-            && !blank[0])
-            .then(|| native_size(width, height, &crops[1..], tiles_to_run))
-            .flatten();
-        if native.is_some() {
-            reuse.retain(|&t| t == 0);
-            run.retain(|&t| t == 0);
-        }
-        for &t in &reuse {
-            for (d, cut) in self.memory.recall(crops[t], &self.patches[t]).unwrap_or_default() {
-                self.found.push(*d);
-                self.cut.push(*cut);
-            }
-        }
-        let tiles_reused = reuse.iter().filter(|&&t| t > 0).count() as u64;
-        self.scale.reused(tiles_reused, reuse.contains(&0));
+        self.scale.reused(tiles_reused, whole_reused);
         if !run.is_empty() {
             self.infer(frame, &crops, &layouts, &run, item)?;
-        }
-        if let Some((net_w, net_h)) = native {
-            self.scale.native(crops.len() as u64 - 1);
-            self.infer_native(frame, net_w, net_h)?;
         }
         drop_cut_duplicates(&mut self.found, &self.cut);
         nms(&mut self.found, NMS_IOU);
@@ -278,30 +260,6 @@ impl PersonDetector {
             self.scale.observe(probe, &self.found);
         }
         Ok(self.found.clone())
-    }
-
-    /// Runs the network once on the whole frame scaled to `net_w × net_h` (its first
-    /// [`NATIVE_LAYERS`] layers: see [`native_size`]) and adds what it finds to `found`, cut by no
-    /// seam.
-    fn infer_native(&mut self, frame: &Frame, net_w: u32, net_h: u32) -> Result<(), DetectError> {
-        let (width, height) = frame.size();
-        let layout = InputLayout { net_w, net_h, content_w: net_w, content_h: net_h, crop: None };
-        self.input.resize(layout.floats(), 0.0);
-        fill_input_into(frame, &layout, &mut self.input)?;
-        self.run_network(1, net_w, net_h)?;
-        let heads = Heads { outputs: &self.heads, anchors: &self.anchors };
-        let (found, cut) = (&mut self.found, &mut self.cut);
-        heads.decode(0, NATIVE_LAYERS, self.settings.threshold, &mut |norm: Rect, score| {
-            let (x0, y0) = layout.to_frame(width, height, norm.x0 * net_w as f32, norm.y0 * net_h as f32);
-            let (x1, y1) = layout.to_frame(width, height, norm.x1 * net_w as f32, norm.y1 * net_h as f32);
-            let (w, h) = (width as f32, height as f32);
-            let rect = Rect::new(x0.clamp(0.0, w), y0.clamp(0.0, h), x1.clamp(0.0, w), y1.clamp(0.0, h));
-            if rect.width() > 0.0 && rect.height() > 0.0 {
-                found.push(Detection { rect, score });
-                cut.push(false);
-            }
-        });
-        Ok(())
     }
 
     /// Runs the network on the tiles `run` (indices into `crops` and `layouts`, whose inputs are
@@ -446,38 +404,6 @@ impl PersonDetector {
         self.anchors.fit(net_w, net_h, maps);
         Ok(())
     }
-}
-
-/// How much larger than a tile's own scale (its height at the network's 300 px) the whole frame
-/// is seen when it replaces the tiles: overlapping tiles see each person up to four times, a
-/// single look once, and at the tiles' own scale it found fewer people (TUD stress views: recall
-/// 0.71–0.75 against 0.82 with 3×3 tiles; 0.79–0.80, at higher precision, at 1.2×).
-pub const NATIVE_ZOOM: f32 = 1.25;
-/// The layers read from the single look: the two finest (anchors up to ~180 px of its input).
-/// Larger people are the whole-frame pass's; the coarser layers, made for a 300 px picture's
-/// large objects, put boxes on the background of a larger input (precision 0.39 with all six
-/// layers against 0.82 with two, the same recall).
-pub const NATIVE_LAYERS: usize = 2;
-/// The single look replaces the tiles only when it costs at most this share of their network
-/// pixels: where tiles overlap little (a 4:3 frame at 3×3) it saves nothing.
-pub const NATIVE_MAX_COST: f32 = 0.75;
-
-/// The input size (width, height) at which the whole `width × height` frame replaces `tiles`
-/// (the tiles of a pass, the whole frame left out; `to_run` of them would run, the others being
-/// unchanged) in one inference, or `None` when that does not save ([`NATIVE_MAX_COST`]). The
-/// frame is seen at [`NATIVE_ZOOM`] times the tiles' vertical scale, in proportion (the tiles
-/// are stretched to squares; the single look is not), each side `32k + 12` px as 300 is, so
-/// that the convolutions' padding falls on the picture's edges as in training.
-pub fn native_size(width: u32, height: u32, tiles: &[Crop], to_run: usize) -> Option<(u32, u32)> {
-    let tallest = tiles.iter().map(|c| c.h).max()?;
-    let scale = NATIVE_ZOOM * INPUT_SIDE as f32 / tallest.max(1) as f32;
-    let side = |len: u32| {
-        let px = len as f32 * scale;
-        (((px - 12.0) / 32.0).round().max(1.0) as u32) * 32 + 12
-    };
-    let (w, h) = (side(width), side(height));
-    let tile_px = (to_run as f32) * (INPUT_SIDE * INPUT_SIDE) as f32;
-    ((w * h) as f32 <= NATIVE_MAX_COST * tile_px).then_some((w, h))
 }
 
 /// Whether `rect` (frame pixels, found in `crop` of a `width × height` frame) touches one of the

@@ -127,9 +127,6 @@ pub struct ScaleUse {
     pub tiles_reused: u64,
     /// Whole-frame passes whose input had not changed likewise.
     pub whole_reused: u64,
-    /// Passes whose tiles were replaced by one look at the whole frame at their scale
-    /// (person.rs, `native_size`); their tiles are not in `tiles_run`.
-    pub native: u64,
     /// The level of the latest pass that was not a probe (0 before one).
     pub level: u32,
     /// Its grid.
@@ -151,7 +148,6 @@ impl ScaleUse {
             tiles_rested: self.tiles_rested.saturating_sub(base.tiles_rested),
             tiles_reused: self.tiles_reused.saturating_sub(base.tiles_reused),
             whole_reused: self.whole_reused.saturating_sub(base.whole_reused),
-            native: self.native.saturating_sub(base.native),
             level: self.level,
             grid: self.grid,
         }
@@ -396,13 +392,6 @@ impl ScaleControl {
     pub fn reused(&mut self, tiles: u64, whole: bool) {
         self.used.tiles_reused += tiles;
         self.used.whole_reused += u64::from(whole);
-    }
-
-    /// Records that this pass's `tiles` (counted as run) were replaced by one look at the whole
-    /// frame at their scale.
-    pub fn native(&mut self, tiles: u64) {
-        self.used.tiles_run = self.used.tiles_run.saturating_sub(tiles);
-        self.used.native += 1;
     }
 
     /// Records that `crops` (the whole frame first) ran at this pass, at `time_ms`.

@@ -191,7 +191,6 @@ impl MotCoverage {
             tiling: None,
             tiles_per_pass: None,
             tiles_reused_per_pass: None,
-            native_share: None,
             anchor: None,
             lines: Vec::new(),
             tracks,
@@ -272,9 +271,6 @@ pub struct MotReport {
     /// Tiles per pass whose input had not changed since their latest inference, whose detections
     /// were used again instead (automatic tiles).
     pub tiles_reused_per_pass: Option<f64>,
-    /// The share of detection passes whose tiles were replaced by one look at the whole frame at
-    /// their scale (automatic tiles).
-    pub native_share: Option<f64>,
     /// The point of a person that crosses lines, when lines were given.
     pub anchor: Option<String>,
     /// Crossings per line, counted from the person tracks next to the ground truth's.
@@ -343,9 +339,6 @@ impl std::fmt::Display for MotReport {
         }
         if let Some(reused) = self.tiles_reused_per_pass {
             write!(f, " ({reused:.1} more reused unchanged)")?;
-        }
-        if let Some(native) = self.native_share.filter(|&n| n > 0.0) {
-            write!(f, "; {:.0}% of passes one look at the tiles' scale instead", 100.0 * native)?;
         }
         for row in &self.lines {
             write!(
