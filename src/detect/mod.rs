@@ -1,7 +1,6 @@
 //! Detection: CNN detectors on ONNX Runtime (CPU), fed straight from the decoder's planes, and
 //! the masks their detections become.
 
-pub mod anchors;
 pub mod centerface;
 pub mod face;
 pub mod face_scale;

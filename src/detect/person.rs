@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use ort::value::TensorRef;
 
 use super::DetectError;
-use super::anchors;
 use super::nms::{Detection, nms};
 use super::preprocess::Crop;
 use super::preprocess::{InputLayout, fill_input_into};
@@ -111,10 +110,9 @@ pub struct PersonDetector {
     session: SharedSession,
     settings: PersonSettings,
     input: Vec<f32>,
-    /// The network's outputs of the latest inference, copied out of the shared session.
-    heads: HeadOutputs,
-    /// Their anchors.
-    anchors: AnchorCache,
+    /// The network's outputs of the latest pass, copied out of the shared session.
+    boxes: Vec<f32>,
+    scores: Vec<f32>,
     found: Vec<Detection>,
     /// Per box in `found` before suppression: whether a seam cuts it.
     cut: Vec<bool>,
@@ -146,8 +144,8 @@ impl PersonDetector {
             session,
             settings,
             input: Vec::new(),
-            heads: HeadOutputs::default(),
-            anchors: AnchorCache::default(),
+            boxes: Vec::new(),
+            scores: Vec::new(),
             found: Vec::new(),
             cut: Vec::new(),
             scale: ScaleControl::new(),
@@ -165,15 +163,15 @@ impl PersonDetector {
             values.iter().map(|v| v.name().to_owned()).collect()
         };
         let (inputs, outputs) = self.session.with(|s| Ok((names(s.inputs()), names(s.outputs()))))?;
-        let heads = (0..anchors::LAYERS).all(|l| {
-            [format!("box{l}"), format!("cls{l}")].iter().all(|name| outputs.iter().any(|o| o == name))
-        });
-        if inputs != ["input"] || !heads {
+        if inputs != ["input"]
+            || !outputs.iter().any(|o| o == "boxes")
+            || !outputs.iter().any(|o| o == "scores")
+        {
             return Err(DetectError::Invalid {
                 path: self.path.clone(),
                 reason: format!(
-                    "expected input `input` and outputs `box0`..`box5`, `cls0`..`cls5`; the file has \
-                     inputs {inputs:?}, outputs {outputs:?}"
+                    "expected input `input` and outputs `boxes`, `scores`; the file has inputs {inputs:?}, \
+                     outputs {outputs:?}"
                 ),
             });
         }
@@ -280,13 +278,46 @@ impl PersonDetector {
                 self.input.copy_within(t * item..(t + 1) * item, k * item);
             }
         }
-        self.run_network(run.len(), INPUT_SIDE, INPUT_SIDE)?;
+        let batch = &mut self.input[..run.len() * item];
+        // The graph's preprocessing: x * 2/255 - 1.
+        for v in batch.iter_mut() {
+            *v = *v * (2.0 / 255.0) - 1.0;
+        }
+        let failed = |e: &dyn std::fmt::Display| DetectError::Inference {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let side = INPUT_SIDE as usize;
+        let shape = [run.len(), 3, side, side];
+        let tensor = TensorRef::from_array_view((shape, &*batch)).map_err(|e| failed(&e))?;
+        let (path, boxes, scores) = (&self.path, &mut self.boxes, &mut self.scores);
+        self.session.with(|session| {
+            let outputs = session.run(ort::inputs!["input" => tensor]).map_err(|e| failed(&e))?;
+            for (name, out) in [("boxes", boxes), ("scores", scores)] {
+                let (_, values) = outputs[name].try_extract_tensor::<f32>().map_err(|e| failed(&e))?;
+                super::check_finite(path, name, values)?;
+                out.clear();
+                out.extend_from_slice(values);
+            }
+            Ok(())
+        })?;
+        let (boxes, scores) = (&self.boxes, &self.scores);
+        let anchors = scores.len() / run.len();
+        if boxes.len() != 4 * scores.len() || anchors * run.len() != scores.len() {
+            return Err(failed(&format!(
+                "output sizes do not match: {} box values for {} scores in a batch of {}",
+                boxes.len(),
+                scores.len(),
+                run.len()
+            )));
+        }
         for (k, &t) in run.iter().enumerate() {
             let (crop, layout) = (crops[t], &layouts[t]);
+            let tile_scores = &scores[k * anchors..(k + 1) * anchors];
+            let tile_boxes = &boxes[4 * k * anchors..4 * (k + 1) * anchors];
             let tile_found = &mut self.tile_found;
             tile_found.clear();
-            let heads = Heads { outputs: &self.heads, anchors: &self.anchors };
-            heads.decode(k, anchors::LAYERS, self.settings.threshold, &mut |norm: Rect, score| {
+            decode_into(tile_scores, tile_boxes, self.settings.threshold, &mut |norm: Rect, score| {
                 let side = INPUT_SIDE as f32;
                 let (x0, y0) = layout.to_frame(width, height, norm.x0 * side, norm.y0 * side);
                 let (x1, y1) = layout.to_frame(width, height, norm.x1 * side, norm.y1 * side);
@@ -302,106 +333,6 @@ impl PersonDetector {
             }
             self.memory.remember(crop, &self.patches[t], tile_found);
         }
-        Ok(())
-    }
-}
-
-/// The network's raw outputs of one inference: per layer, the box encodings and the class logits
-/// with their shapes `[N, rows, cols, channels]`.
-#[derive(Debug, Default)]
-struct HeadOutputs {
-    boxes: [Vec<f32>; anchors::LAYERS],
-    logits: [Vec<f32>; anchors::LAYERS],
-    shapes: [[usize; 4]; anchors::LAYERS],
-}
-
-/// The anchors of the latest input size (kept while the size stays).
-#[derive(Debug, Default)]
-struct AnchorCache {
-    size: (u32, u32),
-    maps: [(usize, usize); anchors::LAYERS],
-    layers: Vec<Vec<anchors::Anchor>>,
-}
-
-impl AnchorCache {
-    /// Makes the anchors for a `net_w × net_h` input whose feature maps are `maps`.
-    fn fit(&mut self, net_w: u32, net_h: u32, maps: [(usize, usize); anchors::LAYERS]) {
-        if self.size == (net_w, net_h) && self.maps == maps && !self.layers.is_empty() {
-            return;
-        }
-        self.layers = (0..anchors::LAYERS)
-            .map(|l| anchors::layer_anchors(l, maps[l].0, maps[l].1, net_w, net_h))
-            .collect();
-        (self.size, self.maps) = ((net_w, net_h), maps);
-    }
-}
-
-/// Decodes one inference's outputs.
-struct Heads<'a> {
-    outputs: &'a HeadOutputs,
-    anchors: &'a AnchorCache,
-}
-
-impl Heads<'_> {
-    /// Calls `emit` with each box (normalised `x0, y0, x1, y1` of the input) of batch item `item`
-    /// found by the first `layers` layers with a person score of at least `threshold`.
-    fn decode(&self, item: usize, layers: usize, threshold: f32, emit: &mut impl FnMut(Rect, f32)) {
-        let min_logit = anchors::logit(threshold);
-        for l in 0..layers.min(anchors::LAYERS) {
-            let [_, rows, cols, _] = self.outputs.shapes[l];
-            let cells = rows * cols * anchors::per_cell(l);
-            let logits = &self.outputs.logits[l][2 * cells * item..2 * cells * (item + 1)];
-            let codes = &self.outputs.boxes[l][4 * cells * item..4 * cells * (item + 1)];
-            for (a, anchor) in self.anchors.layers[l].iter().enumerate() {
-                let logit = logits[2 * a + 1];
-                if logit >= min_logit {
-                    let b = anchors::decode(&codes[4 * a..4 * a + 4], anchor);
-                    emit(Rect::new(b[1], b[0], b[3], b[2]), anchors::sigmoid(logit));
-                }
-            }
-        }
-    }
-}
-
-impl PersonDetector {
-    /// Runs the network on the first `n` inputs of `self.input` (each `3 × net_h × net_w` floats,
-    /// 0..255, scaled here as the graph's preprocessing did) and keeps its outputs in
-    /// `self.heads`, with anchors fitted to the feature maps in `self.anchors`.
-    fn run_network(&mut self, n: usize, net_w: u32, net_h: u32) -> Result<(), DetectError> {
-        let item = 3 * net_w as usize * net_h as usize;
-        let batch = &mut self.input[..n * item];
-        // The graph's preprocessing: x * 2/255 - 1.
-        for v in batch.iter_mut() {
-            *v = *v * (2.0 / 255.0) - 1.0;
-        }
-        let failed = |e: &dyn std::fmt::Display| DetectError::Inference {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        };
-        let shape = [n, 3, net_h as usize, net_w as usize];
-        let tensor = TensorRef::from_array_view((shape, &*batch)).map_err(|e| failed(&e))?;
-        let (path, heads) = (&self.path, &mut self.heads);
-        self.session.with(|session| {
-            let outputs = session.run(ort::inputs!["input" => tensor]).map_err(|e| failed(&e))?;
-            for l in 0..anchors::LAYERS {
-                for (kind, out, per) in [("box", &mut heads.boxes[l], 4), ("cls", &mut heads.logits[l], 2)] {
-                    let name = format!("{kind}{l}");
-                    let (dims, values) =
-                        outputs[name.as_str()].try_extract_tensor::<f32>().map_err(|e| failed(&e))?;
-                    let dims: Vec<usize> = dims.iter().map(|&d| d.max(0) as usize).collect();
-                    if dims.len() != 4 || dims[0] != n || dims[3] != per * anchors::per_cell(l) {
-                        return Err(failed(&format!("output {name} has shape {dims:?}")));
-                    }
-                    super::check_finite(path, if kind == "box" { "box" } else { "cls" }, values)?;
-                    out.clear();
-                    out.extend_from_slice(values);
-                    heads.shapes[l] = [dims[0], dims[1], dims[2], dims[3]];
-                }
-            }
-            Ok(())
-        })?;
-        let maps = std::array::from_fn(|l| (self.heads.shapes[l][1], self.heads.shapes[l][2]));
-        self.anchors.fit(net_w, net_h, maps);
         Ok(())
     }
 }
@@ -440,6 +371,16 @@ fn is_blank(input: &[f32]) -> bool {
     let mean = input.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
     let var = input.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
     var.sqrt() < f64::from(BLANK_STD)
+}
+
+/// Calls `emit` with each box (normalised `x0,y0,x1,y1`) whose score is at least `threshold`.
+/// `boxes` holds `[ymin, xmin, ymax, xmax]` per score.
+pub fn decode_into(scores: &[f32], boxes: &[f32], threshold: f32, emit: &mut impl FnMut(Rect, f32)) {
+    for (score, b) in scores.iter().zip(boxes.chunks_exact(4)) {
+        if *score >= threshold {
+            emit(Rect::new(b[1], b[0], b[3], b[2]), *score);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -503,5 +444,14 @@ mod tests {
         assert!(is_blank(&[0.0; 300]));
         assert!(is_blank(&[128.0, 129.0, 127.0, 128.0]));
         assert!(!is_blank(&[0.0, 255.0, 0.0, 255.0]));
+    }
+
+    #[test]
+    fn decoding_keeps_boxes_above_the_threshold_as_x_y() {
+        let scores = [0.9, 0.1, 0.5];
+        let boxes = [0.1, 0.2, 0.5, 0.4, 0.0, 0.0, 1.0, 1.0, 0.25, 0.5, 0.75, 1.0];
+        let mut out = Vec::new();
+        decode_into(&scores, &boxes, 0.5, &mut |r, s| out.push((r, s)));
+        assert_eq!(out, [(Rect::new(0.2, 0.1, 0.4, 0.5), 0.9), (Rect::new(0.5, 0.25, 1.0, 0.75), 0.5)]);
     }
 }
