@@ -8,6 +8,8 @@
 # Clips: the bundled 1906 street film as shipped (640x360) and scaled to 1920x1080 (bicubic), the
 # first SECONDS of each. Every run is timed with GNU time (wall, user+system CPU, peak RSS).
 #   obscura redact --target faces | heads | frame   (release build, defaults, blur, x264 veryfast)
+#   obscura redact --target faces --face-input 960: faces at a fixed 960 px input, the setting to
+#     set beside deface --scale 640x360 (each tool's speed setting), with its own recall below
 #   deface 1.5.0 at its defaults, and with --scale 640x360 (its documented speed-up); deface's
 #     backend is ONNX Runtime 1.31.1 (what its README recommends on CPU; without it deface falls
 #     back to OpenCV's DNN, slower), in a venv made once from benches/peers/requirements-deface.txt
@@ -63,6 +65,8 @@ for clip in clip1080 clip360; do
     x264enc speed-preset=veryfast pass=qual quantizer=23 bframes=0 ! mp4mux ! filesink location="$work/floor.mp4"
   run "obscura frame" "$clip" -- "$obscura" redact "$in" -o "$work/o-frame.mp4" --target frame
   run "obscura faces" "$clip" -- "$obscura" redact "$in" -o "$work/o-faces.mp4" --target faces
+  run "obscura faces 960" "$clip" -- "$obscura" redact "$in" -o "$work/o-faces960.mp4" --target faces \
+    --face-input 960
   run "obscura heads" "$clip" -- "$obscura" redact "$in" -o "$work/o-heads.mp4" --target heads
   run "deface" "$clip" -- "$deface" "$in" -o "$work/d-default.mp4"
   run "deface --scale 640x360" "$clip" -- "$deface" "$in" -o "$work/d-scale.mp4" --scale 640x360
@@ -70,7 +74,8 @@ done
 
 # Face recall on the stills: both tools fill faces black; the truth's boxes are measured. Twice:
 # the photos as they are (faces 37-91 px filling a 500 px picture), and each photo at its own size
-# in a 1920x1080 grey frame (the same faces, a 1080p camera's view of them).
+# in a 1920x1080 grey frame (the same faces, a 1080p camera's view of them). Each tool at its
+# defaults and at the speed setting raced above.
 recall="$work/recall.tsv"
 if [ -f "$stills/training.xml" ]; then
   mkdir -p "$work/stills" "$work/stills1080"
@@ -95,13 +100,17 @@ shutil.copy(f"{stills}/training.xml", f"{work}/stills/training.xml")
 tree.write(f"{work}/stills1080/training.xml")
 EOF2
   for set in stills stills1080; do
-    mkdir -p "$work/$set/obscura" "$work/$set/deface"
+    mkdir -p "$work/$set/obscura" "$work/$set/deface" "$work/$set/obscura-960" "$work/$set/deface-640x360"
     for image in "$work/$set"/*.jpg "$work/$set"/*.png; do
       [ -f "$image" ] || continue
       name=$(basename "${image%.*}")
       "$obscura" redact "$image" -o "$work/$set/obscura/$name.png" --target faces --method fill \
         --fill-color '#000000' 2>/dev/null
+      "$obscura" redact "$image" -o "$work/$set/obscura-960/$name.png" --target faces --method fill \
+        --fill-color '#000000' --face-input 960 2>/dev/null
       "$deface" "$image" -o "$work/$set/deface/$name.png" --replacewith solid >/dev/null 2>&1
+      "$deface" "$image" -o "$work/$set/deface-640x360/$name.png" --replacewith solid --scale 640x360 \
+        >/dev/null 2>&1
     done
   done
   "$venv/bin/python" - "$work" >"$recall" <<'EOF2'
@@ -110,7 +119,7 @@ import numpy as np, cv2
 work = sys.argv[1]
 for set, what in (("stills", "as photographed"), ("stills1080", "in a 1920x1080 frame")):
     root = ET.parse(f"{work}/{set}/training.xml").getroot()
-    for tool in ("obscura", "deface"):
+    for tool in ("obscura", "deface", "obscura-960", "deface-640x360"):
         found = total = 0
         shares = []
         for image in root.iter("image"):
@@ -147,6 +156,8 @@ print("|---|---|---|")
 for a, b, what in [
     ("obscura faces", "deface", "obscura faces vs deface at its defaults (× faster)"),
     ("obscura faces", "deface --scale 640x360", "obscura faces vs deface --scale 640x360 (× faster)"),
+    ("obscura faces 960", "deface", "obscura faces at 960 px vs deface at its defaults (× faster)"),
+    ("obscura faces 960", "deface --scale 640x360", "obscura faces at 960 px vs deface --scale 640x360 (× faster)"),
     ("obscura heads", "deface", "obscura heads vs deface at its defaults (× faster)"),
 ]:
     print(f"| {what} | {ratio(a, b, 'clip1080'):.1f}× | {ratio(a, b, 'clip360'):.1f}× |")
