@@ -288,7 +288,7 @@ struct RedactArgs {
     #[arg(long = "mask", value_name = "POLYGON", value_parser = parse_polygon)]
     masks: Vec<Vec<Point>>,
     /// Run the detector on every N-th frame (1..=60); frames between reuse the latest masks.
-    /// Default: every 0.12 s, in the video's frames (3 at 25 fps, 1 at 5 fps, 4 at 30 fps).
+    /// Default: every 0.12 s in the video's frames, at most 3 apart (3 at 25 and 30 fps, 1 at 5 fps).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
     detect_every: Option<u32>,
     /// Frames held back so that a person first detected at frame f is also masked on the frames

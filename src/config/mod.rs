@@ -200,7 +200,7 @@ pub struct RedactConfig {
     pub masks: Vec<Vec<Point>>,
     /// Run the detector on every N-th frame (1..=60). Frames between reuse the latest masks: lower
     /// is safer for fast movement, higher saves CPU. Default 3 at 25 fps, fitted to the stream's
-    /// frame rate (every 0.12 s: every frame at 5 fps, every 4th at 30 fps; see
+    /// frame rate (every 0.12 s, at most 3 frames apart: every frame at 5 fps, every 3rd at 30 fps; see
     /// [`TemporalSettings::at_rate`]); a value written in the config is used as is.
     pub detect_every: u32,
     /// Look-ahead, staleness limit and tracker settings (`lookahead`, `max_staleness`).

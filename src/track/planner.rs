@@ -118,8 +118,13 @@ impl TemporalSettings {
     /// These settings, and detection on every `every`-th frame, for a stream of `fps` frames per
     /// second: each setting that [`FollowRate`] names keeps its duration at [`REFERENCE_FPS`],
     /// counted in the stream's frames. So a 5 fps sub-stream is detected on every frame (0.2 s
-    /// apart, not 0.6 s) and a 50 fps stream on every 6th, look-ahead and staleness stay about
-    /// 0.5 s, a lost track is kept about a second and a mask widens as fast per second.
+    /// apart, not 0.6 s), look-ahead and staleness stay about 0.5 s, a lost track is kept about a
+    /// second and a mask widens as fast per second.
+    ///
+    /// Detection never has more frames between passes than at the reference rate (3): a
+    /// misplaced mask shows as many frames as there are between passes, and exposure is counted
+    /// in frames. A 30 fps stream is detected on every 3rd frame (0.1 s), a 50 fps one on every
+    /// 3rd too; below 25 fps the duration holds (every 2nd frame at 15 fps).
     ///
     /// Rounding errs towards masking more: detection at the nearest whole number of frames (at
     /// least 1); look-ahead and staleness rounded up; staleness at least the gap between
@@ -134,7 +139,7 @@ impl TemporalSettings {
         let frames = |n: u32, round: fn(f64) -> f64| round(f64::from(n) * ratio).clamp(0.0, 250.0) as u32;
         let mut every = every.max(1);
         if follow.detect_every {
-            every = frames(every, f64::round).clamp(1, 60);
+            every = frames(every, f64::round).clamp(1, every);
         }
         if follow.lookahead {
             out.lookahead = frames(self.lookahead, f64::ceil);
@@ -983,11 +988,13 @@ mod tests {
         assert_eq!((every, five.lookahead, five.max_staleness), (1, 3, 3));
         assert_eq!((five.tracker.max_lost, five.tracker.max_extrapolation), (5, 5));
         assert!((five.tracker.margin_growth - 0.1).abs() < 1e-6);
-        // 30 fps (NTSC's 29.97 too): every 4th frame (3.6 rounded); 0.48 s is 15 frames.
+        // 30 fps (NTSC's 29.97 too): every 3rd frame, never more frames apart than at 25 fps
+        // (0.12 s would be 3.6); 0.48 s is 15 frames.
         let (every, thirty) = base.at_rate(3, Some(30_000.0 / 1001.0));
-        assert_eq!((every, thirty.lookahead, thirty.max_staleness, thirty.tracker.max_lost), (4, 15, 15, 30));
-        // 50 fps: every 6th; 12.5 fps: every 2nd (1.5 rounded up).
-        assert_eq!(base.at_rate(3, Some(50.0)).0, 6);
+        assert_eq!((every, thirty.lookahead, thirty.max_staleness, thirty.tracker.max_lost), (3, 15, 15, 30));
+        // 50 fps: every 3rd too; 15 fps: every 2nd (1.8 rounded); 12.5 fps: every 2nd (1.5 rounded up).
+        assert_eq!(base.at_rate(3, Some(50.0)).0, 3);
+        assert_eq!(base.at_rate(3, Some(15.0)).0, 2);
         assert_eq!(base.at_rate(3, Some(12.5)).0, 2);
     }
 
@@ -1049,10 +1056,10 @@ mod tests {
         let (calls, timing) = cadence(8, |i| stamped_frame(i, 0, Some(200 * i)));
         assert_eq!(calls, (0..8).collect::<Vec<_>>());
         assert_eq!((timing.every, timing.lookahead, timing.fps_milli), (1, 3, 5000));
-        // 50 fps: every 6th frame, look-ahead 24.
+        // 50 fps: every 3rd frame (at most as many frames apart as at 25 fps), look-ahead 24.
         let (calls, timing) = cadence(13, |i| stamped_frame(i, 0, Some(20 * i)));
-        assert_eq!(calls, [0, 6, 12]);
-        assert_eq!((timing.every, timing.lookahead, timing.fps_milli), (6, 24, 50_000));
+        assert_eq!(calls, [0, 3, 6, 9, 12]);
+        assert_eq!((timing.every, timing.lookahead, timing.fps_milli), (3, 24, 50_000));
         // Declared caps win over timestamps.
         let (_, timing) = cadence(4, |i| stamped_frame(i, 25, Some(200 * i)));
         assert_eq!(timing.fps_milli, 25_000);
