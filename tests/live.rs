@@ -61,8 +61,9 @@ fn a_camera_that_goes_away_is_reconnected_and_sigterm_ends_cleanly() {
     let mut service = Service::start(&config, http);
     let before = service.wait_for("door", Duration::from_secs(60), "the camera streams", streaming(30));
     assert_eq!(before["reconnects"], 0, "{before}");
-    // The stream declares the film's 29.97 fps: counting's passes every 0.12 s are every 4th frame.
-    assert_eq!(before["privacy"]["detect_every"], 4, "{before}");
+    // The stream declares the film's 29.97 fps: counting's passes every 0.12 s would be every 4th
+    // frame; they are never more than 3 frames apart.
+    assert_eq!(before["privacy"]["detect_every"], 3, "{before}");
     assert!(before["privacy"]["frames_detection_put_off"].is_u64(), "{before}");
     assert!(before["privacy"]["frames_bridged"].is_u64(), "{before}");
 
