@@ -13,8 +13,8 @@ fn the_example_config_is_valid() {
     // What it will do, in words: the camera's input, output, redaction and counting, the sinks.
     let root = env!("CARGO_MANIFEST_DIR");
     let camera = format!(
-        "  camera street: {root}/sample_media/street.mp4 → {root}/out/street.mp4; faces blur, detection every 0.12 s \
-         (3 frames at 25 fps, fitted to the stream's rate); counts 1 line, 0 zones\n"
+        "  camera street: {root}/sample_media/street.mp4 → {root}/out/street.mp4; faces blur, detection every 0.12 s, \
+         at most 3 frames apart (3 at 25 fps, fitted to the stream's rate); counts 1 line, 0 zones\n"
     );
     assert!(out.contains(&camera), "{out}");
     let counts = format!("  counts: 15-minute buckets → {root}/out/counts.sqlite, {root}/out/counts.jsonl\n");
@@ -29,9 +29,9 @@ fn check_says_where_counts_go_mqtt_and_metrics_included() {
     let run = obscura(&["check", "--config", str(&config)]);
     assert!(run.status.success(), "{}", stderr(&run));
     let out = String::from_utf8_lossy(&run.stdout);
-    // The default cadence is a time, fitted to each stream's frame rate.
-    let every =
-        "; frame blur, detection every 0.12 s (3 frames at 25 fps, fitted to the stream's rate); counts";
+    // The default cadence is a time, fitted to each stream's frame rate, at most 3 frames.
+    let every = "; frame blur, detection every 0.12 s, at most 3 frames apart (3 at 25 fps, fitted to the \
+                 stream's rate); counts";
     assert!(out.contains(every), "{out}");
     let sqlite = dir.path().join("counts.sqlite");
     let expected = format!(

@@ -342,7 +342,8 @@ impl Config {
                 if redact.temporal.follow_rate.detect_every {
                     let seconds = f64::from(every) / crate::track::REFERENCE_FPS;
                     format!(
-                        ", detection every {seconds:.2} s ({every} frame{} at {} fps, fitted to the stream's rate)",
+                        ", detection every {seconds:.2} s, at most {every} frame{} apart ({every} at {} fps, \
+                         fitted to the stream's rate)",
                         plural(every as usize),
                         crate::track::REFERENCE_FPS
                     )
