@@ -174,6 +174,35 @@ fn box_at_stops_after_max_extrapolation_frames() {
 }
 
 #[test]
+fn box_at_moves_an_extrapolated_box_at_its_detected_size() {
+    // A box that doubled over its first detections (noise, or a box cut by the frame's edge):
+    // its size velocity is not carried on; the box moves at the size of the detection it is
+    // extrapolated from (forwards after the latest, backwards before the first), and the margin
+    // grows instead.
+    let mut tracker = tracker();
+    let grower =
+        |f: u64| det(100.0 + 4.0 * f as f32, 200.0, 40.0 + 8.0 * f as f32, 80.0 + 16.0 * f as f32, 0.9);
+    tracker.update(0, &[]).unwrap();
+    for f in (3..=9).step_by(3) {
+        tracker.update(f, &[grower(f)]).unwrap();
+    }
+    let track = only(&tracker);
+    let (first, latest) = (tracker.box_at(track, 3), tracker.box_at(track, 9));
+    assert!(latest.width() > 1.5 * first.width());
+    for f in [12, 15, 30] {
+        let r = tracker.box_at(track, f);
+        assert_near(r.width(), latest.width(), 1e-3);
+        assert_near(r.height(), latest.height(), 1e-3);
+        assert!(center(&r).0 > center(&latest).0, "frame {f}: the centre still moves on");
+    }
+    assert!(tracker.margin_at(track, 30) > tracker.margin_at(track, 12));
+    let before = tracker.box_at(track, 0);
+    assert_near(before.width(), first.width(), 1e-3);
+    assert_near(before.height(), first.height(), 1e-3);
+    assert!(center(&before).0 < center(&first).0, "the look-ahead box moves back along the way");
+}
+
+#[test]
 fn low_score_detections_continue_a_track_but_never_start_one() {
     let mut tracker = tracker();
     let weak = |f: u64| Detection { score: 0.3, ..walker(f) };
