@@ -107,6 +107,18 @@ impl PixelLine {
         Self { a, d, len2, len, commit: hysteresis_px * len }
     }
 
+    /// How far, pixels, a point moving from `from` to `to` came towards the line (negative: it
+    /// went away), measured square to it.
+    pub(super) fn approach(&self, from: Point, to: Point) -> f32 {
+        let (a, b) = (self.cross(from), self.cross(to));
+        (a - b) * a.signum() / self.len
+    }
+
+    /// The hysteresis distance, pixels.
+    pub(super) fn commit_px(&self) -> f32 {
+        self.commit / self.len
+    }
+
     /// `d × (p − a)`: positive on the `in` side (with y down, that is the right-hand side of `d`).
     fn cross(&self, p: Point) -> f32 {
         self.d.x * (p.y - self.a.y) - self.d.y * (p.x - self.a.x)
@@ -151,6 +163,11 @@ pub(super) struct LineTrack {
 impl LineTrack {
     /// A track first seen with its anchor at `p` (pixels), `person_px` being the person's own
     /// hysteresis distance ([`super::PERSON_HYSTERESIS`]).
+    /// The side of the latest committed position; `None` until the first.
+    pub(super) fn committed(&self) -> Option<Direction> {
+        self.committed
+    }
+
     pub(super) fn start(line: &PixelLine, frame: Frame, p: Point, person_px: f32) -> Self {
         Self { last: frame.normalised(p), committed: line.committed_side(p, person_px), net: 0 }
     }

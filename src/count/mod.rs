@@ -19,6 +19,15 @@
 //!   break neither loses a crossing nor counts one twice. While the tracker still keeps the lost
 //!   track (it may yet find the person itself) the gate is narrow and does not grow
 //!   ([`STITCH_GATE_KEPT`]). Motion only: no appearance.
+//! - Walking hidden behind someone: two people in a file, or side by side, are one box to the
+//!   detector until they part, and the one who comes out from behind is a new track, often born
+//!   past the line the pair just crossed together: by itself it never crossed. A new track born
+//!   out of a person's box ([`FORK_OVERLAP`]) walked where that person did: for each line the
+//!   other person moved towards by at least the hysteresis over the last [`FORK_BACK_MS`], it
+//!   starts from where they were then, so its step out counts the crossing they made together.
+//!   What that first step crosses is held until the two boxes are seen apart ([`FORK_APART`],
+//!   within [`FORK_HOLD_MS`]): one person found twice in overlapping boxes never parts from
+//!   themselves.
 //! - One person, two boxes: the detector sometimes finds a person twice, whole and as their upper
 //!   body, and the tracker follows both. A box that is the upper part of another box of the same
 //!   pass ([`part_of_another`]) is not counted at that pass (it is still masked).
@@ -44,7 +53,7 @@ mod tests;
 mod truth;
 mod zone;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
 pub use bucket::{Closed, DwellBin, LineBucket, Published, ZoneBucket};
@@ -53,6 +62,7 @@ pub use stage::{ClosedSink, CountStage};
 pub use truth::{LineTotals, line_totals};
 pub use zone::Zone;
 
+use crate::detect::nms::iou;
 use crate::geometry::{Point, Rect};
 use bucket::{Buckets, Tally};
 use line::{LineTrack, PixelLine};
@@ -262,13 +272,29 @@ impl<K: Copy + Eq + Hash> Counter<K> {
                 None => {
                     let number = self.next_person;
                     self.next_person += 1;
-                    let counts = TrackCounts::start(&geometry, &rect, now);
-                    self.people.insert(number, Person::new(id, counts, &rect, now, pass_no));
+                    let seed =
+                        (self.stitch_ms > 0).then(|| fork_seed(&self.people, &rect, now, pass_no)).flatten();
+                    let (counts, fork) = match seed {
+                        Some(seed) => {
+                            let (counts, crossings) = TrackCounts::start_behind(&geometry, &seed, &rect, now);
+                            let fork = (!crossings.is_empty()).then(|| Fork {
+                                from: seed.from,
+                                until_ms: now + FORK_HOLD_MS,
+                                crossings,
+                            });
+                            (counts, fork)
+                        }
+                        None => (TrackCounts::start(&geometry, &rect, now), None),
+                    };
+                    let mut person = Person::new(id, counts, &rect, now, pass_no);
+                    person.fork = fork;
+                    self.people.insert(number, person);
                     number
                 }
             };
             self.ids.insert(id, number);
         }
+        settle_forks(&mut self.people, now, pass_no, tally);
         let present = |p: &&Person<K>| p.pass_no == pass_no && p.key.is_some_and(|k| confirmed.contains(&k));
         for person in self.people.values().filter(present) {
             for (inside, zone) in self.occupancy.iter_mut().zip(&person.counts.zones) {
@@ -418,6 +444,23 @@ struct Person<K> {
     pass_no: u64,
     /// Of the centre, px/ms (smoothed); zero until seen twice.
     velocity: Point,
+    /// Where the person was seen over the last [`FORK_BACK_MS`] (and the pass before): time and
+    /// box, oldest first.
+    trail: VecDeque<(u64, Rect)>,
+    /// Crossings of this person's first step, held until they are seen apart from the person whose
+    /// box they were born out of.
+    fork: Option<Fork>,
+}
+
+/// A person born out of another's box, whose first step's crossings wait ([`fork_seed`]).
+#[derive(Debug)]
+struct Fork {
+    /// The person they came out from behind.
+    from: u64,
+    /// When the held crossings are dropped if the two were not seen apart.
+    until_ms: u64,
+    /// Line index and direction of each crossing held.
+    crossings: Vec<(usize, Direction)>,
 }
 
 /// How far a stitched track may be born from the lost one's predicted centre, in the lost one's
@@ -449,6 +492,8 @@ impl<K> Person<K> {
             height: rect.height(),
             pass_no,
             velocity: Point::new(0.0, 0.0),
+            trail: VecDeque::from([(time_ms, *rect)]),
+            fork: None,
         }
     }
 
@@ -468,6 +513,10 @@ impl<K> Person<K> {
         self.height = rect.height();
         self.last_ms = time_ms;
         self.pass_no = pass_no;
+        self.trail.push_back((time_ms, *rect));
+        while self.trail.len() > 2 && self.trail[1].0 + FORK_BACK_MS <= time_ms {
+            self.trail.pop_front();
+        }
     }
 
     /// How well a track born at `rect` at `time_ms` continues this person: its distance from the
@@ -531,6 +580,79 @@ pub fn part_of_another(part: &Rect, boxes: &[Rect]) -> bool {
     })
 }
 
+/// A new track whose box overlaps a person's of the same pass at least this much (IoU) was born
+/// out of their box: someone who walked hidden behind them and is now seen. Below it a new box
+/// is beside someone rather than coming out from behind them.
+pub const FORK_OVERLAP: f32 = 0.3;
+/// How far back, ms, such a track takes the other person's way as its own: about the time two
+/// people walking in a file stay one box to the detector while they cross a line.
+pub const FORK_BACK_MS: u64 = 1000;
+/// The crossings of its first step count once the two boxes overlap less than this (IoU): seen
+/// apart, two people…
+pub const FORK_APART: f32 = 0.1;
+/// …within this long, ms; otherwise they are dropped (one person found twice stays together).
+pub const FORK_HOLD_MS: u64 = 2000;
+
+/// Whose way a new track born out of someone's box ([`FORK_OVERLAP`]) takes, and from where.
+#[derive(Debug, Clone, Copy)]
+struct Seed {
+    /// The person whose box it was born out of.
+    from: u64,
+    /// Their box [`FORK_BACK_MS`] ago (the oldest on their trail)…
+    then: Rect,
+    /// …and now.
+    now: Rect,
+}
+
+/// The person seen at this pass whose box `rect` (a new track's, at `now`) overlaps most, by
+/// [`FORK_OVERLAP`] or more, with a similar height and a trail reaching back at most twice
+/// [`FORK_BACK_MS`] (someone seen recently, not across a long gap).
+fn fork_seed<K>(people: &HashMap<u64, Person<K>>, rect: &Rect, now: u64, pass_no: u64) -> Option<Seed> {
+    let mut best: Option<(f32, Seed)> = None;
+    for (&number, person) in people {
+        if person.pass_no != pass_no || person.key.is_none() {
+            continue;
+        }
+        let (Some(&(then_ms, then)), Some(&(_, current))) = (person.trail.front(), person.trail.back())
+        else {
+            continue;
+        };
+        let ratio = rect.height() / current.height().max(1e-3);
+        let overlap = iou(rect, &current);
+        let recent = then_ms < now && now - then_ms <= 2 * FORK_BACK_MS;
+        if (1.0 / STITCH_HEIGHT_RATIO..=STITCH_HEIGHT_RATIO).contains(&ratio)
+            && overlap >= FORK_OVERLAP
+            && recent
+            && best.is_none_or(|(b, _)| overlap > b)
+        {
+            best = Some((overlap, Seed { from: number, then, now: current }));
+        }
+    }
+    best.map(|(_, seed)| seed)
+}
+
+/// Counts the held crossings of people now seen apart from whoever they came out from behind;
+/// drops those held too long.
+fn settle_forks<K>(people: &mut HashMap<u64, Person<K>>, now: u64, pass_no: u64, tally: &mut Tally) {
+    let settled: Vec<(u64, bool)> = (people.iter())
+        .filter_map(|(&number, person)| {
+            let fork = person.fork.as_ref()?;
+            if now > fork.until_ms {
+                return Some((number, false));
+            }
+            let other = people.get(&fork.from).filter(|o| o.pass_no == pass_no)?;
+            let (mine, theirs) = (person.trail.back()?.1, other.trail.back()?.1);
+            (person.pass_no == pass_no && iou(&mine, &theirs) < FORK_APART).then_some((number, true))
+        })
+        .collect();
+    for (number, apart) in settled {
+        let fork = people.get_mut(&number).and_then(|p| p.fork.take());
+        for (line, direction) in fork.into_iter().filter(|_| apart).flat_map(|f| f.crossings) {
+            tally.crossing(line, direction);
+        }
+    }
+}
+
 /// The person's own hysteresis distance, pixels ([`PERSON_HYSTERESIS`]).
 fn person_px(rect: &Rect) -> f32 {
     PERSON_HYSTERESIS * rect.height().max(0.0)
@@ -591,6 +713,35 @@ impl TrackCounts {
             })
             .collect();
         Self { lines, zones }
+    }
+
+    /// The start of a track born at `rect` out of the box of `seed`'s person: each line that
+    /// person moved towards by at least its hysteresis since `seed.then` starts from there, as if
+    /// this track had walked with them, then takes the step to `rect`; the other lines and the
+    /// zones start at `rect`. Returns the crossings that step made (not counted yet).
+    fn start_behind(
+        geometry: &PassGeometry<'_>,
+        seed: &Seed,
+        rect: &Rect,
+        time_ms: u64,
+    ) -> (Self, Vec<(usize, Direction)>) {
+        let mut counts = Self::start(geometry, rect, time_ms);
+        let frame = geometry.frame;
+        let (person, theirs) = (person_px(rect), person_px(&seed.then));
+        let mut crossings = Vec::new();
+        let lines = geometry.lines.iter().zip(geometry.pixel_lines);
+        for (index, (state, (line, pixels))) in counts.lines.iter_mut().zip(lines).enumerate() {
+            let (then, now) = (line.anchor().point(&seed.then), line.anchor().point(&seed.now));
+            let behind = LineTrack::start(pixels, frame, then, theirs);
+            if behind.committed().is_none() || pixels.approach(then, now) < pixels.commit_px().max(theirs) {
+                continue;
+            }
+            *state = behind;
+            if let Some(direction) = state.advance(pixels, frame, line.anchor().point(rect), person) {
+                crossings.push((index, direction));
+            }
+        }
+        (counts, crossings)
     }
 
     fn advance(&mut self, geometry: &PassGeometry<'_>, rect: &Rect, time_ms: u64, tally: &mut Tally) {

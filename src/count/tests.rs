@@ -1016,3 +1016,54 @@ fn an_upper_body_box_inside_a_whole_one_is_part_of_it_and_other_people_are_not()
     // Starting lower (legs, a bag): not the upper part.
     assert!(!part_of_another(&Rect::new(100.0, 160.0, 160.0, 300.0), &[whole]));
 }
+
+/// Track 1 walks left to right across a vertical line at `speed` a pass; when it is at 0.56 of
+/// the width, track 2 is first seen out of its box, 0.01 of the width behind it, and walks on at
+/// `behind_speed` a pass. Returns the line's counts.
+fn file_walk(settings: &CountSettings, behind_speed: f32) -> (u64, u64) {
+    let mut run = Run::with(vec![line([0.5, 0.0], [0.5, 1.0])], vec![], settings);
+    for i in 0..20 {
+        let x = 0.40 + 0.02 * i as f32;
+        let mut tracks = vec![(1, (x, 0.8))];
+        if i >= 8 {
+            tracks.push((2, (0.55 + behind_speed * (i - 8) as f32, 0.8)));
+        }
+        run.pass(&tracks, &[]);
+    }
+    run.pass(&[], &[1, 2]);
+    line_counts(&run.finish())
+}
+
+#[test]
+fn someone_hidden_behind_a_person_crossing_counts_once_seen_apart() {
+    // Two people in a file are one box until the one behind falls back: their track is born past
+    // the line, out of the first one's box, and takes the way the first one came.
+    assert_eq!(file_walk(&CountSettings::default(), 0.01), (0, 2));
+    // Ground truth (no stitching) knows each person from the start: nothing is inherited.
+    let off = CountSettings { stitch_ms: 0, ..CountSettings::default() };
+    assert_eq!(file_walk(&off, 0.01), (0, 1));
+}
+
+#[test]
+fn a_person_found_twice_in_overlapping_boxes_counts_once() {
+    // The second box never parts from the first (the same person, found twice): its crossing is
+    // held and dropped.
+    assert_eq!(file_walk(&CountSettings::default(), 0.02), (0, 1));
+}
+
+#[test]
+fn out_from_behind_someone_walking_along_a_line_inherits_no_side_of_it() {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    for i in 0..16 {
+        // Track 1 walks down beside the line, committed to its right-hand side all along.
+        let mut tracks = vec![(1, (0.525, 0.5 + 0.02 * i as f32))];
+        // Track 2 comes out of its box inside the hysteresis band and walks away to the left.
+        if i >= 8 {
+            tracks.push((2, (0.515 - 0.012 * (i - 8) as f32, 0.5 + 0.02 * i as f32)));
+        }
+        run.pass(&tracks, &[]);
+    }
+    run.pass(&[], &[1, 2]);
+    // Track 1 never came towards the line: track 2's first side is its own (the left), no count.
+    assert_eq!(line_counts(&run.finish()), (0, 0));
+}
