@@ -606,7 +606,8 @@ struct Seed {
 
 /// The person seen at this pass whose box `rect` (a new track's, at `now`) overlaps most, by
 /// [`FORK_OVERLAP`] or more, with a similar height and a trail reaching back at most twice
-/// [`FORK_BACK_MS`] (someone seen recently, not across a long gap).
+/// [`FORK_BACK_MS`] (someone seen recently, not across a long gap); of equal overlaps, the person
+/// counted first (the map's order is not the same from run to run).
 fn fork_seed<K>(people: &HashMap<u64, Person<K>>, rect: &Rect, now: u64, pass_no: u64) -> Option<Seed> {
     let mut best: Option<(f32, Seed)> = None;
     for (&number, person) in people {
@@ -623,7 +624,7 @@ fn fork_seed<K>(people: &HashMap<u64, Person<K>>, rect: &Rect, now: u64, pass_no
         if (1.0 / STITCH_HEIGHT_RATIO..=STITCH_HEIGHT_RATIO).contains(&ratio)
             && overlap >= FORK_OVERLAP
             && recent
-            && best.is_none_or(|(b, _)| overlap > b)
+            && best.is_none_or(|(b, seed)| overlap > b || (overlap == b && number < seed.from))
         {
             best = Some((overlap, Seed { from: number, then, now: current }));
         }
