@@ -161,13 +161,13 @@ pub(super) struct LineTrack {
 }
 
 impl LineTrack {
-    /// A track first seen with its anchor at `p` (pixels), `person_px` being the person's own
-    /// hysteresis distance ([`super::PERSON_HYSTERESIS`]).
     /// The side of the latest committed position; `None` until the first.
     pub(super) fn committed(&self) -> Option<Direction> {
         self.committed
     }
 
+    /// A track first seen with its anchor at `p` (pixels), `person_px` being the person's own
+    /// hysteresis distance ([`super::PERSON_HYSTERESIS`]).
     pub(super) fn start(line: &PixelLine, frame: Frame, p: Point, person_px: f32) -> Self {
         Self { last: frame.normalised(p), committed: line.committed_side(p, person_px), net: 0 }
     }

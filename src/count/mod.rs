@@ -308,7 +308,7 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         }
         let stitch_ms = self.stitch_ms;
         self.people.retain(|_, person| {
-            let expired = person.key.is_none() && (stitch_ms == 0 || now > person.last_ms + stitch_ms);
+            let expired = person.key.is_none() && (stitch_ms == 0 || now > person.last().0 + stitch_ms);
             if expired {
                 person.counts.end(tally);
             }
@@ -437,15 +437,12 @@ struct Person<K> {
     counts: TrackCounts,
     /// The live tracker id continuing this person; `None` once the tracker ended it.
     key: Option<K>,
-    /// When and where (box centre and height, pixels) the person was last seen, and the pass.
-    last_ms: u64,
-    center: Point,
-    height: f32,
+    /// The pass the person was last seen at (when and where: the newest entry of `trail`).
     pass_no: u64,
     /// Of the centre, px/ms (smoothed); zero until seen twice.
     velocity: Point,
-    /// Where the person was seen over the last [`FORK_BACK_MS`] (and the pass before): time and
-    /// box, oldest first.
+    /// When and where (box, pixels) the person was seen over the last [`FORK_BACK_MS`] and at the
+    /// pass before, oldest first; never empty, the newest entry being where they were last seen.
     trail: VecDeque<(u64, Rect)>,
     /// Crossings of this person's first step, held until they are seen apart from the person whose
     /// box they were born out of.
@@ -487,9 +484,6 @@ impl<K> Person<K> {
         Self {
             counts,
             key: Some(key),
-            last_ms: time_ms,
-            center: rect.centre(),
-            height: rect.height(),
             pass_no,
             velocity: Point::new(0.0, 0.0),
             trail: VecDeque::from([(time_ms, *rect)]),
@@ -497,11 +491,17 @@ impl<K> Person<K> {
         }
     }
 
+    /// When and where the person was last seen.
+    fn last(&self) -> (u64, Rect) {
+        *self.trail.back().expect("a person's trail is never empty")
+    }
+
     fn seen(&mut self, rect: &Rect, time_ms: u64, pass_no: u64) {
-        let c = rect.centre();
-        if time_ms > self.last_ms {
-            let dt = (time_ms - self.last_ms) as f32;
-            let v = Point::new((c.x - self.center.x) / dt, (c.y - self.center.y) / dt);
+        let (last_ms, last) = self.last();
+        let (c, centre) = (rect.centre(), last.centre());
+        if time_ms > last_ms {
+            let dt = (time_ms - last_ms) as f32;
+            let v = Point::new((c.x - centre.x) / dt, (c.y - centre.y) / dt);
             let first = self.velocity.x == 0.0 && self.velocity.y == 0.0;
             self.velocity = if first {
                 v
@@ -509,10 +509,11 @@ impl<K> Person<K> {
                 Point::new(0.5 * (self.velocity.x + v.x), 0.5 * (self.velocity.y + v.y))
             };
         }
-        self.center = c;
-        self.height = rect.height();
-        self.last_ms = time_ms;
         self.pass_no = pass_no;
+        if time_ms == last_ms {
+            // Passes with one timestamp (ground truth's): the latest place replaces the one before.
+            self.trail.pop_back();
+        }
         self.trail.push_back((time_ms, *rect));
         while self.trail.len() > 2 && self.trail[1].0 + FORK_BACK_MS <= time_ms {
             self.trail.pop_front();
@@ -522,21 +523,22 @@ impl<K> Person<K> {
     /// How well a track born at `rect` at `time_ms` continues this person: its distance from the
     /// predicted centre over the gate (≤ 1 to stitch), or `None` if it cannot.
     fn stitch_cost(&self, rect: &Rect, time_ms: u64, pass_no: u64, stitch_ms: u64) -> Option<f32> {
-        if self.pass_no == pass_no || time_ms < self.last_ms || time_ms - self.last_ms > stitch_ms {
+        let (last_ms, last) = self.last();
+        let (centre, height) = (last.centre(), last.height());
+        if self.pass_no == pass_no || time_ms < last_ms || time_ms - last_ms > stitch_ms {
             return None;
         }
-        let ratio = rect.height() / self.height.max(1e-3);
+        let ratio = rect.height() / height.max(1e-3);
         if !(1.0 / STITCH_HEIGHT_RATIO..=STITCH_HEIGHT_RATIO).contains(&ratio) {
             return None;
         }
-        let dt = (time_ms - self.last_ms) as f32;
+        let dt = (time_ms - last_ms) as f32;
         let ahead = dt.min(STITCH_PREDICT_MS);
-        let predicted =
-            Point::new(self.center.x + self.velocity.x * ahead, self.center.y + self.velocity.y * ahead);
+        let predicted = Point::new(centre.x + self.velocity.x * ahead, centre.y + self.velocity.y * ahead);
         let c = rect.centre();
         let gate = match self.key {
-            Some(_) => self.height * STITCH_GATE_KEPT,
-            None => self.height * (STITCH_GATE + STITCH_GATE_PER_S * dt / 1000.0),
+            Some(_) => height * STITCH_GATE_KEPT,
+            None => height * (STITCH_GATE + STITCH_GATE_PER_S * dt / 1000.0),
         };
         let cost = (c.x - predicted.x).hypot(c.y - predicted.y) / gate;
         (cost <= 1.0).then_some(cost)
@@ -614,10 +616,7 @@ fn fork_seed<K>(people: &HashMap<u64, Person<K>>, rect: &Rect, now: u64, pass_no
         if person.pass_no != pass_no || person.key.is_none() {
             continue;
         }
-        let (Some(&(then_ms, then)), Some(&(_, current))) = (person.trail.front(), person.trail.back())
-        else {
-            continue;
-        };
+        let ((then_ms, then), (_, current)) = (person.trail[0], person.last());
         let ratio = rect.height() / current.height().max(1e-3);
         let overlap = iou(rect, &current);
         let recent = then_ms < now && now - then_ms <= 2 * FORK_BACK_MS;
@@ -642,7 +641,7 @@ fn settle_forks<K>(people: &mut HashMap<u64, Person<K>>, now: u64, pass_no: u64,
                 return Some((number, false));
             }
             let other = people.get(&fork.from).filter(|o| o.pass_no == pass_no)?;
-            let (mine, theirs) = (person.trail.back()?.1, other.trail.back()?.1);
+            let (mine, theirs) = (person.last().1, other.last().1);
             (person.pass_no == pass_no && iou(&mine, &theirs) < FORK_APART).then_some((number, true))
         })
         .collect();
