@@ -14,6 +14,9 @@
 # shot from a moving cable car: every pixel changes every frame, unlike a fixed camera's view.
 # LIVE_CLIPS=EVENT also records event clips of redacted frames on every camera ([camera.clips]
 # on = ["EVENT"], e.g. `people` or `line`, default pre- and post-roll) and reports how many.
+# LIVE_FILES=1 makes the cameras files instead (the same SECONDS-long clip, one file camera each,
+# no RTSP server): `obscura run` reads every file to its end without dropping a frame, and the
+# bench reports each camera's frames per second of wall time; real time is 25 fps each.
 #
 # Uses the release build ($OBSCURA_BIN to run another). A benchmark, not a test: run it on a quiet
 # machine.
@@ -36,8 +39,56 @@ fi
 clip="$dir/clip-$size.mp4"
 # LIVE_SOURCE: another clip instead of the film (a fixed camera's view, say), played in a loop.
 source=${LIVE_SOURCE:-sample_media/street.mp4}
-ffmpeg -v error -y -stream_loop -1 -i "$source" -an -t "$((seconds + 30))" \
+# Live cameras stream past the measured window (warm-up, teardown); files are read whole.
+length=$((seconds + 30))
+if [ -n "${LIVE_FILES:-}" ]; then
+  length=$seconds
+fi
+ffmpeg -v error -y -stream_loop -1 -i "$source" -an -t "$length" \
   -vf "scale=${size/x/:}:flags=bicubic,fps=25" -c:v libx264 -preset veryfast -crf 20 -g 50 -bf 0 "$clip"
+
+camera_config() { # NAME SOURCE
+  printf '[[camera]]\nname = "%s"\nsource = "%s"\n' "$1" "$2"
+  printf '[camera.redact]\ntarget = "faces"\n'
+  printf '[[camera.line]]\nname = "middle"\nfrom = [0.5, 0.0]\nto = [0.5, 1.0]\n\n'
+  if [ -n "${LIVE_CLIPS:-}" ]; then
+    printf '[camera.clips]\non = ["%s"]\n\n' "$LIVE_CLIPS"
+  fi
+}
+
+if [ -n "${LIVE_FILES:-}" ]; then
+  {
+    printf '[counts]\nbucket = "1m"\nsqlite = "counts.sqlite"\n\n'
+    if [ -n "${LIVE_DETECTOR:-}" ]; then
+      printf '[detector]\n%s\n\n' "$LIVE_DETECTOR"
+    fi
+    for i in $(seq "$cameras"); do
+      camera_config "cam$i" "$clip"
+    done
+  } >"$dir/obscura.toml"
+  # GNU time's wall clock, CPU seconds and peak RSS of the whole run; each camera's summary line.
+  /usr/bin/time -f 'TIME %e %U %S %M' "$bin" run --config "$dir/obscura.toml" >"$dir/run.out" 2>"$dir/obscura.log"
+  python3 - "$dir" "$size" "$cameras" <<'EOF'
+import re, sys
+d, size, cameras = sys.argv[1], sys.argv[2], int(sys.argv[3])
+log = open(f"{d}/obscura.log").read() + open(f"{d}/run.out").read()
+wall, user, system, peak = re.findall(r"^TIME (\S+) (\S+) (\S+) (\S+)$", log, re.M)[-1]
+wall = float(wall)
+rows = re.findall(r"camera (\S+): (\d+) frames in \S+ s \(\S+ fps\), detection on (\d+) frames, (\d+) fail-closed", log)
+if len(rows) != cameras:
+    sys.exit(f"live.sh: expected {cameras} camera summaries in {d}/obscura.log, found {len(rows)}")
+print(f"| camera ({size} file, 25 fps) | frames | fps over the run's {wall:.1f} s | detections/s | fail-closed |")
+print("|---|---|---|---|---|")
+total = 0
+for name, frames, passes, failed in sorted(rows):
+    total += int(frames)
+    print(f"| {name} | {frames} | {int(frames) / wall:.1f} | {int(passes) / wall:.1f} | {failed} |")
+cpu = float(user) + float(system)
+print(f"\nall cameras: {total / wall:.1f} frames/s ({total / wall / 25 / cameras:.2f}x real time); "
+      f"CPU {cpu:.0f} s in {wall:.1f} s ({cpu / wall * 100:.0f} % of one core); peak RSS {int(peak) / 1024:.0f} MiB")
+EOF
+  exit 0
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rtsp_port=$(free_port)
@@ -53,12 +104,7 @@ for _ in $(seq 100); do grep -q ready "$dir/server.out" && break; sleep 0.1; don
     printf '[detector]\n%s\n\n' "$LIVE_DETECTOR"
   fi
   for i in $(seq "$cameras"); do
-    printf '[[camera]]\nname = "cam%s"\nsource = "rtsp://127.0.0.1:%s/cam"\n' "$i" "$rtsp_port"
-    printf '[camera.redact]\ntarget = "faces"\n'
-    printf '[[camera.line]]\nname = "middle"\nfrom = [0.5, 0.0]\nto = [0.5, 1.0]\n\n'
-    if [ -n "${LIVE_CLIPS:-}" ]; then
-      printf '[camera.clips]\non = ["%s"]\n\n' "$LIVE_CLIPS"
-    fi
+    camera_config "cam$i" "rtsp://127.0.0.1:$rtsp_port/cam"
   done
 } >"$dir/obscura.toml"
 
