@@ -100,7 +100,7 @@ pub fn head_depth(person: &Rect) -> f32 {
 /// with margins. Rounded, not elliptic: an ellipse inscribed in the same box leaves its top corners
 /// open, exactly where the head sits when the person box's top is a little low.
 pub fn head_mask(person: &Rect) -> Shape {
-    head_mask_deeper(person, 1.0)
+    head_mask_deeper(person, 1.0, 0.0)
 }
 
 /// Below this score a person box is placed less precisely (the tracker's default `high`: below
@@ -114,18 +114,26 @@ pub const UNSURE_HEAD_DEPTH: f32 = 1.5;
 /// a score of 0.2). Weak boxes of small or half-hidden people often take in what is above the
 /// head (a shop sign, a person behind), so their top is high and the head lies lower in them.
 pub fn head_mask_scored(person: &Rect, score: f32) -> Shape {
-    let unsure = ((SURE_PERSON - score) / (SURE_PERSON - 0.2)).clamp(0.0, 1.0);
-    head_mask_deeper(person, 1.0 + (UNSURE_HEAD_DEPTH - 1.0) * unsure)
+    head_mask_reaching(person, score, 0.0)
 }
 
-/// [`head_mask`] reaching `deeper` times the head depth into the box (≥ 1; never past its bottom).
-fn head_mask_deeper(person: &Rect, deeper: f32) -> Shape {
+/// [`head_mask_scored`] reaching `reach` pixels higher, its bottom where it was: the mask of a
+/// tracked person whose box came in lower at the top than the track expected
+/// ([`crate::track::Track::reach_at`]).
+pub fn head_mask_reaching(person: &Rect, score: f32, reach: f32) -> Shape {
+    let unsure = ((SURE_PERSON - score) / (SURE_PERSON - 0.2)).clamp(0.0, 1.0);
+    head_mask_deeper(person, 1.0 + (UNSURE_HEAD_DEPTH - 1.0) * unsure, reach)
+}
+
+/// [`head_mask`] reaching `deeper` times the head depth into the box (≥ 1; never past its bottom)
+/// and `reach` pixels further up.
+fn head_mask_deeper(person: &Rect, deeper: f32, reach: f32) -> Shape {
     let depth = head_depth(person);
     let cx = (person.x0 + person.x1) / 2.0;
     let half = HEAD_WIDTH * person.width() / 2.0;
     let bottom = (person.y0 + deeper.max(1.0) * depth).min(person.y1);
-    let r = Rect::new(cx - half, person.y0 - HEAD_ABOVE * depth, cx + half, bottom);
-    rounded_box(&r, HEAD_CORNER)
+    let top = person.y0 - HEAD_ABOVE * depth - reach.max(0.0);
+    rounded_box(&Rect::new(cx - half, top, cx + half, bottom), HEAD_CORNER)
 }
 
 /// The radius of a head mask's corners, as a share of its shorter side.
@@ -428,6 +436,19 @@ mod tests {
         assert_close(Shape::Polygon(points).bounds(), [10.0, 20.0, 110.0, 60.0]);
         // Share 0: the corners stay square.
         assert_close(rounded_box(&r, 0.0).bounds(), [10.0, 20.0, 110.0, 60.0]);
+    }
+
+    #[test]
+    fn a_head_mask_reaching_higher_keeps_its_bottom_and_sides() {
+        let person = Rect::new(100.0, 100.0, 140.0, 200.0);
+        for score in [0.9, 0.3] {
+            let (plain, higher) = (
+                head_mask_scored(&person, score).bounds(),
+                head_mask_reaching(&person, score, 12.0).bounds(),
+            );
+            assert_close(higher, [plain.x0, plain.y0 - 12.0, plain.x1, plain.y1]);
+        }
+        assert_eq!(head_mask_reaching(&person, 0.9, -5.0), head_mask_scored(&person, 0.9), "never lower");
     }
 
     #[test]

@@ -234,19 +234,17 @@ pub struct Track {
     /// The box detected first: what [`Tracker::box_at`] extrapolates backwards from.
     first_box: Rect,
     last_detection_frame: u64,
-    /// The filtered box and velocity just after the latest detection.
+    /// The filtered box and velocity just after the latest detection: what [`Tracker::box_at`]
+    /// extrapolates from over the track's life and after it.
     detected_box: Rect,
-    /// `detected_box` as masks draw it ([`Track::reach`]): what [`Tracker::box_at`]
-    /// extrapolates from over the track's life and after it, with `detected_velocity`.
-    reach_box: Rect,
     detected_velocity: Velocity,
     /// The scores of the first and of the latest detection: how sure the boxes extrapolated
     /// from them are (a weak box is placed less precisely, see [`crate::detect::head_mask_scored`]).
     first_score: f32,
     last_score: f32,
     /// The track's latest detections (at most [`DETECTIONS_KEPT`], oldest first), each as the
-    /// filtered box just after it as masks draw it ([`Track::reach`]): a frame between two of
-    /// them is interpolated between them ([`Tracker::box_at`]).
+    /// filtered box just after it: a frame between two of them is interpolated between them
+    /// ([`Tracker::box_at`]).
     detections: VecDeque<Detected>,
 }
 
@@ -256,8 +254,8 @@ pub struct Track {
 const DETECTIONS_KEPT: usize = 8;
 
 /// How far above its filtered box a detected box's mask may reach, as a share of the box's
-/// height, when the track had predicted the box's top higher ([`Track::reach`]): as much again
-/// as a standing person's head is deep.
+/// height, when the track had predicted the box's top higher ([`Track::reach_at`]): as much
+/// again as a standing person's head is deep.
 const REACH_UP: f32 = 0.25;
 
 /// A possible continuation, for masking only: a track that ended without being matched at a
@@ -301,6 +299,20 @@ struct Detected {
     frame: u64,
     rect: Rect,
     score: f32,
+    /// How far above `rect` its mask reaches, pixels ([`Track::reach_at`]).
+    reach: f32,
+}
+
+/// How far above a detection's filtered box `filtered` its mask reaches, pixels, where the track
+/// had predicted `predicted`: up to the predicted top when that was higher, by at most
+/// [`REACH_UP`] of the box's height. A box that comes in lower at the top than its track
+/// expected is mostly a person partly out of sight (walking out of the frame at its side, half
+/// behind someone or something), whose box the detector places low: the head is where the track
+/// last saw it, not where the cut box says. (A head exposed for 3 frames on the stress set's
+/// portrait Stadtmitte row was such a person, cut by the picture's side: boxes 17 px below the
+/// head's top.) Only masks reach, upwards: matching, the motion model and counting keep the box.
+fn mask_reach(filtered: &Rect, predicted: &Rect) -> f32 {
+    (filtered.y0 - predicted.y0).clamp(0.0, REACH_UP * filtered.height().max(0.0))
 }
 
 impl Track {
@@ -316,11 +328,10 @@ impl Track {
             first_box: rect,
             last_detection_frame: frame,
             detected_box: rect,
-            reach_box: rect,
             detected_velocity: Velocity::default(),
             first_score: detection.score,
             last_score: detection.score,
-            detections: VecDeque::from([Detected { frame, rect, score: detection.score }]),
+            detections: VecDeque::from([Detected { frame, rect, score: detection.score, reach: 0.0 }]),
         }
     }
 
@@ -392,6 +403,22 @@ impl Track {
         }
     }
 
+    /// How far above the box [`Tracker::box_at`] gives `frame` its mask reaches, pixels (see
+    /// [`REACH_UP`]): between two kept detections the larger of theirs; otherwise that of the
+    /// kept detection the box extrapolates from (none before the first, which had no prediction).
+    pub fn reach_at(&self, frame: u64) -> f32 {
+        if let Some((a, b)) = self.bracket(frame) {
+            return a.reach.max(b.reach);
+        }
+        if frame < self.first_detection_frame {
+            return 0.0;
+        }
+        match self.detections.front() {
+            Some(oldest) if frame < oldest.frame => oldest.reach,
+            _ => self.detections.back().map_or(0.0, |d| d.reach),
+        }
+    }
+
     /// Corrects the track with a detection matched at `frame`.
     fn detected(&mut self, frame: u64, detection: &Detection, min_hits: u32) {
         let rect = &detection.rect;
@@ -405,25 +432,11 @@ impl Track {
         if self.detections.len() == DETECTIONS_KEPT {
             self.detections.pop_front();
         }
-        self.reach_box = Self::reach(&self.detected_box, &predicted);
-        self.detections.push_back(Detected { frame, rect: self.reach_box, score: detection.score });
+        let reach = mask_reach(&self.detected_box, &predicted);
+        self.detections.push_back(Detected { frame, rect: self.detected_box, score: detection.score, reach });
         if self.state != TrackState::Tentative || self.hits >= min_hits {
             self.state = TrackState::Confirmed;
         }
-    }
-
-    /// The box masks draw from a detection whose filtered box is `filtered`, where the track had
-    /// predicted `predicted`: `filtered` with its top raised to the predicted top, by at most
-    /// [`REACH_UP`] of its height, when that was higher. A box that comes in lower at the top
-    /// than its track expected is mostly a person partly out of sight (walking out of the frame
-    /// at its side, half behind someone or something), whose box the detector places low: the
-    /// head is where the track last saw it, not where the cut box says. Counting, matching and
-    /// the motion model keep the filtered box; only masks reach higher. (A head exposed for 3
-    /// frames on the stress set's portrait Stadtmitte row was such a person, cut by the
-    /// picture's side: boxes 17 px below the head's top.)
-    fn reach(filtered: &Rect, predicted: &Rect) -> Rect {
-        let highest = filtered.y0 - REACH_UP * filtered.height().max(0.0);
-        Rect { y0: filtered.y0.min(predicted.y0.max(highest)), ..*filtered }
     }
 
     /// The box, frame, velocity and score to extrapolate to `frame` from: the first detection
@@ -438,14 +451,18 @@ impl Track {
             Some(oldest) if frame < oldest.frame => {
                 (oldest.rect, oldest.frame, self.detected_velocity, oldest.score)
             }
-            _ => (self.reach_box, self.last_detection_frame, self.detected_velocity, self.last_score),
+            _ => (self.detected_box, self.last_detection_frame, self.detected_velocity, self.last_score),
         }
     }
 
     /// The track as a bridge from it needs it, should it end at this pass.
     fn ended(&self) -> Ended {
-        let last =
-            Detected { frame: self.last_detection_frame, rect: self.reach_box, score: self.last_score };
+        let last = Detected {
+            frame: self.last_detection_frame,
+            rect: self.detected_box,
+            score: self.last_score,
+            reach: 0.0,
+        };
         Ended { last, velocity: self.detected_velocity, hits: self.hits }
     }
 
@@ -618,7 +635,7 @@ impl Tracker {
                     let heading = old.hits >= 2 && towards >= EXIT_HEADING * h;
                     if distance <= reach && (heading || distance <= BRIDGE_SLACK * h) && h > 0.0 {
                         let rect = Rect::new(r.x0 + dx, r.y0 + dy, r.x1 + dx, r.y1 + dy);
-                        let to = Detected { frame, rect, score: from.score };
+                        let to = Detected { frame, rect, score: from.score, reach: 0.0 };
                         self.bridges.push(Bridge { from, to, exit: true });
                         self.bridges_made += 1;
                     }

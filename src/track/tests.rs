@@ -209,31 +209,31 @@ fn a_box_cut_lower_than_its_track_expected_is_masked_up_to_where_the_head_was() 
     let mut tracker = tracker();
     for f in (0..=9).step_by(3) {
         tracker.update(f, &[walker(f)]).unwrap();
+        assert!(only(&tracker).reach_at(f) < 0.5, "frame {f}: a steady box reaches no higher");
     }
     let sliver = Detection { rect: Rect::new(136.0, 176.0, 148.0, 240.0), score: 0.6 };
     tracker.update(12, &[sliver]).unwrap();
     let track = only(&tracker);
-    let (filtered, masked) = (track.rect(), tracker.box_at(track, 12));
-    // Matching and counting keep the filtered box, whose top came down with the detection…
+    // Matching, counting and the masks' box keep the filtered box, whose top came down…
+    let filtered = track.rect();
     assert!(filtered.y0 > 163.0, "{filtered:?}");
+    assert_eq!(tracker.box_at(track, 12), filtered);
     // …while its mask reaches up to the top the track predicted, by at most a quarter of its
-    // height, with the same sides and bottom.
-    assert!(masked.y0 < filtered.y0 - 3.0 && masked.y0 >= 160.0 - 0.5, "{masked:?} from {filtered:?}");
-    assert!(masked.y0 >= filtered.y0 - REACH_UP * filtered.height() - 1e-3);
-    assert_eq!((masked.x0, masked.x1, masked.y1), (filtered.x0, filtered.x1, filtered.y1));
-    // Between passes and after the latest, the mask is drawn from that box.
-    assert!(tracker.box_at(track, 13).y0 < filtered.y0 - 3.0);
-    // A box whose top comes in where the track expected it, or higher, is masked as filtered.
+    // height; between passes and after the latest detection too.
+    let reach = track.reach_at(12);
+    assert!(reach > 3.0 && filtered.y0 - reach >= 160.0 - 0.5, "reach {reach} above {filtered:?}");
+    assert!(reach <= REACH_UP * filtered.height() + 1e-3);
+    assert_eq!(track.reach_at(13), reach);
+    assert_eq!(track.reach_at(11), reach, "between two detections, the larger reach");
+    assert_eq!(track.reach_at(2), 0.0, "before the second detection nothing was predicted");
+    // A box whose top comes in higher than the track expected reaches no higher.
+    let taller = Detection { rect: rect_from(100.0 + 4.0 * 15.0, 190.0, 40.0, 100.0), score: 0.9 };
     let mut steady = self::tracker();
     for f in (0..=12).step_by(3) {
         steady.update(f, &[walker(f)]).unwrap();
     }
-    let track = only(&steady);
-    assert_eq!(steady.box_at(track, 12), track.rect());
-    let taller = Detection { rect: rect_from(100.0 + 4.0 * 15.0, 190.0, 40.0, 100.0), score: 0.9 };
     steady.update(15, &[taller]).unwrap();
-    let track = only(&steady);
-    assert_eq!(steady.box_at(track, 15), track.rect());
+    assert_eq!(only(&steady).reach_at(15), 0.0);
 }
 
 #[test]
