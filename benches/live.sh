@@ -56,16 +56,20 @@ camera_config() { # NAME SOURCE
   fi
 }
 
-if [ -n "${LIVE_FILES:-}" ]; then
+write_config() { # SOURCE [HEAD]: every camera reads SOURCE; HEAD (printf %b escapes) goes first
   {
-    printf '[counts]\nbucket = "1m"\nsqlite = "counts.sqlite"\n\n'
+    printf '%b[counts]\nbucket = "1m"\nsqlite = "counts.sqlite"\n\n' "${2:-}"
     if [ -n "${LIVE_DETECTOR:-}" ]; then
       printf '[detector]\n%s\n\n' "$LIVE_DETECTOR"
     fi
     for i in $(seq "$cameras"); do
-      camera_config "cam$i" "$clip"
+      camera_config "cam$i" "$1"
     done
   } >"$dir/obscura.toml"
+}
+
+if [ -n "${LIVE_FILES:-}" ]; then
+  write_config "$clip"
   # GNU time's wall clock, CPU seconds and peak RSS of the whole run; each camera's summary line.
   /usr/bin/time -f 'TIME %e %U %S %M' "$bin" run --config "$dir/obscura.toml" >"$dir/run.out" 2>"$dir/obscura.log"
   python3 - "$dir" "$size" "$cameras" <<'EOF'
@@ -98,15 +102,7 @@ server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q ready "$dir/server.out" && break; sleep 0.1; done
 
-{
-  printf '[http]\nlisten = "127.0.0.1:%s"\n\n[counts]\nbucket = "1m"\nsqlite = "counts.sqlite"\n\n' "$http_port"
-  if [ -n "${LIVE_DETECTOR:-}" ]; then
-    printf '[detector]\n%s\n\n' "$LIVE_DETECTOR"
-  fi
-  for i in $(seq "$cameras"); do
-    camera_config "cam$i" "rtsp://127.0.0.1:$rtsp_port/cam"
-  done
-} >"$dir/obscura.toml"
+write_config "rtsp://127.0.0.1:$rtsp_port/cam" "[http]\nlisten = \"127.0.0.1:$http_port\"\n\n"
 
 "$bin" run --config "$dir/obscura.toml" 2>"$dir/obscura.log" &
 pid=$!

@@ -225,7 +225,7 @@ fn a_box_cut_lower_than_its_track_expected_is_masked_up_to_where_the_head_was() 
     assert!(reach <= REACH_UP * filtered.height() + 1e-3);
     assert_eq!(track.reach_at(13), reach);
     assert_eq!(track.reach_at(11), reach, "between two detections, the larger reach");
-    assert_eq!(track.reach_at(2), 0.0, "before the second detection nothing was predicted");
+    assert_eq!(track.reach_at(2), 0.0, "between two steady detections");
     // A box whose top comes in higher than the track expected reaches no higher.
     let taller = Detection { rect: rect_from(100.0 + 4.0 * 15.0, 190.0, 40.0, 100.0), score: 0.9 };
     let mut steady = self::tracker();
