@@ -240,6 +240,69 @@ fn odd_sized_video_is_cropped_to_even_and_never_hangs() {
     assert_same_timestamps(&odd, &out);
 }
 
+/// A full-range H.264 stream that states no colour matrix (the full-range flag alone, as many IP
+/// cameras and ffmpeg's `yuvj420p` write it): its levels are kept, and the output says full range,
+/// so a player shows what the camera sent (GStreamer alone takes such a stream for limited range).
+#[test]
+fn full_range_video_without_a_colour_matrix_keeps_its_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full.mp4");
+    ffmpeg(&[
+        "-i",
+        str(&sample()),
+        "-frames:v",
+        "10",
+        "-an",
+        "-vf",
+        "scale=out_range=full",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuvj420p",
+        str(&full),
+    ]);
+    let out = dir.path().join("out.mp4");
+    let mask = "0,0 0.1,0 0.1,0.1";
+    let (status, err) = obscura_within(
+        &["redact", str(&full), "-o", str(&out), "--target", "none", "--mask", mask],
+        Duration::from_secs(120),
+    );
+    assert!(status.success(), "{err}");
+    let range = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=color_range",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&range.stdout).trim(), "pc", "the output's range flag");
+    // What a viewer sees, away from the mask: the same picture up to the re-encoding's noise
+    // (read as limited range, every level would be stretched: ~8 levels off on average).
+    let ((w, h, before), (_, _, after)) = (ffmpeg_frames_rgb(&full), ffmpeg_frames_rgb(&out));
+    assert_eq!(before.len(), after.len());
+    for (i, (a, b)) in before.iter().zip(&after).enumerate() {
+        let (mut sum, mut n) = (0u64, 0u64);
+        for y in h / 2..h {
+            for x in w / 2..w {
+                let k = 3 * (y * w + x);
+                for c in 0..3 {
+                    sum += u64::from(a[k + c].abs_diff(b[k + c]));
+                    n += 1;
+                }
+            }
+        }
+        let mean = sum as f64 / n as f64;
+        assert!(mean < 4.0, "frame {i}: levels {mean:.1} off on average");
+    }
+}
+
 /// A phone video stored sideways with a rotation tag: the output is upright as a player shows
 /// the input (and carries no tag), and a mask given in the viewer's coordinates lands where the
 /// viewer sees it.

@@ -355,8 +355,8 @@ impl VideoDecoder {
     fn frame_from_sample(&mut self, sample: gst::Sample) -> Result<Frame, SourceError> {
         let caps = sample.caps_owned().ok_or_else(|| self.decode_error("decoded frame without caps"))?;
         if self.caps.as_ref() != Some(&caps) {
-            let info =
-                gst_video::VideoInfo::from_caps(&caps).map_err(|e| self.decode_error(&e.to_string()))?;
+            let info = gst_video::VideoInfo::from_caps(&with_matrix(&caps))
+                .map_err(|e| self.decode_error(&e.to_string()))?;
             self.info = Some(info);
             self.caps = Some(caps);
         }
@@ -433,6 +433,41 @@ impl Drop for VideoDecoder {
     }
 }
 
+/// `caps` with the colour matrix filled in where its colorimetry names a range but no matrix
+/// (`1:0:0:0`: full range, the rest unknown), as H.264 and H.265 streams that set the full-range
+/// flag without a colour description do (many IP cameras; ffmpeg's `yuvj420p`). GStreamer 1.22
+/// reads a YUV colorimetry without a matrix as invalid and puts its default in its place, which is
+/// *limited* range: full-range samples would then be converted as if limited (the detectors'
+/// input too contrasted, shadows crushed to black, fill colours and the output's range flag
+/// wrong). The matrix filled in is GStreamer's default for the size (BT.709 from 720 lines up,
+/// else BT.601), the range the stream's own.
+fn with_matrix(caps: &gst::Caps) -> std::borrow::Cow<'_, gst::Caps> {
+    let stated = caps.structure(0).and_then(|s| {
+        Some((s.get::<&str>("colorimetry").ok()?.parse::<gst_video::VideoColorimetry>().ok()?, s))
+    });
+    let Some((colorimetry, s)) = stated else { return std::borrow::Cow::Borrowed(caps) };
+    if colorimetry.matrix() != gst_video::VideoColorMatrix::Unknown
+        || colorimetry.range() == gst_video::VideoColorRange::Unknown
+    {
+        return std::borrow::Cow::Borrowed(caps);
+    }
+    let matrix = match s.get::<i32>("height") {
+        Ok(height) if height >= 720 => gst_video::VideoColorMatrix::Bt709,
+        _ => gst_video::VideoColorMatrix::Bt601,
+    };
+    let filled = gst_video::VideoColorimetry::new(
+        colorimetry.range(),
+        matrix,
+        colorimetry.transfer(),
+        colorimetry.primaries(),
+    );
+    let mut caps = caps.clone();
+    if let Some(s) = caps.make_mut().structure_mut(0) {
+        s.set("colorimetry", filled.to_string());
+    }
+    std::borrow::Cow::Owned(caps)
+}
+
 /// One line from a GStreamer error: its message, plus the detail when the message alone says
 /// too little (a missing plug-in names the format in the detail).
 pub(crate) fn describe_gst_error(err: &gst::message::Error) -> String {
@@ -446,5 +481,53 @@ pub(crate) fn describe_gst_error(err: &gst::message::Error) -> String {
             format!("{message} ({detail})")
         }
         _ => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(colorimetry: &str, height: i32) -> gst_video::VideoInfo {
+        crate::gst_init().unwrap();
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", 640)
+            .field("height", height)
+            .field("framerate", gst::Fraction::new(25, 1))
+            .field("colorimetry", colorimetry)
+            .build();
+        gst_video::VideoInfo::from_caps(&with_matrix(&caps)).unwrap()
+    }
+
+    #[test]
+    fn a_full_range_stream_without_a_matrix_stays_full_range() {
+        // What an H.264 stream with the full-range flag and no colour description decodes to.
+        let sd = info("1:0:0:0", 360);
+        assert_eq!(sd.colorimetry().range(), gst_video::VideoColorRange::Range0_255);
+        assert_eq!(sd.colorimetry().matrix(), gst_video::VideoColorMatrix::Bt601);
+        let hd = info("1:0:0:0", 1080);
+        assert_eq!(hd.colorimetry().range(), gst_video::VideoColorRange::Range0_255);
+        assert_eq!(hd.colorimetry().matrix(), gst_video::VideoColorMatrix::Bt709);
+        // GStreamer alone would have taken it for limited range.
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", 640)
+            .field("height", 360)
+            .field("colorimetry", "1:0:0:0")
+            .build();
+        let unfilled = gst_video::VideoInfo::from_caps(&caps).unwrap();
+        assert_eq!(unfilled.colorimetry().range(), gst_video::VideoColorRange::Range16_235);
+    }
+
+    #[test]
+    fn a_stated_matrix_or_an_unknown_range_is_left_as_it_is() {
+        let limited = info("bt709", 360);
+        assert_eq!(limited.colorimetry().range(), gst_video::VideoColorRange::Range16_235);
+        assert_eq!(limited.colorimetry().matrix(), gst_video::VideoColorMatrix::Bt709);
+        let full_601 = info("1:4:0:0", 1080);
+        assert_eq!(full_601.colorimetry().matrix(), gst_video::VideoColorMatrix::Bt601);
+        // Nothing known: GStreamer's default for the size, limited range.
+        assert_eq!(info("0:0:0:0", 360).colorimetry().range(), gst_video::VideoColorRange::Range16_235);
     }
 }
