@@ -13,7 +13,7 @@ fn the_example_config_is_valid() {
     // What it will do, in words: the camera's input, output, redaction and counting, the sinks.
     let root = env!("CARGO_MANIFEST_DIR");
     let camera = format!(
-        "  camera street: {root}/sample_media/street.mp4 → {root}/out/street.mp4; faces blur, detection every 0.12 s, \
+        "  camera street: {root}/sample_media/street.mp4 → {root}/out/street.mp4; heads blur, detection every 0.12 s, \
          at most 3 frames apart (3 at 25 fps, fitted to the stream's rate); counts 1 line, 0 zones\n"
     );
     assert!(out.contains(&camera), "{out}");

@@ -207,7 +207,7 @@ fn example_config_is_valid() {
     let [street] = config.cameras.as_slice() else { panic!("expected one camera: {config:?}") };
     assert_eq!(street.name, "street");
     assert_eq!(street.source, file("demo/sample_media/street.mp4"));
-    assert_eq!((street.redact.target, street.redact.method), (Target::Faces, Method::Blur));
+    assert_eq!((street.redact.target, street.redact.method), (Target::Heads, Method::Blur));
     assert_eq!(street.output.video, Some("demo/out/street.mp4".into()));
     assert_eq!(street.lines.len(), 1);
     assert_eq!(config.counts.jsonl, Some("demo/out/counts.jsonl".into()));
