@@ -849,6 +849,12 @@ fn is_still(path: &Path) -> bool {
         .is_some_and(|e| ["jpg", "jpeg", "png"].iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
+fn is_mp4(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["mp4", "m4v"].iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
 /// The output path of each input: `-o` itself for one input, else a file in the `-o` directory.
 fn plan_outputs(inputs: &[PathBuf], output: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let outputs: Vec<PathBuf> = if inputs.len() == 1 && !output.is_dir() {
@@ -861,6 +867,13 @@ fn plan_outputs(inputs: &[PathBuf], output: &Path) -> anyhow::Result<Vec<PathBuf
     };
     let mut seen = std::collections::HashSet::new();
     for (input, out) in inputs.iter().zip(&outputs) {
+        if !is_still(input) && !is_mp4(out) {
+            bail!(
+                "{}: a video is written as H.264 MP4: give the output the .mp4 extension ({})",
+                out.display(),
+                out.extension().map_or("it has none".to_owned(), |e| format!("not .{}", e.to_string_lossy()))
+            );
+        }
         if !seen.insert(out.clone()) {
             bail!("{}: two inputs would be written to the same output {}", input.display(), out.display());
         }

@@ -87,6 +87,22 @@ fn unwritable_output() {
     assert_eq!(files_in(dir.path()), vec!["a-file".to_owned()]);
 }
 
+/// A video is always written as MP4: an output named otherwise is refused before any work, never
+/// an MP4 written under another format's name.
+#[test]
+fn a_video_output_must_be_named_mp4() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["out.avi", "out.mkv", "out.png", "out"] {
+        let out = dir.path().join(name);
+        let run = obscura(&["redact", str(&sample()), "-o", str(&out), "--target", "frame"]);
+        let err = stderr(&run);
+        assert_eq!(run.status.code(), Some(2), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(str(&out)) && err.contains(".mp4 extension"), "{err}");
+    }
+    assert_eq!(files_in(dir.path()), Vec::<String>::new());
+}
+
 #[test]
 fn bad_fill_color() {
     let dir = tempfile::tempdir().unwrap();
