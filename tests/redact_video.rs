@@ -303,6 +303,56 @@ fn full_range_video_without_a_colour_matrix_keeps_its_levels() {
     }
 }
 
+/// Interlaced video (an analog camera behind a DVR's encoder): made progressive at its own frame
+/// rate, every frame and timestamp kept. (Passed through, its fields came out in the wrong order:
+/// written bottom field first from a top-field-first input.)
+#[test]
+fn interlaced_video_is_written_progressive_frame_for_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let interlaced = dir.path().join("interlaced.mp4");
+    ffmpeg(&[
+        "-i",
+        str(&sample()),
+        "-frames:v",
+        "20",
+        "-an",
+        "-c:v",
+        "libx264",
+        "-flags",
+        "+ilme+ildct",
+        "-top",
+        "1",
+        str(&interlaced),
+    ]);
+    let field_order = |path: &std::path::Path| {
+        let out = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=field_order",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(field_order(&interlaced), "tt", "the input is interlaced, top field first");
+    let out = dir.path().join("out.mp4");
+    let mask = "0,0 0.1,0 0.1,0.1";
+    let (status, err) = obscura_within(
+        &["redact", str(&interlaced), "-o", str(&out), "--target", "none", "--mask", mask],
+        Duration::from_secs(120),
+    );
+    assert!(status.success(), "{err}");
+    assert_eq!(field_order(&out), "progressive");
+    assert_same_timestamps(&interlaced, &out);
+}
+
 /// A phone video stored sideways with a rotation tag: the output is upright as a player shows
 /// the input (and carries no tag), and a mask given in the viewer's coordinates lands where the
 /// viewer sees it.

@@ -1,6 +1,8 @@
 //! Decoding a video file with GStreamer into frames in the decoder's own I420/NV12 buffers.
 //!
-//! `filesrc ! decodebin ! videoconvert ! videoflip ! appsink(I420|NV12)`: `videoconvert` is a
+//! `filesrc ! decodebin ! videoconvert ! deinterlace ! videoflip ! appsink(I420|NV12)`:
+//! `deinterlace` makes interlaced video progressive (top fields, the same frame rate) and passes
+//! progressive video through untouched; `videoconvert` is a
 //! pass-through when the decoder already gives I420 or NV12 (the common case), so frames are the
 //! decoder's own buffers. `videoflip` turns frames upright as a player shows them when the
 //! container says the video is rotated (a phone's `rotate`/display-matrix tag, read as the
@@ -195,6 +197,13 @@ impl VideoDecoder {
 
         let pipeline = gst::Pipeline::new();
         let convert = gst::ElementFactory::make("videoconvert").build().map_err(|e| setup(&e))?;
+        // Interlaced video (analog cameras behind a DVR's encoder, broadcast 1080i) is made
+        // progressive at its own frame rate: detection sees people whole instead of combed, and the
+        // output is progressive. A pass-through for progressive video.
+        let deinterlace = gst::ElementFactory::make("deinterlace")
+            .property_from_str("fields", "top")
+            .build()
+            .map_err(|e| setup(&e))?;
         let upright = gst::ElementFactory::make("videoflip")
             .property_from_str("video-direction", "auto")
             .build()
@@ -214,12 +223,15 @@ impl VideoDecoder {
             .sync(false)
             .enable_last_sample(false)
             .build();
-        pipeline.add_many([&decodebin, &convert, &upright, appsink.upcast_ref()]).map_err(|e| setup(&e))?;
+        pipeline
+            .add_many([&decodebin, &convert, &deinterlace, &upright, appsink.upcast_ref()])
+            .map_err(|e| setup(&e))?;
         if let Some(filesrc) = &filesrc {
             pipeline.add(filesrc).map_err(|e| setup(&e))?;
             filesrc.link(&decodebin).map_err(|e| setup(&e))?;
         }
-        gst::Element::link_many([&convert, &upright, appsink.upcast_ref()]).map_err(|e| setup(&e))?;
+        gst::Element::link_many([&convert, &deinterlace, &upright, appsink.upcast_ref()])
+            .map_err(|e| setup(&e))?;
 
         // Stop auto-plugging at anything that is not video: it is never decoded.
         decodebin.connect("autoplug-continue", false, |args| {
