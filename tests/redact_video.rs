@@ -240,49 +240,38 @@ fn odd_sized_video_is_cropped_to_even_and_never_hangs() {
     assert_same_timestamps(&odd, &out);
 }
 
+/// The first `frames` frames of the sample re-encoded by ffmpeg with `encode` (codec options),
+/// as `name` in `dir`.
+fn sample_encoded(dir: &std::path::Path, name: &str, frames: u32, encode: &[&str]) -> std::path::PathBuf {
+    let (out, input, frames) = (dir.join(name), sample(), frames.to_string());
+    let mut args = vec!["-i", str(&input), "-frames:v", &frames, "-an"];
+    args.extend_from_slice(encode);
+    args.push(str(&out));
+    ffmpeg(&args);
+    out
+}
+
+/// `input` redacted with only a small fixed mask in the top-left corner, to `out`.
+fn redact_corner(input: &std::path::Path, out: &std::path::Path) {
+    let mask = "0,0 0.1,0 0.1,0.1";
+    let (status, err) = obscura_within(
+        &["redact", str(input), "-o", str(out), "--target", "none", "--mask", mask],
+        Duration::from_secs(120),
+    );
+    assert!(status.success(), "{err}");
+}
+
 /// A full-range H.264 stream that states no colour matrix (the full-range flag alone, as many IP
 /// cameras and ffmpeg's `yuvj420p` write it): its levels are kept, and the output says full range,
 /// so a player shows what the camera sent (GStreamer alone takes such a stream for limited range).
 #[test]
 fn full_range_video_without_a_colour_matrix_keeps_its_levels() {
     let dir = tempfile::tempdir().unwrap();
-    let full = dir.path().join("full.mp4");
-    ffmpeg(&[
-        "-i",
-        str(&sample()),
-        "-frames:v",
-        "10",
-        "-an",
-        "-vf",
-        "scale=out_range=full",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuvj420p",
-        str(&full),
-    ]);
+    let encode = ["-vf", "scale=out_range=full", "-c:v", "libx264", "-pix_fmt", "yuvj420p"];
+    let full = sample_encoded(dir.path(), "full.mp4", 10, &encode);
     let out = dir.path().join("out.mp4");
-    let mask = "0,0 0.1,0 0.1,0.1";
-    let (status, err) = obscura_within(
-        &["redact", str(&full), "-o", str(&out), "--target", "none", "--mask", mask],
-        Duration::from_secs(120),
-    );
-    assert!(status.success(), "{err}");
-    let range = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=color_range",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&range.stdout).trim(), "pc", "the output's range flag");
+    redact_corner(&full, &out);
+    assert_eq!(video_stream_field(&out, "color_range"), "pc", "the output's range flag");
     // What a viewer sees, away from the mask: the same picture up to the re-encoding's noise
     // (read as limited range, every level would be stretched: ~8 levels off on average).
     let ((w, h, before), (_, _, after)) = (ffmpeg_frames_rgb(&full), ffmpeg_frames_rgb(&out));
@@ -309,47 +298,12 @@ fn full_range_video_without_a_colour_matrix_keeps_its_levels() {
 #[test]
 fn interlaced_video_is_written_progressive_frame_for_frame() {
     let dir = tempfile::tempdir().unwrap();
-    let interlaced = dir.path().join("interlaced.mp4");
-    ffmpeg(&[
-        "-i",
-        str(&sample()),
-        "-frames:v",
-        "20",
-        "-an",
-        "-c:v",
-        "libx264",
-        "-flags",
-        "+ilme+ildct",
-        "-top",
-        "1",
-        str(&interlaced),
-    ]);
-    let field_order = |path: &std::path::Path| {
-        let out = Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-select_streams",
-                "v:0",
-                "-show_entries",
-                "stream=field_order",
-                "-of",
-                "csv=p=0",
-            ])
-            .arg(path)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    assert_eq!(field_order(&interlaced), "tt", "the input is interlaced, top field first");
+    let encode = ["-c:v", "libx264", "-flags", "+ilme+ildct", "-top", "1"];
+    let interlaced = sample_encoded(dir.path(), "interlaced.mp4", 20, &encode);
+    assert_eq!(video_stream_field(&interlaced, "field_order"), "tt", "the input is interlaced, top first");
     let out = dir.path().join("out.mp4");
-    let mask = "0,0 0.1,0 0.1,0.1";
-    let (status, err) = obscura_within(
-        &["redact", str(&interlaced), "-o", str(&out), "--target", "none", "--mask", mask],
-        Duration::from_secs(120),
-    );
-    assert!(status.success(), "{err}");
-    assert_eq!(field_order(&out), "progressive");
+    redact_corner(&interlaced, &out);
+    assert_eq!(video_stream_field(&out, "field_order"), "progressive");
     assert_same_timestamps(&interlaced, &out);
 }
 

@@ -500,16 +500,20 @@ pub(crate) fn describe_gst_error(err: &gst::message::Error) -> String {
 mod tests {
     use super::*;
 
-    fn info(colorimetry: &str, height: i32) -> gst_video::VideoInfo {
+    /// The caps of a decoded 640-wide I420 stream `height` lines high stating `colorimetry`.
+    fn caps(colorimetry: &str, height: i32) -> gst::Caps {
         crate::gst_init().unwrap();
-        let caps = gst::Caps::builder("video/x-raw")
+        gst::Caps::builder("video/x-raw")
             .field("format", "I420")
             .field("width", 640)
             .field("height", height)
             .field("framerate", gst::Fraction::new(25, 1))
             .field("colorimetry", colorimetry)
-            .build();
-        gst_video::VideoInfo::from_caps(&with_matrix(&caps)).unwrap()
+            .build()
+    }
+
+    fn info(colorimetry: &str, height: i32) -> gst_video::VideoInfo {
+        gst_video::VideoInfo::from_caps(&with_matrix(&caps(colorimetry, height))).unwrap()
     }
 
     #[test]
@@ -522,13 +526,7 @@ mod tests {
         assert_eq!(hd.colorimetry().range(), gst_video::VideoColorRange::Range0_255);
         assert_eq!(hd.colorimetry().matrix(), gst_video::VideoColorMatrix::Bt709);
         // GStreamer alone would have taken it for limited range.
-        let caps = gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .field("width", 640)
-            .field("height", 360)
-            .field("colorimetry", "1:0:0:0")
-            .build();
-        let unfilled = gst_video::VideoInfo::from_caps(&caps).unwrap();
+        let unfilled = gst_video::VideoInfo::from_caps(&caps("1:0:0:0", 360)).unwrap();
         assert_eq!(unfilled.colorimetry().range(), gst_video::VideoColorRange::Range16_235);
     }
 

@@ -255,6 +255,12 @@ pub fn rotation(path: &Path) -> i64 {
     probe_video(path, "stream_side_data=rotation", &[]).trim().parse().unwrap_or(0)
 }
 
+/// One field of the first video stream of `path` as ffprobe says it (`color_range`,
+/// `field_order`, ...), trimmed.
+pub fn video_stream_field(path: &Path, field: &str) -> String {
+    probe_video(path, &format!("stream={field}"), &[]).trim().to_owned()
+}
+
 /// `ffprobe`'s `entries` of the first video stream of `path`, as CSV without headers.
 fn probe_video(path: &Path, entries: &str, extra: &[&str]) -> String {
     let out = Command::new("ffprobe")
