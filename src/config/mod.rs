@@ -110,6 +110,16 @@ impl Secret {
             Secret::Env(name) => format!("${name}"),
         }
     }
+
+    /// Why the secret cannot be read now, if it cannot (the file is not there, the variable not
+    /// set): not a config error, since a camera whose secret is missing retries until it appears,
+    /// but worth saying where the config is checked.
+    pub fn missing_now(&self) -> Option<&'static str> {
+        match self {
+            Secret::File(path) => (!path.is_file()).then_some("no such file now"),
+            Secret::Env(name) => std::env::var_os(name).is_none().then_some("not set now"),
+        }
+    }
 }
 
 /// How RTSP is carried.
@@ -363,7 +373,12 @@ impl Config {
                     let password = rtsp
                         .password
                         .as_ref()
-                        .map(|p| format!(", password from {}", p.place()))
+                        .map(|p| match p.missing_now() {
+                            Some(why) => {
+                                format!(", password from {} ({why}: the camera waits for it)", p.place())
+                            }
+                            None => format!(", password from {}", p.place()),
+                        })
                         .unwrap_or_default();
                     format!(" (live over {transport}, watchdog {} s{password})", rtsp.watchdog.as_secs())
                 }
