@@ -307,6 +307,30 @@ fn interlaced_video_is_written_progressive_frame_for_frame() {
     assert_same_timestamps(&interlaced, &out);
 }
 
+/// A MOTChallenge sequence folder (`img1/000001.jpg`… and `seqinfo.ini`) is read as one video at
+/// its stated frame rate, every frame written; a folder with a frame missing is refused, naming
+/// the gap, with nothing written.
+#[test]
+fn an_image_sequence_folder_is_read_as_a_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = dir.path().join("SEQ-01");
+    std::fs::create_dir_all(seq.join("img1")).unwrap();
+    let frames = seq.join("img1/%06d.jpg");
+    ffmpeg(&["-i", str(&sample()), "-frames:v", "12", "-start_number", "1", str(&frames)]);
+    std::fs::write(seq.join("seqinfo.ini"), "[Sequence]\nname=SEQ-01\nimDir=img1\nframeRate=7\n").unwrap();
+    let out = dir.path().join("out.mp4");
+    redact_corner(&seq, &out);
+    assert_eq!(video_stream_field(&out, "avg_frame_rate"), "7/1");
+    assert_eq!(timestamps(&out).len(), 12, "every frame written");
+    std::fs::remove_file(seq.join("img1/000005.jpg")).unwrap();
+    let gap = dir.path().join("gap.mp4");
+    let run = obscura(&["redact", str(&seq), "-o", str(&gap), "--target", "frame"]);
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert!(err.contains("frames 1 to 12 have 1 missing"), "{err}");
+    assert!(!gap.exists());
+}
+
 /// A phone video stored sideways with a rotation tag: the output is upright as a player shows
 /// the input (and carries no tag), and a mask given in the viewer's coordinates lands where the
 /// viewer sees it.

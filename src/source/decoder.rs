@@ -124,17 +124,30 @@ impl std::fmt::Debug for RtspInput {
 impl VideoDecoder {
     /// Starts decoding `path`. Fails at once on a missing, unreadable or empty file; problems of
     /// the content are reported by [`pull`](Self::pull).
+    ///
+    /// A folder is read as an image sequence ([`ImageSequence`]).
     pub fn open(path: &Path) -> Result<Self, SourceError> {
-        check_input_file(path)?;
         crate::gst_init().map_err(|reason| SourceError::Pipeline { path: path.to_owned(), reason })?;
+        let sequence = if path.is_dir() { Some(ImageSequence::find(path)?) } else { None };
+        if sequence.is_none() {
+            check_input_file(path)?;
+        }
         let setup = |e: &dyn std::fmt::Display| SourceError::Pipeline {
             path: path.to_owned(),
             reason: e.to_string(),
         };
-        let filesrc = gst::ElementFactory::make("filesrc")
-            .property("location", path.to_string_lossy().as_ref())
-            .build()
-            .map_err(|e| setup(&e))?;
+        let filesrc = match &sequence {
+            Some(seq) => gst::ElementFactory::make("multifilesrc")
+                .property("location", seq.pattern.as_str())
+                .property("start-index", seq.first as i32)
+                .property("stop-index", seq.last as i32)
+                .property("caps", &seq.caps)
+                .build(),
+            None => gst::ElementFactory::make("filesrc")
+                .property("location", path.to_string_lossy().as_ref())
+                .build(),
+        }
+        .map_err(|e| setup(&e))?;
         let decodebin = gst::ElementFactory::make("decodebin").build().map_err(|e| setup(&e))?;
         Self::start(path.to_owned(), Vec::new(), Some(filesrc), decodebin, Watchdog::FILE)
     }
@@ -442,6 +455,80 @@ impl VideoDecoder {
 impl Drop for VideoDecoder {
     fn drop(&mut self) {
         crate::stop_pipeline(&self.pipeline, crate::PIPELINE_STOP_LIMIT, "decoder");
+    }
+}
+
+/// A folder of numbered still frames read as one video: MOTChallenge's layout (`img1/000001.jpg`,
+/// … beside a `seqinfo.ini` giving `frameRate=`), or the frames in the folder itself with the
+/// `seqinfo.ini` there. Frames must be JPEG or PNG, named by their number at one width, with none
+/// missing; the frame rate must be stated (every time-based setting depends on it).
+#[derive(Debug, Clone)]
+pub struct ImageSequence {
+    /// `multifilesrc`'s location: the frames' folder and `%0Nd.ext`.
+    pattern: String,
+    first: u32,
+    last: u32,
+    caps: gst::Caps,
+}
+
+impl ImageSequence {
+    /// The sequence in folder `path`.
+    pub fn find(path: &Path) -> Result<Self, SourceError> {
+        let bad = |reason: String| SourceError::NotASequence { path: path.to_owned(), reason };
+        let frames_dir = if path.join("img1").is_dir() { path.join("img1") } else { path.to_owned() };
+        let entries = std::fs::read_dir(&frames_dir)
+            .map_err(|cause| SourceError::Unreadable { path: frames_dir.clone(), cause })?;
+        // (number, digits, extension) of each numbered JPEG or PNG.
+        let mut frames: Vec<(u32, usize, String)> = entries
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                let (stem, ext) = name.rsplit_once('.')?;
+                let still = ["jpg", "jpeg", "png"].iter().any(|e| ext.eq_ignore_ascii_case(e));
+                let digits = !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit());
+                (still && digits).then(|| Some((stem.parse().ok()?, stem.len(), ext.to_owned()))).flatten()
+            })
+            .collect();
+        frames.sort();
+        let (Some(head), Some(tail)) = (frames.first().cloned(), frames.last().cloned()) else {
+            return Err(bad(format!(
+                "{} holds no numbered .jpg or .png frames (000001.jpg, …)",
+                frames_dir.display()
+            )));
+        };
+        if frames.iter().any(|(_, digits, ext)| (digits, ext) != (&head.1, &head.2)) {
+            return Err(bad("its frames' names differ in width or extension".into()));
+        }
+        let expected = (tail.0 - head.0 + 1) as usize;
+        if frames.len() != expected {
+            return Err(bad(format!(
+                "frames {} to {} have {} missing",
+                head.0,
+                tail.0,
+                expected - frames.len()
+            )));
+        }
+        let info = path.join("seqinfo.ini");
+        let rate = std::fs::read_to_string(&info)
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .filter_map(|line| line.split_once('='))
+                    .find(|(key, _)| key.trim().eq_ignore_ascii_case("frameRate"))
+                    .and_then(|(_, value)| value.trim().parse::<f64>().ok())
+            })
+            .filter(|fps| (1.0..=240.0).contains(fps))
+            .ok_or_else(|| {
+                bad(format!(
+                    "{} gives no frame rate: write frameRate=N there (MOTChallenge's seqinfo.ini)",
+                    info.display()
+                ))
+            })?;
+        let media = if head.2.eq_ignore_ascii_case("png") { "image/png" } else { "image/jpeg" };
+        let rate = gst::Fraction::approximate_f64(rate)
+            .ok_or_else(|| bad("its frame rate is not a number".into()))?;
+        let caps = gst::Caps::builder(media).field("framerate", rate).build();
+        let pattern = frames_dir.join(format!("%0{}d.{}", head.1, head.2)).to_string_lossy().into_owned();
+        Ok(Self { pattern, first: head.0, last: tail.0, caps })
     }
 }
 

@@ -29,6 +29,8 @@ pub enum SourceError {
     Truncated { path: PathBuf, decoded: f64, declared: f64 },
     #[error("{path}: cannot set up GStreamer decoding: {reason}")]
     Pipeline { path: PathBuf, reason: String },
+    #[error("{path}: a folder is read as an image sequence, but {reason}")]
+    NotASequence { path: PathBuf, reason: String },
     #[error("{path}: cannot decode image: {reason}")]
     Image { path: PathBuf, reason: String },
     /// `what` is "cannot decode" for a file (it is damaged), "stalled" for a camera.
