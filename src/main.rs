@@ -844,9 +844,7 @@ fn check_redact_args(args: &RedactArgs) -> anyhow::Result<()> {
 }
 
 fn is_still(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| ["jpg", "jpeg", "png"].iter().any(|x| e.eq_ignore_ascii_case(x)))
+    path.extension().and_then(|e| e.to_str()).is_some_and(obscura::source::is_still_extension)
 }
 
 fn is_mp4(path: &Path) -> bool {

@@ -373,11 +373,10 @@ impl Config {
                     let password = rtsp
                         .password
                         .as_ref()
-                        .map(|p| match p.missing_now() {
-                            Some(why) => {
-                                format!(", password from {} ({why}: the camera waits for it)", p.place())
-                            }
-                            None => format!(", password from {}", p.place()),
+                        .map(|p| {
+                            let missing =
+                                p.missing_now().map(|why| format!(" ({why}: the camera waits for it)"));
+                            format!(", password from {}{}", p.place(), missing.unwrap_or_default())
                         })
                         .unwrap_or_default();
                     format!(" (live over {transport}, watchdog {} s{password})", rtsp.watchdog.as_secs())

@@ -475,7 +475,8 @@ impl ImageSequence {
     /// The sequence in folder `path`.
     pub fn find(path: &Path) -> Result<Self, SourceError> {
         let bad = |reason: String| SourceError::NotASequence { path: path.to_owned(), reason };
-        let frames_dir = if path.join("img1").is_dir() { path.join("img1") } else { path.to_owned() };
+        let img1 = path.join("img1");
+        let frames_dir = if img1.is_dir() { img1 } else { path.to_owned() };
         let entries = std::fs::read_dir(&frames_dir)
             .map_err(|cause| SourceError::Unreadable { path: frames_dir.clone(), cause })?;
         // (number, digits, extension) of each numbered JPEG or PNG.
@@ -483,9 +484,10 @@ impl ImageSequence {
             .filter_map(|entry| {
                 let name = entry.ok()?.file_name().into_string().ok()?;
                 let (stem, ext) = name.rsplit_once('.')?;
-                let still = ["jpg", "jpeg", "png"].iter().any(|e| ext.eq_ignore_ascii_case(e));
-                let digits = !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit());
-                (still && digits).then(|| Some((stem.parse().ok()?, stem.len(), ext.to_owned()))).flatten()
+                if !super::is_still_extension(ext) || !stem.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                Some((stem.parse().ok()?, stem.len(), ext.to_owned()))
             })
             .collect();
         frames.sort();

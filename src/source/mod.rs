@@ -6,7 +6,7 @@ mod still;
 
 pub(crate) use decoder::describe_gst_error;
 pub use decoder::{Decoded, RtspInput, VideoDecoder, VideoStreamInfo};
-pub use still::{StillWriteError, load_still, save_still};
+pub use still::{StillWriteError, is_still_extension, load_still, save_still};
 
 use std::path::PathBuf;
 

@@ -11,6 +11,12 @@ use crate::redact::RedactedFrame;
 /// upright as a viewer shows it: an EXIF `Orientation` (phone photos are often stored sideways
 /// with a tag saying how to turn them) is applied to the pixels, so detection sees, masks land on
 /// and the output (written without EXIF) shows what the viewer of the input saw.
+/// Whether a file extension is one of a still image obscura reads and writes (JPEG, PNG), in
+/// any case.
+pub fn is_still_extension(ext: &str) -> bool {
+    ["jpg", "jpeg", "png"].iter().any(|e| ext.eq_ignore_ascii_case(e))
+}
+
 pub fn load_still(path: &Path) -> Result<Frame, SourceError> {
     use image::ImageDecoder;
     check_input_file(path)?;
