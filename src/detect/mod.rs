@@ -190,6 +190,9 @@ pub struct Found {
     pub faces: Vec<Detection>,
     /// Empty when the target needs no person detector.
     pub persons: Vec<Detection>,
+    /// Person boxes below the threshold (down to [`person::WEAK`]): they may continue a track
+    /// (the tracker's second stage), never masked or counted by themselves.
+    pub weak_persons: Vec<Detection>,
 }
 
 impl Found {
@@ -302,11 +305,11 @@ impl Detector {
     /// Runs every detector on `frame`.
     pub fn detect(&mut self, frame: &Frame) -> Result<Found, DetectError> {
         let faces = self.faces.detect(frame)?;
-        let persons = match self.persons.as_mut() {
-            Some(detector) => detector.detect(frame)?,
-            None => Vec::new(),
+        let (persons, weak_persons) = match self.persons.as_mut() {
+            Some(detector) => (detector.detect(frame)?, detector.weak().to_vec()),
+            None => (Vec::new(), Vec::new()),
         };
-        Ok(Found { faces, persons })
+        Ok(Found { faces, persons, weak_persons })
     }
 
     /// The regions to redact in `frame` for this detector's target.
@@ -383,7 +386,13 @@ mod tests {
         let squat = Rect::new(0.0, 0.0, 100.0, 60.0);
         assert_eq!(head_mask_scored(&squat, 0.2).bounds().y1, 60.0);
         // The masks of a detection pass use it.
-        let found = Found { faces: Vec::new(), persons: vec![Detection { rect: person, score: 0.2 }] };
+        let weak = vec![Detection { rect: Rect::new(500.0, 50.0, 600.0, 350.0), score: 0.15 }];
+        let found = Found {
+            faces: Vec::new(),
+            persons: vec![Detection { rect: person, score: 0.2 }],
+            weak_persons: weak,
+        };
+        // Weak boxes are never masked by themselves.
         assert_eq!(found.masks(Target::Heads), vec![head_mask_scored(&person, 0.2)]);
     }
 
@@ -415,6 +424,7 @@ mod tests {
         let found = Found {
             faces: vec![Detection { rect: Rect::new(10.0, 10.0, 20.0, 20.0), score: 0.9 }],
             persons: vec![Detection { rect: Rect::new(100.0, 0.0, 200.0, 400.0), score: 0.8 }],
+            weak_persons: Vec::new(),
         };
         assert_eq!(found.masks(Target::Faces).len(), 1);
         let heads = found.masks(Target::Heads);

@@ -41,6 +41,12 @@ const SEAM_MARGIN: f32 = 0.01;
 /// seen whole elsewhere. A cut box seen nowhere else is kept (masked, and tracked).
 const CUT_INSIDE: f32 = 0.6;
 
+/// Boxes scoring below the threshold but at least this are kept apart as weak
+/// ([`PersonDetector::weak`]): the tracker's second stage may continue a track with one (a
+/// person half hidden by someone or something scores low), nothing masks or counts one by
+/// itself. ByteTrack's low threshold, the tracker's default `low`.
+pub const WEAK: f32 = 0.1;
+
 /// Settings of the person detector.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PersonSettings {
@@ -114,6 +120,8 @@ pub struct PersonDetector {
     boxes: Vec<f32>,
     scores: Vec<f32>,
     found: Vec<Detection>,
+    /// The boxes of the latest pass below the threshold, down to [`WEAK`] ([`PersonDetector::weak`]).
+    weak: Vec<Detection>,
     /// Per box in `found` before suppression: whether a seam cuts it.
     cut: Vec<bool>,
     scale: ScaleControl,
@@ -147,6 +155,7 @@ impl PersonDetector {
             boxes: Vec::new(),
             scores: Vec::new(),
             found: Vec::new(),
+            weak: Vec::new(),
             cut: Vec::new(),
             scale: ScaleControl::new(),
             memory: TileMemory::default(),
@@ -252,12 +261,22 @@ impl PersonDetector {
         if !run.is_empty() {
             self.infer(frame, &crops, &layouts, &run, item)?;
         }
-        drop_cut_duplicates(&mut self.found, &self.cut);
+        let threshold = self.settings.threshold;
+        drop_cut_duplicates(&mut self.found, &self.cut, threshold);
         nms(&mut self.found, NMS_IOU);
+        self.weak.clear();
+        self.weak.extend(self.found.iter().filter(|d| d.score < threshold));
+        self.found.retain(|d| d.score >= threshold);
         if let Some(probe) = probe {
             self.scale.observe(probe, &self.found);
         }
         Ok(self.found.clone())
+    }
+
+    /// The boxes of the latest pass that scored below the threshold, down to [`WEAK`] (after
+    /// suppression, which the stronger boxes win): for the tracker's second stage only.
+    pub fn weak(&self) -> &[Detection] {
+        &self.weak
     }
 
     /// Runs the network on the tiles `run` (indices into `crops` and `layouts`, whose inputs are
@@ -317,16 +336,22 @@ impl PersonDetector {
             let tile_boxes = &boxes[4 * k * anchors..4 * (k + 1) * anchors];
             let tile_found = &mut self.tile_found;
             tile_found.clear();
-            decode_into(tile_scores, tile_boxes, self.settings.threshold, &mut |norm: Rect, score| {
-                let side = INPUT_SIDE as f32;
-                let (x0, y0) = layout.to_frame(width, height, norm.x0 * side, norm.y0 * side);
-                let (x1, y1) = layout.to_frame(width, height, norm.x1 * side, norm.y1 * side);
-                let (w, h) = (width as f32, height as f32);
-                let rect = Rect::new(x0.clamp(0.0, w), y0.clamp(0.0, h), x1.clamp(0.0, w), y1.clamp(0.0, h));
-                if rect.width() > 0.0 && rect.height() > 0.0 {
-                    tile_found.push((Detection { rect, score }, cut_by_seam(&rect, crop, width, height)));
-                }
-            });
+            decode_into(
+                tile_scores,
+                tile_boxes,
+                self.settings.threshold.min(WEAK),
+                &mut |norm: Rect, score| {
+                    let side = INPUT_SIDE as f32;
+                    let (x0, y0) = layout.to_frame(width, height, norm.x0 * side, norm.y0 * side);
+                    let (x1, y1) = layout.to_frame(width, height, norm.x1 * side, norm.y1 * side);
+                    let (w, h) = (width as f32, height as f32);
+                    let rect =
+                        Rect::new(x0.clamp(0.0, w), y0.clamp(0.0, h), x1.clamp(0.0, w), y1.clamp(0.0, h));
+                    if rect.width() > 0.0 && rect.height() > 0.0 {
+                        tile_found.push((Detection { rect, score }, cut_by_seam(&rect, crop, width, height)));
+                    }
+                },
+            );
             for (d, cut) in tile_found.iter() {
                 self.found.push(*d);
                 self.cut.push(*cut);
@@ -349,9 +374,11 @@ fn cut_by_seam(rect: &Rect, crop: Crop, width: u32, height: u32) -> bool {
         || (crop.y + crop.h < height && rect.y1 >= y1 - my)
 }
 
-/// Drops each box cut by a seam that lies mostly ([`CUT_INSIDE`]) inside a box that is not cut.
-fn drop_cut_duplicates(found: &mut Vec<Detection>, cut: &[bool]) {
-    let whole: Vec<Rect> = found.iter().zip(cut).filter(|(_, c)| !**c).map(|(d, _)| d.rect).collect();
+/// Drops each box cut by a seam that lies mostly ([`CUT_INSIDE`]) inside a box that is not cut
+/// and scores at least `threshold` (a weak box does not stand for the person seen whole).
+fn drop_cut_duplicates(found: &mut Vec<Detection>, cut: &[bool], threshold: f32) {
+    let whole: Vec<Rect> =
+        found.iter().zip(cut).filter(|(d, c)| !**c && d.score >= threshold).map(|(d, _)| d.rect).collect();
     let mut index = 0;
     found.retain(|d| {
         let is_cut = cut[index];
@@ -434,9 +461,16 @@ mod tests {
             Detection { rect: Rect::new(201.0, 200.0, 220.0, 280.0), score: 0.7 },
             Detection { rect: other, score: 0.5 },
         ];
-        drop_cut_duplicates(&mut found, &[true, false, true, false]);
+        let (cut, kept) = ([true, false, true, false], found.clone());
+        drop_cut_duplicates(&mut found, &cut, 0.2);
         // The part inside the whole box goes; the cut box seen nowhere else stays.
         assert_eq!(found.iter().map(|d| d.score).collect::<Vec<_>>(), [0.6, 0.7, 0.5]);
+        // A whole box below the threshold (a weak box, for tracking only) does not stand for
+        // the person seen whole: the cut box stays.
+        let mut found = kept;
+        found[1].score = 0.15;
+        drop_cut_duplicates(&mut found, &cut, 0.2);
+        assert_eq!(found.iter().map(|d| d.score).collect::<Vec<_>>(), [0.9, 0.15, 0.7, 0.5]);
     }
 
     #[test]

@@ -234,6 +234,9 @@ pub struct Track {
     /// The box detected first: what [`Tracker::box_at`] extrapolates backwards from.
     first_box: Rect,
     last_detection_frame: u64,
+    /// The latest frame a detection or a weak box matched the track at (weak boxes:
+    /// [`Tracker::update_weak`]).
+    last_matched_frame: u64,
     /// The filtered box and velocity just after the latest detection: what [`Tracker::box_at`]
     /// extrapolates from over the track's life and after it.
     detected_box: Rect,
@@ -327,6 +330,7 @@ impl Track {
             first_detection_frame: frame,
             first_box: rect,
             last_detection_frame: frame,
+            last_matched_frame: frame,
             detected_box: rect,
             detected_velocity: Velocity::default(),
             first_score: detection.score,
@@ -419,6 +423,20 @@ impl Track {
         }
     }
 
+    /// The latest frame a detection or a weak box matched the track at: a track matched at a
+    /// pass is where counting sees the person.
+    pub fn last_matched_frame(&self) -> u64 {
+        self.last_matched_frame
+    }
+
+    /// Corrects the track's motion with a weak box matched at `frame` (see
+    /// [`Tracker::update_weak`]); its masks go on from its latest detection.
+    fn continued(&mut self, frame: u64, weak: &Detection) {
+        self.filter.update(&weak.rect);
+        self.last_matched_frame = frame;
+        self.state = TrackState::Confirmed;
+    }
+
     /// Corrects the track with a detection matched at `frame`.
     fn detected(&mut self, frame: u64, detection: &Detection, min_hits: u32) {
         let rect = &detection.rect;
@@ -427,6 +445,7 @@ impl Track {
         self.filter.update(rect);
         self.hits = self.hits.saturating_add(1);
         self.last_detection_frame = frame;
+        self.last_matched_frame = frame;
         self.detected_box = self.filter.rect();
         self.detected_velocity = self.filter.velocity();
         if self.detections.len() == DETECTIONS_KEPT {
@@ -682,6 +701,23 @@ impl Tracker {
     /// One detection pass over the frame `frame` (frame indices must increase; gaps are the
     /// frames detection skipped). On error nothing changes.
     pub fn update(&mut self, frame: u64, detections: &[Detection]) -> Result<PassStats, TrackError> {
+        self.update_weak(frame, detections, &[])
+    }
+
+    /// [`Tracker::update`] with `weak` boxes as well: found below the detector's threshold (a
+    /// person half hidden by someone or something, or cut by the frame's edge, scores low), they
+    /// only continue tracks detected at the previous pass, in the second stage with the `low`
+    /// boxes, and never start one. A track continued by one is matched (its motion follows the
+    /// box, it stays confirmed and is counted) but not detected for masking: its masks go on from
+    /// its latest detection as a lost track's would, because a weak box is placed by what shows
+    /// of the person (traced on the stress set: a person walking out at the picture's side was
+    /// masked where a weak box of the part still in sight was, and the head beside it showed).
+    pub fn update_weak(
+        &mut self,
+        frame: u64,
+        detections: &[Detection],
+        weak: &[Detection],
+    ) -> Result<PassStats, TrackError> {
         if let Some(previous) = self.last_frame
             && frame <= previous
         {
@@ -698,9 +734,13 @@ impl Tracker {
             }
             track.filter.predict(gap);
         }
-        let (high, low) = self.split(detections, &mut stats);
+        let (high, mut low) = self.split(detections, &mut stats);
+        let sure_low = low.len();
+        low.extend(self.split(weak, &mut stats).1);
         let predicted: Vec<Rect> = self.tracks.iter().map(Track::rect).collect();
         let mut track_matched = vec![false; self.tracks.len()];
+        // Matched by a detection at or above the detector's threshold (not a weak box).
+        let mut track_detected = vec![false; self.tracks.len()];
         let mut high_matched = vec![false; high.len()];
 
         let high_boxes: Vec<Rect> = high.iter().map(|d| d.rect).collect();
@@ -710,6 +750,7 @@ impl Tracker {
         for (t, d) in assoc::match_with_bonus(&predicted, &high_boxes, self.settings.match_iou, bonus) {
             self.tracks[t].detected(frame, high[d], self.settings.min_hits);
             track_matched[t] = true;
+            track_detected[t] = true;
             high_matched[d] = true;
             stats.matched_high += 1;
         }
@@ -721,7 +762,12 @@ impl Tracker {
         let low_boxes: Vec<Rect> = low.iter().map(|d| d.rect).collect();
         for (s, d) in assoc::match_by_iou(&second_boxes, &low_boxes, self.settings.low_match_iou) {
             let t = second[s];
-            self.tracks[t].detected(frame, low[d], self.settings.min_hits);
+            if d < sure_low {
+                self.tracks[t].detected(frame, low[d], self.settings.min_hits);
+                track_detected[t] = true;
+            } else {
+                self.tracks[t].continued(frame, low[d]);
+            }
             track_matched[t] = true;
             stats.matched_low += 1;
         }
@@ -733,7 +779,7 @@ impl Tracker {
         }
         let ended: Vec<Ended> = before
             .into_iter()
-            .zip(&track_matched)
+            .zip(&track_detected)
             .filter(|(_, matched)| !**matched)
             .map(|(t, _)| t)
             .collect();
@@ -793,7 +839,7 @@ impl Tracker {
         let before = self.tracks.len();
         let retired = &mut self.retired;
         self.tracks.retain(|t| {
-            let kept = frame - t.last_detection_frame <= max_lost;
+            let kept = frame - t.last_matched_frame <= max_lost;
             if !kept {
                 retired.push(t.clone());
             }

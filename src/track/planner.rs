@@ -570,7 +570,7 @@ impl<'d, 'c> Planner<'d, 'c> {
                 self.persons.set_bounds(width as f32, height as f32);
                 self.faces.set_bounds(width as f32, height as f32);
                 // Indices increase by construction: the trackers cannot refuse them.
-                let _ = self.persons.update(index, &found.persons);
+                let _ = self.persons.update_weak(index, &found.persons, &found.weak_persons);
                 let _ = self.faces.update(index, &found.faces);
                 self.counts.bridges = self.persons.bridges_made() + self.faces.bridges_made();
                 if let Err(err) = self.count(frame, index) {
@@ -598,7 +598,7 @@ impl<'d, 'c> Planner<'d, 'c> {
     fn count(&mut self, frame: &Frame, index: u64) -> Result<(), CountError> {
         let Some(counting) = self.counting.as_mut() else { return Ok(()) };
         let detected = |state: TrackState| {
-            move |t: &&super::Track| t.state() == state && t.last_detection_frame() == index
+            move |t: &&super::Track| t.state() == state && t.last_matched_frame() == index
         };
         let mut tracks: Vec<(TrackId, Rect)> = self
             .persons
@@ -799,6 +799,7 @@ mod tests {
         Found {
             faces: Vec::new(),
             persons: vec![Detection { rect: Rect::new(x, 100.0, x + 60.0, 280.0), score }],
+            weak_persons: Vec::new(),
         }
     }
 

@@ -260,6 +260,48 @@ fn low_score_detections_continue_a_track_but_never_start_one() {
 }
 
 #[test]
+fn weak_boxes_continue_a_track_for_counting_while_its_masks_go_on_as_a_lost_tracks() {
+    let mut tracker = tracker();
+    for f in (0..=15).step_by(3) {
+        tracker.update(f, &[walker(f)]).unwrap();
+    }
+    let id = only(&tracker).id();
+    // Only the walker's lower three quarters show, found below the detector's threshold: a weak
+    // box.
+    let legs = |f: u64| det(100.0 + 4.0 * f as f32, 210.0, 40.0, 60.0, 0.15);
+    let clutter = det(600.0, 400.0, 40.0, 80.0, 0.15);
+    // Far longer than max_lost (25): only the weak boxes keep the track.
+    for f in (18..=60).step_by(3) {
+        let stats = tracker.update_weak(f, &[], &[legs(f), clutter]).unwrap();
+        assert_eq!((stats.matched_high, stats.matched_low, stats.started), (0, 1, 0), "frame {f}");
+        let track = only(&tracker);
+        assert_eq!((track.id(), track.state(), track.last_matched_frame()), (id, TrackState::Confirmed, f));
+        assert_eq!(track.last_detection_frame(), 15, "not detected for masking");
+        // Masks go on from the latest detection, the whole walker's box, not the legs'.
+        let r = tracker.box_at(track, f);
+        assert_eq!(r.height(), 80.0);
+        assert_near(center(&r).1, 200.0, 1.0);
+        if f <= 15 + 25 {
+            assert_near(center(&r).0, center(&walker(f).rect).0, 5.0);
+            assert!(tracker.kept_at(track, f));
+        } else {
+            assert!(!tracker.kept_at(track, f), "masked no longer than a lost track");
+        }
+    }
+    // Found again whole, the track masks from there, interpolating back to its last detection.
+    tracker.update(63, &[walker(63)]).unwrap();
+    let track = only(&tracker);
+    assert_eq!((track.id(), track.last_detection_frame()), (id, 63));
+    assert_near(center(&tracker.box_at(track, 39)).0, center(&walker(39).rect).0, 3.0);
+    // Weak boxes alone never start a track.
+    let mut fresh = tracker_in(800.0, 600.0);
+    for f in 0..10 {
+        fresh.update_weak(f, &[], &[legs(f), clutter]).unwrap();
+    }
+    assert!(fresh.tracks().is_empty());
+}
+
+#[test]
 fn low_score_detections_do_not_revive_a_lost_track() {
     let mut tracker = tracker();
     for f in (0..=9).step_by(3) {
