@@ -193,6 +193,9 @@ pub struct Found {
     /// Person boxes below the threshold (down to [`person::WEAK`]): they may continue a track
     /// (the tracker's second stage), never masked or counted by themselves.
     pub weak_persons: Vec<Detection>,
+    /// Those of `weak_persons` that continued a track (set after tracking): masked as detections
+    /// are, since a person being tracked is there.
+    pub continuing: Vec<Detection>,
 }
 
 impl Found {
@@ -201,8 +204,12 @@ impl Found {
     pub fn masks(&self, target: Target) -> Vec<Shape> {
         let mut masks = face_masks(&self.faces, FACE_MASK_SCALE);
         match target {
-            Target::Heads => masks.extend(self.persons.iter().map(|p| head_mask_scored(&p.rect, p.score))),
-            Target::Persons => masks.extend(self.persons.iter().map(|p| person_mask(&p.rect))),
+            Target::Heads => masks.extend(
+                self.persons.iter().chain(&self.continuing).map(|p| head_mask_scored(&p.rect, p.score)),
+            ),
+            Target::Persons => {
+                masks.extend(self.persons.iter().chain(&self.continuing).map(|p| person_mask(&p.rect)))
+            }
             Target::Faces | Target::Frame | Target::None => {}
         }
         masks
@@ -309,7 +316,7 @@ impl Detector {
             Some(detector) => (detector.detect(frame)?, detector.weak().to_vec()),
             None => (Vec::new(), Vec::new()),
         };
-        Ok(Found { faces, persons, weak_persons })
+        Ok(Found { faces, persons, weak_persons, continuing: Vec::new() })
     }
 
     /// The regions to redact in `frame` for this detector's target.
@@ -390,10 +397,15 @@ mod tests {
         let found = Found {
             faces: Vec::new(),
             persons: vec![Detection { rect: person, score: 0.2 }],
-            weak_persons: weak,
+            weak_persons: weak.clone(),
+            continuing: Vec::new(),
         };
-        // Weak boxes are never masked by themselves.
+        // Weak boxes are never masked by themselves…
         assert_eq!(found.masks(Target::Heads), vec![head_mask_scored(&person, 0.2)]);
+        // …but those that continued a track are, as deep as their score asks.
+        let found = Found { continuing: weak.clone(), ..found };
+        let more = head_mask_scored(&weak[0].rect, 0.15);
+        assert_eq!(found.masks(Target::Heads), vec![head_mask_scored(&person, 0.2), more]);
     }
 
     #[test]
@@ -425,6 +437,7 @@ mod tests {
             faces: vec![Detection { rect: Rect::new(10.0, 10.0, 20.0, 20.0), score: 0.9 }],
             persons: vec![Detection { rect: Rect::new(100.0, 0.0, 200.0, 400.0), score: 0.8 }],
             weak_persons: Vec::new(),
+            continuing: Vec::new(),
         };
         assert_eq!(found.masks(Target::Faces).len(), 1);
         let heads = found.masks(Target::Heads);

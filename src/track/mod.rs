@@ -529,6 +529,8 @@ pub struct Tracker {
     bridges_made: u64,
     /// Whether the coming pass was put off (see [`Tracker::set_put_off`]).
     put_off: bool,
+    /// The weak boxes that continued a track at the latest pass ([`Tracker::continued`]).
+    continued: Vec<Detection>,
     next_id: u64,
     last_frame: Option<u64>,
 }
@@ -543,6 +545,7 @@ impl Tracker {
             bridges: Vec::new(),
             bounds: None,
             bridges_made: 0,
+            continued: Vec::new(),
             put_off: false,
             next_id: 1,
             last_frame: None,
@@ -693,6 +696,11 @@ impl Tracker {
         }
     }
 
+    /// The weak boxes that continued a track at the latest pass ([`Tracker::update_weak`]).
+    pub fn continued(&self) -> &[Detection] {
+        &self.continued
+    }
+
     /// The track with `id`, if it is still kept.
     pub fn track(&self, id: TrackId) -> Option<&Track> {
         self.tracks.binary_search_by_key(&id, |t| t.id).ok().map(|i| &self.tracks[i])
@@ -712,6 +720,8 @@ impl Tracker {
     /// its latest detection as a lost track's would, because a weak box is placed by what shows
     /// of the person (traced on the stress set: a person walking out at the picture's side was
     /// masked where a weak box of the part still in sight was, and the head beside it showed).
+    /// The weak boxes that continued a track ([`Tracker::continued`]) are masked as well, as
+    /// detections are, so someone tracked only by them stays masked past a lost track's window.
     pub fn update_weak(
         &mut self,
         frame: u64,
@@ -734,6 +744,7 @@ impl Tracker {
             }
             track.filter.predict(gap);
         }
+        self.continued.clear();
         let (high, mut low) = self.split(detections, &mut stats);
         let sure_low = low.len();
         low.extend(self.split(weak, &mut stats).1);
@@ -767,6 +778,7 @@ impl Tracker {
                 track_detected[t] = true;
             } else {
                 self.tracks[t].continued(frame, low[d]);
+                self.continued.push(*low[d]);
             }
             track_matched[t] = true;
             stats.matched_low += 1;

@@ -565,12 +565,13 @@ impl<'d, 'c> Planner<'d, 'c> {
             self.counts.face_scale = used.since(&self.face_scale_base);
         }
         match result {
-            Ok(found) => {
+            Ok(mut found) => {
                 let (width, height) = frame.size();
                 self.persons.set_bounds(width as f32, height as f32);
                 self.faces.set_bounds(width as f32, height as f32);
                 // Indices increase by construction: the trackers cannot refuse them.
                 let _ = self.persons.update_weak(index, &found.persons, &found.weak_persons);
+                found.continuing = self.persons.continued().to_vec();
                 let _ = self.faces.update(index, &found.faces);
                 self.counts.bridges = self.persons.bridges_made() + self.faces.bridges_made();
                 if let Err(err) = self.count(frame, index) {
@@ -800,6 +801,7 @@ mod tests {
             faces: Vec::new(),
             persons: vec![Detection { rect: Rect::new(x, 100.0, x + 60.0, 280.0), score }],
             weak_persons: Vec::new(),
+            continuing: Vec::new(),
         }
     }
 
@@ -1155,6 +1157,31 @@ mod tests {
         for (i, r) in regions.iter().enumerate() {
             let x = 3 * i + 230;
             assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
+        }
+        assert_eq!(counts.fail_closed(), 0);
+    }
+
+    #[test]
+    fn a_person_tracked_only_by_weak_boxes_stays_masked_past_the_lost_tracks_window() {
+        // Seen whole at 0..=12, then for 3 s only as weak boxes (half hidden, scoring under the
+        // threshold) walking on: far longer than a lost track is masked (1 s). A weak box that
+        // continues no track (clutter) is never masked.
+        let clutter = Detection { rect: Rect::new(560.0, 300.0, 620.0, 470.0), score: 0.15 };
+        let answer = move |i: u64| {
+            let mut found = person(100.0 + 3.0 * i as f32, 0.9);
+            if i > 12 {
+                found.weak_persons = std::mem::take(&mut found.persons);
+                found.weak_persons[0].score = 0.15;
+            }
+            found.weak_persons.push(clutter);
+            Ok(found)
+        };
+        let mut detector = Scripted { target: Target::Heads, answer, calls: Vec::new() };
+        let (regions, counts) = run(&mut detector, 3, TemporalSettings::default(), 90);
+        for (i, r) in regions.iter().enumerate().take(88) {
+            let x = 3 * i + 130;
+            assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
+            assert!(!masked_at(r, 590, 320), "frame {i}: clutter unmasked");
         }
         assert_eq!(counts.fail_closed(), 0);
     }
