@@ -847,12 +847,6 @@ fn is_still(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(obscura::source::is_still_extension)
 }
 
-fn is_mp4(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| ["mp4", "m4v"].iter().any(|x| e.eq_ignore_ascii_case(x)))
-}
-
 /// The output path of each input: `-o` itself for one input, else a file in the `-o` directory.
 fn plan_outputs(inputs: &[PathBuf], output: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let outputs: Vec<PathBuf> = if inputs.len() == 1 && !output.is_dir() {
@@ -865,7 +859,7 @@ fn plan_outputs(inputs: &[PathBuf], output: &Path) -> anyhow::Result<Vec<PathBuf
     };
     let mut seen = std::collections::HashSet::new();
     for (input, out) in inputs.iter().zip(&outputs) {
-        if !is_still(input) && !is_mp4(out) {
+        if !is_still(input) && !obscura::sink::is_mp4_name(out) {
             bail!(
                 "{}: a video is written as H.264 MP4: give the output the .mp4 extension ({})",
                 out.display(),

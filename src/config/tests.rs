@@ -520,7 +520,7 @@ output = { video = "./out/b.mp4" }
     assert_eq!(
         errors(text),
         [
-            "5:20: `video` \"out/a.avi\" must end in .mp4: the redacted stream is written as MP4",
+            "5:20: `video` \"out/a.avi\" must end in .mp4 or .m4v: the redacted stream is written as MP4",
             "15:20: `video` \"./out/b.mp4\" is already written by the camera on line 10: give each camera its \
              own output file",
         ]

@@ -1107,10 +1107,10 @@ impl Validator<'_, '_> {
     fn video(&mut self, raw: Spanned<String>) -> Option<PathBuf> {
         let at = raw.span().start;
         let video = raw.into_inner();
-        if !video.ends_with(".mp4") {
+        if !crate::sink::is_mp4_name(std::path::Path::new(&video)) {
             self.report.error(
                 at,
-                format!("`video` {video:?} must end in .mp4: the redacted stream is written as MP4"),
+                format!("`video` {video:?} must end in .mp4 or .m4v: the redacted stream is written as MP4"),
             );
             return None;
         }

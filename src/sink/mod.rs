@@ -12,7 +12,7 @@ mod temp;
 
 pub use counts::{CSV_HEADER, CountFileError, CountFiles};
 pub use counts_db::{CountDb, CountDbError, SCHEMA_VERSION};
-pub use mp4::{ENCODER_STALL_LIMIT, Mp4Writer, SinkError};
+pub use mp4::{ENCODER_STALL_LIMIT, Mp4Writer, SinkError, is_mp4_name};
 pub use mp4_scrub::scrub_mp4_metadata;
 pub use mqtt::{MqttPublisher, MqttSettings};
 pub use temp::TempOutput;

@@ -32,6 +32,14 @@ use crate::config::EncoderSettings;
 use crate::frame::Pixels;
 use crate::redact::RedactedFrame;
 
+/// Whether `path` is named as an MP4 file (`.mp4` or `.m4v`, any case): the only container
+/// video outputs are written in, so any other name would mislead.
+pub fn is_mp4_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["mp4", "m4v"].iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
 /// How many frames may wait in the appsrc before `write` waits (back-pressure, nothing dropped).
 const APPSRC_MAX_BUFFERS: u64 = 4;
 /// How long `write` waits for the encoder to take a frame before the job fails: far above the
@@ -392,6 +400,16 @@ mod tests {
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn mp4_names_are_mp4_and_m4v_in_any_case() {
+        for name in ["out.mp4", "a/b.M4V", "clip.Mp4"] {
+            assert!(is_mp4_name(Path::new(name)), "{name}");
+        }
+        for name in ["out.avi", "out.mp4.part", "out", "out.png", ".mp4"] {
+            assert!(!is_mp4_name(Path::new(name)), "{name}");
+        }
     }
 
     #[test]

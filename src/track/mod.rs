@@ -9,7 +9,7 @@
 //! at the first detection (to extrapolate backwards from) and the box at the latest one.
 //!
 //! # One detection pass ([`Tracker::update`])
-//! 1. Tracks not detected for more than [`TrackerSettings::max_lost`] frames are removed.
+//! 1. Tracks not matched for more than [`TrackerSettings::max_lost`] frames are removed.
 //! 2. Every track's Kalman filter is predicted to the pass's frame (the gap since the previous
 //!    pass, in frames: detection may run every N-th frame).
 //! 3. Detections with score ≥ `high` are matched to all tracks (tentative, confirmed, lost) by IoU
@@ -21,6 +21,9 @@
 //!    IoU ≥ `low_match_iou` (ByteTrack's second stage: an occluded or blurred person scores low
 //!    but is still where their track predicts). Lost tracks do not take part, as in ByteTrack: a
 //!    low-score box is trusted only to continue a track that was seen at the previous pass.
+//!    [`Tracker::update_weak`] adds the person detector's boxes below its own threshold (down to
+//!    0.1) to this stage: a track one of them continues is matched (and counted) but masked as a
+//!    lost track is, plus at that box.
 //! 5. Tracks unmatched: confirmed ones become lost; tentative ones are removed (a first detection
 //!    not seen again was more likely a false positive than a person).
 //! 6. High detections left unmatched start tentative tracks; one scoring ≥ `confirm_score` starts
