@@ -433,11 +433,11 @@ impl Track {
     }
 
     /// Corrects the track's motion with a weak box matched at `frame` (see
-    /// [`Tracker::update_weak`]); its masks go on from its latest detection.
+    /// [`Tracker::update_weak`]; only confirmed tracks take part, so it stays confirmed); its
+    /// masks go on from its latest detection.
     fn continued(&mut self, frame: u64, weak: &Detection) {
         self.filter.update(&weak.rect);
         self.last_matched_frame = frame;
-        self.state = TrackState::Confirmed;
     }
 
     /// Corrects the track with a detection matched at `frame`.
