@@ -30,7 +30,10 @@ pub enum Direction {
 /// - A crossing is counted when the committed side changes and the tally since the previous
 ///   committed position points the same way: the track went from one side to the other *through
 ///   the segment*. A track that passes beyond the segment's ends changes sides without a count.
-/// - The first committed side of a track is where it starts: no crossing.
+/// - The first committed side of a track is where it starts: no crossing; except for a track
+///   nobody continues that was born inside the band and walks off it, across the line, whose way
+///   walked back a second lies on the other side ([`LineTrack::start_born`], the counter's "born
+///   on the line" rule).
 ///
 /// So a track jittering on the line counts nothing until it commits to the other side, and then
 /// counts once; a fast walker seen once on each side counts; `in − out` of a track is the net
@@ -114,6 +117,12 @@ impl PixelLine {
         (a - b) * a.signum() / self.len
     }
 
+    /// The step `from → to`, pixels, square to the line and along it.
+    pub(super) fn displacement(&self, from: Point, to: Point) -> (f32, f32) {
+        let (dx, dy) = (to.x - from.x, to.y - from.y);
+        ((self.cross(to) - self.cross(from)) / self.len, (dx * self.d.x + dy * self.d.y) / self.len)
+    }
+
     /// The hysteresis distance, pixels.
     pub(super) fn commit_px(&self) -> f32 {
         self.commit / self.len
@@ -149,6 +158,45 @@ impl PixelLine {
     }
 }
 
+/// How far back, ms, a track born inside a line's band is walked back along its own velocity.
+pub(super) const BORN_BACK_MS: u64 = 1000;
+/// How fast, person heights a second square to the line, such a track must walk away from it:
+/// a slow walk (0.8 m/s, about half a height a second) at 45° to the line is a third of a
+/// height a second across it. Slower is someone standing about, whose feet drift.
+const BORN_WALKING: f32 = 0.35;
+/// How much its height may change from birth to its first committed position (a box that grows
+/// or shrinks moves its feet without a step).
+const BORN_SAME_SIZE: f32 = 1.25;
+
+/// Whether a track born at `born` (pixels) at `born_ms` inside the band, now first committed at
+/// `p` on `side`, walked across the line to get there: walked back along its velocity from birth to
+/// now for [`BORN_BACK_MS`], it was committed on the other side, and the way from there to `p`
+/// crosses the segment.
+fn came_across(
+    line: &PixelLine,
+    born: Point,
+    born_ms: u64,
+    p: Point,
+    time_ms: u64,
+    person_px: f32,
+    side: Direction,
+) -> Option<Direction> {
+    let dt = time_ms.checked_sub(born_ms).filter(|&dt| dt > 0)? as f32;
+    let (perp, along) = line.displacement(born, p);
+    let height = person_px / super::PERSON_HYSTERESIS;
+    if perp.abs() < along.abs() || perp.abs() * 1000.0 / dt < BORN_WALKING * height {
+        return None;
+    }
+    let k = BORN_BACK_MS as f32 / dt;
+    let back = Point::new(born.x - (p.x - born.x) * k, born.y - (p.y - born.y) * k);
+    let other = match side {
+        Direction::In => Direction::Out,
+        Direction::Out => Direction::In,
+    };
+    (line.committed_side(back, person_px) == Some(other) && line.crossing(back, p) == Some(side))
+        .then_some(side)
+}
+
 /// What one line remembers about one track: only what the next pass needs.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct LineTrack {
@@ -158,6 +206,9 @@ pub(super) struct LineTrack {
     committed: Option<Direction>,
     /// Segment crossings since the latest committed position: +1 into `in`, −1 into `out`.
     net: i32,
+    /// Where (normalised) and when (ms) a track first seen inside the hysteresis band was born,
+    /// until its first committed position.
+    born: Option<(Point, u64, f32)>,
 }
 
 impl LineTrack {
@@ -169,7 +220,17 @@ impl LineTrack {
     /// A track first seen with its anchor at `p` (pixels), `person_px` being the person's own
     /// hysteresis distance ([`super::PERSON_HYSTERESIS`]).
     pub(super) fn start(line: &PixelLine, frame: Frame, p: Point, person_px: f32) -> Self {
-        Self { last: frame.normalised(p), committed: line.committed_side(p, person_px), net: 0 }
+        Self { last: frame.normalised(p), committed: line.committed_side(p, person_px), net: 0, born: None }
+    }
+
+    /// [`Self::start`] for a track nobody continues: born inside the band at `time_ms`, its
+    /// first committed side may be the end of a crossing (see [`Self::advance`]).
+    pub(super) fn start_born(line: &PixelLine, frame: Frame, p: Point, person_px: f32, time_ms: u64) -> Self {
+        let mut state = Self::start(line, frame, p, person_px);
+        if state.committed.is_none() {
+            state.born = Some((frame.normalised(p), time_ms, person_px));
+        }
+        state
     }
 
     /// The track's anchor is now at `p` (pixels), `person_px` being the person's own hysteresis
@@ -180,6 +241,7 @@ impl LineTrack {
         frame: Frame,
         p: Point,
         person_px: f32,
+        time_ms: u64,
     ) -> Option<Direction> {
         match line.crossing(frame.pixels(self.last), p) {
             Some(Direction::In) => self.net += 1,
@@ -194,6 +256,14 @@ impl LineTrack {
         };
         let previous = self.committed.replace(side);
         self.net = 0;
+        if previous.is_none()
+            && let Some((born, born_ms, born_px)) = self.born.take()
+        {
+            let same_size = person_px.max(born_px) <= BORN_SAME_SIZE * person_px.min(born_px);
+            return same_size
+                .then(|| came_across(line, frame.pixels(born), born_ms, p, time_ms, person_px, side))
+                .flatten();
+        }
         (previous.is_some_and(|c| c != side) && through).then_some(side)
     }
 }

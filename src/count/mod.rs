@@ -28,6 +28,15 @@
 //!   What that first step crosses is held until the two boxes are seen apart ([`FORK_APART`],
 //!   within [`FORK_HOLD_MS`]): one person found twice in overlapping boxes never parts from
 //!   themselves.
+//! - Born on the line: a track nobody continues (neither stitched nor born out of someone's box)
+//!   whose first position is inside a line's hysteresis band has no side to cross from, yet a
+//!   person does not appear on a line: they were hidden or missed on their way to it. When such a
+//!   track walks off the line, across it (square to it at least as much as along it, at 0.35 of
+//!   a height a second or more, its box the same size), and walked back a second
+//!   ([`line::BORN_BACK_MS`]) along that way it would have been committed on the other side, its
+//!   first committed side counts as a crossing. Not in the first second of a stream (they may
+//!   have stood there before it began), and not for ground truth (`stitch_ms = 0`: an annotated
+//!   person first seen there appeared there).
 //! - One person, two boxes: the detector sometimes finds a person twice, whole and as their upper
 //!   body, and the tracker follows both. A box that is the upper part of another box of the same
 //!   pass ([`part_of_another`]) is not counted at that pass (it is still masked).
@@ -188,6 +197,9 @@ pub struct Counter<K> {
     /// Passes seen, numbering them.
     pass_no: u64,
     last_time_ms: Option<u64>,
+    /// The first pass since the counter started or its tracks were last ended: people seen
+    /// within [`line::BORN_BACK_MS`] of it may have been there before it.
+    since_ms: Option<u64>,
     /// Per zone, tracks inside at the latest pass.
     occupancy: Vec<u64>,
     /// The lines in the pixels of the current pass (kept to reuse the allocation).
@@ -227,6 +239,7 @@ impl<K: Copy + Eq + Hash> Counter<K> {
             next_person: 0,
             pass_no: 0,
             last_time_ms: None,
+            since_ms: None,
         })
     }
 
@@ -239,6 +252,7 @@ impl<K: Copy + Eq + Hash> Counter<K> {
             return Err(CountError::TimeWentBack { time_ms: pass.time_ms, previous_ms });
         }
         self.last_time_ms = Some(pass.time_ms);
+        let since_ms = *self.since_ms.get_or_insert(pass.time_ms);
         let mut closed = Closed::default();
         let tally = self.buckets.advance_to(pass.time_ms, &mut closed);
         let geometry =
@@ -274,6 +288,8 @@ impl<K: Copy + Eq + Hash> Counter<K> {
                     self.next_person += 1;
                     let seed =
                         (self.stitch_ms > 0).then(|| fork_seed(&self.people, &rect, now, pass_no)).flatten();
+                    // Walked back, the way it came lies in what this counter saw.
+                    let born = self.stitch_ms > 0 && now >= since_ms + line::BORN_BACK_MS;
                     let (counts, fork) = match seed {
                         Some(seed) => {
                             let (counts, crossings) = TrackCounts::start_behind(&geometry, &seed, &rect, now);
@@ -284,7 +300,7 @@ impl<K: Copy + Eq + Hash> Counter<K> {
                             });
                             (counts, fork)
                         }
-                        None => (TrackCounts::start(&geometry, &rect, now), None),
+                        None => (TrackCounts::start_as(&geometry, &rect, now, born), None),
                     };
                     let mut person = Person::new(id, counts, &rect, now, pass_no);
                     person.fork = fork;
@@ -398,6 +414,7 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         }
         self.people.clear();
         self.ids.clear();
+        self.since_ms = None;
         self.occupancy.fill(0);
     }
 
@@ -698,11 +715,23 @@ struct TrackCounts {
 
 impl TrackCounts {
     fn start(geometry: &PassGeometry<'_>, rect: &Rect, time_ms: u64) -> Self {
+        Self::start_as(geometry, rect, time_ms, false)
+    }
+
+    /// [`Self::start`]; `born`: nobody continues this track (see [`LineTrack::start_born`]).
+    fn start_as(geometry: &PassGeometry<'_>, rect: &Rect, time_ms: u64, born: bool) -> Self {
         let frame = geometry.frame;
         let person = person_px(rect);
         let margin = geometry.hysteresis_px.max(person);
         let lines = (geometry.lines.iter().zip(geometry.pixel_lines))
-            .map(|(line, pixels)| LineTrack::start(pixels, frame, line.anchor().point(rect), person))
+            .map(|(line, pixels)| {
+                let p = line.anchor().point(rect);
+                if born {
+                    LineTrack::start_born(pixels, frame, p, person, time_ms)
+                } else {
+                    LineTrack::start(pixels, frame, p, person)
+                }
+            })
             .collect();
         let zones = geometry
             .zones
@@ -737,7 +766,8 @@ impl TrackCounts {
                 continue;
             }
             *state = behind;
-            if let Some(direction) = state.advance(pixels, frame, line.anchor().point(rect), person) {
+            if let Some(direction) = state.advance(pixels, frame, line.anchor().point(rect), person, time_ms)
+            {
                 crossings.push((index, direction));
             }
         }
@@ -750,7 +780,8 @@ impl TrackCounts {
         let margin = geometry.hysteresis_px.max(person);
         let lines = geometry.lines.iter().zip(geometry.pixel_lines);
         for (index, (state, (line, pixels))) in self.lines.iter_mut().zip(lines).enumerate() {
-            if let Some(direction) = state.advance(pixels, frame, line.anchor().point(rect), person) {
+            if let Some(direction) = state.advance(pixels, frame, line.anchor().point(rect), person, time_ms)
+            {
                 tally.crossing(index, direction);
             }
         }

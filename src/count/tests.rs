@@ -217,6 +217,56 @@ fn track_first_seen_on_the_line_is_not_a_crossing() {
     assert_eq!(walk_counts(door, &steps((0.5, 0.5), (0.2, 0.5), 5)), (0, 0));
 }
 
+/// `(in, out)` of the door line `[0.5, 0] → [0.5, 1]` when track 2 (a 200 px person) appears with
+/// its feet at each of `feet` (normalised), one pass each, after someone else has been seen
+/// elsewhere for `before` passes ([`STEP`] apart); each foot may come with its own box height.
+fn born_counts(settings: &CountSettings, before: usize, feet: &[((f32, f32), f32)]) -> (u64, u64) {
+    let door = line([0.5, 0.0], [0.5, 1.0]);
+    let mut counter = Counter::new("entrance", vec![door], vec![], settings).unwrap();
+    let mut time_ms = T0;
+    let far = person(0.1, 0.3);
+    let mut observe = |tracks: &[(u64, Rect)], time_ms: u64| {
+        let pass = Pass { time_ms, width: W, height: H, tracks, tentative: &[], ended: &[] };
+        counter.observe(&pass).unwrap();
+    };
+    for _ in 0..before {
+        observe(&[(1, far)], time_ms);
+        time_ms += STEP;
+    }
+    for &((x, y), height) in feet {
+        let (px, py) = (x * W as f32, y * H as f32);
+        observe(&[(1, far), (2, Rect::new(px - 30.0, py - height, px + 30.0, py))], time_ms);
+        time_ms += STEP;
+    }
+    line_counts(&counter.close_all())
+}
+
+#[test]
+fn track_born_on_the_line_walking_off_it_counts_the_crossing_it_came_from() {
+    let stitching = CountSettings::default();
+    let walk = |from: (f32, f32), to: (f32, f32)| -> Vec<((f32, f32), f32)> {
+        steps(from, to, 6).into_iter().map(|p| (p, 200.0)).collect()
+    };
+    // 19 px left of the line (the band is 44 px), walking right at ~1 height a second: they were
+    // left of the line a second before, so this is a crossing (out: left to right).
+    assert_eq!(born_counts(&stitching, 6, &walk((0.49, 0.5), (0.59, 0.5))), (0, 1));
+    assert_eq!(born_counts(&stitching, 6, &walk((0.51, 0.5), (0.41, 0.5))), (1, 0));
+    // In the stream's first second they may have stood there before it began: nothing.
+    assert_eq!(born_counts(&stitching, 2, &walk((0.49, 0.5), (0.59, 0.5))), (0, 0));
+    // Ground truth (no stitching): an annotated person first seen there appeared there.
+    let off = CountSettings { stitch_ms: 0, ..CountSettings::default() };
+    assert_eq!(born_counts(&off, 6, &walk((0.49, 0.5), (0.59, 0.5))), (0, 0));
+    // Drifting off slowly (a third of a height a second) is no walk across it.
+    let slow: Vec<_> = steps((0.49, 0.5), (0.53, 0.5), 10).into_iter().map(|p| (p, 200.0)).collect();
+    assert_eq!(born_counts(&stitching, 6, &slow), (0, 0));
+    // Walking mostly along the line, off it at a slant: nothing.
+    assert_eq!(born_counts(&stitching, 6, &walk((0.49, 0.2), (0.56, 0.9))), (0, 0));
+    // Feet that jump because the box grew (a person coming out from behind something at the
+    // bottom), not because they stepped: nothing.
+    let grown = [((0.49, 0.5), 200.0), ((0.49, 0.5), 200.0), ((0.53, 0.5), 300.0), ((0.55, 0.5), 300.0)];
+    assert_eq!(born_counts(&stitching, 6, &grown), (0, 0));
+}
+
 #[test]
 fn track_missing_from_passes_still_counts_its_crossing() {
     let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
