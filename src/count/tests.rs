@@ -268,6 +268,27 @@ fn track_born_on_the_line_walking_off_it_counts_the_crossing_it_came_from() {
 }
 
 #[test]
+fn track_born_on_the_line_just_after_a_restart_is_not_a_crossing() {
+    // A camera that reconnects starts its people afresh (end_tracks): someone on the line then
+    // may have stood there while it was down.
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    for _ in 0..10 {
+        run.pass(&[(1, (0.1, 0.3))], &[]);
+    }
+    run.counter.end_tracks();
+    run.walk(2, &steps((0.49, 0.5), (0.59, 0.5), 6));
+    assert_eq!(line_counts(&run.finish()), (0, 0));
+    // The same walk a second after the restart counts.
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    run.counter.end_tracks();
+    for _ in 0..6 {
+        run.pass(&[(1, (0.1, 0.3))], &[]);
+    }
+    run.walk(2, &steps((0.49, 0.5), (0.59, 0.5), 6));
+    assert_eq!(line_counts(&run.finish()), (0, 1));
+}
+
+#[test]
 fn track_missing_from_passes_still_counts_its_crossing() {
     let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
     run.pass(&[(1, (0.8, 0.5))], &[]);
