@@ -168,16 +168,15 @@ const BORN_WALKING: f32 = 0.35;
 /// or shrinks moves its feet without a step).
 const BORN_SAME_SIZE: f32 = 1.25;
 
-/// Whether a track born at `born` (pixels) at `born_ms` inside the band, now first committed at
-/// `p` on `side`, walked across the line to get there: walked back along its velocity from birth to
-/// now for [`BORN_BACK_MS`], it was committed on the other side, and the way from there to `p`
-/// crosses the segment.
+/// Whether a track born inside the band (where, pixels, and when, ms), now first committed on
+/// `side` (where and when), walked across the line to get there: walked back along its velocity
+/// from birth to now for [`BORN_BACK_MS`], it was committed on the other side, inside the
+/// picture, and the way from there to where it is now crosses the segment.
 fn came_across(
     line: &PixelLine,
-    born: Point,
-    born_ms: u64,
-    p: Point,
-    time_ms: u64,
+    frame: Frame,
+    (born, born_ms): (Point, u64),
+    (p, time_ms): (Point, u64),
     person_px: f32,
     side: Direction,
 ) -> Option<Direction> {
@@ -189,6 +188,11 @@ fn came_across(
     }
     let k = BORN_BACK_MS as f32 / dt;
     let back = Point::new(born.x - (p.x - born.x) * k, born.y - (p.y - born.y) * k);
+    // Walked back out of the picture, they came in over its edge: seen from their first step in.
+    let inside = frame.normalised(back);
+    if !(0.0..=1.0).contains(&inside.x) || !(0.0..=1.0).contains(&inside.y) {
+        return None;
+    }
     let other = match side {
         Direction::In => Direction::Out,
         Direction::Out => Direction::In,
@@ -261,7 +265,9 @@ impl LineTrack {
         {
             let same_size = person_px.max(born_px) <= BORN_SAME_SIZE * person_px.min(born_px);
             return same_size
-                .then(|| came_across(line, frame.pixels(born), born_ms, p, time_ms, person_px, side))
+                .then(|| {
+                    came_across(line, frame, (frame.pixels(born), born_ms), (p, time_ms), person_px, side)
+                })
                 .flatten();
         }
         (previous.is_some_and(|c| c != side) && through).then_some(side)

@@ -33,8 +33,8 @@
 //!   person does not appear on a line: they were hidden or missed on their way to it. When such a
 //!   track walks off the line, across it (square to it at least as much as along it, at 0.35 of
 //!   a height a second or more, its box the same size), and walked back a second
-//!   ([`line::BORN_BACK_MS`]) along that way it would have been committed on the other side, its
-//!   first committed side counts as a crossing. Not in the first second of a stream (they may
+//!   ([`line::BORN_BACK_MS`]) along that way it would have been committed on the other side,
+//!   still inside the picture, its first committed side counts as a crossing. Not in the first second of a stream (they may
 //!   have stood there before it began), and not for ground truth (`stitch_ms = 0`: an annotated
 //!   person first seen there appeared there).
 //! - One person, two boxes: the detector sometimes finds a person twice, whole and as their upper

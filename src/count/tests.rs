@@ -221,7 +221,12 @@ fn track_first_seen_on_the_line_is_not_a_crossing() {
 /// its feet at each of `feet` (normalised), one pass each, after someone else has been seen
 /// elsewhere for `before` passes ([`STEP`] apart); each foot may come with its own box height.
 fn born_counts(settings: &CountSettings, before: usize, feet: &[((f32, f32), f32)]) -> (u64, u64) {
-    let door = line([0.5, 0.0], [0.5, 1.0]);
+    born_counts_at(0.5, settings, before, feet)
+}
+
+/// [`born_counts`] with the door line at `x` (normalised), top to bottom.
+fn born_counts_at(x: f32, settings: &CountSettings, before: usize, feet: &[((f32, f32), f32)]) -> (u64, u64) {
+    let door = line([x, 0.0], [x, 1.0]);
     let mut counter = Counter::new("entrance", vec![door], vec![], settings).unwrap();
     let mut time_ms = T0;
     let far = person(0.1, 0.3);
@@ -265,6 +270,11 @@ fn track_born_on_the_line_walking_off_it_counts_the_crossing_it_came_from() {
     // bottom), not because they stepped: nothing.
     let grown = [((0.49, 0.5), 200.0), ((0.49, 0.5), 200.0), ((0.53, 0.5), 300.0), ((0.55, 0.5), 300.0)];
     assert_eq!(born_counts(&stitching, 6, &grown), (0, 0));
+    // A line 0.05 of the width from the picture's edge: walked back a second, this walker would
+    // have been outside the picture, so they came in over its edge (as their annotation would
+    // begin there): nothing. The same walk further in counts.
+    assert_eq!(born_counts_at(0.05, &stitching, 6, &walk((0.04, 0.5), (0.14, 0.5))), (0, 0));
+    assert_eq!(born_counts_at(0.15, &stitching, 6, &walk((0.14, 0.5), (0.24, 0.5))), (0, 1));
 }
 
 #[test]
