@@ -211,7 +211,7 @@ pub(super) struct LineTrack {
     /// Segment crossings since the latest committed position: +1 into `in`, −1 into `out`.
     net: i32,
     /// Where (normalised) and when (ms) a track first seen inside the hysteresis band was born,
-    /// until its first committed position.
+    /// and its own hysteresis distance then (its size), until its first committed position.
     born: Option<(Point, u64, f32)>,
 }
 

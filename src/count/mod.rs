@@ -34,9 +34,9 @@
 //!   track walks off the line, across it (square to it at least as much as along it, at 0.35 of
 //!   a height a second or more, its box the same size), and walked back a second
 //!   ([`line::BORN_BACK_MS`]) along that way it would have been committed on the other side,
-//!   still inside the picture, its first committed side counts as a crossing. Not in the first second of a stream (they may
-//!   have stood there before it began), and not for ground truth (`stitch_ms = 0`: an annotated
-//!   person first seen there appeared there).
+//!   still inside the picture, its first committed side counts as a crossing. Not in the first
+//!   second of a stream (they may have stood there before it began), and not for ground truth
+//!   (`stitch_ms = 0`: an annotated person first seen there appeared there).
 //! - One person, two boxes: the detector sometimes finds a person twice, whole and as their upper
 //!   body, and the tracker follows both. A box that is the upper part of another box of the same
 //!   pass ([`part_of_another`]) is not counted at that pass (it is still masked).
