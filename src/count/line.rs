@@ -189,8 +189,7 @@ fn came_across(
     let k = BORN_BACK_MS as f32 / dt;
     let back = Point::new(born.x - (p.x - born.x) * k, born.y - (p.y - born.y) * k);
     // Walked back out of the picture, they came in over its edge: seen from their first step in.
-    let inside = frame.normalised(back);
-    if !(0.0..=1.0).contains(&inside.x) || !(0.0..=1.0).contains(&inside.y) {
+    if !check_normalised(frame.normalised(back)) {
         return None;
     }
     let other = match side {
@@ -263,12 +262,10 @@ impl LineTrack {
         if previous.is_none()
             && let Some((born, born_ms, born_px)) = self.born.take()
         {
-            let same_size = person_px.max(born_px) <= BORN_SAME_SIZE * person_px.min(born_px);
-            return same_size
-                .then(|| {
-                    came_across(line, frame, (frame.pixels(born), born_ms), (p, time_ms), person_px, side)
-                })
-                .flatten();
+            if person_px.max(born_px) > BORN_SAME_SIZE * person_px.min(born_px) {
+                return None;
+            }
+            return came_across(line, frame, (frame.pixels(born), born_ms), (p, time_ms), person_px, side);
         }
         (previous.is_some_and(|c| c != side) && through).then_some(side)
     }
