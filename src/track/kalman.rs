@@ -22,6 +22,11 @@ const STD_VELOCITY: f64 = 1.0 / 160.0;
 /// The smallest box size (px) noise is scaled with, so a degenerate box still has some noise.
 const MIN_SCALE: f64 = 1.0;
 
+/// The 95th percentile of the chi-square distribution with 4 degrees of freedom: a box whose
+/// [`BoxFilter::distance2`] is below it is a plausible measurement of the track (DeepSORT's
+/// `chi2inv95[4]`).
+pub(super) const GATE_4DOF: f64 = 9.4877;
+
 /// One coordinate and its velocity, with their 2×2 covariance.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Axis {
@@ -53,6 +58,13 @@ impl Axis {
         self.p_pv = p_pv + sum_j * qv;
         self.p_vv += n * qv;
         self.pos += n * self.vel;
+    }
+
+    /// The squared distance of a measured position `z` from the predicted one, in deviations of
+    /// the innovation (prediction and measurement noise together).
+    fn distance2(&self, z: f64, scale: f64) -> f64 {
+        let s = self.p_pp + (STD_POSITION * scale).powi(2);
+        (z - self.pos).powi(2) / s
     }
 
     /// Corrects the state with a measured position `z`.
@@ -102,6 +114,16 @@ impl BoxFilter {
         for ((axis, z), scale) in self.axes.iter_mut().zip(z).zip([sw, sh, sw, sh]) {
             axis.update(z, scale);
         }
+    }
+
+    /// The squared Mahalanobis distance of a detected box from the predicted state, over centre
+    /// and size (the gating distance DeepSORT uses): how unlikely the box is as this track's next
+    /// measurement, given how uncertain the prediction has become over the frames since the
+    /// latest update. Compare with [`GATE_4DOF`].
+    pub(super) fn distance2(&self, rect: &Rect) -> f64 {
+        let z = measurement(rect);
+        let (sw, sh) = scales(&self.mean());
+        self.axes.iter().zip(z).zip([sw, sh, sw, sh]).map(|((axis, z), scale)| axis.distance2(z, scale)).sum()
     }
 
     /// Stops the size from changing (ByteTrack does this for lost tracks before each prediction,

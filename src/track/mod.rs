@@ -17,6 +17,11 @@
 //!    (`assoc.rs` says why not greedy). Among pairs past that gate, a detection in the direction
 //!    the track was moving scores up to `direction_weight` more (OC-SORT's momentum term): when
 //!    two people cross, both detections overlap both predictions, and direction tells them apart.
+//!    After a gap longer than [`TrackerSettings::far_gap`] (a pass put off, a stream of a few
+//!    frames a second) they are matched by motion instead: by the Kalman filter's Mahalanobis
+//!    distance of centre and size, gated at its 95th percentile, heights within 1.5×. Over such a
+//!    gap people move further than their width; IoU with a prediction that does not yet know
+//!    their velocity restarts everyone, and in a file it hands each track to the person behind.
 //! 4. Confirmed tracks still unmatched are matched to the detections with `low` ≤ score < `high`,
 //!    IoU ≥ `low_match_iou` (ByteTrack's second stage: an occluded or blurred person scores low
 //!    but is still where their track predicts). Lost tracks do not take part, as in ByteTrack: a
@@ -111,6 +116,18 @@ pub struct TrackerSettings {
     /// restarts where they now are; the frames between would be masked only where they were and
     /// where they ended up. 0 turns bridging off.
     pub bridge_speed: f32,
+    /// Passes more than this many frames apart (a live camera behind detection puts passes off
+    /// to 0.48 s; a stream of a few frames a second) match high detections to tracks by motion
+    /// instead of IoU: where the box is a plausible measurement of the track by its Kalman filter
+    /// ([`kalman::GATE_4DOF`]), whose uncertainty has grown with the gap. Over such a gap a walking
+    /// person moves further than their own width: no IoU matches a track that does not yet know
+    /// its person's velocity, so everyone restarted as a new track at every pass, and people
+    /// walking in a file had each track taken by the person behind. Default 6.5 (0.26 s at
+    /// 25 fps: the least gap over which a person walking a height a second leaves a box predicted
+    /// at rest with an IoU under the 0.2 gate). Shorter gaps match by IoU, as ByteTrack does (by
+    /// motion there too cost counts on the stress set: C-BIoU, docs/models.md). Masks bridge from
+    /// a track matched by motion as from one that ended ([`Bridge`]): the match may be wrong.
+    pub far_gap: f32,
 }
 
 impl Default for TrackerSettings {
@@ -128,6 +145,7 @@ impl Default for TrackerSettings {
             margin_cap: 2.0,
             direction_weight: 0.2,
             bridge_speed: 0.08,
+            far_gap: 6.5,
         }
     }
 }
@@ -163,6 +181,9 @@ impl TrackerSettings {
         }
         if !(self.bridge_speed >= 0.0 && self.bridge_speed.is_finite()) {
             return bad("bridge_speed", self.bridge_speed.to_string(), "must be a number ≥ 0");
+        }
+        if !(self.far_gap >= 0.0) {
+            return bad("far_gap", self.far_gap.to_string(), "must be a number ≥ 0");
         }
         if !(0.0..=1.0).contains(&self.direction_weight) {
             return bad("direction_weight", self.direction_weight.to_string(), "must be in 0..=1");
@@ -635,7 +656,7 @@ impl Tracker {
     /// Bridges from each track in `ended` (as it was before the pass at `frame`, not matched
     /// there) to each track arriving at that pass that the person could have reached, and out of
     /// the frame from those that ended near an edge (see [`Bridge`]).
-    fn bridge(&mut self, frame: u64, ended: &[Ended]) {
+    fn bridge(&mut self, frame: u64, ended: &[Ended], far: bool) {
         let speed = self.settings.bridge_speed;
         if speed <= 0.0 {
             return;
@@ -669,15 +690,16 @@ impl Tracker {
         }
         // Tracks that arrive here: born at this pass, or found again after missing the previous
         // one (the person who ended may be the one a lost track's prediction picked up); after a
-        // pass put off, every track detected here (over a long gap one track takes another's
-        // person more often: the person who ended may be the one it took).
+        // pass put off or matched by motion (`far`), every track detected here (over a long gap
+        // one track takes another's person more often: the person who ended may be the one it
+        // took).
         let previous = self.last_frame.unwrap_or(frame);
         let arrived: Vec<Detected> = self
             .tracks
             .iter()
             .filter_map(|t| {
                 let (&now, before) = (t.detections.back()?, t.detections.iter().rev().nth(1));
-                (now.frame == frame && (self.put_off || before.is_none_or(|b| b.frame < previous)))
+                (now.frame == frame && (self.put_off || far || before.is_none_or(|b| b.frame < previous)))
                     .then_some(now)
             })
             .collect();
@@ -756,17 +778,51 @@ impl Tracker {
         // Matched by a detection at or above the detector's threshold (not a weak box).
         let mut track_detected = vec![false; self.tracks.len()];
         let mut high_matched = vec![false; high.len()];
+        // Matched by motion after a long gap (below): masks bridge from them as from ended tracks.
+        let mut far_matched = vec![false; self.tracks.len()];
 
+        let far = gap as f32 > self.settings.far_gap;
         let high_boxes: Vec<Rect> = high.iter().map(|d| d.rect).collect();
         let weight = self.settings.direction_weight;
         let tracks = &self.tracks;
         let bonus = |t: usize, d: usize| weight * tracks[t].direction_agreement(&high_boxes[d]);
-        for (t, d) in assoc::match_with_bonus(&predicted, &high_boxes, self.settings.match_iou, bonus) {
+        let by_iou = if far {
+            Vec::new()
+        } else {
+            assoc::match_with_bonus(&predicted, &high_boxes, self.settings.match_iou, bonus)
+        };
+        for (t, d) in by_iou {
             self.tracks[t].detected(frame, high[d], self.settings.min_hits);
             track_matched[t] = true;
             track_detected[t] = true;
             high_matched[d] = true;
             stats.matched_high += 1;
+        }
+
+        if far {
+            let rows: Vec<usize> = (0..self.tracks.len()).filter(|&t| !track_matched[t]).collect();
+            let cols: Vec<usize> = (0..high.len()).filter(|&d| !high_matched[d]).collect();
+            let cost: Vec<f64> = rows
+                .iter()
+                .flat_map(|&t| cols.iter().map(move |&d| (t, d)))
+                .map(|(t, d)| {
+                    let (p, r) = (&predicted[t], &high[d].rect);
+                    let (h0, h1) = (p.height(), r.height());
+                    if h0.max(h1) > BRIDGE_SIZE_RATIO * h0.min(h1) {
+                        return f64::INFINITY;
+                    }
+                    self.tracks[t].filter.distance2(r) / kalman::GATE_4DOF
+                })
+                .collect();
+            for (i, j) in assoc::assign_gated(&cost, rows.len(), cols.len(), 1.0) {
+                let (t, d) = (rows[i], cols[j]);
+                self.tracks[t].detected(frame, high[d], self.settings.min_hits);
+                track_matched[t] = true;
+                track_detected[t] = true;
+                far_matched[t] = true;
+                high_matched[d] = true;
+                stats.matched_high += 1;
+            }
         }
 
         let second: Vec<usize> = (0..self.tracks.len())
@@ -792,13 +848,15 @@ impl Tracker {
             self.start(frame, detection);
             stats.started += 1;
         }
+        // A match by motion alone may have joined two people: the person it left behind is
+        // bridged for masking as if their track had ended.
         let ended: Vec<Ended> = before
             .into_iter()
-            .zip(&track_detected)
-            .filter(|(_, matched)| !**matched)
+            .zip(track_detected.iter().zip(&far_matched))
+            .filter(|(_, (detected, far))| !**detected || **far)
             .map(|(t, _)| t)
             .collect();
-        self.bridge(frame, &ended);
+        self.bridge(frame, &ended, far);
         self.last_frame = Some(frame);
         Ok(stats)
     }

@@ -77,7 +77,8 @@ pub struct FollowRate {
     pub detect_every: bool,
     pub lookahead: bool,
     pub max_staleness: bool,
-    /// `max_lost`, `max_extrapolation`, `margin_growth` and `bridge_speed` of the trackers.
+    /// `max_lost`, `max_extrapolation`, `margin_growth`, `bridge_speed` and `far_gap` of the
+    /// trackers.
     pub tracker: bool,
 }
 
@@ -156,6 +157,7 @@ impl TemporalSettings {
             t.max_extrapolation = scaled(t.max_extrapolation);
             t.margin_growth = (f64::from(t.margin_growth) / ratio) as f32;
             t.bridge_speed = (f64::from(t.bridge_speed) / ratio) as f32;
+            t.far_gap = (f64::from(t.far_gap) * ratio) as f32;
         }
         (every, out)
     }
@@ -920,8 +922,10 @@ mod tests {
                 person_scale: Default::default(),
                 faces_reused: 0,
                 face_scale: Default::default(),
-                bridges: 0,
-                frames_bridged: 0,
+                // The pass at 12 comes 9 frames after the tracker's last (at 3): matched by
+                // motion (`far_gap`), the person's track is bridged from as if it had ended.
+                bridges: 1,
+                frames_bridged: 2,
                 // Stills declare no frame rate: the settings as stated.
                 timing: Timing { every: 3, lookahead: 12, max_staleness: 12, fps_milli: 0 },
             }
@@ -1189,26 +1193,35 @@ mod tests {
     #[test]
     fn a_person_whose_track_restarts_between_passes_far_apart_stays_masked_between() {
         // Passes 13 frames apart (a live camera ahead of detection puts them off that far): a
-        // person 60 px wide walking 8 px a frame moves 104 px between passes, no box overlaps
-        // the last, and every pass starts a new track without a velocity. A second person stands
-        // 300 px away the whole time.
+        // person 60 px wide walking 8 px a frame moves 104 px between passes, and no box overlaps
+        // the last. A second person stands 300 px away the whole time.
         let answer = |i: u64| {
             let mut found = person(20.0 + 8.0 * i as f32, 0.9);
             found.persons.push(Detection { rect: Rect::new(560.0, 100.0, 620.0, 280.0), score: 0.9 });
             Ok(found)
         };
-        let mut detector = Scripted { target: Target::Heads, answer, calls: Vec::new() };
+        let masked_throughout = |settings: TemporalSettings| {
+            let mut detector = Scripted { target: Target::Heads, answer, calls: Vec::new() };
+            let (regions, counts) = run(&mut detector, 13, settings, 53);
+            for (i, r) in regions.iter().enumerate() {
+                let x = 8 * i + 50;
+                assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
+            }
+            assert_eq!(counts.fail_closed(), 0);
+            (counts.bridges, counts.frames_bridged)
+        };
         let settings = TemporalSettings { max_staleness: 12, ..TemporalSettings::default() };
-        let (regions, counts) = run(&mut detector, 13, settings.clone(), 53);
-        for (i, r) in regions.iter().enumerate() {
-            let x = 8 * i + 50;
-            assert!(masked_at(r, x, 110), "frame {i}: head at x={x} masked");
-        }
-        assert_eq!(counts.fail_closed(), 0);
-        // One bridge a pass after the first, each over the 12 frames between.
-        assert_eq!((counts.bridges, counts.frames_bridged), (4, 48));
+        // Matched by motion over that gap (`far_gap`), the walker's track goes on and is masked
+        // between its detections; every track matched that way is bridged from as well, to each
+        // track detected within reach (the walker's own next box, the stander's own).
+        assert_eq!(masked_throughout(settings.clone()).1, 48);
+        // Matched by overlap alone, every pass starts a new track without a velocity: one bridge
+        // a pass after the first, each over the 12 frames between, keeps the head masked.
+        let mut by_overlap = settings;
+        by_overlap.tracker.far_gap = 13.0;
+        assert_eq!(masked_throughout(by_overlap.clone()), (4, 48));
         // Without bridges the frames in the middle between passes show the head.
-        let mut off = settings;
+        let mut off = by_overlap;
         off.tracker.bridge_speed = 0.0;
         let mut detector = Scripted { target: Target::Heads, answer, calls: Vec::new() };
         let (regions, _) = run(&mut detector, 13, off, 53);

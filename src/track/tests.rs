@@ -481,7 +481,8 @@ fn between_two_detections_the_box_goes_straight_from_one_to_the_other() {
 fn a_track_ending_where_another_starts_within_reach_is_bridged_for_masks_only() {
     // 120 px tall, walking 8 px/frame, detected at 0 and 13: 104 px apart, no overlap, so a new
     // track. Someone stands at x = 600 throughout.
-    let mut tracker = tracker();
+    // Matched by overlap alone (not by motion: `far_gap`), as at the cadence.
+    let mut tracker = Tracker::new(TrackerSettings { far_gap: 13.0, ..TrackerSettings::default() }).unwrap();
     let walk = |f: u64| det(100.0 + 8.0 * f as f32, 200.0, 40.0, 120.0, 0.9);
     let stander = det(600.0, 200.0, 40.0, 120.0, 0.9);
     tracker.update(0, &[walk(0), stander]).unwrap();
@@ -544,7 +545,9 @@ fn after_a_pass_put_off_an_ended_track_is_bridged_to_a_track_that_took_its_perso
     // person is found, at 204: where the walker got to, and overlapping the other's box, whose
     // track takes the detection. The walker's track ends with no track born or found again.
     let run = |put_off: bool| {
-        let mut tracker = tracker();
+        // Matched by overlap (see below for motion).
+        let mut tracker =
+            Tracker::new(TrackerSettings { far_gap: 13.0, ..TrackerSettings::default() }).unwrap();
         tracker
             .update(0, &[det(100.0, 200.0, 40.0, 120.0, 0.9), det(190.0, 200.0, 40.0, 120.0, 0.9)])
             .unwrap();
@@ -558,4 +561,67 @@ fn after_a_pass_put_off_an_ended_track_is_bridged_to_a_track_that_took_its_perso
     let bridged = run(true);
     assert_eq!(bridged.len(), 1, "{bridged:?}");
     assert_near(bridged[0], 100.0 + 8.0 * 6.0, 2.0);
+    // Matched by motion (the default over 13 frames), the nearer track takes the person too, and
+    // the walker is bridged all the same, at the cadence as well: the match may be the wrong one.
+    for put_off in [false, true] {
+        let mut tracker = tracker();
+        tracker
+            .update(0, &[det(100.0, 200.0, 40.0, 120.0, 0.9), det(190.0, 200.0, 40.0, 120.0, 0.9)])
+            .unwrap();
+        tracker.set_put_off(put_off);
+        tracker.update(13, &[det(204.0, 200.0, 40.0, 120.0, 0.9)]).unwrap();
+        assert_eq!(tracker.tracks()[1].last_detection_frame(), 13, "the nearer track took it");
+        let bridged: Vec<f32> = tracker.bridges_at(6).map(|(r, _, _)| center(&r).0).collect();
+        assert!(bridged.iter().any(|&x| (x - (100.0 + 8.0 * 6.0)).abs() < 2.0), "{bridged:?}");
+    }
+}
+
+/// The tracks detected at `frame`, as (id, detections).
+fn detected_at(tracker: &Tracker, frame: u64) -> Vec<(u64, u32)> {
+    tracker
+        .tracks()
+        .iter()
+        .filter(|t| t.last_detection_frame() == frame)
+        .map(|t| (t.id().get(), t.hits()))
+        .collect()
+}
+
+#[test]
+fn passes_far_apart_match_by_motion_where_no_box_overlaps() {
+    // The walker (40 px wide, 4 px/frame) detected every 13th frame, as a live camera behind
+    // detection is: 52 px a pass, further than their width, so their boxes never overlap.
+    let run = |settings: TrackerSettings| {
+        let mut tracker = Tracker::new(settings).unwrap();
+        for f in (0..=52).step_by(13) {
+            tracker.update(f, &[walker(f)]).unwrap();
+        }
+        detected_at(&tracker, 52)
+    };
+    assert_eq!(run(TrackerSettings::default()), [(1, 5)]);
+    // By overlap alone (the gap not over `far_gap`) the person restarts at every pass.
+    assert_eq!(run(TrackerSettings { far_gap: 13.0, ..TrackerSettings::default() }), [(5, 1)]);
+    // A first detection too unsure to confirm a track at once is confirmed by the second.
+    let mut tracker = tracker();
+    let unsure = |f: u64| Detection { score: 0.6, ..walker(f) };
+    tracker.update(0, &[unsure(0)]).unwrap();
+    tracker.update(13, &[unsure(13)]).unwrap();
+    assert_eq!(only(&tracker).state(), TrackState::Confirmed);
+}
+
+#[test]
+fn people_walking_in_a_file_keep_their_tracks_across_long_gaps() {
+    // Two walkers 60 px apart one behind the other, detected 13 frames apart: at each pass the
+    // one behind is nearly where the one in front was (their boxes overlap 0.67), and only motion
+    // tells them apart.
+    let front = |f: u64| det(160.0 + 4.0 * f as f32, 200.0, 40.0, 80.0, 0.9);
+    let mut tracker = tracker();
+    for f in (0..=52).step_by(13) {
+        tracker.update(f, &[walker(f), front(f)]).unwrap();
+        assert_eq!(detected_at(&tracker, f), [(1, 1 + f as u32 / 13), (2, 1 + f as u32 / 13)], "frame {f}");
+        let x = |id: u64| center(&tracker.track(TrackId(id)).unwrap().rect()).0;
+        assert!(x(1) < x(2), "frame {f}: the tracks swapped people");
+    }
+    // Someone standing where nobody could have walked to is a new track, not a far match.
+    tracker.update(65, &[walker(65), front(65), det(900.0, 200.0, 40.0, 80.0, 0.9)]).unwrap();
+    assert_eq!(detected_at(&tracker, 65), [(1, 6), (2, 6), (3, 1)]);
 }
