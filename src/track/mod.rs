@@ -182,8 +182,8 @@ impl TrackerSettings {
         if !(self.bridge_speed >= 0.0 && self.bridge_speed.is_finite()) {
             return bad("bridge_speed", self.bridge_speed.to_string(), "must be a number ≥ 0");
         }
-        if !(self.far_gap >= 0.0) {
-            return bad("far_gap", self.far_gap.to_string(), "must be a number ≥ 0");
+        if self.far_gap.is_nan() || self.far_gap < 0.0 {
+            return bad("far_gap", self.far_gap.to_string(), "must be a number ≥ 0 (inf: never by motion)");
         }
         if !(0.0..=1.0).contains(&self.direction_weight) {
             return bad("direction_weight", self.direction_weight.to_string(), "must be in 0..=1");

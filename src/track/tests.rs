@@ -422,6 +422,8 @@ fn bad_settings_name_the_field() {
         ("match_iou", TrackerSettings { match_iou: 0.0, ..Default::default() }),
         ("min_hits", TrackerSettings { min_hits: 0, ..Default::default() }),
         ("margin_cap", TrackerSettings { margin_cap: 0.5, ..Default::default() }),
+        ("far_gap", TrackerSettings { far_gap: f32::NAN, ..Default::default() }),
+        ("far_gap", TrackerSettings { far_gap: -1.0, ..Default::default() }),
     ];
     for (field, settings) in cases {
         match Tracker::new(settings) {
@@ -430,6 +432,7 @@ fn bad_settings_name_the_field() {
         }
     }
     assert!(TrackerSettings::default().validate().is_ok());
+    assert!(TrackerSettings { far_gap: f32::INFINITY, ..Default::default() }.validate().is_ok());
 }
 
 #[test]
