@@ -112,9 +112,10 @@ pub struct TrackerSettings {
     /// (lost, or tentative and gone) and one arriving at a later pass to be taken as possibly the
     /// same person for masking ([`Bridge`]). Default 0.08 (2 heights a second at 25 fps: running).
     /// Between two passes far apart (a live camera ahead of detection puts passes off to 0.48 s)
-    /// a walking person moves further than their own width, so no IoU matches and the track
-    /// restarts where they now are; the frames between would be masked only where they were and
-    /// where they ended up. 0 turns bridging off.
+    /// a walking person moves further than their own width: matched by motion there
+    /// ([`TrackerSettings::far_gap`]), a track may still end or take someone else, and the frames
+    /// between would be masked only where the person was and where they ended up. 0 turns
+    /// bridging off.
     pub bridge_speed: f32,
     /// Passes more than this many frames apart (a live camera behind detection puts passes off
     /// to 0.48 s; a stream of a few frames a second) match high detections to tracks by motion
