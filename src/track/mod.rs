@@ -126,7 +126,10 @@ pub struct TrackerSettings {
     /// walking in a file had each track taken by the person behind. Default 6.5 (0.26 s at
     /// 25 fps: the least gap over which a person walking a height a second leaves a box predicted
     /// at rest with an IoU under the 0.2 gate). Shorter gaps match by IoU, as ByteTrack does (by
-    /// motion there too cost counts on the stress set: C-BIoU, docs/models.md). Masks bridge from
+    /// motion there too cost counts on the stress set: C-BIoU, docs/models.md). The filter's noise
+    /// is per frame whatever a frame lasts, so on a stream of a few frames a second its gate is as
+    /// narrow as over as many frames at 25 fps (widened by the time, Stadtmitte's groups swapped:
+    /// docs/models.md, "Counts under overload"). Masks bridge from
     /// a track matched by motion as from one that ended ([`Bridge`]): the match may be wrong.
     pub far_gap: f32,
 }
