@@ -782,52 +782,29 @@ impl Tracker {
         // Matched by a detection at or above the detector's threshold (not a weak box).
         let mut track_detected = vec![false; self.tracks.len()];
         let mut high_matched = vec![false; high.len()];
-        // Matched by motion after a long gap (below): masks bridge from them as from ended tracks.
-        let mut far_matched = vec![false; self.tracks.len()];
 
+        // After a long gap, by motion (masks then bridge from every track matched, as from one
+        // that ended); else by IoU, preferring the direction each track was moving.
         let far = gap as f32 > self.settings.far_gap;
         let high_boxes: Vec<Rect> = high.iter().map(|d| d.rect).collect();
-        let weight = self.settings.direction_weight;
-        let tracks = &self.tracks;
-        let bonus = |t: usize, d: usize| weight * tracks[t].direction_agreement(&high_boxes[d]);
-        let by_iou = if far {
-            Vec::new()
+        let pairs = if far {
+            self.match_by_motion(&predicted, &high_boxes)
         } else {
+            let weight = self.settings.direction_weight;
+            let tracks = &self.tracks;
+            let bonus = |t: usize, d: usize| weight * tracks[t].direction_agreement(&high_boxes[d]);
             assoc::match_with_bonus(&predicted, &high_boxes, self.settings.match_iou, bonus)
         };
-        for (t, d) in by_iou {
+        for (t, d) in pairs {
             self.tracks[t].detected(frame, high[d], self.settings.min_hits);
             track_matched[t] = true;
             track_detected[t] = true;
             high_matched[d] = true;
             stats.matched_high += 1;
         }
-
-        if far {
-            let rows: Vec<usize> = (0..self.tracks.len()).filter(|&t| !track_matched[t]).collect();
-            let cols: Vec<usize> = (0..high.len()).filter(|&d| !high_matched[d]).collect();
-            let cost: Vec<f64> = rows
-                .iter()
-                .flat_map(|&t| cols.iter().map(move |&d| (t, d)))
-                .map(|(t, d)| {
-                    let (p, r) = (&predicted[t], &high[d].rect);
-                    let (h0, h1) = (p.height(), r.height());
-                    if h0.max(h1) > BRIDGE_SIZE_RATIO * h0.min(h1) {
-                        return f64::INFINITY;
-                    }
-                    self.tracks[t].filter.distance2(r) / kalman::GATE_4DOF
-                })
-                .collect();
-            for (i, j) in assoc::assign_gated(&cost, rows.len(), cols.len(), 1.0) {
-                let (t, d) = (rows[i], cols[j]);
-                self.tracks[t].detected(frame, high[d], self.settings.min_hits);
-                track_matched[t] = true;
-                track_detected[t] = true;
-                far_matched[t] = true;
-                high_matched[d] = true;
-                stats.matched_high += 1;
-            }
-        }
+        // A track matched by motion may have taken someone else: the person it was following is
+        // bridged for masking as if their track had ended.
+        let far_matched: Vec<bool> = track_detected.iter().map(|&detected| far && detected).collect();
 
         let second: Vec<usize> = (0..self.tracks.len())
             .filter(|&t| !track_matched[t] && self.tracks[t].state == TrackState::Confirmed)
@@ -908,6 +885,29 @@ impl Tracker {
     /// The margin of a box `frames` from the detection it comes from (see [`Tracker::margin_at`]).
     pub fn margin_after(&self, frames: u64) -> f32 {
         (1.0 + self.settings.margin_growth * frames as f32).min(self.settings.margin_cap)
+    }
+
+    /// Pairs of (track, detection) by motion: where the detected box is a plausible next
+    /// measurement of the track by its Kalman filter (squared Mahalanobis distance under
+    /// [`kalman::GATE_4DOF`]) and the two heights are within [`BRIDGE_SIZE_RATIO`], with the
+    /// least total distance (over the gate).
+    fn match_by_motion(&self, predicted: &[Rect], detections: &[Rect]) -> Vec<(usize, usize)> {
+        let cost: Vec<f64> = self
+            .tracks
+            .iter()
+            .zip(predicted)
+            .flat_map(|(track, p)| {
+                detections.iter().map(move |r| {
+                    let (h0, h1) = (p.height(), r.height());
+                    if h0.max(h1) > BRIDGE_SIZE_RATIO * h0.min(h1) {
+                        f64::INFINITY
+                    } else {
+                        track.filter.distance2(r) / kalman::GATE_4DOF
+                    }
+                })
+            })
+            .collect();
+        assoc::assign_gated(&cost, self.tracks.len(), detections.len(), 1.0)
     }
 
     /// Removes tracks not detected for more than `max_lost` frames before `frame`.
