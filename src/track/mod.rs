@@ -309,6 +309,12 @@ pub struct Bridge {
 /// Of two boxes of size within this ratio of each other, a bridge may join the smaller and the
 /// larger: nearer or further from the camera by a step or two, not a child and an adult.
 const BRIDGE_SIZE_RATIO: f32 = 1.5;
+
+/// Whether boxes `h0` and `h1` px tall are further apart in size than [`BRIDGE_SIZE_RATIO`]: not
+/// the same person a step or two nearer, for a bridge or a match by motion.
+fn sizes_apart(h0: f32, h1: f32) -> bool {
+    h0.max(h1) > BRIDGE_SIZE_RATIO * h0.min(h1)
+}
 /// A track moving towards an edge at this many box heights a frame or more is heading for it
 /// (a slow walk at 25 fps is about 0.02).
 const EXIT_HEADING: f32 = 0.005;
@@ -711,7 +717,7 @@ impl Tracker {
             for old in ended {
                 let from = old.last;
                 let (h0, h1) = (from.rect.height(), to.rect.height());
-                if h0.max(h1) > BRIDGE_SIZE_RATIO * h0.min(h1) {
+                if sizes_apart(h0, h1) {
                     continue;
                 }
                 let gap = (frame - from.frame) as f32;
@@ -802,8 +808,7 @@ impl Tracker {
             high_matched[d] = true;
             stats.matched_high += 1;
         }
-        // A track matched by motion may have taken someone else: the person it was following is
-        // bridged for masking as if their track had ended.
+        // Matched by motion (a snapshot: not the low boxes' matches below).
         let far_matched: Vec<bool> = track_detected.iter().map(|&detected| far && detected).collect();
 
         let second: Vec<usize> = (0..self.tracks.len())
@@ -898,8 +903,7 @@ impl Tracker {
             .zip(predicted)
             .flat_map(|(track, p)| {
                 detections.iter().map(move |r| {
-                    let (h0, h1) = (p.height(), r.height());
-                    if h0.max(h1) > BRIDGE_SIZE_RATIO * h0.min(h1) {
+                    if sizes_apart(p.height(), r.height()) {
                         f64::INFINITY
                     } else {
                         track.filter.distance2(r) / kalman::GATE_4DOF
