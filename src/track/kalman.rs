@@ -97,10 +97,17 @@ impl BoxFilter {
 
     /// Moves the state `frames` frames ahead; noise scales with the box size at the start.
     pub(super) fn predict(&mut self, frames: u64) {
-        if frames == 0 {
+        self.predict_span(frames as f64);
+    }
+
+    /// [`BoxFilter::predict`] over a span of `frames` that need not be whole (a stream frame
+    /// stated in frames at another rate: the closed form taken at that span, the one-frame noise
+    /// spread over it); nothing for a span that is not positive.
+    pub(super) fn predict_span(&mut self, frames: f64) {
+        if frames.is_nan() || frames <= 0.0 {
             return;
         }
-        let n = frames as f64;
+        let n = frames;
         let (sw, sh) = scales(&self.mean());
         for (axis, scale) in self.axes.iter_mut().zip([sw, sh, sw, sh]) {
             axis.predict(n, scale);

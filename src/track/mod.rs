@@ -5,8 +5,9 @@
 //! # Privacy
 //! A [`Track`] holds a box, its velocity, its age and counts, and nothing else: no crops, no
 //! embeddings, no appearance. Its [`TrackId`] is a counter local to one [`Tracker`] that is never
-//! persisted and means nothing outside it. No trajectory is kept: only the Kalman state, the box
-//! at the first detection (to extrapolate backwards from) and the box at the latest one.
+//! persisted and means nothing outside it. No trajectory is kept: only the Kalman state (and that
+//! of the filter counting takes its box from, [`Track::counted_rect`]), the box at the first
+//! detection (to extrapolate backwards from) and the boxes of the latest few.
 //!
 //! # One detection pass ([`Tracker::update`])
 //! 1. Tracks not matched for more than [`TrackerSettings::max_lost`] frames are removed.
@@ -132,6 +133,14 @@ pub struct TrackerSettings {
     /// docs/models.md, "Counts under overload"). Masks bridge from
     /// a track matched by motion as from one that ended ([`Bridge`]): the match may be wrong.
     pub far_gap: f32,
+    /// How long one of the stream's frames lasts, in frames at the reference rate (25 fps): 1 at
+    /// 25 fps, 5 at 5 fps; set from the stream's rate with the frame counts above
+    /// ([`crate::track::planner::TemporalSettings::at_rate`]). Only the box counting takes
+    /// ([`Track::counted_rect`]) uses it: that filter's noise is stated per frame at the
+    /// reference rate, so its velocity catches up with a walker as soon in seconds on a stream of
+    /// a few frames a second as at 25 fps. The matching filter's noise stays per frame (stated
+    /// per reference frame for matching too, TUD-Stadtmitte's groups swapped: docs/models.md).
+    pub frame_length: f32,
 }
 
 impl Default for TrackerSettings {
@@ -150,6 +159,7 @@ impl Default for TrackerSettings {
             direction_weight: 0.2,
             bridge_speed: 0.08,
             far_gap: 6.5,
+            frame_length: 1.0,
         }
     }
 }
@@ -185,6 +195,9 @@ impl TrackerSettings {
         }
         if !(self.bridge_speed >= 0.0 && self.bridge_speed.is_finite()) {
             return bad("bridge_speed", self.bridge_speed.to_string(), "must be a number ≥ 0");
+        }
+        if !(self.frame_length > 0.0 && self.frame_length.is_finite()) {
+            return bad("frame_length", self.frame_length.to_string(), "must be a number > 0");
         }
         if self.far_gap.is_nan() || self.far_gap < 0.0 {
             return bad("far_gap", self.far_gap.to_string(), "must be a number ≥ 0 (inf: never by motion)");
@@ -277,6 +290,10 @@ pub struct Track {
     /// filtered box just after it: a frame between two of them is interpolated between them
     /// ([`Tracker::box_at`]).
     detections: VecDeque<Detected>,
+    /// The box counting takes, filtered with noise per reference frame
+    /// ([`TrackerSettings::frame_length`]), and the frame of its latest match.
+    counting: BoxFilter,
+    counted_frame: u64,
 }
 
 /// How many of a track's latest detections it keeps to interpolate between: enough for the
@@ -367,6 +384,8 @@ impl Track {
             last_matched_frame: frame,
             detected_box: rect,
             detected_velocity: Velocity::default(),
+            counting: BoxFilter::new(&detection.rect),
+            counted_frame: frame,
             first_score: detection.score,
             last_score: detection.score,
             detections: VecDeque::from([Detected { frame, rect, score: detection.score, reach: 0.0 }]),
@@ -384,6 +403,17 @@ impl Track {
     /// The box at the latest pass: filtered if detected there, predicted if lost.
     pub fn rect(&self) -> Rect {
         self.filter.rect()
+    }
+
+    /// The box a counter takes at the latest pass the track was matched at (filtered, as
+    /// [`Track::rect`], but by a filter whose noise is per frame at the reference rate: see
+    /// [`TrackerSettings::frame_length`]). At 25 fps it is [`Track::rect`] but after a lost spell
+    /// (the matching filter holds a lost track's size). On a stream of a few frames a second the
+    /// matching filter's box lags a walker (its velocity starts at rest and follows per frame,
+    /// whatever a frame lasts): a person crossing a line near the end of a stream, or a track
+    /// that breaks, was counted where they had been a frame or two before.
+    pub fn counted_rect(&self) -> Rect {
+        self.counting.rect()
     }
 
     /// `anchor`'s point of [`Track::rect`]: the position a counter compares between passes.
@@ -466,14 +496,25 @@ impl Track {
     /// Corrects the track's motion with a weak box matched at `frame` (see
     /// [`Tracker::update_weak`]; only confirmed tracks take part, so it stays confirmed); its
     /// masks go on from its latest detection.
-    fn continued(&mut self, frame: u64, weak: &Detection) {
+    fn continued(&mut self, frame: u64, weak: &Detection, frame_length: f32) {
+        self.count(frame, &weak.rect, frame_length);
         self.filter.update(&weak.rect);
         self.last_matched_frame = frame;
     }
 
+    /// Corrects the counting filter with a box matched at `frame`, each frame since its latest
+    /// match lasting `frame_length` reference frames.
+    fn count(&mut self, frame: u64, rect: &Rect, frame_length: f32) {
+        let frames = frame.saturating_sub(self.counted_frame) as f64;
+        self.counting.predict_span(frames * f64::from(frame_length));
+        self.counting.update(rect);
+        self.counted_frame = frame;
+    }
+
     /// Corrects the track with a detection matched at `frame`.
-    fn detected(&mut self, frame: u64, detection: &Detection, min_hits: u32) {
+    fn detected(&mut self, frame: u64, detection: &Detection, min_hits: u32, frame_length: f32) {
         let rect = &detection.rect;
+        self.count(frame, rect, frame_length);
         self.last_score = detection.score;
         let predicted = self.filter.rect();
         self.filter.update(rect);
@@ -802,7 +843,7 @@ impl Tracker {
             assoc::match_with_bonus(&predicted, &high_boxes, self.settings.match_iou, bonus)
         };
         for (t, d) in pairs {
-            self.tracks[t].detected(frame, high[d], self.settings.min_hits);
+            self.tracks[t].detected(frame, high[d], self.settings.min_hits, self.settings.frame_length);
             track_matched[t] = true;
             track_detected[t] = true;
             high_matched[d] = true;
@@ -819,10 +860,10 @@ impl Tracker {
         for (s, d) in assoc::match_by_iou(&second_boxes, &low_boxes, self.settings.low_match_iou) {
             let t = second[s];
             if d < sure_low {
-                self.tracks[t].detected(frame, low[d], self.settings.min_hits);
+                self.tracks[t].detected(frame, low[d], self.settings.min_hits, self.settings.frame_length);
                 track_detected[t] = true;
             } else {
-                self.tracks[t].continued(frame, low[d]);
+                self.tracks[t].continued(frame, low[d], self.settings.frame_length);
                 self.continued.push(*low[d]);
             }
             track_matched[t] = true;

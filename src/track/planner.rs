@@ -77,8 +77,8 @@ pub struct FollowRate {
     pub detect_every: bool,
     pub lookahead: bool,
     pub max_staleness: bool,
-    /// `max_lost`, `max_extrapolation`, `margin_growth`, `bridge_speed` and `far_gap` of the
-    /// trackers.
+    /// `max_lost`, `max_extrapolation`, `margin_growth`, `bridge_speed`, `far_gap` and
+    /// `frame_length` of the trackers.
     pub tracker: bool,
 }
 
@@ -158,6 +158,7 @@ impl TemporalSettings {
             t.margin_growth = (f64::from(t.margin_growth) / ratio) as f32;
             t.bridge_speed = (f64::from(t.bridge_speed) / ratio) as f32;
             t.far_gap = (f64::from(t.far_gap) * ratio) as f32;
+            t.frame_length = (f64::from(t.frame_length) / ratio) as f32;
         }
         (every, out)
     }
@@ -608,14 +609,14 @@ impl<'d, 'c> Planner<'d, 'c> {
             .tracks()
             .iter()
             .filter(detected(TrackState::Confirmed))
-            .map(|t| (t.id(), t.rect()))
+            .map(|t| (t.id(), t.counted_rect()))
             .collect();
         let mut tentative: Vec<(TrackId, Rect)> = self
             .persons
             .tracks()
             .iter()
             .filter(detected(TrackState::Tentative))
-            .map(|t| (t.id(), t.rect()))
+            .map(|t| (t.id(), t.counted_rect()))
             .collect();
         // A box that is the upper part of another of this pass is that person seen twice.
         let all: Vec<Rect> = tracks.iter().chain(&tentative).map(|&(_, r)| r).collect();
@@ -995,6 +996,8 @@ mod tests {
         assert_eq!((every, five.lookahead, five.max_staleness), (1, 3, 3));
         assert_eq!((five.tracker.max_lost, five.tracker.max_extrapolation), (5, 5));
         assert!((five.tracker.margin_growth - 0.1).abs() < 1e-6);
+        // A frame there lasts 5 at the reference rate (the box counting takes follows that).
+        assert!((five.tracker.frame_length - 5.0).abs() < 1e-6);
         // 30 fps (NTSC's 29.97 too): every 3rd frame, never more frames apart than at 25 fps
         // (0.12 s would be 3.6); 0.48 s is 15 frames.
         let (every, thirty) = base.at_rate(3, Some(30_000.0 / 1001.0));

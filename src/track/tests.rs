@@ -424,6 +424,8 @@ fn bad_settings_name_the_field() {
         ("margin_cap", TrackerSettings { margin_cap: 0.5, ..Default::default() }),
         ("far_gap", TrackerSettings { far_gap: f32::NAN, ..Default::default() }),
         ("far_gap", TrackerSettings { far_gap: -1.0, ..Default::default() }),
+        ("frame_length", TrackerSettings { frame_length: 0.0, ..Default::default() }),
+        ("frame_length", TrackerSettings { frame_length: f32::INFINITY, ..Default::default() }),
     ];
     for (field, settings) in cases {
         match Tracker::new(settings) {
@@ -627,4 +629,40 @@ fn people_walking_in_a_file_keep_their_tracks_across_long_gaps() {
     // Someone standing where nobody could have walked to is a new track, not a far match.
     tracker.update(65, &[walker(65), front(65), det(900.0, 200.0, 40.0, 80.0, 0.9)]).unwrap();
     assert_eq!(detected_at(&tracker, 65), [(1, 6), (2, 6), (3, 1)]);
+}
+
+#[test]
+fn the_box_counted_follows_a_walker_on_a_slow_stream_without_changing_matching() {
+    // 5 fps, every frame detected: a person 40x80 walking right at 16 px a frame (1 height a
+    // second). The matching filter's velocity starts at rest and follows per frame, whatever a
+    // frame lasts: its box lags the person (2.6 px after four frames here); the counting
+    // filter's noise is per 1/25 s, so it follows as soon in seconds as at 25 fps (0.1 px).
+    let slow = TrackerSettings { frame_length: 5.0, ..Default::default() };
+    let walk = |f: u64| det(100.0 + 16.0 * f as f32, 200.0, 40.0, 80.0, 0.9);
+    let mut at_five = Tracker::new(slow).unwrap();
+    let mut as_stated = tracker();
+    for f in 0..=3 {
+        at_five.update(f, &[walk(f)]).unwrap();
+        as_stated.update(f, &[walk(f)]).unwrap();
+    }
+    let track = only(&at_five);
+    let truth = center(&walk(3).rect).0;
+    let lag = |r: &Rect| truth - center(r).0;
+    assert!(
+        lag(&track.rect()) > 2.0,
+        "the matching filter lags: {} {}",
+        lag(&track.rect()),
+        lag(&track.counted_rect())
+    );
+    assert!(lag(&track.counted_rect()) < 0.25 * lag(&track.rect()), "{}", lag(&track.counted_rect()));
+    // Matching is the same at any frame length; at 25 fps the counted box is the matching one.
+    assert_eq!(track.rect(), only(&as_stated).rect());
+    assert_eq!(only(&as_stated).counted_rect(), only(&as_stated).rect());
+    // A weak box that continues the track moves the counted box too (it is where counting sees
+    // the person at that pass).
+    let before = only(&at_five).counted_rect();
+    let weak = det(center(&only(&at_five).rect()).0 + 12.0, 200.0, 40.0, 80.0, 0.15);
+    at_five.update_weak(4, &[], &[weak]).unwrap();
+    assert_eq!(only(&at_five).last_matched_frame(), 4, "the weak box continued the track");
+    assert_ne!(only(&at_five).counted_rect(), before);
 }
