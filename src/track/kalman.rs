@@ -107,10 +107,9 @@ impl BoxFilter {
         if frames.is_nan() || frames <= 0.0 {
             return;
         }
-        let n = frames;
         let (sw, sh) = scales(&self.mean());
         for (axis, scale) in self.axes.iter_mut().zip([sw, sh, sw, sh]) {
-            axis.predict(n, scale);
+            axis.predict(frames, scale);
         }
     }
 

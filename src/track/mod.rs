@@ -332,6 +332,7 @@ const BRIDGE_SIZE_RATIO: f32 = 1.5;
 fn sizes_apart(h0: f32, h1: f32) -> bool {
     h0.max(h1) > BRIDGE_SIZE_RATIO * h0.min(h1)
 }
+
 /// A track moving towards an edge at this many box heights a frame or more is heading for it
 /// (a slow walk at 25 fps is about 0.02).
 const EXIT_HEADING: f32 = 0.005;
@@ -416,9 +417,10 @@ impl Track {
         self.counting.rect()
     }
 
-    /// `anchor`'s point of [`Track::rect`]: the position a counter compares between passes.
+    /// `anchor`'s point of [`Track::counted_rect`]: the position a counter compares between
+    /// passes.
     pub fn anchor(&self, anchor: Anchor) -> Point {
-        anchor.point(&self.rect())
+        anchor.point(&self.counted_rect())
     }
 
     /// The velocity at the latest pass, px/frame (0 with one detection; a lost track's size

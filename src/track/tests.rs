@@ -15,6 +15,11 @@ fn tracker() -> Tracker {
     Tracker::new(TrackerSettings::default()).unwrap()
 }
 
+/// A tracker that matches by overlap over gaps of up to 13 frames (not by motion: `far_gap`).
+fn tracker_by_overlap() -> Tracker {
+    Tracker::new(TrackerSettings { far_gap: 13.0, ..TrackerSettings::default() }).unwrap()
+}
+
 fn only(tracker: &Tracker) -> &Track {
     assert_eq!(tracker.tracks().len(), 1, "{:#?}", tracker.tracks());
     &tracker.tracks()[0]
@@ -487,7 +492,7 @@ fn a_track_ending_where_another_starts_within_reach_is_bridged_for_masks_only() 
     // 120 px tall, walking 8 px/frame, detected at 0 and 13: 104 px apart, no overlap, so a new
     // track. Someone stands at x = 600 throughout.
     // Matched by overlap alone (not by motion: `far_gap`), as at the cadence.
-    let mut tracker = Tracker::new(TrackerSettings { far_gap: 13.0, ..TrackerSettings::default() }).unwrap();
+    let mut tracker = tracker_by_overlap();
     let walk = |f: u64| det(100.0 + 8.0 * f as f32, 200.0, 40.0, 120.0, 0.9);
     let stander = det(600.0, 200.0, 40.0, 120.0, 0.9);
     tracker.update(0, &[walk(0), stander]).unwrap();
@@ -551,8 +556,7 @@ fn after_a_pass_put_off_an_ended_track_is_bridged_to_a_track_that_took_its_perso
     // track takes the detection. The walker's track ends with no track born or found again.
     let run = |put_off: bool| {
         // Matched by overlap (see below for motion).
-        let mut tracker =
-            Tracker::new(TrackerSettings { far_gap: 13.0, ..TrackerSettings::default() }).unwrap();
+        let mut tracker = tracker_by_overlap();
         tracker
             .update(0, &[det(100.0, 200.0, 40.0, 120.0, 0.9), det(190.0, 200.0, 40.0, 120.0, 0.9)])
             .unwrap();
