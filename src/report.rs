@@ -130,6 +130,10 @@ pub struct PersonTiling {
     pub unchanged_tiles_reused: u64,
     /// Whole-frame passes reused likewise (auto).
     pub unchanged_whole_reused: u64,
+    /// Boxes that probes' tiles found of people the whole frame had already found surely (score
+    /// ≥ 0.5), dropped: a camera that sees its people in the whole frame alone probes with tiles
+    /// for smaller people only (auto; docs/models.md, "Scale").
+    pub probe_repeats_dropped: u64,
     /// Where tiles look, `[x0, y0, x1, y1]` normalised, when the person detector serves only
     /// counting (around the camera's lines and zones; the whole-frame pass still sees
     /// everything); `None`: every tile.
@@ -324,6 +328,7 @@ fn person_tiling(settings: &RedactionSettings, used: &crate::detect::scale::Scal
             quiet_tiles_rested: used.tiles_rested,
             unchanged_tiles_reused: used.tiles_reused,
             unchanged_whole_reused: used.whole_reused,
+            probe_repeats_dropped: used.probe_repeats,
             counting_region,
         },
         fixed @ (crate::detect::Tiling::Grid { .. } | crate::detect::Tiling::Wide) => PersonTiling {
@@ -339,6 +344,7 @@ fn person_tiling(settings: &RedactionSettings, used: &crate::detect::scale::Scal
             quiet_tiles_rested: 0,
             unchanged_tiles_reused: 0,
             unchanged_whole_reused: 0,
+            probe_repeats_dropped: 0,
             counting_region,
         },
     }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use ort::value::TensorRef;
 
 use super::DetectError;
-use super::nms::{Detection, nms};
+use super::nms::{Detection, iou, nms};
 use super::preprocess::Crop;
 use super::preprocess::{InputLayout, fill_input_into};
 use super::runtime::ExecutionProvider;
@@ -40,6 +40,12 @@ const SEAM_MARGIN: f32 = 0.01;
 /// A cut box is dropped when this share of it lies inside a box that is not cut: the same person,
 /// seen whole elsewhere. A cut box seen nowhere else is kept (masked, and tracked).
 const CUT_INSIDE: f32 = 0.6;
+/// On a probe of a camera that sees its people in the whole frame alone, a tile's box overlapping
+/// a box the whole frame found surely by more than this IoU…
+const REPEAT_IOU: f32 = 0.3;
+/// …or lying at least this share inside it, is that person seen again (whole, or a part of them:
+/// a tile smaller than a person near the camera sees their upper body or legs as a person).
+const REPEAT_INSIDE: f32 = 0.5;
 
 /// Boxes scoring below the threshold but at least this are kept apart as weak
 /// ([`PersonDetector::weak`]): the tracker's second stage may continue a track with one (a
@@ -122,8 +128,10 @@ pub struct PersonDetector {
     found: Vec<Detection>,
     /// The boxes of the latest pass below the threshold, down to [`WEAK`] ([`PersonDetector::weak`]).
     weak: Vec<Detection>,
-    /// Per box in `found` before suppression: whether a seam cuts it.
+    /// Per box in `found` before suppression: whether a seam cuts it…
     cut: Vec<bool>,
+    /// …and whether the whole-frame inference found it.
+    from_whole: Vec<bool>,
     scale: ScaleControl,
     /// Each tile's latest inference, for tiles whose input has not changed since.
     memory: TileMemory<(Detection, bool)>,
@@ -157,6 +165,7 @@ impl PersonDetector {
             found: Vec::new(),
             weak: Vec::new(),
             cut: Vec::new(),
+            from_whole: Vec::new(),
             scale: ScaleControl::new(),
             memory: TileMemory::default(),
             patches: Vec::new(),
@@ -196,13 +205,16 @@ impl PersonDetector {
     pub fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, DetectError> {
         let (width, height) = frame.size();
         // Adaptive tiles come with whether the pass is a probe; fixed ones are never.
-        let (mut crops, probe, grid) = match self.settings.tiling {
+        // A probe of a camera that sees its people in the whole frame alone looks for smaller
+        // people only: what its tiles find of people the whole frame found surely is dropped.
+        let (mut crops, probe, grid, whole_sees) = match self.settings.tiling {
             Tiling::Auto => {
                 let plan = self.scale.plan(width, height);
-                (plan.crops, Some(plan.probe), level_grid(width, height, plan.level))
+                let whole_sees = plan.probe && plan.chosen == 1 && plan.level > 1;
+                (plan.crops, Some(plan.probe), level_grid(width, height, plan.level), whole_sees)
             }
             fixed @ (Tiling::Grid { .. } | Tiling::Wide) => {
-                (tiles(width, height, fixed), None, tiling::grid(width, height, fixed))
+                (tiles(width, height, fixed), None, tiling::grid(width, height, fixed), false)
             }
         };
         if let Some(region) = &self.settings.region {
@@ -237,6 +249,7 @@ impl PersonDetector {
         self.patches.resize_with(layouts.len(), Vec::new);
         self.found.clear();
         self.cut.clear();
+        self.from_whole.clear();
         let mut run = Vec::with_capacity(layouts.len());
         let (mut tiles_reused, mut whole_reused) = (0, false);
         for t in (0..layouts.len()).filter(|&t| !blank[t]) {
@@ -246,6 +259,7 @@ impl PersonDetector {
                     for (d, cut) in found {
                         self.found.push(*d);
                         self.cut.push(*cut);
+                        self.from_whole.push(t == 0);
                     }
                     if t == 0 {
                         whole_reused = true
@@ -262,6 +276,10 @@ impl PersonDetector {
             self.infer(frame, &crops, &layouts, &run, item)?;
         }
         let threshold = self.settings.threshold;
+        if whole_sees {
+            let dropped = drop_probe_repeats(&mut self.found, &mut self.cut, &self.from_whole);
+            self.scale.repeats_dropped(dropped as u64);
+        }
         drop_cut_duplicates(&mut self.found, &self.cut, threshold);
         nms(&mut self.found, NMS_IOU);
         self.weak.clear();
@@ -355,6 +373,7 @@ impl PersonDetector {
             for (d, cut) in tile_found.iter() {
                 self.found.push(*d);
                 self.cut.push(*cut);
+                self.from_whole.push(t == 0);
             }
             self.memory.remember(crop, &self.patches[t], tile_found);
         }
@@ -372,6 +391,46 @@ fn cut_by_seam(rect: &Rect, crop: Crop, width: u32, height: u32) -> bool {
         || (crop.y > 0 && rect.y0 <= y0 + my)
         || (crop.x + crop.w < width && rect.x1 >= x1 - mx)
         || (crop.y + crop.h < height && rect.y1 >= y1 - my)
+}
+
+/// Drops the boxes of a probe's tiles (`from_whole` false) that repeat a person the whole-frame
+/// inference found surely (at least [`crate::detect::SURE_PERSON`]): overlapping such a box by
+/// more than [`REPEAT_IOU`], or lying [`REPEAT_INSIDE`] inside it. `cut` (per box, like
+/// `from_whole`) is kept in step with `found`. Returns how many were dropped.
+///
+/// For a camera whose people the whole frame sees (its chosen scale level 1), a probe's tiles
+/// are finer than the people: they see a person near the camera again, whole from another
+/// position, or in parts (an upper body, legs, cut short of a seam by more than the seam margin),
+/// scored as high as the whole. Each such box would start a track of its own at the probe, lost
+/// at the next pass and masked as lost for a second (fail closed), moving on with whatever
+/// velocity its first boxes gave it: on the stress set's close view most of the frame masked
+/// beyond the detections came from those. People the whole frame missed, or found only weakly,
+/// are kept: finding them is what probes are for.
+fn drop_probe_repeats(found: &mut Vec<Detection>, cut: &mut Vec<bool>, from_whole: &[bool]) -> usize {
+    let sure: Vec<Rect> = found
+        .iter()
+        .zip(from_whole)
+        .filter(|(d, whole)| **whole && d.score >= crate::detect::SURE_PERSON)
+        .map(|(d, _)| d.rect)
+        .collect();
+    let keep: Vec<bool> = found
+        .iter()
+        .zip(from_whole)
+        .map(|(d, whole)| {
+            *whole || !sure.iter().any(|s| iou(s, &d.rect) > REPEAT_IOU || d.rect.share_inside(s) >= REPEAT_INSIDE)
+        })
+        .collect();
+    let mut index = 0;
+    found.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+    let mut index = 0;
+    cut.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+    keep.iter().filter(|k| !**k).count()
 }
 
 /// Drops each box cut by a seam that lies mostly ([`CUT_INSIDE`]) inside a box that is not cut
@@ -471,6 +530,35 @@ mod tests {
         found[1].score = 0.15;
         drop_cut_duplicates(&mut found, &cut, 0.2);
         assert_eq!(found.iter().map(|d| d.score).collect::<Vec<_>>(), [0.9, 0.15, 0.7, 0.5]);
+    }
+
+    #[test]
+    fn a_probe_drops_what_its_tiles_repeat_of_people_the_whole_frame_found_surely() {
+        let whole = Rect::new(600.0, 360.0, 900.0, 820.0);
+        let found = vec![
+            // The whole frame's: a person near the camera, found surely, and a weak one.
+            Detection { rect: whole, score: 0.98 },
+            Detection { rect: Rect::new(100.0, 400.0, 200.0, 700.0), score: 0.4 },
+            // Tiles': that person's upper body (inside the whole box, not touching a seam)…
+            Detection { rect: Rect::new(680.0, 360.0, 860.0, 630.0), score: 0.95 },
+            // …the same person seen whole from another tile (IoU 0.68)…
+            Detection { rect: Rect::new(580.0, 480.0, 900.0, 810.0), score: 0.3 },
+            // …the weakly found person again (kept: the tile sees them better)…
+            Detection { rect: Rect::new(105.0, 405.0, 200.0, 700.0), score: 0.7 },
+            // …and a small person the whole frame did not find, beside the near one.
+            Detection { rect: Rect::new(480.0, 380.0, 530.0, 500.0), score: 0.6 },
+        ];
+        let from_whole = [true, true, false, false, false, false];
+        let (mut kept, mut cut) = (found.clone(), vec![false, false, true, false, false, true]);
+        assert_eq!(drop_probe_repeats(&mut kept, &mut cut, &from_whole), 2);
+        assert_eq!(kept.iter().map(|d| d.score).collect::<Vec<_>>(), [0.98, 0.4, 0.7, 0.6]);
+        assert_eq!(cut, [false, false, false, true], "the seam cuts stay with their boxes");
+        // A whole-frame box below the sure score stands for nobody: every tile box stays.
+        let mut unsure = found.clone();
+        unsure[0].score = 0.45;
+        let mut cut = vec![false; 6];
+        assert_eq!(drop_probe_repeats(&mut unsure, &mut cut, &from_whole), 0);
+        assert_eq!(unsure.len(), 6);
     }
 
     #[test]

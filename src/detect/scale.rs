@@ -105,6 +105,9 @@ pub const FOCUS_GROW_Y: f32 = 0.1;
 pub struct ScalePlan {
     pub level: u32,
     pub probe: bool,
+    /// The level the camera sees its people at between probes (on a probe, the level the pass
+    /// would have had: the highest while nothing is known).
+    pub chosen: u32,
     pub crops: Vec<Crop>,
 }
 
@@ -127,6 +130,9 @@ pub struct ScaleUse {
     pub tiles_reused: u64,
     /// Whole-frame passes whose input had not changed likewise.
     pub whole_reused: u64,
+    /// Boxes of probes' tiles dropped as a person the whole frame had found surely, seen again
+    /// (cameras that see their people in the whole frame alone; person.rs, `drop_probe_repeats`).
+    pub probe_repeats: u64,
     /// The level of the latest pass that was not a probe (0 before one).
     pub level: u32,
     /// Its grid.
@@ -148,6 +154,7 @@ impl ScaleUse {
             tiles_rested: self.tiles_rested.saturating_sub(base.tiles_rested),
             tiles_reused: self.tiles_reused.saturating_sub(base.tiles_reused),
             whole_reused: self.whole_reused.saturating_sub(base.whole_reused),
+            probe_repeats: self.probe_repeats.saturating_sub(base.probe_repeats),
             level: self.level,
             grid: self.grid,
         }
@@ -280,7 +287,8 @@ impl ScaleControl {
         let max = self.max;
         let probe = self.passes < WARMUP_PASSES || self.passes.is_multiple_of(PROBE_EVERY);
         self.passes += 1;
-        let level = if probe { max } else { self.level.unwrap_or(max).min(max) };
+        let chosen = self.level.unwrap_or(max).min(max);
+        let level = if probe { max } else { chosen };
         let index = (level as usize).clamp(1, MAX_LEVELS) - 1;
         self.used.passes_by_level[index] += 1;
         if probe {
@@ -289,7 +297,7 @@ impl ScaleControl {
             self.used.level = level;
             self.used.grid = level_grid(width, height, level);
         }
-        ScalePlan { level, probe, crops: level_tiles(width, height, level, self.overlap) }
+        ScalePlan { level, probe, chosen, crops: level_tiles(width, height, level, self.overlap) }
     }
 
     /// Leaves out of `crops` (a plan's, the whole frame first, possibly fewer tiles since) the
@@ -392,6 +400,11 @@ impl ScaleControl {
     pub fn reused(&mut self, tiles: u64, whole: bool) {
         self.used.tiles_reused += tiles;
         self.used.whole_reused += u64::from(whole);
+    }
+
+    /// Records that a probe's tiles repeated `boxes` boxes of people the whole frame had found.
+    pub fn repeats_dropped(&mut self, boxes: u64) {
+        self.used.probe_repeats += boxes;
     }
 
     /// Records that `crops` (the whole frame first) ran at this pass, at `time_ms`.
@@ -552,6 +565,9 @@ mod tests {
         }
         // …until enough large heights push the small ones out of the quantile and two probes agree.
         assert_eq!(*seen.last().unwrap(), 1);
+        // A probe then still runs every tile, and says the camera's level is 1.
+        let probe = std::iter::repeat_with(|| control.plan(768, 576)).find(|p| p.probe).unwrap();
+        assert_eq!((probe.level, probe.chosen), (ScaleControl::max_level(768, 576), 1));
         assert_eq!(seen[0], small);
         // Small people again: up at the next probe.
         let mut after = Vec::new();

@@ -283,6 +283,7 @@ impl PlanCounts {
         mine.tiles_rested += theirs.tiles_rested;
         mine.tiles_reused += theirs.tiles_reused;
         mine.whole_reused += theirs.whole_reused;
+        mine.probe_repeats += theirs.probe_repeats;
         self.faces_reused += more.faces_reused;
         self.face_scale.add(&more.face_scale);
         self.bridges += more.bridges;
