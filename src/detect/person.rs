@@ -41,11 +41,14 @@ const SEAM_MARGIN: f32 = 0.01;
 /// seen whole elsewhere. A cut box seen nowhere else is kept (masked, and tracked).
 const CUT_INSIDE: f32 = 0.6;
 /// On a probe of a camera that sees its people in the whole frame alone, a tile's box overlapping
-/// a box the whole frame found surely by more than this IoU…
-const REPEAT_IOU: f32 = 0.3;
-/// …or lying at least this share inside it, is that person seen again (whole, or a part of them:
-/// a tile smaller than a person near the camera sees their upper body or legs as a person).
+/// a box the whole frame found surely by more than this IoU is that person seen again…
+const REPEAT_IOU: f32 = 0.5;
+/// …and so is one lying at least this share inside it…
 const REPEAT_INSIDE: f32 = 0.5;
+/// …at most this share of its height: a part of them (a tile smaller than a person near the
+/// camera sees their upper body or legs as a person). A box inside as tall is someone else, as
+/// when the whole frame saw two people side by side as one.
+const REPEAT_PART_HEIGHT: f32 = 0.75;
 
 /// Boxes scoring below the threshold but at least this are kept apart as weak
 /// ([`PersonDetector::weak`]): the tracker's second stage may continue a track with one (a
@@ -395,7 +398,8 @@ fn cut_by_seam(rect: &Rect, crop: Crop, width: u32, height: u32) -> bool {
 
 /// Drops the boxes of a probe's tiles (`from_whole` false) that repeat a person the whole-frame
 /// inference found surely (at least [`crate::detect::SURE_PERSON`]): overlapping such a box by
-/// more than [`REPEAT_IOU`], or lying [`REPEAT_INSIDE`] inside it. `cut` (per box, like
+/// more than [`REPEAT_IOU`], or lying [`REPEAT_INSIDE`] inside it at most
+/// [`REPEAT_PART_HEIGHT`] of its height (a part). `cut` (per box, like
 /// `from_whole`) is kept in step with `found`. Returns how many were dropped.
 ///
 /// For a camera whose people the whole frame sees (its chosen scale level 1), a probe's tiles
@@ -417,7 +421,12 @@ fn drop_probe_repeats(found: &mut Vec<Detection>, cut: &mut Vec<bool>, from_whol
         .iter()
         .zip(from_whole)
         .map(|(d, whole)| {
-            *whole || !sure.iter().any(|s| iou(s, &d.rect) > REPEAT_IOU || d.rect.share_inside(s) >= REPEAT_INSIDE)
+            *whole
+                || !sure.iter().any(|s| {
+                    iou(s, &d.rect) > REPEAT_IOU
+                        || (d.rect.share_inside(s) >= REPEAT_INSIDE
+                            && d.rect.height() <= REPEAT_PART_HEIGHT * s.height())
+                })
         })
         .collect();
     let mut index = 0;
@@ -545,20 +554,23 @@ mod tests {
             Detection { rect: Rect::new(580.0, 480.0, 900.0, 810.0), score: 0.3 },
             // …the weakly found person again (kept: the tile sees them better)…
             Detection { rect: Rect::new(105.0, 405.0, 200.0, 700.0), score: 0.7 },
-            // …and a small person the whole frame did not find, beside the near one.
+            // …a small person the whole frame did not find, beside the near one…
             Detection { rect: Rect::new(480.0, 380.0, 530.0, 500.0), score: 0.6 },
+            // …and someone inside the near one's box but as tall (IoU 0.39): two people side by
+            // side that the whole frame saw as one.
+            Detection { rect: Rect::new(600.0, 370.0, 720.0, 820.0), score: 0.8 },
         ];
-        let from_whole = [true, true, false, false, false, false];
-        let (mut kept, mut cut) = (found.clone(), vec![false, false, true, false, false, true]);
+        let from_whole = [true, true, false, false, false, false, false];
+        let (mut kept, mut cut) = (found.clone(), vec![false, false, true, false, false, true, false]);
         assert_eq!(drop_probe_repeats(&mut kept, &mut cut, &from_whole), 2);
-        assert_eq!(kept.iter().map(|d| d.score).collect::<Vec<_>>(), [0.98, 0.4, 0.7, 0.6]);
-        assert_eq!(cut, [false, false, false, true], "the seam cuts stay with their boxes");
+        assert_eq!(kept.iter().map(|d| d.score).collect::<Vec<_>>(), [0.98, 0.4, 0.7, 0.6, 0.8]);
+        assert_eq!(cut, [false, false, false, true, false], "the seam cuts stay with their boxes");
         // A whole-frame box below the sure score stands for nobody: every tile box stays.
         let mut unsure = found.clone();
         unsure[0].score = 0.45;
-        let mut cut = vec![false; 6];
+        let mut cut = vec![false; 7];
         assert_eq!(drop_probe_repeats(&mut unsure, &mut cut, &from_whole), 0);
-        assert_eq!(unsure.len(), 6);
+        assert_eq!(unsure.len(), 7);
     }
 
     #[test]
