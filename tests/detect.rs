@@ -440,6 +440,27 @@ fn run_counts_a_line_into_jsonl_and_csv() {
     assert!(rows[0]["out"].as_u64().unwrap() > 0, "people cross the middle line: {text}");
 }
 
+/// TUD-Campus (from `eval`) through the ffmpeg video filter `filter`, as `dir/name` (H.264, crf 12).
+fn campus_view(eval: &Path, dir: &Path, name: &str, filter: &str) -> std::path::PathBuf {
+    let video = dir.join(name);
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i", str(&eval.join("TUD-Campus.mp4"))])
+        .args(["-vf", filter, "-c:v", "libx264", "-crf", "12", "-preset", "veryfast"])
+        .args(["-pix_fmt", "yuv420p", "-an", str(&video)])
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    video
+}
+
+/// The privacy report of `obscura redact VIDEO --target heads`, written into `dir`.
+fn heads_privacy_report(video: &Path, dir: &Path) -> serde_json::Value {
+    let out = dir.join("out.mp4");
+    let run = obscura(&["redact", str(video), "-o", str(&out), "--target", "heads"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    serde_json::from_slice(&std::fs::read(dir.join("out.mp4.privacy.json")).unwrap()).unwrap()
+}
+
 /// The stress condition of `scripts/stress-set` with the smallest people: TUD-Campus shrunk 3×
 /// into a 768×576 canvas (people ~35–80 px tall), built here with ffmpeg from `../shared/eval`,
 /// its ground truth transformed alike. The person detector must choose finer tiles by itself
@@ -449,15 +470,9 @@ fn run_counts_a_line_into_jsonl_and_csv() {
 fn small_people_in_a_large_frame_get_finer_tiles_and_stay_covered() {
     let Some(eval) = shared_eval("tud-campus") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let video = dir.path().join("small.mp4");
     // 640×480 → 214×160 at (166, 250) over a flat grey canvas.
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-i", str(&eval.join("TUD-Campus.mp4"))])
-        .args(["-vf", "scale=214:160,pad=768:576:166:250:color=0x505050", "-c:v", "libx264", "-crf", "12"])
-        .args(["-preset", "veryfast", "-pix_fmt", "yuv420p", "-an", str(&video)])
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
+    let video =
+        campus_view(&eval, dir.path(), "small.mp4", "scale=214:160,pad=768:576:166:250:color=0x505050");
     moved_ground_truth(&eval, dir.path(), (214.0 / 640.0, 160.0 / 480.0), (166.0, 250.0));
     let report = eval_json("mot", dir.path(), "small.mp4", &["--target", "heads", "--line", "0.4,0,0.4,1"]);
     assert_eq!(report["frames"], 71);
@@ -478,11 +493,7 @@ fn small_people_in_a_large_frame_get_finer_tiles_and_stay_covered() {
     assert_eq!(faces["lines"].as_array().unwrap().len(), 1);
 
     // The privacy report of a redaction states the tiles.
-    let out = dir.path().join("out.mp4");
-    let run = obscura(&["redact", str(&video), "-o", str(&out), "--target", "heads"]);
-    assert!(run.status.success(), "{}", stderr(&run));
-    let privacy: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out.mp4.privacy.json")).unwrap()).unwrap();
+    let privacy = heads_privacy_report(&video, dir.path());
     let tiles = &privacy["detection"]["models"]["person_tiling"];
     assert_eq!(tiles["mode"], "auto", "{privacy:#}");
     assert_eq!(tiles["latest"], tiling, "{privacy:#}");
@@ -504,25 +515,15 @@ fn small_people_in_a_large_frame_get_finer_tiles_and_stay_covered() {
 fn a_close_view_is_seen_whole_and_its_probes_add_no_repeats() {
     let Some(eval) = shared_eval("tud-campus") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let video = dir.path().join("close.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-i", str(&eval.join("TUD-Campus.mp4"))])
-        .args(["-vf", "scale=1280:960:flags=bicubic,crop=960:960:160:0", "-c:v", "libx264", "-crf", "12"])
-        .args(["-preset", "veryfast", "-pix_fmt", "yuv420p", "-an", str(&video)])
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
+    let video =
+        campus_view(&eval, dir.path(), "close.mp4", "scale=1280:960:flags=bicubic,crop=960:960:160:0");
     moved_ground_truth(&eval, dir.path(), (2.0, 2.0), (-160.0, 0.0));
     let report = eval_json("mot", dir.path(), "close.mp4", &["--target", "heads"]);
     assert_eq!(report["frames"], 71);
     assert_eq!(report["tiling"], "1x1", "{report}");
     assert_heads_covered(&report);
 
-    let out = dir.path().join("out.mp4");
-    let run = obscura(&["redact", str(&video), "-o", str(&out), "--target", "heads"]);
-    assert!(run.status.success(), "{}", stderr(&run));
-    let privacy: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out.mp4.privacy.json")).unwrap()).unwrap();
+    let privacy = heads_privacy_report(&video, dir.path());
     let tiles = &privacy["detection"]["models"]["person_tiling"];
     assert_eq!(tiles["latest"], "1x1", "{privacy:#}");
     assert!(tiles["probe_passes"].as_u64().unwrap() >= 3, "{privacy:#}");
