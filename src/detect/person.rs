@@ -399,8 +399,8 @@ fn cut_by_seam(rect: &Rect, crop: Crop, width: u32, height: u32) -> bool {
 /// Drops the boxes of a probe's tiles (`from_whole` false) that repeat a person the whole-frame
 /// inference found surely (at least [`crate::detect::SURE_PERSON`]): overlapping such a box by
 /// more than [`REPEAT_IOU`], or lying [`REPEAT_INSIDE`] inside it at most
-/// [`REPEAT_PART_HEIGHT`] of its height (a part). `cut` (per box, like
-/// `from_whole`) is kept in step with `found`. Returns how many were dropped.
+/// [`REPEAT_PART_HEIGHT`] of its height (a part). `cut` (per box, like `from_whole`) is kept in
+/// step with `found`. Returns how many were dropped.
 ///
 /// For a camera whose people the whole frame sees (its chosen scale level 1), a probe's tiles
 /// are finer than the people: they see a person near the camera again, whole from another
@@ -561,7 +561,7 @@ mod tests {
             Detection { rect: Rect::new(600.0, 370.0, 720.0, 820.0), score: 0.8 },
         ];
         let from_whole = [true, true, false, false, false, false, false];
-        let (mut kept, mut cut) = (found.clone(), vec![false, false, true, false, false, true, false]);
+        let (mut kept, mut cut) = (found.clone(), vec![false, false, false, true, false, true, false]);
         assert_eq!(drop_probe_repeats(&mut kept, &mut cut, &from_whole), 2);
         assert_eq!(kept.iter().map(|d| d.score).collect::<Vec<_>>(), [0.98, 0.4, 0.7, 0.6, 0.8]);
         assert_eq!(cut, [false, false, false, true, false], "the seam cuts stay with their boxes");
