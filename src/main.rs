@@ -142,6 +142,11 @@ enum EvalCommand {
         /// overload, the same on every run.
         #[arg(long)]
         overloaded: bool,
+        /// A rectangle "x0,y0,x1,y1" (normalised) where nobody can be seen: a pillar or a shelf
+        /// standing in front of people. Head pixels there are left out of the coverage measure,
+        /// and a head less than half in sight is not measured. Repeat for several.
+        #[arg(long = "hidden", value_name = "X0,Y0,X1,Y1")]
+        hidden: Vec<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -343,6 +348,7 @@ fn main() -> ExitCode {
             anchor,
             stitch_ms,
             overloaded,
+            hidden,
             json,
             detector,
         }) => {
@@ -357,6 +363,7 @@ fn main() -> ExitCode {
                 anchor: &anchor,
                 stitch_ms,
                 overloaded,
+                hidden: &hidden,
                 detector: &detector,
             };
             print_report(eval.run(), json)
@@ -392,6 +399,8 @@ struct VideoEval<'a> {
     stitch_ms: u64,
     /// Every pass put off as on an overloaded live camera ([`Detection::overloaded`]).
     overloaded: bool,
+    /// Regions where nobody can be seen, left out of the head regions ("x0,y0,x1,y1").
+    hidden: &'a [String],
     detector: &'a DetectorArgs,
 }
 
@@ -406,7 +415,13 @@ impl VideoEval<'_> {
             lines.push(Line::new(format!("line{}", i + 1), from, to, anchor)?);
         }
         let truth = obscura::eval::mot::read_mot_gt(self.gt)?;
-        let mut coverage = obscura::eval::mot::MotCoverage::new(truth.clone());
+        let hidden = self
+            .hidden
+            .iter()
+            .map(|text| obscura::eval::mot::parse_region(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?;
+        let mut coverage = obscura::eval::mot::MotCoverage::new(truth.clone()).with_hidden(hidden);
         let counting = !lines.is_empty();
         let mut settings = self.detector.settings();
         // As a camera: counting without masking persons looks for people around the lines only.
@@ -515,6 +530,7 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
         anchor: &args.anchor,
         stitch_ms: args.stitch_ms,
         overloaded: false,
+        hidden: &[],
         detector: &args.detector,
     };
     let report = eval.run().map(|mot| CountReport {

@@ -67,16 +67,27 @@ pub fn read_dlib_xml(path: &Path) -> Result<Vec<ImageTruth>, EvalError> {
 
 /// The share of the pixels of `truth` (clipped to the frame) inside at least one of `masks`.
 pub fn box_coverage(masks: &[Shape], truth: &Rect, width: usize, height: usize) -> f32 {
+    let (covered, total) = pixel_coverage(masks, truth, &[], width, height);
+    covered as f32 / total.max(1) as f32
+}
+
+/// The pixels of `truth` (clipped to the frame) that lie outside every rectangle of `hidden`:
+/// how many of them are inside at least one of `masks`, and how many there are.
+pub fn pixel_coverage(masks: &[Shape], truth: &Rect, hidden: &[Rect], width: usize, height: usize) -> (usize, usize) {
     let x0 = truth.x0.max(0.0).floor() as usize;
     let y0 = truth.y0.max(0.0).floor() as usize;
     let x1 = (truth.x1.ceil().max(0.0) as usize).min(width);
     let y1 = (truth.y1.ceil().max(0.0) as usize).min(height);
-    let total = (x1.saturating_sub(x0) * y1.saturating_sub(y0)).max(1);
-    let covered = (y0..y1)
-        .flat_map(|y| (x0..x1).map(move |x| (x, y)))
-        .filter(|&(x, y)| masks.iter().any(|m| covers(m, x, y)))
-        .count();
-    covered as f32 / total as f32
+    let hidden: Vec<Shape> = hidden.iter().map(|&r| Shape::Rect(r)).collect();
+    let (mut covered, mut total) = (0, 0);
+    for (x, y) in (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))) {
+        if hidden.iter().any(|h| covers(h, x, y)) {
+            continue;
+        }
+        total += 1;
+        covered += usize::from(masks.iter().any(|m| covers(m, x, y)));
+    }
+    (covered, total)
 }
 
 /// How well one image's faces are covered.

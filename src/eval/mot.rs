@@ -5,6 +5,11 @@
 //! head of a standing or walking person is, whatever the detector thinks. A head counts as covered
 //! in a frame when at least [`COVERED_SHARE`] of its region (clipped to the frame) is masked; a
 //! frame redacted whole (fail closed) covers every head.
+//!
+//! Regions where nobody can be seen (a pillar or a shelf standing in front of people:
+//! [`MotCoverage::with_hidden`]) show no head: their pixels are left out of a head's region, whose
+//! coverage is then the share of the pixels in sight that are masked, and a head with less than
+//! [`IN_SIGHT`] of its region in sight is not measured in that frame.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::counts::LineRow;
-use super::{COVERED_SHARE, EvalError, box_coverage};
+use super::{COVERED_SHARE, EvalError, pixel_coverage};
 use crate::geometry::{Rect, Shape};
 use crate::redact::FrameRegions;
 use crate::redact::raster::covers;
@@ -21,6 +26,9 @@ use crate::redact::raster::covers;
 pub const HEAD_HEIGHT: f32 = 0.15;
 /// Share of a ground-truth box's width that is its head region, centred.
 pub const HEAD_WIDTH: f32 = 0.5;
+/// Share of a head region (in the frame) that must be in sight, not behind a hidden region, for
+/// the head to be measured: less is a head mostly behind something, nothing of which to mask.
+pub const IN_SIGHT: f32 = 0.5;
 
 /// One ground-truth person in one frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,6 +79,25 @@ pub fn read_mot_gt(path: &Path) -> Result<Truth, EvalError> {
     Ok(truth)
 }
 
+/// Parses a region "x0,y0,x1,y1" in normalised coordinates (0..1 of the frame's width and
+/// height; the corners in either order) that is not empty.
+pub fn parse_region(text: &str) -> Result<Rect, String> {
+    let values: Vec<f32> = text
+        .split(',')
+        .map(|v| v.trim().parse::<f32>().ok().filter(|v| (0.0..=1.0).contains(v)))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{text:?} is not x0,y0,x1,y1 with numbers between 0 and 1"))?;
+    let &[x0, y0, x1, y1] = values.as_slice() else {
+        return Err(format!("{text:?} is not x0,y0,x1,y1: a region needs 4 numbers"));
+    };
+    let region = Rect::new(x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1));
+    if region.width() > 0.0 && region.height() > 0.0 {
+        Ok(region)
+    } else {
+        Err(format!("{text:?} is an empty region: x0 and x1, and y0 and y1, must differ"))
+    }
+}
+
 /// The head region of a ground-truth person box.
 pub fn head_region(person: &Rect) -> Rect {
     let cx = (person.x0 + person.x1) / 2.0;
@@ -82,6 +109,8 @@ pub fn head_region(person: &Rect) -> Rect {
 #[derive(Debug)]
 pub struct MotCoverage {
     truth: Truth,
+    /// Regions where nobody can be seen, normalised (0..1 of the frame's width and height).
+    hidden: Vec<Rect>,
     tracks: BTreeMap<u32, TrackRun>,
     frames: u64,
     fail_closed: u64,
@@ -104,12 +133,21 @@ impl MotCoverage {
     pub fn new(truth: Truth) -> Self {
         Self {
             truth,
+            hidden: Vec::new(),
             tracks: BTreeMap::new(),
             frames: 0,
             fail_closed: 0,
             mask_share_sum: 0.0,
             max_mask_share: 0.0,
         }
+    }
+
+    /// Leaves the pixels of `hidden` (normalised rectangles: 0..1 of the frame's width and height)
+    /// out of every head region: static things standing in front of people, which show no head.
+    #[must_use]
+    pub fn with_hidden(mut self, hidden: Vec<Rect>) -> Self {
+        self.hidden = hidden;
+        self
     }
 
     /// Takes the regions frame `index` (0-based) of a `width × height` video is redacted with.
@@ -127,17 +165,30 @@ impl MotCoverage {
         self.mask_share_sum += f64::from(share);
         self.max_mask_share = self.max_mask_share.max(share);
         let Some(people) = self.truth.get(&index) else { return };
+        let (fw, fh) = (w as f32, h as f32);
+        let hidden: Vec<Rect> =
+            self.hidden.iter().map(|r| Rect::new(r.x0 * fw, r.y0 * fh, r.x1 * fw, r.y1 * fh)).collect();
+        let masks = match regions {
+            FrameRegions::Detected(masks) => &masks[..],
+            FrameRegions::None | FrameRegions::FailClosed => &[],
+        };
         for person in people {
             let head = head_region(&person.rect);
-            let visible =
-                Rect::new(head.x0.max(0.0), head.y0.max(0.0), head.x1.min(w as f32), head.y1.min(h as f32));
+            let visible = Rect::new(head.x0.max(0.0), head.y0.max(0.0), head.x1.min(fw), head.y1.min(fh));
             if visible.width() < 1.0 || visible.height() < 1.0 {
                 continue;
+            }
+            let (masked, in_sight) = pixel_coverage(masks, &visible, &hidden, w, h);
+            if !hidden.is_empty() {
+                let (_, in_frame) = pixel_coverage(&[], &visible, &[], w, h);
+                if (in_sight as f32) < IN_SIGHT * in_frame as f32 {
+                    continue;
+                }
             }
             let coverage = match regions {
                 FrameRegions::None => 0.0,
                 FrameRegions::FailClosed => 1.0,
-                FrameRegions::Detected(masks) => box_coverage(masks, &visible, w, h),
+                FrameRegions::Detected(_) => masked as f32 / in_sight.max(1) as f32,
             };
             let track = self.tracks.entry(person.id).or_default();
             track.frames += 1;
@@ -368,6 +419,14 @@ mod tests {
     }
 
     #[test]
+    fn parses_regions_in_either_corner_order_and_refuses_empty_ones() {
+        assert_eq!(parse_region("0.5,1,0.25,0"), Ok(Rect::new(0.25, 0.0, 0.5, 1.0)));
+        assert!(parse_region("0.2,0.1,0.2,0.9").unwrap_err().contains("empty region"));
+        assert!(parse_region("0.2,0.1,0.3").unwrap_err().contains("4 numbers"));
+        assert!(parse_region("0.2,0.1,1.3,0.5").unwrap_err().contains("between 0 and 1"));
+    }
+
+    #[test]
     fn reads_mot_ground_truth() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gt.txt");
@@ -422,6 +481,34 @@ mod tests {
         // The half mask covers 25 of the region's 50 columns (its rows rounded out to whole pixels).
         assert!((report.mean_head_coverage - (1.0 + 0.5 + 0.0 + 1.0 + 0.5 + 1.0) / 6.0).abs() < 0.02);
         assert!(report.max_mask_share == 1.0);
+    }
+
+    #[test]
+    fn hidden_regions_are_left_out_of_the_heads_they_stand_in_front_of() {
+        // Head regions: 100..150 × 0..30 (person 1), 300..350 × 0..30 (person 2).
+        let people = vec![
+            TruthBox { id: 1, rect: Rect::new(75.0, 0.0, 175.0, 200.0) },
+            TruthBox { id: 2, rect: Rect::new(275.0, 0.0, 375.0, 200.0) },
+        ];
+        let truth: Truth = (0..3).map(|i| (i, people.clone())).collect();
+        // A pillar over the right 40% of the first head (130..150) and 80% of the second (310..350).
+        let pillar = Rect::new(130.0 / 400.0, 0.0, 350.0 / 400.0, 1.0);
+        let mut cov = MotCoverage::new(truth.clone()).with_hidden(vec![pillar]);
+        let mut plain = MotCoverage::new(truth);
+        // The first head's pixels in sight (100..130) masked, those behind the pillar not.
+        let in_sight = regions(vec![Shape::Rect(Rect::new(100.0, 0.0, 130.0, 30.0))]);
+        for (i, r) in [in_sight.clone(), in_sight, regions(vec![])].iter().enumerate() {
+            cov.observe(i as u64, 400, 300, r);
+            plain.observe(i as u64, 400, 300, r);
+        }
+        let report = cov.report(Path::new("v.mp4"), "heads", 1);
+        // The second head, 80% behind the pillar, is not measured; the first is covered where seen.
+        assert_eq!(report.tracks.len(), 1);
+        assert_eq!((report.tracks[0].id, report.heads, report.covered), (1, 3, 2));
+        assert_eq!(report.tracks[0].longest_uncovered, 1);
+        // Without the hidden region the same masks cover 60% of the first head: never enough.
+        let report = plain.report(Path::new("v.mp4"), "heads", 1);
+        assert_eq!((report.heads, report.covered), (6, 0));
     }
 
     #[test]
