@@ -16,7 +16,7 @@ use obscura::config::{Config, ConfigError, EncoderSettings, RedactConfig, X264Pr
 use obscura::detect::{
     Detector, DetectorSettings, ExecutionProvider, FaceDetector, FrameDetector, Tiling, models_dir,
 };
-use obscura::geometry::Point;
+use obscura::geometry::{Point, Rect, Shape};
 use obscura::pipeline::{
     Audit, AuditCounts, Detection, JobReport, Progress, Shutdown, VideoJob, output_name_in,
 };
@@ -467,8 +467,18 @@ impl VideoEval<'_> {
             clips: None,
         };
         let mut size = (0u32, 0u32);
+        // `frame` redacts every frame whole, as a mask over it (no detection runs).
+        let whole_frame = self.target == Target::Frame;
         let mut observe = |frame: &obscura::frame::Frame, regions: &FrameRegions| {
             size = frame.size();
+            let whole;
+            let regions = if whole_frame {
+                let (w, h) = (size.0 as f32, size.1 as f32);
+                whole = FrameRegions::Detected(Arc::from([Shape::Rect(Rect::new(0.0, 0.0, w, h))]));
+                &whole
+            } else {
+                regions
+            };
             coverage.observe(frame.meta().index, size.0, size.1, regions);
         };
         let started = std::time::Instant::now();

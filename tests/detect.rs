@@ -223,6 +223,26 @@ fn heads_are_covered_on_tud_stadtmitte() {
     assert_heads_covered(&report);
 }
 
+/// `eval mot --hidden`: a region where nobody can be seen (a pillar, a shelf) is left out of the
+/// head regions it measures, and a head less than half in sight is not measured at all.
+#[test]
+fn eval_mot_leaves_hidden_regions_out_of_the_heads_it_measures() {
+    let Some(eval) = shared_eval("tud-campus") else { return };
+    // The whole frame masked (no detector to run): every head measured is covered.
+    let all = eval_json("mot", &eval, "TUD-Campus.mp4", &["--target", "frame"]);
+    let left = eval_json("mot", &eval, "TUD-Campus.mp4", &["--target", "frame", "--hidden", "0,0,0.5,1"]);
+    let whole = eval_json("mot", &eval, "TUD-Campus.mp4", &["--target", "frame", "--hidden", "1,1,0,0"]);
+    let heads = |r: &serde_json::Value| r["heads"].as_u64().unwrap();
+    assert_eq!(heads(&whole), 0, "behind a region over the whole frame, no head is in sight");
+    assert!(heads(&left) > 0 && heads(&left) < heads(&all), "{} of {} heads", heads(&left), heads(&all));
+    assert_eq!(left["covered"], left["heads"]);
+    let gt = eval.join("gt.txt");
+    let video = eval.join("TUD-Campus.mp4");
+    let run = obscura(&["eval", "mot", "--gt", str(&gt), "--video", str(&video), "--hidden", "0.5,0,0.5,1"]);
+    assert!(!run.status.success());
+    assert!(stderr(&run).contains("empty region"), "{}", stderr(&run));
+}
+
 /// An overloaded live camera has its passes put off up to the staleness limit (0.48 s, 12
 /// frames at 25 fps): with passes 13 frames apart a walking person moves further than their own
 /// width, their track restarts at every pass, and the frames between are masked by bridging the

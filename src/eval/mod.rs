@@ -73,7 +73,13 @@ pub fn box_coverage(masks: &[Shape], truth: &Rect, width: usize, height: usize) 
 
 /// The pixels of `truth` (clipped to the frame) that lie outside every rectangle of `hidden`:
 /// how many of them are inside at least one of `masks`, and how many there are.
-pub fn pixel_coverage(masks: &[Shape], truth: &Rect, hidden: &[Rect], width: usize, height: usize) -> (usize, usize) {
+pub fn pixel_coverage(
+    masks: &[Shape],
+    truth: &Rect,
+    hidden: &[Rect],
+    width: usize,
+    height: usize,
+) -> (usize, usize) {
     let x0 = truth.x0.max(0.0).floor() as usize;
     let y0 = truth.y0.max(0.0).floor() as usize;
     let x1 = (truth.x1.ceil().max(0.0) as usize).min(width);
