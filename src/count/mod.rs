@@ -18,7 +18,8 @@
 //!   grows with the gap; a similar height) continues it ([`CountSettings::stitch_ms`]), so a
 //!   break neither loses a crossing nor counts one twice. While the tracker still keeps the lost
 //!   track (it may yet find the person itself) the gate is narrow and does not grow
-//!   ([`STITCH_GATE_KEPT`]). Motion only: no appearance.
+//!   ([`STITCH_GATE_KEPT`]), unless the person was seen at one pass only (no velocity to predict
+//!   them by). Motion only: no appearance.
 //! - Walking hidden behind someone: two people in a file, or side by side, are one box to the
 //!   detector until they part, and the one who comes out from behind is a new track, often born
 //!   past the line the pair just crossed together: by itself it never crossed. A new track born
@@ -493,7 +494,10 @@ const STITCH_PREDICT_MS: f32 = 1000.0;
 /// else: on the stress set (docs/models.md), of the stitches the wide gate made onto kept tracks
 /// (where the annotations tell who is who), 17 of 21 within a quarter of a height of the
 /// prediction joined the same annotated person, and 14 of 89 beyond it did. Once the tracker
-/// ends the track, the wide gate applies.
+/// ends the track, the wide gate applies; so it does to a person seen at one pass only, whose
+/// prediction (no velocity yet) is no better than an ended track's: on a stream whose passes are
+/// far apart (an overloaded camera, a few frames a second) a walker found at one pass is found
+/// at the next more than this far from where they were (docs/models.md).
 pub const STITCH_GATE_KEPT: f32 = 0.3;
 
 impl<K> Person<K> {
@@ -553,9 +557,12 @@ impl<K> Person<K> {
         let ahead = dt.min(STITCH_PREDICT_MS);
         let predicted = Point::new(centre.x + self.velocity.x * ahead, centre.y + self.velocity.y * ahead);
         let c = rect.centre();
+        // Seen at one pass only, a person has no velocity: their prediction is where they were,
+        // whether or not the tracker still keeps their track, and it errs more the longer the gap.
+        let seen_once = self.trail.len() < 2;
         let gate = match self.key {
-            Some(_) => height * STITCH_GATE_KEPT,
-            None => height * (STITCH_GATE + STITCH_GATE_PER_S * dt / 1000.0),
+            Some(_) if !seen_once => height * STITCH_GATE_KEPT,
+            _ => height * (STITCH_GATE + STITCH_GATE_PER_S * dt / 1000.0),
         };
         let cost = (c.x - predicted.x).hypot(c.y - predicted.y) / gate;
         (cost <= 1.0).then_some(cost)

@@ -1018,6 +1018,31 @@ fn a_track_the_tracker_still_keeps_is_continued_only_near_its_prediction() {
 }
 
 #[test]
+fn a_person_seen_at_one_pass_only_is_continued_within_the_growing_gate() {
+    // Passes 0.64 s apart (an overloaded camera): a walker found at one pass, and at the next
+    // two thirds of a height further on as a new track, while the tracker still keeps the first.
+    let walk = |first_passes: usize| {
+        let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+        // Person boxes are 200 px tall; 0.07 of the 1920 px frame is 0.67 of a height.
+        for i in 0..first_passes {
+            run.pass(&[(1, (0.46 + 0.001 * i as f32, 0.8))], &[]);
+        }
+        run.time_ms += 640 - STEP;
+        for point in steps((0.53, 0.8), (0.63, 0.8), 5) {
+            run.pass(&[(2, point)], &[]);
+        }
+        run.pass(&[], &[1, 2]);
+        line_counts(&run.finish())
+    };
+    // Seen once: no velocity, so the gate grows with the gap (0.98 of a height) and track 2
+    // continues them across the line.
+    assert_eq!(walk(1), (0, 1));
+    // Seen twice, nearly still: the tracker's prediction holds them there, and the kept track's
+    // narrow gate leaves track 2 to be someone else.
+    assert_eq!(walk(2), (0, 0));
+}
+
+#[test]
 fn a_new_track_beside_someone_still_seen_is_not_stitched_to_them() {
     let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
     let walk = steps((0.40, 0.8), (0.60, 0.8), 21);
