@@ -429,17 +429,15 @@ fn drop_probe_repeats(found: &mut Vec<Detection>, cut: &mut Vec<bool>, from_whol
                 })
         })
         .collect();
-    let mut index = 0;
-    found.retain(|_| {
-        index += 1;
-        keep[index - 1]
-    });
-    let mut index = 0;
-    cut.retain(|_| {
-        index += 1;
-        keep[index - 1]
-    });
+    retain_marked(found, &keep);
+    retain_marked(cut, &keep);
     keep.iter().filter(|k| !**k).count()
+}
+
+/// Keeps the items of `items` whose mark in `keep` (one per item, in order) is true.
+fn retain_marked<T>(items: &mut Vec<T>, keep: &[bool]) {
+    let mut marks = keep.iter();
+    items.retain(|_| marks.next().copied().unwrap_or(true));
 }
 
 /// Drops each box cut by a seam that lies mostly ([`CUT_INSIDE`]) inside a box that is not cut

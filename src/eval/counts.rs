@@ -11,15 +11,18 @@ use crate::geometry::Point;
 
 /// Parses a line given as `"x0,y0,x1,y1"` (normalised 0..1: from, then to).
 pub fn parse_line(text: &str) -> Result<(Point, Point), String> {
-    let values: Vec<f32> = text
-        .split(',')
-        .map(|v| v.trim().parse::<f32>().ok().filter(|v| (0.0..=1.0).contains(v)))
-        .collect::<Option<_>>()
-        .ok_or_else(|| format!("{text:?} is not x0,y0,x1,y1 with numbers between 0 and 1"))?;
-    match values.as_slice() {
+    match normalised_numbers(text)?.as_slice() {
         [x0, y0, x1, y1] => Ok((Point::new(*x0, *y0), Point::new(*x1, *y1))),
         _ => Err(format!("{text:?} is not x0,y0,x1,y1: a line needs 4 numbers")),
     }
+}
+
+/// The comma-separated numbers of `text` ("x0,y0,x1,y1"), each in 0..=1.
+pub(super) fn normalised_numbers(text: &str) -> Result<Vec<f32>, String> {
+    text.split(',')
+        .map(|v| v.trim().parse::<f32>().ok().filter(|v| (0.0..=1.0).contains(v)))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{text:?} is not x0,y0,x1,y1 with numbers between 0 and 1"))
 }
 
 /// Parses an anchor name: `bottom` (the foot point, default) or `center`.

@@ -67,33 +67,45 @@ pub fn read_dlib_xml(path: &Path) -> Result<Vec<ImageTruth>, EvalError> {
 
 /// The share of the pixels of `truth` (clipped to the frame) inside at least one of `masks`.
 pub fn box_coverage(masks: &[Shape], truth: &Rect, width: usize, height: usize) -> f32 {
-    let (covered, total) = pixel_coverage(masks, truth, &[], width, height);
-    covered as f32 / total.max(1) as f32
+    let count = pixel_coverage(masks, truth, &[], width, height);
+    count.masked as f32 / count.in_frame.max(1) as f32
 }
 
-/// The pixels of `truth` (clipped to the frame) that lie outside every rectangle of `hidden`:
-/// how many of them are inside at least one of `masks`, and how many there are.
+/// How the pixels of a region fall ([`pixel_coverage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelCount {
+    /// Pixels in sight that lie inside a mask.
+    pub masked: usize,
+    /// Pixels in the frame outside every hidden rectangle.
+    pub in_sight: usize,
+    /// Pixels in the frame.
+    pub in_frame: usize,
+}
+
+/// Counts the pixels of `truth` clipped to the frame, those of them that lie outside every
+/// rectangle of `hidden`, and of those the ones inside at least one of `masks`.
 pub fn pixel_coverage(
     masks: &[Shape],
     truth: &Rect,
     hidden: &[Rect],
     width: usize,
     height: usize,
-) -> (usize, usize) {
+) -> PixelCount {
     let x0 = truth.x0.max(0.0).floor() as usize;
     let y0 = truth.y0.max(0.0).floor() as usize;
     let x1 = (truth.x1.ceil().max(0.0) as usize).min(width);
     let y1 = (truth.y1.ceil().max(0.0) as usize).min(height);
     let hidden: Vec<Shape> = hidden.iter().map(|&r| Shape::Rect(r)).collect();
-    let (mut covered, mut total) = (0, 0);
+    let in_frame = x1.saturating_sub(x0) * y1.saturating_sub(y0);
+    let mut count = PixelCount { masked: 0, in_sight: 0, in_frame };
     for (x, y) in (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))) {
         if hidden.iter().any(|h| covers(h, x, y)) {
             continue;
         }
-        total += 1;
-        covered += usize::from(masks.iter().any(|m| covers(m, x, y)));
+        count.in_sight += 1;
+        count.masked += usize::from(masks.iter().any(|m| covers(m, x, y)));
     }
-    (covered, total)
+    count
 }
 
 /// How well one image's faces are covered.

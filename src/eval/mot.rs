@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::counts::LineRow;
-use super::{COVERED_SHARE, EvalError, pixel_coverage};
+use super::{COVERED_SHARE, EvalError, PixelCount, pixel_coverage};
 use crate::geometry::{Rect, Shape};
 use crate::redact::FrameRegions;
 use crate::redact::raster::covers;
@@ -82,11 +82,7 @@ pub fn read_mot_gt(path: &Path) -> Result<Truth, EvalError> {
 /// Parses a region "x0,y0,x1,y1" in normalised coordinates (0..1 of the frame's width and
 /// height; the corners in either order) that is not empty.
 pub fn parse_region(text: &str) -> Result<Rect, String> {
-    let values: Vec<f32> = text
-        .split(',')
-        .map(|v| v.trim().parse::<f32>().ok().filter(|v| (0.0..=1.0).contains(v)))
-        .collect::<Option<_>>()
-        .ok_or_else(|| format!("{text:?} is not x0,y0,x1,y1 with numbers between 0 and 1"))?;
+    let values = super::counts::normalised_numbers(text)?;
     let &[x0, y0, x1, y1] = values.as_slice() else {
         return Err(format!("{text:?} is not x0,y0,x1,y1: a region needs 4 numbers"));
     };
@@ -178,12 +174,9 @@ impl MotCoverage {
             if visible.width() < 1.0 || visible.height() < 1.0 {
                 continue;
             }
-            let (masked, in_sight) = pixel_coverage(masks, &visible, &hidden, w, h);
-            if !hidden.is_empty() {
-                let (_, in_frame) = pixel_coverage(&[], &visible, &[], w, h);
-                if (in_sight as f32) < IN_SIGHT * in_frame as f32 {
-                    continue;
-                }
+            let PixelCount { masked, in_sight, in_frame } = pixel_coverage(masks, &visible, &hidden, w, h);
+            if (in_sight as f32) < IN_SIGHT * in_frame as f32 {
+                continue;
             }
             let coverage = match regions {
                 FrameRegions::None => 0.0,
