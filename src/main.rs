@@ -131,6 +131,10 @@ enum EvalCommand {
         /// same run, next to the ground truth's. Repeat for several.
         #[arg(long = "line", value_name = "X0,Y0,X1,Y1")]
         lines: Vec<String>,
+        /// Also count a zone "x0,y0,x1,y1,x2,y2,..." (a polygon, normalised; as in eval counts):
+        /// entries, people inside and dwell, next to the ground truth's. Repeat for several.
+        #[arg(long = "zone", value_name = "X0,Y0,X1,Y1,X2,Y2,...")]
+        zones: Vec<String>,
         /// The point of a person that crosses: bottom (the feet, default) or center.
         #[arg(long, default_value = "bottom")]
         anchor: String,
@@ -166,8 +170,13 @@ struct CountArgs {
     video: PathBuf,
     /// A counting line "x0,y0,x1,y1" in normalised coordinates (from, then to; crossing to the
     /// right-hand side of the direction from → to, as seen on the image, is "in"). Repeat for several.
-    #[arg(long = "line", value_name = "X0,Y0,X1,Y1", required = true)]
+    #[arg(long = "line", value_name = "X0,Y0,X1,Y1", required_unless_present = "zones")]
     lines: Vec<String>,
+    /// A counting zone "x0,y0,x1,y1,x2,y2,..." (a polygon's points, normalised, 3 or more):
+    /// entries, people inside (mean and most at once) and the mean dwell time of a visit, next to
+    /// the ground truth's. Repeat for several.
+    #[arg(long = "zone", value_name = "X0,Y0,X1,Y1,X2,Y2,...")]
+    zones: Vec<String>,
     /// The point of a person that crosses: bottom (the feet, default) or center.
     #[arg(long, default_value = "bottom")]
     anchor: String,
@@ -345,6 +354,7 @@ fn main() -> ExitCode {
             detect_every,
             lookahead,
             lines,
+            zones,
             anchor,
             stitch_ms,
             overloaded,
@@ -360,6 +370,7 @@ fn main() -> ExitCode {
                 every: detect_every,
                 temporal,
                 lines: &lines,
+                zones: &zones,
                 anchor: &anchor,
                 stitch_ms,
                 overloaded,
@@ -395,6 +406,7 @@ struct VideoEval<'a> {
     every: u32,
     temporal: TemporalSettings,
     lines: &'a [String],
+    zones: &'a [String],
     anchor: &'a str,
     stitch_ms: u64,
     /// Every pass put off as on an overloaded live camera ([`Detection::overloaded`]).
@@ -406,13 +418,18 @@ struct VideoEval<'a> {
 
 impl VideoEval<'_> {
     fn run(&self) -> anyhow::Result<obscura::eval::mot::MotReport> {
-        use obscura::count::{CountSettings, Counter, Line, line_totals};
-        use obscura::eval::counts::{LineRow, parse_anchor, parse_line, totals};
+        use obscura::count::{Counter, Line, Totals, Zone, track_totals};
+        use obscura::eval::counts::{LineRow, ZoneRow, eval_settings, parse_anchor, parse_line, parse_zone};
         let anchor = parse_anchor(self.anchor).map_err(anyhow::Error::msg)?;
         let mut lines = Vec::new();
         for (i, text) in self.lines.iter().enumerate() {
             let (from, to) = parse_line(text).map_err(anyhow::Error::msg)?;
             lines.push(Line::new(format!("line{}", i + 1), from, to, anchor)?);
+        }
+        let mut zones = Vec::new();
+        for (i, text) in self.zones.iter().enumerate() {
+            let polygon = parse_zone(text).map_err(anyhow::Error::msg)?;
+            zones.push(Zone::new(format!("zone{}", i + 1), polygon, anchor)?);
         }
         let truth = obscura::eval::mot::read_mot_gt(self.gt)?;
         let hidden = self
@@ -422,25 +439,26 @@ impl VideoEval<'_> {
             .collect::<Result<Vec<_>, _>>()
             .map_err(anyhow::Error::msg)?;
         let mut coverage = obscura::eval::mot::MotCoverage::new(truth.clone()).with_hidden(hidden);
-        let counting = !lines.is_empty();
+        let counting = !lines.is_empty() || !zones.is_empty();
         let mut settings = self.detector.settings();
-        // As a camera: counting without masking persons looks for people around the lines only.
+        // As a camera: counting without masking persons looks for people around the lines and
+        // zones only.
         if counting {
-            settings.persons.region = obscura::camera::person_region(self.target, &lines, &[]);
+            settings.persons.region = obscura::camera::person_region(self.target, &lines, &zones);
         }
         let mut detector = if self.target.needs_detection() || counting {
             Some(Detector::load_counting(&models_dir(), self.target, counting, &settings)?)
         } else {
             None
         };
-        let count_settings = CountSettings { stitch_ms: self.stitch_ms, ..CountSettings::default() };
+        let count_settings = eval_settings(self.stitch_ms);
         let closed = Arc::new(Mutex::new(Vec::new()));
         let into = closed.clone();
-        // A counting stage only when there are lines to count.
+        // A counting stage only when there are lines or zones to count.
         let stage = counting
             .then(|| {
                 anyhow::Ok(obscura::count::CountStage::start(
-                    Counter::new("eval", lines.clone(), Vec::new(), &count_settings)?,
+                    Counter::new("eval", lines.clone(), zones.clone(), &count_settings)?,
                     Box::new(move |c| into.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(c)),
                 )?)
             })
@@ -467,10 +485,19 @@ impl VideoEval<'_> {
             clips: None,
         };
         let mut size = (0u32, 0u32);
+        // Each frame's stream time, ms, by index: the ground truth's zone visits are timed by it.
+        let mut times: Vec<u64> = Vec::new();
         // `frame` redacts every frame whole, as a mask over it (no detection runs).
         let whole_frame = self.target == Target::Frame;
         let mut observe = |frame: &obscura::frame::Frame, regions: &FrameRegions| {
             size = frame.size();
+            let index = frame.meta().index as usize;
+            if times.len() <= index {
+                times.resize(index + 1, times.last().copied().unwrap_or(0));
+            }
+            if let Some(pts) = frame.meta().pts {
+                times[index] = pts.mseconds();
+            }
             let whole;
             let regions = if whole_frame {
                 let (w, h) = (size.0 as f32, size.1 as f32);
@@ -501,17 +528,32 @@ impl VideoEval<'_> {
         report.tiles_reused_per_pass = per_pass(scale.tiles_reused);
         report.anchor = counting.then(|| self.anchor.to_owned());
         if counting {
-            let names: Vec<String> = lines.iter().map(|l| l.name().to_owned()).collect();
+            let line_names: Vec<String> = lines.iter().map(|line| line.name().to_owned()).collect();
+            let zone_names: Vec<String> = zones.iter().map(|zone| zone.name().to_owned()).collect();
             let closed =
                 std::mem::take(&mut *closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-            let ours = totals(&names, &closed);
-            let per_frame = (0..report.frames)
-                .map(|i| truth.get(&i).into_iter().flatten().map(|b| (b.id, b.rect)).collect::<Vec<_>>());
-            let truth_settings = CountSettings { stitch_ms: 0, ..count_settings };
-            let theirs = line_totals(&lines, &truth_settings, size.0, size.1, per_frame)?;
+            let ours = Totals::of_closed(&line_names, &zone_names, &closed);
+            // Every frame, at its own time (a time never before the one of the frame before).
+            let mut time_ms = 0;
+            let per_frame = (0..report.frames).map(|i| {
+                time_ms = times.get(i as usize).copied().unwrap_or(time_ms).max(time_ms);
+                (time_ms, truth.get(&i).into_iter().flatten().map(|b| (b.id, b.rect)).collect::<Vec<_>>())
+            });
+            let truth_settings = obscura::count::CountSettings { stitch_ms: 0, ..count_settings };
+            let theirs = track_totals(&lines, &zones, &truth_settings, size.0, size.1, per_frame)?;
+            report.zones = zones
+                .iter()
+                .zip(ours.zones.into_iter().zip(theirs.zones))
+                .map(|(zone, (obscura, truth))| ZoneRow {
+                    zone: zone.name().to_owned(),
+                    polygon: zone.polygon().iter().map(|p| [p.x, p.y]).collect(),
+                    truth,
+                    obscura,
+                })
+                .collect();
             report.lines = lines
                 .iter()
-                .zip(ours.iter().zip(&theirs))
+                .zip(ours.lines.iter().zip(&theirs.lines))
                 .map(|(line, (o, t))| LineRow {
                     line: line.name().to_owned(),
                     from: [line.from().x, line.from().y],
@@ -537,6 +579,7 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
         every,
         temporal,
         lines: &args.lines,
+        zones: &args.zones,
         anchor: &args.anchor,
         stitch_ms: args.stitch_ms,
         overloaded: false,
@@ -549,6 +592,7 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
         anchor: args.anchor.clone(),
         detect_every: mot.detect_every,
         lines: mot.lines,
+        zones: mot.zones,
     });
     print_report(report, args.json)
 }

@@ -163,40 +163,66 @@ pub(super) const BORN_BACK_MS: u64 = 1000;
 /// How fast, person heights a second square to the line, such a track must walk away from it:
 /// a slow walk (0.8 m/s, about half a height a second) at 45° to the line is a third of a
 /// height a second across it. Slower is someone standing about, whose feet drift.
-const BORN_WALKING: f32 = 0.35;
+pub(super) const BORN_WALKING: f32 = 0.35;
 /// How much its height may change from birth to its first committed position (a box that grows
 /// or shrinks moves its feet without a step).
 const BORN_SAME_SIZE: f32 = 1.25;
 
-/// Whether a track born inside the band (where, pixels, and when, ms), now first committed on
-/// `side` (where and when), walked across the line to get there: walked back along its velocity
-/// from birth to now for [`BORN_BACK_MS`], it was committed on the other side, inside the
-/// picture, and the way from there to where it is now crosses the segment.
+/// A track's way from its birth to now, for the rules on where a track first seen was before.
+pub(super) struct BornWay {
+    /// Its step from where it was born to where it is now, pixels.
+    pub step: Point,
+    /// How long that step took, ms (> 0).
+    pub dt: f32,
+    /// Where it was [`BORN_BACK_MS`] before it was born, walked back along that step.
+    pub back: Point,
+}
+
+/// The way of a track born at `born` (pixels) at `born_ms`, its hysteresis distance (its size)
+/// then `born_px`, now at `p` at `time_ms` with `person_px`: `None` if no time passed, or if its
+/// size changed by more than [`BORN_SAME_SIZE`] (a box that grows or shrinks moves its feet
+/// without a step).
+pub(super) fn born_way(
+    (born, born_ms, born_px): (Point, u64, f32),
+    (p, time_ms, person_px): (Point, u64, f32),
+) -> Option<BornWay> {
+    let dt = time_ms.checked_sub(born_ms).filter(|&dt| dt > 0)? as f32;
+    if person_px.max(born_px) > BORN_SAME_SIZE * person_px.min(born_px) {
+        return None;
+    }
+    let step = Point::new(p.x - born.x, p.y - born.y);
+    let k = BORN_BACK_MS as f32 / dt;
+    Some(BornWay { step, dt, back: Point::new(born.x - step.x * k, born.y - step.y * k) })
+}
+
+/// Whether a track born inside the band, now first committed on `side`, walked across the line
+/// to get there ([`born_way`] from birth to now, pixels, ms and hysteresis distances): square to
+/// the line at least as much as along it, at [`BORN_WALKING`] of its height a second or faster,
+/// and walked back along that way for [`BORN_BACK_MS`] it was committed on the other side,
+/// inside the picture, and the way from there to where it is now crosses the segment.
 fn came_across(
     line: &PixelLine,
     frame: Frame,
-    (born, born_ms): (Point, u64),
-    (p, time_ms): (Point, u64),
-    person_px: f32,
+    birth: (Point, u64, f32),
+    now: (Point, u64, f32),
     side: Direction,
 ) -> Option<Direction> {
-    let dt = time_ms.checked_sub(born_ms).filter(|&dt| dt > 0)? as f32;
-    let (perp, along) = line.displacement(born, p);
+    let (p, person_px) = (now.0, now.2);
+    let way = born_way(birth, now)?;
+    let (perp, along) = line.displacement(birth.0, p);
     let height = person_px / super::PERSON_HYSTERESIS;
-    if perp.abs() < along.abs() || perp.abs() * 1000.0 / dt < BORN_WALKING * height {
+    if perp.abs() < along.abs() || perp.abs() * 1000.0 / way.dt < BORN_WALKING * height {
         return None;
     }
-    let k = BORN_BACK_MS as f32 / dt;
-    let back = Point::new(born.x - (p.x - born.x) * k, born.y - (p.y - born.y) * k);
     // Walked back out of the picture, they came in over its edge: seen from their first step in.
-    if !check_normalised(frame.normalised(back)) {
+    if !check_normalised(frame.normalised(way.back)) {
         return None;
     }
     let other = match side {
         Direction::In => Direction::Out,
         Direction::Out => Direction::In,
     };
-    (line.committed_side(back, person_px) == Some(other) && line.crossing(back, p) == Some(side))
+    (line.committed_side(way.back, person_px) == Some(other) && line.crossing(way.back, p) == Some(side))
         .then_some(side)
 }
 
@@ -262,10 +288,13 @@ impl LineTrack {
         if previous.is_none()
             && let Some((born, born_ms, born_px)) = self.born.take()
         {
-            if person_px.max(born_px) > BORN_SAME_SIZE * person_px.min(born_px) {
-                return None;
-            }
-            return came_across(line, frame, (frame.pixels(born), born_ms), (p, time_ms), person_px, side);
+            return came_across(
+                line,
+                frame,
+                (frame.pixels(born), born_ms, born_px),
+                (p, time_ms, person_px),
+                side,
+            );
         }
         (previous.is_some_and(|c| c != side) && through).then_some(side)
     }

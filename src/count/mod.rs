@@ -69,7 +69,7 @@ use std::hash::Hash;
 pub use bucket::{Closed, DwellBin, LineBucket, Published, ZoneBucket};
 pub use line::{Direction, Line};
 pub use stage::{ClosedSink, CountStage};
-pub use truth::{LineTotals, line_totals};
+pub use truth::{LineTotals, Totals, ZoneTotals, line_totals, track_totals};
 pub use zone::Zone;
 
 use crate::detect::nms::iou;
@@ -312,15 +312,21 @@ impl<K: Copy + Eq + Hash> Counter<K> {
             self.ids.insert(id, number);
         }
         settle_forks(&mut self.people, now, pass_no, tally);
-        let present = |p: &&Person<K>| p.pass_no == pass_no && p.key.is_some_and(|k| confirmed.contains(&k));
-        for person in self.people.values().filter(present) {
-            for (inside, zone) in self.occupancy.iter_mut().zip(&person.counts.zones) {
-                *inside += u64::from(zone.is_inside());
-            }
-        }
         for id in pass.ended {
             if let Some(person) = self.ids.remove(id).and_then(|p| self.people.get_mut(&p)) {
                 person.key = None;
+            }
+        }
+        for person in self.people.values_mut() {
+            person.confirmed |=
+                person.pass_no == pass_no && person.key.is_some_and(|k| confirmed.contains(&k));
+        }
+        // Present: seen at this pass and confirmed, now or before (a stitched person's new track
+        // is tentative at first), by a track the tracker has not ended at this pass.
+        let present = |p: &&Person<K>| p.confirmed && p.pass_no == pass_no && p.key.is_some();
+        for person in self.people.values().filter(present) {
+            for (inside, zone) in self.occupancy.iter_mut().zip(&person.counts.zones) {
+                *inside += u64::from(zone.is_inside());
             }
         }
         let stitch_ms = self.stitch_ms;
@@ -465,6 +471,9 @@ struct Person<K> {
     /// Crossings of this person's first step, held until they are seen apart from the person whose
     /// box they were born out of.
     fork: Option<Fork>,
+    /// Whether a confirmed track of this person was seen (a first detection alone is not someone
+    /// present).
+    confirmed: bool,
 }
 
 /// A person born out of another's box, whose first step's crossings wait ([`fork_seed`]).
@@ -509,6 +518,7 @@ impl<K> Person<K> {
             velocity: Point::new(0.0, 0.0),
             trail: VecDeque::from([(time_ms, *rect)]),
             fork: None,
+            confirmed: false,
         }
     }
 
@@ -744,8 +754,13 @@ impl TrackCounts {
             .zones
             .iter()
             .map(|zone| {
-                let presence = zone.presence(frame, margin, zone.anchor().point(rect));
-                ZoneTrack::start(presence, time_ms)
+                let p = zone.anchor().point(rect);
+                let presence = zone.presence(frame, margin, p);
+                if born {
+                    ZoneTrack::start_born(presence, frame, p, person, time_ms)
+                } else {
+                    ZoneTrack::start(presence, time_ms)
+                }
             })
             .collect();
         Self { lines, zones }
@@ -793,7 +808,14 @@ impl TrackCounts {
             }
         }
         for (index, (state, zone)) in self.zones.iter_mut().zip(geometry.zones).enumerate() {
-            let presence = zone.presence(frame, margin, zone.anchor().point(rect));
+            let p = zone.anchor().point(rect);
+            if let Some(birth) = state.take_birth(time_ms)
+                && zone::walked_in(zone, frame, margin, birth, (p, time_ms, person))
+            {
+                state.entered_at(birth.time_ms);
+                tally.entry(index);
+            }
+            let presence = zone.presence(frame, margin, p);
             match state.advance(presence, time_ms) {
                 ZoneChange::None | ZoneChange::Left(None) => {}
                 ZoneChange::Entered => tally.entry(index),

@@ -441,6 +441,69 @@ fn track_entering_over_a_zone_edge_on_the_frame_edge_enters() {
     );
 }
 
+/// Entries into the bottom-right quarter of the frame (down to and along the frame's edges) of
+/// a track first seen after `before` passes of someone else, walking through `path`.
+fn born_entries(settings: &CountSettings, before: usize, path: &[(f32, f32)]) -> u64 {
+    let mut run = Run::with(vec![], vec![square_zone(0.5, 0.5, 1.0, 1.0)], settings);
+    for _ in 0..before {
+        run.pass(&[(1, (0.1, 0.3))], &[]);
+    }
+    for &feet in path {
+        run.pass(&[(1, (0.1, 0.3)), (2, feet)], &[]);
+    }
+    run.finish().zones.iter().map(|zone| zone.entries).sum()
+}
+
+#[test]
+fn a_track_first_seen_inside_a_zone_walking_in_from_its_edge_enters() {
+    let stitching = CountSettings::default();
+    // A walker's box is 200 px tall; at 0.02 of the width a pass (200 ms) they walk about a
+    // height a second. First seen 0.05 of the width inside the zone's left edge (96 px, past
+    // the 44 px margin), walking in: a second before they were outside. An entry.
+    let walk_in = steps((0.55, 0.7), (0.65, 0.7), 6);
+    assert_eq!(born_entries(&stitching, 6, &walk_in), 1);
+    // First seen coming up from the frame's bottom edge (an edge of the zone too).
+    assert_eq!(born_entries(&stitching, 6, &steps((0.7, 0.95), (0.7, 0.85), 6)), 1);
+    // Walking out of the zone instead: a second before they were further in. No entry.
+    assert_eq!(born_entries(&stitching, 6, &steps((0.65, 0.7), (0.55, 0.7), 6)), 0);
+    // First seen deep inside, walking: a second before they were inside already.
+    assert_eq!(born_entries(&stitching, 6, &steps((0.75, 0.7), (0.85, 0.7), 6)), 0);
+    // Standing (found again under a new id, or someone the detector missed until now).
+    assert_eq!(born_entries(&stitching, 6, &[(0.55, 0.7); 6]), 0);
+    // In the stream's first second they may have stood there before it began.
+    assert_eq!(born_entries(&stitching, 2, &walk_in), 0);
+    // Ground truth (no stitching): an annotated person first seen inside appeared there.
+    let off = CountSettings { stitch_ms: 0, ..CountSettings::default() };
+    assert_eq!(born_entries(&off, 6, &walk_in), 0);
+}
+
+#[test]
+fn a_stitched_persons_new_track_is_present_from_its_first_detection() {
+    let mut counter =
+        Counter::new("entrance", vec![], vec![square_zone(0.0, 0.0, 1.0, 1.0)], &CountSettings::default())
+            .unwrap();
+    let walk = steps((0.3, 0.6), (0.5, 0.6), 8);
+    let occupancy =
+        |counter: &mut Counter<u64>, i: usize, tracks: &[(u64, Rect)], tentative: &[(u64, Rect)]| {
+            let time_ms = T0 + i as u64 * STEP;
+            let ended: &[u64] = if i == 6 { &[1] } else { &[] };
+            counter.observe(&Pass { time_ms, width: W, height: H, tracks, tentative, ended }).unwrap();
+            counter.occupancy_now().map(|(_, inside)| inside).sum::<u64>()
+        };
+    // A first detection is nobody present yet; confirmed at the next, present.
+    let first = [(1, person(walk[0].0, walk[0].1))];
+    assert_eq!(occupancy(&mut counter, 0, &[], &first), 0);
+    for (i, &(x, y)) in walk.iter().enumerate().take(5).skip(1) {
+        assert_eq!(occupancy(&mut counter, i, &[(1, person(x, y))], &[]), 1);
+    }
+    // Missed for two passes (the tracker ends the track), then found again where they were heading
+    // under a new track: the same person, present at once, though the new track is a first
+    // detection to the tracker.
+    assert_eq!(occupancy(&mut counter, 5, &[], &[]), 0);
+    assert_eq!(occupancy(&mut counter, 6, &[], &[]), 0);
+    assert_eq!(occupancy(&mut counter, 7, &[], &[(2, person(walk[7].0, walk[7].1))]), 1);
+}
+
 fn dwell_counts(zone: &ZoneBucket) -> Vec<u64> {
     zone.dwell.iter().map(|bin| bin.count).collect()
 }
@@ -693,6 +756,38 @@ fn ground_truth_totals_use_the_counters_rule() {
             .unwrap();
     }
     assert_eq!(line_counts(&counter.close_all()), (1, 1));
+}
+
+#[test]
+fn ground_truth_zone_totals_time_visits_and_average_occupancy_over_the_frames() {
+    let shop = square_zone(0.4, 0.0, 1.0, 1.0);
+    // Person 1 walks in from the left and stays; person 2 stands inside from the first frame
+    // (present, but no entry and no visit to time) and is gone for the last 4 frames.
+    let walker = steps((0.1, 0.5), (0.9, 0.5), 10);
+    let frames: Vec<(u64, Vec<(u32, Rect)>)> = (0..10)
+        .map(|i| {
+            let mut frame = vec![(1, person(walker[i].0, walker[i].1))];
+            if i < 6 {
+                frame.push((2, person(0.7, 0.8)));
+            }
+            (T0 + i as u64 * STEP, frame)
+        })
+        .collect();
+    let settings =
+        CountSettings { dwell_edges_ms: (1..=30).map(|i| i * 100).collect(), ..CountSettings::default() };
+    let totals = track_totals(&[], std::slice::from_ref(&shop), &settings, W, H, frames).unwrap();
+    let [zone] = totals.zones.as_slice() else { panic!("one zone: {totals:?}") };
+    assert_eq!(zone.entries, 1);
+    assert_eq!(zone.passes, 10);
+    // Inside: person 2 in frames 0-5; the walker, once past 0.4 + the margin, to the end.
+    let walker_inside = walker.iter().filter(|p| p.0 > 0.45).count();
+    assert_eq!(zone.occupancy_mean, (6 + walker_inside) as f64 / 10.0);
+    assert_eq!(zone.occupancy_max, 2);
+    // One timed visit: the walker's, from the entry to the last frame, in the middle of its bin.
+    assert_eq!(zone.visits, 1);
+    let dwell = (walker_inside as u64 - 1) * STEP;
+    let bin = dwell / 100 * 100;
+    assert_eq!(zone.dwell_mean_ms, Some(bin as f64 + 50.0));
 }
 
 #[test]

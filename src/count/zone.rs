@@ -1,7 +1,7 @@
 //! Zones: polygons in which tracks are counted present (occupancy), entering (entries) and for how
 //! long (dwell).
 
-use super::{CountError, Frame, check_normalised};
+use super::{CountError, Frame, check_normalised, line};
 use crate::geometry::Anchor;
 use crate::geometry::Point;
 
@@ -106,8 +106,39 @@ pub(super) enum ZoneTrack {
     Boundary,
     /// Last committed outside.
     Outside,
-    /// In a visit: since `entered_ms` if its entry was counted, last seen at `last_ms`.
-    Inside { entered_ms: Option<u64>, last_ms: u64 },
+    /// In a visit: since `entered_ms` if its entry was counted, last seen at `last_ms`; `born`
+    /// while a track nobody continues, first seen inside, has not yet shown whether it walked in.
+    Inside { entered_ms: Option<u64>, last_ms: u64, born: Option<Birth> },
+}
+
+/// Where (normalised) and when (ms) a track nobody continues was first seen inside a zone, and
+/// its own hysteresis distance then (its size).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Birth {
+    at: Point,
+    pub(super) time_ms: u64,
+    person_px: f32,
+}
+
+/// Whether a track first seen inside `zone` (`birth`), now at `p` (pixels) at `time_ms` with
+/// its hysteresis distance `person_px`, walked in: it walks (at least [`line::BORN_WALKING`] of
+/// its height a second, the same size, [`line::born_way`]), and walked back along that way for
+/// [`line::BORN_BACK_MS`] from where it was first seen, it was outside the zone by the margin (or
+/// outside the picture: it came in over the frame's edge). As a line's born rule, for the same
+/// reason: a person found only once inside (seen late coming in at the picture's edge, hidden
+/// behind someone as they crossed the zone's edge) did not appear there.
+pub(super) fn walked_in(
+    zone: &Zone,
+    frame: Frame,
+    margin_px: f32,
+    birth: Birth,
+    now: (Point, u64, f32),
+) -> bool {
+    let born = (frame.pixels(birth.at), birth.time_ms, birth.person_px);
+    let Some(way) = line::born_way(born, now) else { return false };
+    let height = now.2 / super::PERSON_HYSTERESIS;
+    way.step.x.hypot(way.step.y) * 1000.0 / way.dt >= line::BORN_WALKING * height
+        && zone.presence(frame, margin_px, way.back) == Some(false)
 }
 
 /// What one pass changed for one track in one zone.
@@ -126,7 +157,42 @@ impl ZoneTrack {
         match presence {
             None => Self::Boundary,
             Some(false) => Self::Outside,
-            Some(true) => Self::Inside { entered_ms: None, last_ms: time_ms },
+            Some(true) => Self::Inside { entered_ms: None, last_ms: time_ms, born: None },
+        }
+    }
+
+    /// [`Self::start`] for a track nobody continues, first seen with its anchor at `p` (pixels),
+    /// `person_px` being its own hysteresis distance: first seen inside, its next position may
+    /// show that it walked in ([`walked_in`]).
+    pub(super) fn start_born(
+        presence: Option<bool>,
+        frame: Frame,
+        p: Point,
+        person_px: f32,
+        time_ms: u64,
+    ) -> Self {
+        match Self::start(presence, time_ms) {
+            Self::Inside { entered_ms, last_ms, .. } => {
+                let born = Some(Birth { at: frame.normalised(p), time_ms, person_px });
+                Self::Inside { entered_ms, last_ms, born }
+            }
+            state => state,
+        }
+    }
+
+    /// The birth of a track first seen inside, once it is seen again later: taken (it is judged
+    /// once, at the first later position).
+    pub(super) fn take_birth(&mut self, time_ms: u64) -> Option<Birth> {
+        match self {
+            Self::Inside { born, .. } if born.is_some_and(|b| time_ms > b.time_ms) => born.take(),
+            _ => None,
+        }
+    }
+
+    /// A visit whose entry is counted after all, as from `entered_ms`.
+    pub(super) fn entered_at(&mut self, entered_ms: u64) {
+        if let Self::Inside { entered_ms: entered, .. } = self {
+            *entered = Some(entered_ms);
         }
     }
 
@@ -134,7 +200,7 @@ impl ZoneTrack {
     pub(super) fn advance(&mut self, presence: Option<bool>, time_ms: u64) -> ZoneChange {
         match (*self, presence) {
             (Self::Boundary | Self::Outside, Some(true)) => {
-                *self = Self::Inside { entered_ms: Some(time_ms), last_ms: time_ms };
+                *self = Self::Inside { entered_ms: Some(time_ms), last_ms: time_ms, born: None };
                 ZoneChange::Entered
             }
             (Self::Boundary | Self::Outside, Some(false)) => {
@@ -147,8 +213,8 @@ impl ZoneTrack {
                 *self = Self::Outside;
                 ZoneChange::Left(dwell)
             }
-            (Self::Inside { entered_ms, .. }, _) => {
-                *self = Self::Inside { entered_ms, last_ms: time_ms };
+            (Self::Inside { entered_ms, born, .. }, _) => {
+                *self = Self::Inside { entered_ms, last_ms: time_ms, born };
                 ZoneChange::None
             }
         }
@@ -158,7 +224,7 @@ impl ZoneTrack {
     /// the visit records when it ends (the track left or ended).
     pub(super) fn end(&self) -> Option<u64> {
         match *self {
-            Self::Inside { entered_ms: Some(entered), last_ms } => Some(last_ms - entered),
+            Self::Inside { entered_ms: Some(entered), last_ms, .. } => Some(last_ms - entered),
             _ => None,
         }
     }

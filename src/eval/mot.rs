@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::counts::LineRow;
+use super::counts::{LineRow, ZoneRow};
 use super::{COVERED_SHARE, EvalError, PixelCount, pixel_coverage};
 use crate::geometry::{Rect, Shape};
 use crate::redact::FrameRegions;
@@ -237,6 +237,7 @@ impl MotCoverage {
             tiles_reused_per_pass: None,
             anchor: None,
             lines: Vec::new(),
+            zones: Vec::new(),
             tracks,
         }
     }
@@ -319,6 +320,8 @@ pub struct MotReport {
     pub anchor: Option<String>,
     /// Crossings per line, counted from the person tracks next to the ground truth's.
     pub lines: Vec<LineRow>,
+    /// Entries, occupancy and dwell per zone, from the person tracks next to the ground truth's.
+    pub zones: Vec<ZoneRow>,
     pub tracks: Vec<TrackRow>,
 }
 
@@ -398,6 +401,9 @@ impl std::fmt::Display for MotReport {
                 row.obscura_out,
                 row.truth_out
             )?;
+        }
+        for row in &self.zones {
+            write!(f, "\n{row}")?;
         }
         Ok(())
     }
