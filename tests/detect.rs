@@ -396,11 +396,29 @@ fn heads_and_persons_targets_run_on_real_footage() {
 }
 
 /// `obscura eval counts` on a ground-truth clip: obscura's in/out for a vertical, a horizontal
-/// and a diagonal line through the middle, each within ±1 of the ground truth's.
+/// and a diagonal line through the middle, each within ±1 of the ground truth's; and a zone over
+/// the right half, counted in the same run next to the truth's.
 fn counts_within_one(clip: &str, video: &str) {
     let Some(dir) = shared_eval(clip) else { return };
     let lines = ["--line", "0.5,0,0.5,1", "--line", "0,0.5,1,0.5", "--line", "0,0,1,1"];
-    let report = eval_json("counts", &dir, video, &lines);
+    let zone = ["--zone", "0.5,0,1,0,1,1,0.5,1"];
+    let report = eval_json("counts", &dir, video, &[&lines[..], &zone[..]].concat());
+    let [zone] = report["zones"].as_array().unwrap().as_slice() else { panic!("one zone: {report:#}") };
+    let (truth, ours) = (&zone["truth"], &zone["obscura"]);
+    // The truth takes every annotated frame, obscura every detection pass (every 3rd frame).
+    let frames = report["frames"].as_u64().unwrap();
+    assert_eq!(truth["passes"].as_u64(), Some(frames), "{zone:#}");
+    assert_eq!(ours["passes"].as_u64(), Some(frames.div_ceil(3)), "{zone:#}");
+    // People walk through the right half of both clips: some inside at any time, most of them
+    // found; every visit timed, none longer than the clip.
+    let (mean, found) = (truth["occupancy_mean"].as_f64().unwrap(), ours["occupancy_mean"].as_f64().unwrap());
+    assert!(mean > 1.0 && found > 0.5 * mean && found < 1.5 * mean, "{zone:#}");
+    let clip_ms = frames as f64 * 40.0;
+    for who in [truth, ours] {
+        let visits = who["visits"].as_u64().unwrap();
+        assert!(visits >= 1, "{zone:#}");
+        assert!((0.0..=clip_ms).contains(&who["dwell_mean_ms"].as_f64().unwrap()), "{zone:#}");
+    }
     let lines = report["lines"].as_array().unwrap();
     assert_eq!(lines.len(), 3);
     let truth: u64 =
