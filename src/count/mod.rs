@@ -69,7 +69,7 @@ use std::hash::Hash;
 pub use bucket::{Closed, DwellBin, LineBucket, Published, ZoneBucket};
 pub use line::{Direction, Line};
 pub use stage::{ClosedSink, CountStage};
-pub use truth::{LineTotals, Totals, ZoneTotals, line_totals, track_totals};
+pub use truth::{LineTotals, Totals, ZoneTotals, track_totals};
 pub use zone::Zone;
 
 use crate::detect::nms::iou;

@@ -744,9 +744,10 @@ fn ground_truth_totals_use_the_counters_rule() {
             frame
         })
         .collect();
+    let timed = frames.iter().enumerate().map(|(i, frame)| (T0 + i as u64 * STEP, frame.clone()));
     let totals =
-        line_totals(std::slice::from_ref(&door), &CountSettings::default(), W, H, frames.clone()).unwrap();
-    assert_eq!(totals, [LineTotals { line: "door".into(), in_count: 1, out_count: 1 }]);
+        track_totals(std::slice::from_ref(&door), &[], &CountSettings::default(), W, H, timed).unwrap();
+    assert_eq!(totals.lines, [LineTotals { line: "door".into(), in_count: 1, out_count: 1 }]);
     // The same boxes through the pipeline's counter give the same counts.
     let mut counter = Counter::new("entrance", vec![door], vec![], &CountSettings::default()).unwrap();
     for (i, frame) in frames.iter().enumerate() {
@@ -792,10 +793,10 @@ fn ground_truth_zone_totals_time_visits_and_average_occupancy_over_the_frames() 
 
 #[test]
 fn ground_truth_with_no_frames_totals_zero() {
-    let frames: Vec<Vec<(u32, Rect)>> = Vec::new();
+    let frames: Vec<(u64, Vec<(u32, Rect)>)> = Vec::new();
     let totals =
-        line_totals(&[line([0.5, 0.0], [0.5, 1.0])], &CountSettings::default(), W, H, frames).unwrap();
-    assert_eq!(totals, [LineTotals { line: "door".into(), in_count: 0, out_count: 0 }]);
+        track_totals(&[line([0.5, 0.0], [0.5, 1.0])], &[], &CountSettings::default(), W, H, frames).unwrap();
+    assert_eq!(totals.lines, [LineTotals { line: "door".into(), in_count: 0, out_count: 0 }]);
 }
 
 // ---- properties ----

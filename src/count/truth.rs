@@ -92,33 +92,15 @@ impl Totals {
     }
 }
 
-/// The crossings of `lines` by annotated tracks (MOTChallenge ground truth: per frame, in order,
-/// each annotated person's id and box in pixels of a `width`×`height` frame), with the rule and
-/// hysteresis of `settings` that the pipeline's [`Counter`] uses. An id is one person for the whole
-/// video: an id missing from some frames (occlusion) keeps its state.
+/// The totals of `lines` and `zones` from annotated tracks (MOTChallenge ground truth: per frame,
+/// in order, its stream time, ms, not decreasing, and each annotated person's id and box in
+/// pixels of a `width`×`height` frame), with the rules and hysteresis of `settings` that the
+/// pipeline's [`Counter`] uses. An id is one person for the whole video: an id missing from some
+/// frames (occlusion) keeps its state. Zones' dwell times are measured in the frames' times, and
+/// their occupancy is taken at every frame given.
 ///
 /// Give every frame for the true count, or only the frames the pipeline detects on to see what
 /// the detection interval alone costs.
-pub fn line_totals<K, F, B>(
-    lines: &[Line],
-    settings: &CountSettings,
-    width: u32,
-    height: u32,
-    frames: F,
-) -> Result<Vec<LineTotals>, CountError>
-where
-    K: Copy + Eq + Hash,
-    F: IntoIterator<Item = B>,
-    B: IntoIterator<Item = (K, Rect)>,
-{
-    // One timestamp for all: time only matters to buckets and dwell, and lines sum every bucket.
-    let frames = frames.into_iter().map(|frame| (0, frame));
-    Ok(track_totals(lines, &[], settings, width, height, frames)?.lines)
-}
-
-/// The totals of `lines` and `zones` from annotated tracks, as [`line_totals`], each frame given
-/// with its stream time (ms; not decreasing), which zones' dwell times are measured in. A zone's
-/// occupancy is taken at every frame given.
 pub fn track_totals<K, F, B>(
     lines: &[Line],
     zones: &[Zone],
