@@ -1138,6 +1138,37 @@ fn a_person_seen_at_one_pass_only_is_continued_within_the_growing_gate() {
     assert_eq!(walk(2), (0, 0));
 }
 
+/// Person A (track 1) walks across a vertical line at height `a_y`, 0.01 of the width a pass;
+/// track 2, 0.005 to A's right at the height of the box-count line (0.8), walks with them up to
+/// just before the line and is lost for three passes while A crosses; track 3 is born where track
+/// 2 was heading and walks on. Line counts.
+fn second_box_lost_at_the_line(a_y: f32) -> (u64, u64) {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    let a = steps((0.40, a_y), (0.60, a_y), 21);
+    for (i, &(x, y)) in a.iter().enumerate() {
+        let beside = (x + 0.005, 0.8);
+        let mut tracks = vec![(1, (x, y))];
+        match i {
+            0..=9 => tracks.push((2, beside)),
+            10..=12 => {}
+            _ => tracks.push((3, beside)),
+        }
+        run.pass(&tracks, if i == 10 { &[2] } else { &[] });
+    }
+    run.pass(&[], &[1, 3]);
+    line_counts(&run.finish())
+}
+
+#[test]
+fn a_stitch_onto_someone_who_crossed_during_the_gap_does_not_count_their_crossing_again() {
+    // Track 2 is a second box of A (IoU 0.72 with A's): track 3 continues it, born on A's box past
+    // the line A crossed while track 2 was lost. One person, one crossing.
+    assert_eq!(second_box_lost_at_the_line(0.8), (0, 1));
+    // The same stitch with A crossing elsewhere on the line: nobody on the new box crossed, so the
+    // stitched step's crossing is the lost person's own (two people, two crossings).
+    assert_eq!(second_box_lost_at_the_line(0.3), (0, 2));
+}
+
 #[test]
 fn a_new_track_beside_someone_still_seen_is_not_stitched_to_them() {
     let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
