@@ -25,7 +25,8 @@
 //!   person seen at this pass, on the new track's box ([`STITCH_TAKEN_OVERLAP`]), made that same
 //!   crossing during the gap, the new track is most likely that person found twice (the detector
 //!   gives one person two overlapping boxes) or a track that took over from them: the crossing
-//!   is theirs, already counted, and the stitch does not count it again.
+//!   is theirs, already counted, and the stitch does not count it again. A zone entry likewise:
+//!   the stitched person is in the zone (occupancy) but their visit has no entry and no dwell.
 //! - Walking hidden behind someone: two people in a file, or side by side, are one box to the
 //!   detector until they part, and the one who comes out from behind is a new track, often born
 //!   past the line the pair just crossed together: by itself it never crossed. A new track born
@@ -272,8 +273,8 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         for &(id, rect) in pass.tracks.iter().chain(pass.tentative) {
             match self.ids.get(&id).and_then(|p| self.people.get_mut(p)) {
                 Some(person) => {
-                    for (line, direction) in person.counts.advance(&geometry, &rect, now, tally) {
-                        person.count(line, direction, now, tally);
+                    for step in person.counts.advance(&geometry, &rect, now, tally) {
+                        person.count(step, now, tally);
                     }
                     person.seen(&rect, now, pass_no);
                 }
@@ -283,15 +284,18 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         for (id, rect, stitched) in stitch(&self.people, &fresh, now, pass_no, self.stitch_ms) {
             let number = match stitched {
                 Some(number) => {
-                    let taken = crossed_on(&self.people, number, &rect, pass_no);
+                    let taken = counted_on(&self.people, number, &rect, pass_no);
                     let person = self.people.get_mut(&number).expect("a stitch candidate is a person");
                     if let Some(old) = person.key.replace(id) {
                         // The old track, if the tracker still keeps it, is someone new from now.
                         self.ids.remove(&old);
                     }
-                    for (line, direction) in person.counts.advance(&geometry, &rect, now, tally) {
-                        if !taken.contains(&(line, direction)) {
-                            person.count(line, direction, now, tally);
+                    for step in person.counts.advance(&geometry, &rect, now, tally) {
+                        if !taken.contains(&step) {
+                            person.count(step, now, tally);
+                        } else if let Step::Entered(zone) = step {
+                            // Their visit, not this person's: present, but no entry nor dwell.
+                            person.counts.zones[zone].forget_entry();
                         }
                     }
                     person.seen(&rect, now, pass_no);
@@ -344,7 +348,7 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         }
         let stitch_ms = self.stitch_ms;
         for person in self.people.values_mut() {
-            person.crossed.retain(|&(_, _, at)| at + stitch_ms >= now);
+            person.steps.retain(|&(_, at)| at + stitch_ms >= now);
         }
         self.people.retain(|_, person| {
             let expired = person.key.is_none() && (stitch_ms == 0 || now > person.last().0 + stitch_ms);
@@ -490,9 +494,17 @@ struct Person<K> {
     /// Whether a confirmed track of this person was seen (a first detection alone is not someone
     /// present).
     confirmed: bool,
-    /// The crossings this person was counted for within the stitch window: line index,
-    /// direction, when ([`STITCH_TAKEN_OVERLAP`]).
-    crossed: Vec<(usize, Direction, u64)>,
+    /// The crossings and entries this person was counted for within the stitch window, and when
+    /// ([`STITCH_TAKEN_OVERLAP`]).
+    steps: Vec<(Step, u64)>,
+}
+
+/// What a person's step did that counts: crossed a line (index, direction), entered a zone
+/// (index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Crossed(usize, Direction),
+    Entered(usize),
 }
 
 /// A person born out of another's box, whose first step's crossings wait ([`fork_seed`]).
@@ -538,14 +550,17 @@ impl<K> Person<K> {
             trail: VecDeque::from([(time_ms, *rect)]),
             fork: None,
             confirmed: false,
-            crossed: Vec::new(),
+            steps: Vec::new(),
         }
     }
 
-    /// Counts a crossing of this person's.
-    fn count(&mut self, line: usize, direction: Direction, time_ms: u64, tally: &mut Tally) {
-        tally.crossing(line, direction);
-        self.crossed.push((line, direction, time_ms));
+    /// Counts a crossing or an entry of this person's.
+    fn count(&mut self, step: Step, time_ms: u64, tally: &mut Tally) {
+        match step {
+            Step::Crossed(line, direction) => tally.crossing(line, direction),
+            Step::Entered(zone) => tally.entry(zone),
+        }
+        self.steps.push((step, time_ms));
     }
 
     /// When and where the person was last seen.
@@ -709,33 +724,28 @@ fn settle_forks<K>(people: &mut HashMap<u64, Person<K>>, now: u64, pass_no: u64,
         let Some(person) = people.get_mut(&number) else { continue };
         let fork = person.fork.take();
         for (line, direction) in fork.into_iter().filter(|_| apart).flat_map(|f| f.crossings) {
-            person.count(line, direction, now, tally);
+            person.count(Step::Crossed(line, direction), now, tally);
         }
     }
 }
 
-/// A stitched step does not count a crossing that a person seen at the same pass, whose box
-/// overlaps the new track's by at least this much (IoU), made while the stitched person was lost
-/// (see the module's rules). One person's two boxes (from two tiles, or whole and in part)
-/// overlap by IoU 0.4–0.65, below the suppression that keeps a crowd's people apart; two people
-/// walking in a file mostly less: on the stress set's passes, box pairs overlapping by 0.5–0.65
-/// were one annotated person 3 301 times and two people 409 times (docs/models.md).
+/// A stitched step does not count a crossing or a zone entry that a person seen at the same pass,
+/// whose box overlaps the new track's by at least this much (IoU), made while the stitched person
+/// was lost (see the module's rules). One person's two boxes (from two tiles, or whole and in
+/// part) overlap by IoU 0.4–0.65, below the suppression that keeps a crowd's people apart; two
+/// people walking in a file mostly less: on the stress set's passes, box pairs overlapping by
+/// 0.5–0.65 were one annotated person 3 301 times and two people 409 times (docs/models.md).
 pub const STITCH_TAKEN_OVERLAP: f32 = 0.5;
 
-/// The crossings (line, direction) made by people other than `number` seen at this pass on
-/// `rect` ([`STITCH_TAKEN_OVERLAP`]) since `number` was last seen.
-fn crossed_on<K>(
-    people: &HashMap<u64, Person<K>>,
-    number: u64,
-    rect: &Rect,
-    pass_no: u64,
-) -> Vec<(usize, Direction)> {
+/// The crossings and entries made by people other than `number` seen at this pass on `rect`
+/// ([`STITCH_TAKEN_OVERLAP`]) since `number` was last seen.
+fn counted_on<K>(people: &HashMap<u64, Person<K>>, number: u64, rect: &Rect, pass_no: u64) -> Vec<Step> {
     let lost_ms = people.get(&number).map_or(0, |p| p.last().0);
     (people.iter())
         .filter(|&(&n, p)| {
             n != number && p.pass_no == pass_no && iou(&p.last().1, rect) >= STITCH_TAKEN_OVERLAP
         })
-        .flat_map(|(_, p)| p.crossed.iter().filter(|c| c.2 > lost_ms).map(|c| (c.0, c.1)))
+        .flat_map(|(_, p)| p.steps.iter().filter(|s| s.1 > lost_ms).map(|s| s.0))
         .collect()
 }
 
@@ -848,24 +858,24 @@ impl TrackCounts {
         (counts, crossings)
     }
 
-    /// Moves the person to `rect`: tallies what happens in zones, returns the lines crossed
-    /// (line index, direction) for the caller to count.
+    /// Moves the person to `rect`: tallies the dwell times of visits that end, returns the lines
+    /// crossed and the zones entered for the caller to count.
     fn advance(
         &mut self,
         geometry: &PassGeometry<'_>,
         rect: &Rect,
         time_ms: u64,
         tally: &mut Tally,
-    ) -> Vec<(usize, Direction)> {
+    ) -> Vec<Step> {
         let frame = geometry.frame;
         let person = person_px(rect);
         let margin = geometry.hysteresis_px.max(person);
         let lines = geometry.lines.iter().zip(geometry.pixel_lines);
-        let mut crossed = Vec::new();
+        let mut steps = Vec::new();
         for (index, (state, (line, pixels))) in self.lines.iter_mut().zip(lines).enumerate() {
             if let Some(direction) = state.advance(pixels, frame, line.anchor().point(rect), person, time_ms)
             {
-                crossed.push((index, direction));
+                steps.push(Step::Crossed(index, direction));
             }
         }
         for (index, (state, zone)) in self.zones.iter_mut().zip(geometry.zones).enumerate() {
@@ -874,16 +884,16 @@ impl TrackCounts {
                 && zone::walked_in(zone, frame, margin, birth, (p, time_ms, person))
             {
                 state.entered_at(birth.time_ms);
-                tally.entry(index);
+                steps.push(Step::Entered(index));
             }
             let presence = zone.presence(frame, margin, p);
             match state.advance(presence, time_ms) {
                 ZoneChange::None | ZoneChange::Left(None) => {}
-                ZoneChange::Entered => tally.entry(index),
+                ZoneChange::Entered => steps.push(Step::Entered(index)),
                 ZoneChange::Left(Some(dwell_ms)) => tally.dwell(index, dwell_ms),
             }
         }
-        crossed
+        steps
     }
 
     fn end(&self, tally: &mut Tally) {

@@ -1143,7 +1143,12 @@ fn a_person_seen_at_one_pass_only_is_continued_within_the_growing_gate() {
 /// just before the line and is lost for three passes while A crosses; track 3 is born where track
 /// 2 was heading and walks on. Line counts.
 fn second_box_lost_at_the_line(a_y: f32) -> (u64, u64) {
-    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    line_counts(&second_box_lost_at(a_y, vec![line([0.5, 0.0], [0.5, 1.0])], vec![]))
+}
+
+/// [`second_box_lost_at_the_line`] with these lines and zones: what it closes.
+fn second_box_lost_at(a_y: f32, lines: Vec<Line>, zones: Vec<Zone>) -> Closed {
+    let mut run = Run::new(lines, zones);
     let a = steps((0.40, a_y), (0.60, a_y), 21);
     for (i, &(x, y)) in a.iter().enumerate() {
         let beside = (x + 0.005, 0.8);
@@ -1156,7 +1161,7 @@ fn second_box_lost_at_the_line(a_y: f32) -> (u64, u64) {
         run.pass(&tracks, if i == 10 { &[2] } else { &[] });
     }
     run.pass(&[], &[1, 3]);
-    line_counts(&run.finish())
+    run.finish()
 }
 
 #[test]
@@ -1167,6 +1172,23 @@ fn a_stitch_onto_someone_who_crossed_during_the_gap_does_not_count_their_crossin
     // The same stitch with A crossing elsewhere on the line: nobody on the new box crossed, so the
     // stitched step's crossing is the lost person's own (two people, two crossings).
     assert_eq!(second_box_lost_at_the_line(0.3), (0, 2));
+}
+
+#[test]
+fn a_stitch_onto_someone_who_entered_a_zone_during_the_gap_does_not_count_their_entry_again() {
+    // The zone is the right half of the frame; the walk of `second_box_lost_at_the_line` enters it
+    // where the line was. Entries and dwell times counted.
+    let entries = |a_y: f32| {
+        let closed = second_box_lost_at(a_y, vec![], vec![square_zone(0.5, 0.0, 1.0, 1.0)]);
+        let entries: u64 = closed.zones.iter().map(|z| z.entries).sum();
+        let dwells: u64 = closed.zones.iter().flat_map(|z| &z.dwell).map(|bin| bin.count).sum();
+        (entries, dwells)
+    };
+    // Track 3, on A's box, steps into the zone A entered while track 2 was lost: one entry, one
+    // visit with a dwell time (A's).
+    assert_eq!(entries(0.8), (1, 1));
+    // A entering elsewhere: the stitched step's entry is the lost person's own.
+    assert_eq!(entries(0.3), (2, 2));
 }
 
 #[test]

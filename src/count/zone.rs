@@ -196,6 +196,14 @@ impl ZoneTrack {
         }
     }
 
+    /// A visit whose entry is not this track's to count after all (it was someone else's): the
+    /// track stays in it, present, with no entry and no dwell time.
+    pub(super) fn forget_entry(&mut self) {
+        if let Self::Inside { entered_ms, .. } = self {
+            *entered_ms = None;
+        }
+    }
+
     /// The track is seen at `presence` at `time_ms`.
     pub(super) fn advance(&mut self, presence: Option<bool>, time_ms: u64) -> ZoneChange {
         match (*self, presence) {
