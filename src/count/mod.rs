@@ -887,6 +887,14 @@ impl TrackCounts {
                 steps.push(Step::Entered(index));
             }
             let presence = zone.presence(frame, margin, p);
+            // First seen on the edge by nobody's track, inside now: an entry only if it walked in.
+            if presence == Some(true)
+                && let Some(birth) = state.boundary_birth()
+                && !zone::walked_in(zone, frame, margin, birth, (p, time_ms, person))
+            {
+                state.inside_unentered(time_ms);
+                continue;
+            }
             match state.advance(presence, time_ms) {
                 ZoneChange::None | ZoneChange::Left(None) => {}
                 ZoneChange::Entered => steps.push(Step::Entered(index)),

@@ -478,6 +478,24 @@ fn a_track_first_seen_inside_a_zone_walking_in_from_its_edge_enters() {
 }
 
 #[test]
+fn a_track_first_seen_on_a_zones_edge_enters_only_if_it_walked_in() {
+    let stitching = CountSettings::default();
+    // First seen on the zone's left edge (x 0.5, within the 44 px margin), walking in at about a
+    // height a second: a second before they were outside. An entry.
+    let walk_in = steps((0.5, 0.7), (0.6, 0.7), 6);
+    assert_eq!(born_entries(&stitching, 6, &walk_in), 1);
+    // First seen on the edge, then edging in at a seventh of a height a second (someone standing
+    // there, found again under a new id, shifting their feet): present, not entered.
+    let edging_in = steps((0.5, 0.7), (0.53, 0.7), 12);
+    assert_eq!(born_entries(&stitching, 6, &edging_in), 0);
+    // In the stream's first second, or as ground truth (an annotated person first seen on the
+    // edge, then inside): an entry, as for everyone who crosses from the margin inwards.
+    assert_eq!(born_entries(&stitching, 2, &edging_in), 1);
+    let off = CountSettings { stitch_ms: 0, ..CountSettings::default() };
+    assert_eq!(born_entries(&off, 6, &edging_in), 1);
+}
+
+#[test]
 fn a_stitched_persons_new_track_is_present_from_its_first_detection() {
     let mut counter =
         Counter::new("entrance", vec![], vec![square_zone(0.0, 0.0, 1.0, 1.0)], &CountSettings::default())

@@ -16,7 +16,9 @@ use crate::geometry::Point;
 ///   seen within the margin (that is how a person walking in over a zone edge that is also the
 ///   frame edge appears). A track first seen already inside (stream start, a track that the
 ///   tracker lost and found again under a new id) is present but has not entered: it counts in
-///   occupancy, not in entries, and its visit has no dwell time.
+///   occupancy, not in entries, and its visit has no dwell time. So does a track nobody
+///   continues, first seen within the margin, that becomes inside without having walked in
+///   ([`walked_in`]): someone standing or walking along the edge, found again under a new id.
 /// - A visit lasts from the pass at which its entry is counted to the last pass at which the
 ///   track was seen before it became outside, or before it ended. Every counted entry yields
 ///   exactly one dwell time, when the visit ends.
@@ -102,8 +104,9 @@ fn segment_distance2(a: Point, b: Point, p: Point) -> f32 {
 /// What one zone remembers about one track.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum ZoneTrack {
-    /// First seen within the margin of the boundary; neither inside nor outside yet.
-    Boundary,
+    /// First seen within the margin of the boundary; neither inside nor outside yet. `born`: a
+    /// track nobody continues, whose step inside is an entry only if it walked in.
+    Boundary { born: Option<Birth> },
     /// Last committed outside.
     Outside,
     /// In a visit: since `entered_ms` if its entry was counted, last seen at `last_ms`; `born`
@@ -155,7 +158,7 @@ impl ZoneTrack {
     /// A track first seen at `presence` (see [`Zone::presence`]) at `time_ms`.
     pub(super) fn start(presence: Option<bool>, time_ms: u64) -> Self {
         match presence {
-            None => Self::Boundary,
+            None => Self::Boundary { born: None },
             Some(false) => Self::Outside,
             Some(true) => Self::Inside { entered_ms: None, last_ms: time_ms, born: None },
         }
@@ -163,7 +166,8 @@ impl ZoneTrack {
 
     /// [`Self::start`] for a track nobody continues, first seen with its anchor at `p` (pixels),
     /// `person_px` being its own hysteresis distance: first seen inside, its next position may
-    /// show that it walked in ([`walked_in`]).
+    /// show that it walked in ([`walked_in`]); first seen within the margin, the position at
+    /// which it is inside must show it.
     pub(super) fn start_born(
         presence: Option<bool>,
         frame: Frame,
@@ -171,11 +175,10 @@ impl ZoneTrack {
         person_px: f32,
         time_ms: u64,
     ) -> Self {
+        let born = Some(Birth { at: frame.normalised(p), time_ms, person_px });
         match Self::start(presence, time_ms) {
-            Self::Inside { entered_ms, last_ms, .. } => {
-                let born = Some(Birth { at: frame.normalised(p), time_ms, person_px });
-                Self::Inside { entered_ms, last_ms, born }
-            }
+            Self::Inside { entered_ms, last_ms, .. } => Self::Inside { entered_ms, last_ms, born },
+            Self::Boundary { .. } => Self::Boundary { born },
             state => state,
         }
     }
@@ -204,18 +207,32 @@ impl ZoneTrack {
         }
     }
 
+    /// The birth of a track nobody continues first seen on the boundary, if it is still there.
+    pub(super) fn boundary_birth(&self) -> Option<Birth> {
+        match *self {
+            Self::Boundary { born } => born,
+            _ => None,
+        }
+    }
+
+    /// A track first seen on the boundary that is inside now without having walked in: present,
+    /// in a visit with no entry.
+    pub(super) fn inside_unentered(&mut self, time_ms: u64) {
+        *self = Self::Inside { entered_ms: None, last_ms: time_ms, born: None };
+    }
+
     /// The track is seen at `presence` at `time_ms`.
     pub(super) fn advance(&mut self, presence: Option<bool>, time_ms: u64) -> ZoneChange {
         match (*self, presence) {
-            (Self::Boundary | Self::Outside, Some(true)) => {
+            (Self::Boundary { .. } | Self::Outside, Some(true)) => {
                 *self = Self::Inside { entered_ms: Some(time_ms), last_ms: time_ms, born: None };
                 ZoneChange::Entered
             }
-            (Self::Boundary | Self::Outside, Some(false)) => {
+            (Self::Boundary { .. } | Self::Outside, Some(false)) => {
                 *self = Self::Outside;
                 ZoneChange::None
             }
-            (Self::Boundary | Self::Outside, None) => ZoneChange::None,
+            (Self::Boundary { .. } | Self::Outside, None) => ZoneChange::None,
             (Self::Inside { .. }, Some(false)) => {
                 let dwell = self.end();
                 *self = Self::Outside;
