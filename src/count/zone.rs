@@ -218,7 +218,7 @@ impl ZoneTrack {
     /// A track first seen on the boundary that is inside now without having walked in: present,
     /// in a visit with no entry.
     pub(super) fn inside_unentered(&mut self, time_ms: u64) {
-        *self = Self::Inside { entered_ms: None, last_ms: time_ms, born: None };
+        *self = Self::start(Some(true), time_ms);
     }
 
     /// The track is seen at `presence` at `time_ms`.
