@@ -27,6 +27,13 @@
 //!   gives one person two overlapping boxes) or a track that took over from them: the crossing
 //!   is theirs, already counted, and the stitch does not count it again. A zone entry likewise:
 //!   the stitched person is in the zone (occupancy) but their visit has no entry and no dwell.
+//! - A stitch onto someone's box: a new track born on the box of a person seen at the same pass
+//!   ([`FORK_OVERLAP`]) is as often that person's second box, or a track split off them, as the
+//!   lost person found again beside them (on the stress set, of the crossings such stitched
+//!   steps counted, a third were the annotated person's own; docs/models.md). Its step's
+//!   crossings are held as a fork's are (below): counted once the two are seen apart, dropped
+//!   if they are not within [`FORK_HOLD_MS`]. Its zone entries are not counted (present, no
+//!   entry, no dwell), as for a crossing someone else made.
 //! - Walking hidden behind someone: two people in a file, or side by side, are one box to the
 //!   detector until they part, and the one who comes out from behind is a new track, often born
 //!   past the line the pair just crossed together: by itself it never crossed. A new track born
@@ -285,18 +292,27 @@ impl<K: Copy + Eq + Hash> Counter<K> {
             let number = match stitched {
                 Some(number) => {
                     let taken = counted_on(&self.people, number, &rect, pass_no);
+                    let beside = born_beside(&self.people, number, &rect, pass_no);
                     let person = self.people.get_mut(&number).expect("a stitch candidate is a person");
                     if let Some(old) = person.key.replace(id) {
                         // The old track, if the tracker still keeps it, is someone new from now.
                         self.ids.remove(&old);
                     }
+                    let mut held = Vec::new();
                     for step in person.counts.advance(&geometry, &rect, now, tally) {
-                        if !taken.contains(&step) {
-                            person.count(step, now, tally);
-                        } else if let Step::Entered(zone) = step {
-                            // Their visit, not this person's: present, but no entry nor dwell.
-                            person.counts.zones[zone].forget_entry();
+                        let theirs = taken.contains(&step);
+                        match step {
+                            _ if !theirs && beside.is_none() => person.count(step, now, tally),
+                            // Their visit, or not known to be this person's: present, but no
+                            // entry nor dwell.
+                            Step::Entered(zone) => person.counts.zones[zone].forget_entry(),
+                            Step::Crossed(line, direction) if !theirs => held.push((line, direction)),
+                            Step::Crossed(..) => {}
                         }
+                    }
+                    if let Some(from) = beside.filter(|_| !held.is_empty()) {
+                        // Held as a fork's first step is (beside whatever else is held).
+                        person.forks.push(Fork { from, until_ms: now + FORK_HOLD_MS, crossings: held });
                     }
                     person.seen(&rect, now, pass_no);
                     number
@@ -321,7 +337,7 @@ impl<K: Copy + Eq + Hash> Counter<K> {
                         None => (TrackCounts::start_as(&geometry, &rect, now, born), None),
                     };
                     let mut person = Person::new(id, counts, &rect, now, pass_no);
-                    person.fork = fork;
+                    person.forks.extend(fork);
                     self.people.insert(number, person);
                     number
                 }
@@ -488,9 +504,9 @@ struct Person<K> {
     /// When and where (box, pixels) the person was seen over the last [`FORK_BACK_MS`] and at the
     /// pass before, oldest first; never empty, the newest entry being where they were last seen.
     trail: VecDeque<(u64, Rect)>,
-    /// Crossings of this person's first step, held until they are seen apart from the person whose
-    /// box they were born out of.
-    fork: Option<Fork>,
+    /// Crossings held until this person is seen apart from the person whose box they were born
+    /// out of (their first step's), or stitched onto (a stitched step's).
+    forks: Vec<Fork>,
     /// Whether a confirmed track of this person was seen (a first detection alone is not someone
     /// present).
     confirmed: bool,
@@ -507,7 +523,8 @@ enum Step {
     Entered(usize),
 }
 
-/// A person born out of another's box, whose first step's crossings wait ([`fork_seed`]).
+/// Crossings that wait until their person is seen apart from another: a first step out of
+/// another's box ([`fork_seed`]), or a stitched step onto it ([`born_beside`]).
 #[derive(Debug)]
 struct Fork {
     /// The person they came out from behind.
@@ -548,7 +565,7 @@ impl<K> Person<K> {
             pass_no,
             velocity: Point::new(0.0, 0.0),
             trail: VecDeque::from([(time_ms, *rect)]),
-            fork: None,
+            forks: Vec::new(),
             confirmed: false,
             steps: Vec::new(),
         }
@@ -709,21 +726,24 @@ fn fork_seed<K>(people: &HashMap<u64, Person<K>>, rect: &Rect, now: u64, pass_no
 /// Counts the held crossings of people now seen apart from whoever they came out from behind;
 /// drops those held too long.
 fn settle_forks<K>(people: &mut HashMap<u64, Person<K>>, now: u64, pass_no: u64, tally: &mut Tally) {
-    let settled: Vec<(u64, bool)> = (people.iter())
-        .filter_map(|(&number, person)| {
-            let fork = person.fork.as_ref()?;
+    let settled: Vec<(u64, usize, bool)> = (people.iter())
+        .flat_map(|(&number, person)| {
+            person.forks.iter().enumerate().map(move |(k, fork)| (number, person, k, fork))
+        })
+        .filter_map(|(number, person, k, fork)| {
             if now > fork.until_ms {
-                return Some((number, false));
+                return Some((number, k, false));
             }
             let other = people.get(&fork.from).filter(|o| o.pass_no == pass_no)?;
             let (mine, theirs) = (person.last().1, other.last().1);
-            (person.pass_no == pass_no && iou(&mine, &theirs) < FORK_APART).then_some((number, true))
+            (person.pass_no == pass_no && iou(&mine, &theirs) < FORK_APART).then_some((number, k, true))
         })
         .collect();
-    for (number, apart) in settled {
+    // Last first, so that removing one leaves the indices of those before it.
+    for &(number, k, apart) in settled.iter().rev() {
         let Some(person) = people.get_mut(&number) else { continue };
-        let fork = person.fork.take();
-        for (line, direction) in fork.into_iter().filter(|_| apart).flat_map(|f| f.crossings) {
+        let fork = person.forks.remove(k);
+        for (line, direction) in fork.crossings.into_iter().filter(|_| apart) {
             person.count(Step::Crossed(line, direction), now, tally);
         }
     }
@@ -736,6 +756,17 @@ fn settle_forks<K>(people: &mut HashMap<u64, Person<K>>, now: u64, pass_no: u64,
 /// people walking in a file mostly less: on the stress set's passes, box pairs overlapping by
 /// 0.5–0.65 were one annotated person 3 301 times and two people 409 times (docs/models.md).
 pub const STITCH_TAKEN_OVERLAP: f32 = 0.5;
+
+/// The person seen at this pass whose box `rect` (a stitched track's, continuing `number`)
+/// overlaps most, by [`FORK_OVERLAP`] or more; of equal overlaps, the person counted first.
+fn born_beside<K>(people: &HashMap<u64, Person<K>>, number: u64, rect: &Rect, pass_no: u64) -> Option<u64> {
+    (people.iter())
+        .filter(|&(&n, p)| n != number && p.pass_no == pass_no)
+        .map(|(&n, p)| (iou(&p.last().1, rect), n))
+        .filter(|&(overlap, _)| overlap >= FORK_OVERLAP)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
+        .map(|(_, n)| n)
+}
 
 /// The crossings and entries made by people other than `number` seen at this pass on `rect`
 /// ([`STITCH_TAKEN_OVERLAP`]) since `number` was last seen.

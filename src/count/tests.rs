@@ -1226,6 +1226,36 @@ fn a_new_track_beside_someone_still_seen_is_not_stitched_to_them() {
     assert_eq!(line_counts(&run.finish()), (0, 1));
 }
 
+/// Person A (track 1) stands just past a vertical line the whole time; track 2 walks up to just
+/// before it, is lost for three passes (the tracker ends it), and track 3 is born on A's box
+/// (IoU 0.72), where track 2 was heading, then walks on to the right by `on` of the width a pass
+/// for 15 passes. Line counts.
+fn stitched_onto_someone_standing(on: f32) -> (u64, u64) {
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    let a = (1, (0.565, 0.8));
+    for point in steps((0.40, 0.8), (0.49, 0.8), 10) {
+        run.pass(&[a, (2, point)], &[]);
+    }
+    run.pass(&[a], &[2]);
+    run.pass(&[a], &[]);
+    run.pass(&[a], &[]);
+    for i in 0..15 {
+        run.pass(&[a, (3, (0.56 + on * i as f32, 0.8))], &[]);
+    }
+    run.pass(&[], &[1, 3]);
+    line_counts(&run.finish())
+}
+
+#[test]
+fn a_stitch_onto_someone_elses_box_counts_its_crossing_once_the_two_are_seen_apart() {
+    // Track 3 walks away from A (apart, IoU < 0.1, three passes on): the lost person found again
+    // beside A, their crossing counted.
+    assert_eq!(stitched_onto_someone_standing(0.01), (0, 1));
+    // Track 3 stays on A's box for 3 s: as likely A's second box as the lost person, and the
+    // stitched step's crossing is dropped once the fork's hold (2 s) is over.
+    assert_eq!(stitched_onto_someone_standing(0.0), (0, 0));
+}
+
 #[test]
 fn a_zone_visit_survives_a_broken_track() {
     let mut run = Run::new(vec![], vec![square_zone(0.3, 0.5, 0.7, 1.0)]);
