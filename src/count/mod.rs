@@ -527,7 +527,7 @@ enum Step {
 /// another's box ([`fork_seed`]), or a stitched step onto it ([`born_beside`]).
 #[derive(Debug)]
 struct Fork {
-    /// The person they came out from behind.
+    /// The person they came out from behind, or whose box their stitched step was born on.
     from: u64,
     /// When the held crossings are dropped if the two were not seen apart.
     until_ms: u64,
@@ -723,8 +723,8 @@ fn fork_seed<K>(people: &HashMap<u64, Person<K>>, rect: &Rect, now: u64, pass_no
     best.map(|(_, seed)| seed)
 }
 
-/// Counts the held crossings of people now seen apart from whoever they came out from behind;
-/// drops those held too long.
+/// Counts the held crossings of people now seen apart from whoever they came out from behind or
+/// were stitched on; drops those held too long.
 fn settle_forks<K>(people: &mut HashMap<u64, Person<K>>, now: u64, pass_no: u64, tally: &mut Tally) {
     let settled: Vec<(u64, usize, bool)> = (people.iter())
         .flat_map(|(&number, person)| {
