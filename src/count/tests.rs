@@ -1257,6 +1257,42 @@ fn a_stitch_onto_someone_elses_box_counts_its_crossing_once_the_two_are_seen_apa
 }
 
 #[test]
+fn held_steps_onto_two_peoples_boxes_wait_each_on_its_own() {
+    // Lines at x = 0.5 and 0.575. A stands at 0.565, C at 0.61. Track 2 walks up to the first
+    // line and is lost; track 3 is born on A's box past it (held: wait for apart from A), stays
+    // two passes and is lost; track 4 is born on C's box past the second line (held: wait for
+    // apart from C) and stays there for 3 s.
+    let named = |name: &str, x: f32| {
+        Line::new(name, Point::new(x, 0.0), Point::new(x, 1.0), Anchor::BottomCenter).unwrap()
+    };
+    let mut run = Run::new(vec![named("first", 0.5), named("second", 0.575)], vec![]);
+    let (a, c) = ((1, (0.565, 0.8)), (5, (0.61, 0.8)));
+    for point in steps((0.40, 0.8), (0.49, 0.8), 10) {
+        run.pass(&[a, c, (2, point)], &[]);
+    }
+    run.pass(&[a, c], &[2]);
+    run.pass(&[a, c], &[]);
+    run.pass(&[a, c], &[]);
+    run.pass(&[a, c, (3, (0.56, 0.8))], &[]);
+    run.pass(&[a, c, (3, (0.56, 0.8))], &[]);
+    run.pass(&[a, c], &[3]);
+    run.pass(&[a, c], &[]);
+    run.pass(&[a, c], &[]);
+    for _ in 0..15 {
+        run.pass(&[a, c, (4, (0.605, 0.8))], &[]);
+    }
+    run.pass(&[], &[1, 4, 5]);
+    // The first line's crossing counts once they are apart from A (on C's box); the second's,
+    // never apart from C, is dropped: each held step waits on its own person.
+    let closed = run.finish();
+    let on = |name: &str| {
+        (closed.lines.iter().filter(|b| b.line == name))
+            .fold((0, 0), |(i, o), b| (i + b.in_count, o + b.out_count))
+    };
+    assert_eq!((on("first"), on("second")), ((0, 1), (0, 0)));
+}
+
+#[test]
 fn a_zone_visit_survives_a_broken_track() {
     let mut run = Run::new(vec![], vec![square_zone(0.3, 0.5, 0.7, 1.0)]);
     for point in steps((0.1, 0.8), (0.45, 0.8), 15) {
