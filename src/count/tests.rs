@@ -1257,6 +1257,33 @@ fn a_stitch_onto_someone_elses_box_counts_its_crossing_once_the_two_are_seen_apa
 }
 
 #[test]
+fn a_stitch_onto_someone_elses_box_enters_no_zone() {
+    // The zone is the right half of the frame. Track 2 walks up to its edge and is lost; track 3
+    // is born inside, where track 2 was heading, and stands there. Entries counted.
+    let entries = |someone_there: bool| {
+        let mut run = Run::new(vec![], vec![square_zone(0.5, 0.0, 1.0, 1.0)]);
+        let a: &[(u64, (f32, f32))] = if someone_there { &[(1, (0.565, 0.8))] } else { &[] };
+        let with = |extra: (u64, (f32, f32))| [a, &[extra]].concat();
+        for point in steps((0.40, 0.8), (0.49, 0.8), 10) {
+            run.pass(&with((2, point)), &[]);
+        }
+        run.pass(a, &[2]);
+        run.pass(a, &[]);
+        run.pass(a, &[]);
+        for _ in 0..5 {
+            run.pass(&with((3, (0.56, 0.8))), &[]);
+        }
+        run.pass(&[], &[1, 3]);
+        run.finish().zones.iter().map(|z| z.entries).sum::<u64>()
+    };
+    // Born clear of everyone: the lost person walked in.
+    assert_eq!(entries(false), 1);
+    // Born on the box of A, who stood inside all along (in the stream's first second: no
+    // entry of theirs): as likely A's second box; present, but no entry.
+    assert_eq!(entries(true), 0);
+}
+
+#[test]
 fn held_steps_onto_two_peoples_boxes_wait_each_on_its_own() {
     // Lines at x = 0.5 and 0.575. A stands at 0.565, C at 0.61. Track 2 walks up to the first
     // line and is lost; track 3 is born on A's box past it (held: wait for apart from A), stays
