@@ -700,27 +700,33 @@ struct Seed {
 
 /// The person seen at this pass whose box `rect` (a new track's, at `now`) overlaps most, by
 /// [`FORK_OVERLAP`] or more, with a similar height and a trail reaching back at most twice
-/// [`FORK_BACK_MS`] (someone seen recently, not across a long gap); of equal overlaps, the person
-/// counted first (the map's order is not the same from run to run).
+/// [`FORK_BACK_MS`] (someone seen recently, not across a long gap) ([`most_overlapping`]).
 fn fork_seed<K>(people: &HashMap<u64, Person<K>>, rect: &Rect, now: u64, pass_no: u64) -> Option<Seed> {
-    let mut best: Option<(f32, Seed)> = None;
-    for (&number, person) in people {
-        if person.pass_no != pass_no || person.key.is_none() {
-            continue;
-        }
-        let ((then_ms, then), (_, current)) = (person.trail[0], person.last());
+    let fits = |_: u64, person: &Person<K>| {
+        let ((then_ms, _), (_, current)) = (person.trail[0], person.last());
         let ratio = rect.height() / current.height().max(1e-3);
-        let overlap = iou(rect, &current);
         let recent = then_ms < now && now - then_ms <= 2 * FORK_BACK_MS;
-        if (1.0 / STITCH_HEIGHT_RATIO..=STITCH_HEIGHT_RATIO).contains(&ratio)
-            && overlap >= FORK_OVERLAP
-            && recent
-            && best.is_none_or(|(b, seed)| overlap > b || (overlap == b && number < seed.from))
-        {
-            best = Some((overlap, Seed { from: number, then, now: current }));
-        }
-    }
-    best.map(|(_, seed)| seed)
+        person.key.is_some() && (1.0 / STITCH_HEIGHT_RATIO..=STITCH_HEIGHT_RATIO).contains(&ratio) && recent
+    };
+    let (from, person) = most_overlapping(people, rect, pass_no, fits)?;
+    Some(Seed { from, then: person.trail[0].1, now: person.last().1 })
+}
+
+/// Of the people seen at this pass that `fits` keeps (by number and person), the one whose box
+/// `rect` overlaps most, by [`FORK_OVERLAP`] or more; of equal overlaps, the person counted first
+/// (the map's order is not the same from run to run).
+fn most_overlapping<'p, K>(
+    people: &'p HashMap<u64, Person<K>>,
+    rect: &Rect,
+    pass_no: u64,
+    fits: impl Fn(u64, &Person<K>) -> bool,
+) -> Option<(u64, &'p Person<K>)> {
+    (people.iter())
+        .filter(|&(&n, p)| p.pass_no == pass_no && fits(n, p))
+        .map(|(&n, p)| (iou(rect, &p.last().1), n, p))
+        .filter(|&(overlap, ..)| overlap >= FORK_OVERLAP)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
+        .map(|(_, n, p)| (n, p))
 }
 
 /// Counts the held crossings of people now seen apart from whoever they came out from behind or
@@ -758,14 +764,9 @@ fn settle_forks<K>(people: &mut HashMap<u64, Person<K>>, now: u64, pass_no: u64,
 pub const STITCH_TAKEN_OVERLAP: f32 = 0.5;
 
 /// The person seen at this pass whose box `rect` (a stitched track's, continuing `number`)
-/// overlaps most, by [`FORK_OVERLAP`] or more; of equal overlaps, the person counted first.
+/// overlaps most, by [`FORK_OVERLAP`] or more ([`most_overlapping`]).
 fn born_beside<K>(people: &HashMap<u64, Person<K>>, number: u64, rect: &Rect, pass_no: u64) -> Option<u64> {
-    (people.iter())
-        .filter(|&(&n, p)| n != number && p.pass_no == pass_no)
-        .map(|(&n, p)| (iou(&p.last().1, rect), n))
-        .filter(|&(overlap, _)| overlap >= FORK_OVERLAP)
-        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
-        .map(|(_, n)| n)
+    most_overlapping(people, rect, pass_no, |n, _| n != number).map(|(n, _)| n)
 }
 
 /// The crossings and entries made by people other than `number` seen at this pass on `rect`

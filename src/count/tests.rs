@@ -1226,61 +1226,55 @@ fn a_new_track_beside_someone_still_seen_is_not_stitched_to_them() {
     assert_eq!(line_counts(&run.finish()), (0, 1));
 }
 
-/// Person A (track 1) stands just past a vertical line the whole time; track 2 walks up to just
-/// before it, is lost for three passes (the tracker ends it), and track 3 is born on A's box
-/// (IoU 0.72), where track 2 was heading, then walks on to the right by `on` of the width a pass
-/// for 15 passes. Line counts.
-fn stitched_onto_someone_standing(on: f32) -> (u64, u64) {
-    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
-    let a = (1, (0.565, 0.8));
+/// Track 2 walks up to x 0.49 (a vertical line or a zone's edge at 0.5) beside the people
+/// `standing` there the whole time, is lost for three passes (the tracker ends it), and track 3
+/// is born at 0.56, where track 2 was heading, then walks on to the right by `on` of the width a
+/// pass for 15 passes. What it closes.
+fn found_again_past(standing: &[(u64, (f32, f32))], on: f32, lines: Vec<Line>, zones: Vec<Zone>) -> Closed {
+    let mut run = Run::new(lines, zones);
+    let with = |extra: (u64, (f32, f32))| [standing, &[extra]].concat();
     for point in steps((0.40, 0.8), (0.49, 0.8), 10) {
-        run.pass(&[a, (2, point)], &[]);
+        run.pass(&with((2, point)), &[]);
     }
-    run.pass(&[a], &[2]);
-    run.pass(&[a], &[]);
-    run.pass(&[a], &[]);
+    run.pass(standing, &[2]);
+    run.pass(standing, &[]);
+    run.pass(standing, &[]);
     for i in 0..15 {
-        run.pass(&[a, (3, (0.56 + on * i as f32, 0.8))], &[]);
+        run.pass(&with((3, (0.56 + on * i as f32, 0.8))), &[]);
     }
     run.pass(&[], &[1, 3]);
-    line_counts(&run.finish())
+    run.finish()
 }
+
+/// Person A (track 1), standing at 0.565 just past the line or edge, whose box track 3 is born on
+/// (IoU 0.72).
+const A_PAST_THE_LINE: (u64, (f32, f32)) = (1, (0.565, 0.8));
 
 #[test]
 fn a_stitch_onto_someone_elses_box_counts_its_crossing_once_the_two_are_seen_apart() {
+    let counts = |on: f32| {
+        line_counts(&found_again_past(&[A_PAST_THE_LINE], on, vec![line([0.5, 0.0], [0.5, 1.0])], vec![]))
+    };
     // Track 3 walks away from A (apart, IoU < 0.1, three passes on): the lost person found again
     // beside A, their crossing counted.
-    assert_eq!(stitched_onto_someone_standing(0.01), (0, 1));
+    assert_eq!(counts(0.01), (0, 1));
     // Track 3 stays on A's box for 3 s: as likely A's second box as the lost person, and the
     // stitched step's crossing is dropped once the fork's hold (2 s) is over.
-    assert_eq!(stitched_onto_someone_standing(0.0), (0, 0));
+    assert_eq!(counts(0.0), (0, 0));
 }
 
 #[test]
 fn a_stitch_onto_someone_elses_box_enters_no_zone() {
-    // The zone is the right half of the frame. Track 2 walks up to its edge and is lost; track 3
-    // is born inside, where track 2 was heading, and stands there. Entries counted.
-    let entries = |someone_there: bool| {
-        let mut run = Run::new(vec![], vec![square_zone(0.5, 0.0, 1.0, 1.0)]);
-        let a: &[(u64, (f32, f32))] = if someone_there { &[(1, (0.565, 0.8))] } else { &[] };
-        let with = |extra: (u64, (f32, f32))| [a, &[extra]].concat();
-        for point in steps((0.40, 0.8), (0.49, 0.8), 10) {
-            run.pass(&with((2, point)), &[]);
-        }
-        run.pass(a, &[2]);
-        run.pass(a, &[]);
-        run.pass(a, &[]);
-        for _ in 0..5 {
-            run.pass(&with((3, (0.56, 0.8))), &[]);
-        }
-        run.pass(&[], &[1, 3]);
-        run.finish().zones.iter().map(|z| z.entries).sum::<u64>()
+    // The zone is the right half of the frame; track 3 is born inside and stands there.
+    let entries = |standing: &[(u64, (f32, f32))]| {
+        let closed = found_again_past(standing, 0.0, vec![], vec![square_zone(0.5, 0.0, 1.0, 1.0)]);
+        closed.zones.iter().map(|z| z.entries).sum::<u64>()
     };
     // Born clear of everyone: the lost person walked in.
-    assert_eq!(entries(false), 1);
+    assert_eq!(entries(&[]), 1);
     // Born on the box of A, who stood inside all along (in the stream's first second: no
     // entry of theirs): as likely A's second box; present, but no entry.
-    assert_eq!(entries(true), 0);
+    assert_eq!(entries(&[A_PAST_THE_LINE]), 0);
 }
 
 #[test]
