@@ -55,8 +55,12 @@ impl Run {
     /// then the clock moves on by [`STEP`].
     fn pass(&mut self, tracks: &[(u64, (f32, f32))], ended: &[u64]) {
         let tracks: Vec<(u64, Rect)> = tracks.iter().map(|&(id, (x, y))| (id, person(x, y))).collect();
-        let pass =
-            Pass { time_ms: self.time_ms, width: W, height: H, tracks: &tracks, tentative: &[], ended };
+        self.pass_boxes(&tracks, ended);
+    }
+
+    /// [`Run::pass`] with the tracks' boxes as they are.
+    fn pass_boxes(&mut self, tracks: &[(u64, Rect)], ended: &[u64]) {
+        let pass = Pass { time_ms: self.time_ms, width: W, height: H, tracks, tentative: &[], ended };
         let closed = self.counter.observe(&pass).unwrap();
         self.closed.lines.extend(closed.lines);
         self.closed.zones.extend(closed.zones);
@@ -332,7 +336,8 @@ fn tracks_are_counted_independently() {
     let right_to_left = steps((0.8, 0.5), (0.2, 0.5), 7);
     for (i, &p) in right_to_left.iter().enumerate() {
         let q = right_to_left[right_to_left.len() - 1 - i];
-        run.pass(&[(1, p), (2, p), (3, q)], &[]);
+        // Tracks 1 and 2 side by side (one box on the other would be one person found twice).
+        run.pass(&[(1, p), (2, (p.0, p.1 + 0.25)), (3, q)], &[]);
     }
     assert_eq!(line_counts(&run.finish()), (2, 1));
 }
@@ -1426,4 +1431,43 @@ fn out_from_behind_someone_walking_along_a_line_inherits_no_side_of_it() {
     run.pass(&[], &[1, 2]);
     // Track 1 never came towards the line: track 2's first side is its own (the left), no count.
     assert_eq!(line_counts(&run.finish()), (0, 0));
+}
+
+// ---- twins: one person found twice ----
+
+#[test]
+fn two_boxes_of_one_person_walking_together_count_one_crossing_and_one_entry() {
+    // Track 2 is track 1's person found again, 11.5 px to the right (IoU 0.68, the same height),
+    // from the first pass on: two crops' boxes of one person.
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![square_zone(0.55, 0.0, 1.0, 1.0)]);
+    for (x, y) in steps((0.40, 0.8), (0.65, 0.8), 16) {
+        run.pass(&[(1, (x, y)), (2, (x + 0.006, y))], &[]);
+    }
+    run.pass(&[], &[1, 2]);
+    let closed = run.finish();
+    assert_eq!(line_counts(&closed), (0, 1));
+    assert_eq!(closed.zones.iter().map(|z| z.entries).sum::<u64>(), 1);
+}
+
+#[test]
+fn two_people_together_only_at_the_line_or_of_unlike_heights_count_two_crossings() {
+    // A walks right; B, faster, overtakes A on the line: their boxes overlap by IoU 0.5 or more
+    // at one pass.
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    for (a, b) in steps((0.44, 0.8), (0.56, 0.8), 13).into_iter().zip(steps((0.32, 0.8), (0.68, 0.8), 13)) {
+        run.pass(&[(1, a), (2, b)], &[]);
+    }
+    run.pass(&[], &[1, 2]);
+    assert_eq!(line_counts(&run.finish()), (0, 2));
+    // B walks right behind A all the way, further from the camera: a box three quarters of A's
+    // height, its feet 30 px higher, inside A's box (IoU 0.56): two people, not one found twice.
+    let mut run = Run::new(vec![line([0.5, 0.0], [0.5, 1.0])], vec![]);
+    for (x, y) in steps((0.40, 0.8), (0.60, 0.8), 16) {
+        let a = person(x, y);
+        let (cx, feet) = ((a.x0 + a.x1) / 2.0 + 5.0, a.y1 - 30.0);
+        let b = Rect::new(cx - 22.5, feet - 150.0, cx + 22.5, feet);
+        run.pass_boxes(&[(1, a), (2, b)], &[]);
+    }
+    run.pass(&[], &[1, 2]);
+    assert_eq!(line_counts(&run.finish()), (0, 2));
 }
