@@ -294,7 +294,7 @@ impl<K: Copy + Eq + Hash> Counter<K> {
         self.pass_no += 1;
         let (now, pass_no) = (pass.time_ms, self.pass_no);
         let mut fresh = Vec::new();
-        let confirmed: std::collections::HashSet<K> = pass.tracks.iter().map(|&(id, _)| id).collect();
+        let confirmed: HashSet<K> = pass.tracks.iter().map(|&(id, _)| id).collect();
         for &(id, rect) in pass.tracks.iter().chain(pass.tentative) {
             let Some((number, person)) =
                 self.ids.get(&id).and_then(|&n| Some(n).zip(self.people.get_mut(&n)))
@@ -730,13 +730,20 @@ fn twins_at<K>(
     let mut twins = HashMap::new();
     for (i, &(a, ra)) in seen.iter().enumerate() {
         for &(b, rb) in &seen[i + 1..] {
-            let (short, tall) = (ra.height().min(rb.height()), ra.height().max(rb.height()));
-            if iou(&ra, &rb) >= TWIN_OVERLAP && tall <= TWIN_HEIGHT_RATIO * short {
+            if alike(&ra, &rb, TWIN_OVERLAP) {
                 twins.insert((a, b), before.get(&(a, b)).map_or(1, |run| run + 1));
             }
         }
     }
     twins
+}
+
+/// Whether two boxes overlap by at least `overlap` (IoU), the taller at most
+/// [`TWIN_HEIGHT_RATIO`] times the shorter's height: twins at [`TWIN_OVERLAP`], not yet apart
+/// at [`TWIN_APART`].
+fn alike(a: &Rect, b: &Rect, overlap: f32) -> bool {
+    let (short, tall) = (a.height().min(b.height()), a.height().max(b.height()));
+    iou(a, b) >= overlap && tall <= TWIN_HEIGHT_RATIO * short
 }
 
 /// Held twins ([`Counter::held_twins`]) are seen apart once their boxes overlap less than this
@@ -761,9 +768,7 @@ fn held_twins_at<K>(
         if pa.pass_no != pass_no || pb.pass_no != pass_no {
             return pa.key.is_some() || pb.key.is_some();
         }
-        let (ra, rb) = (pa.last().1, pb.last().1);
-        let (short, tall) = (ra.height().min(rb.height()), ra.height().max(rb.height()));
-        iou(&ra, &rb) >= TWIN_APART && tall <= TWIN_HEIGHT_RATIO * short
+        alike(&pa.last().1, &pb.last().1, TWIN_APART)
     };
     (twins.iter())
         .filter(|&(_, &run)| run >= TWIN_PASSES)
