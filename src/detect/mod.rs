@@ -100,7 +100,7 @@ pub fn head_depth(person: &Rect) -> f32 {
 /// with margins. Rounded, not elliptic: an ellipse inscribed in the same box leaves its top corners
 /// open, exactly where the head sits when the person box's top is a little low.
 pub fn head_mask(person: &Rect) -> Shape {
-    head_mask_deeper(person, 1.0, 0.0)
+    head_mask_deeper(person, 1.0, 0.0, 0.0)
 }
 
 /// Below this score a person box is placed less precisely (the tracker's default `high`: below
@@ -121,17 +121,25 @@ pub fn head_mask_scored(person: &Rect, score: f32) -> Shape {
 /// tracked person whose box came in lower at the top than the track expected
 /// ([`crate::track::Track::reach_at`]).
 pub fn head_mask_reaching(person: &Rect, score: f32, reach: f32) -> Shape {
-    let unsure = ((SURE_PERSON - score) / (SURE_PERSON - 0.2)).clamp(0.0, 1.0);
-    head_mask_deeper(person, 1.0 + (UNSURE_HEAD_DEPTH - 1.0) * unsure, reach)
+    head_mask_placed(person, score, reach, 0.0)
 }
 
-/// [`head_mask`] reaching `deeper` times the head depth into the box (≥ 1; never past its bottom)
-/// and `reach` pixels further up.
-fn head_mask_deeper(person: &Rect, deeper: f32, reach: f32) -> Shape {
+/// [`head_mask_reaching`] reaching `sink` pixels deeper too, by at most its margin above the box
+/// ([`HEAD_ABOVE`] of the head depth), its top where it was: the mask of a tracked person whose
+/// box grew upwards past what the track expected ([`crate::track::Track::sink_at`]), the head
+/// lower in it than its top says.
+pub fn head_mask_placed(person: &Rect, score: f32, reach: f32, sink: f32) -> Shape {
+    let unsure = ((SURE_PERSON - score) / (SURE_PERSON - 0.2)).clamp(0.0, 1.0);
+    head_mask_deeper(person, 1.0 + (UNSURE_HEAD_DEPTH - 1.0) * unsure, reach, sink)
+}
+
+/// [`head_mask`] reaching `deeper` times the head depth into the box (≥ 1) and `sink` pixels
+/// more (see [`head_mask_placed`]), never past its bottom, and `reach` pixels further up.
+fn head_mask_deeper(person: &Rect, deeper: f32, reach: f32, sink: f32) -> Shape {
     let depth = head_depth(person);
     let cx = (person.x0 + person.x1) / 2.0;
     let half = HEAD_WIDTH * person.width() / 2.0;
-    let bottom = (person.y0 + deeper.max(1.0) * depth).min(person.y1);
+    let bottom = (person.y0 + deeper.max(1.0) * depth + sink.clamp(0.0, HEAD_ABOVE * depth)).min(person.y1);
     let top = person.y0 - HEAD_ABOVE * depth - reach.max(0.0);
     rounded_box(&Rect::new(cx - half, top, cx + half, bottom), HEAD_CORNER)
 }
@@ -472,6 +480,35 @@ mod tests {
             assert_close(higher, [plain.x0, plain.y0 - 12.0, plain.x1, plain.y1]);
         }
         assert_eq!(head_mask_reaching(&person, 0.9, -5.0), head_mask_scored(&person, 0.9), "never lower");
+    }
+
+    #[test]
+    fn a_head_mask_sinking_reaches_deeper_by_at_most_its_margin_above_the_box() {
+        // 40 x 100: the head is 25 px deep, the mask starts 15 px above the box.
+        let person = Rect::new(100.0, 100.0, 140.0, 200.0);
+        for score in [0.9, 0.3] {
+            let (plain, sunk) = (
+                head_mask_scored(&person, score).bounds(),
+                head_mask_placed(&person, score, 0.0, 10.0).bounds(),
+            );
+            assert_close(sunk, [plain.x0, plain.y0, plain.x1, plain.y1 + 10.0]);
+        }
+        let plain = head_mask_scored(&person, 0.9).bounds();
+        assert_close(
+            head_mask_placed(&person, 0.9, 0.0, 500.0).bounds(),
+            [plain.x0, plain.y0, plain.x1, 140.0],
+        );
+        assert_eq!(
+            head_mask_placed(&person, 0.9, 0.0, -5.0),
+            head_mask_scored(&person, 0.9),
+            "never shallower"
+        );
+        // Reaching up and sinking together.
+        let both = head_mask_placed(&person, 0.9, 12.0, 10.0).bounds();
+        assert_close(both, [plain.x0, plain.y0 - 12.0, plain.x1, plain.y1 + 10.0]);
+        // Never past the box's bottom: a squat box (30 px tall) is masked to its bottom already.
+        let squat = Rect::new(100.0, 100.0, 140.0, 130.0);
+        assert!((head_mask_placed(&squat, 0.9, 0.0, 10.0).bounds().y1 - 130.0).abs() < 1e-3);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::count::{CountError, CountStage, Pass};
 use crate::detect::face_scale::FaceScaleUse;
 use crate::detect::scale::ScaleUse;
 use crate::detect::{
-    DetectError, FACE_MASK_SCALE, Found, FrameDetector, head_mask_reaching, person_mask, scale_about_centre,
+    DetectError, FACE_MASK_SCALE, Found, FrameDetector, head_mask_placed, person_mask, scale_about_centre,
 };
 use crate::frame::Frame;
 use crate::geometry::{Rect, Shape};
@@ -697,7 +697,8 @@ impl<'d, 'c> Planner<'d, 'c> {
             let kept = persons.tracks().iter().chain(persons.retired()).filter(|t| persons.kept_at(t, j));
             for track in kept {
                 let (r, margin) = (persons.box_at(track, j), persons.margin_at(track, j));
-                masks.push(person_shape(target, &r, track.score_at(j), track.reach_at(j), margin));
+                let placed = (track.reach_at(j), track.sink_at(j));
+                masks.push(person_shape(target, &r, track.score_at(j), placed, margin));
             }
         }
         let faces = &self.faces;
@@ -709,7 +710,7 @@ impl<'d, 'c> Planner<'d, 'c> {
         let tracked = masks.len();
         if target.masks_persons() {
             for (r, score, d) in self.persons.bridges_at(j) {
-                masks.push(person_shape(target, &r, score, 0.0, self.persons.margin_after(d)));
+                masks.push(person_shape(target, &r, score, (0.0, 0.0), self.persons.margin_after(d)));
             }
         }
         for (r, _, d) in self.faces.bridges_at(j) {
@@ -721,11 +722,12 @@ impl<'d, 'c> Planner<'d, 'c> {
 }
 
 /// The mask of a person box `r` of a track or bridge, grown by `margin`: for `heads` the head
-/// region (as deep as `score` asks, `reach` pixels higher: [`super::Track::reach_at`]), grown
-/// about the head, not about the person's centre; else the person, `reach` pixels taller.
-fn person_shape(target: Target, r: &Rect, score: f32, reach: f32, margin: f32) -> Shape {
+/// region (as deep as `score` asks and `sink` pixels more, `reach` pixels higher:
+/// [`super::Track::reach_at`], [`super::Track::sink_at`]), grown about the head, not about the
+/// person's centre; else the person, `reach` pixels taller.
+fn person_shape(target: Target, r: &Rect, score: f32, (reach, sink): (f32, f32), margin: f32) -> Shape {
     match target {
-        Target::Heads => grow_shape(head_mask_reaching(r, score, reach), margin),
+        Target::Heads => grow_shape(head_mask_placed(r, score, reach, sink), margin),
         _ => person_mask(&scale_about_centre(&Rect { y0: r.y0 - reach.max(0.0), ..*r }, margin)),
     }
 }

@@ -239,6 +239,49 @@ fn a_box_cut_lower_than_its_track_expected_is_masked_up_to_where_the_head_was() 
     }
     steady.update(15, &[taller]).unwrap();
     assert_eq!(only(&steady).reach_at(15), 0.0);
+    assert_eq!(track.sink_at(12), 0.0, "a box cut lower at the top sinks no deeper");
+}
+
+#[test]
+fn a_box_grown_upwards_past_its_track_has_its_head_mask_reach_down_to_where_the_head_was() {
+    // The walker, 80 px tall with its top at y = 160, is found 100 px tall on the same feet: the
+    // box took in something above the head (a dark shrub behind a dark coat).
+    let mut tracker = tracker();
+    for f in (0..=12).step_by(3) {
+        tracker.update(f, &[walker(f)]).unwrap();
+        assert!(only(&tracker).sink_at(f) < 0.5, "frame {f}: a steady box sinks no deeper");
+    }
+    let taller = Detection { rect: rect_from(100.0 + 4.0 * 15.0, 190.0, 40.0, 100.0), score: 0.6 };
+    tracker.update(15, &[taller]).unwrap();
+    let track = only(&tracker);
+    // Matching, counting and the masks' box keep the filtered box, whose top went up…
+    let filtered = track.rect();
+    assert!(filtered.y0 < 157.0, "{filtered:?}");
+    assert_eq!(tracker.box_at(track, 15), filtered);
+    // …while its head mask reaches deeper by as much as the top went up past the track's
+    // prediction, by at most a quarter of its height; between passes and after it too.
+    let sink = track.sink_at(15);
+    assert!(sink > 3.0 && filtered.y0 + sink <= 160.0 + 0.5, "sink {sink} into {filtered:?}");
+    assert!(sink <= REACH_UP * filtered.height() + 1e-3);
+    assert_eq!(track.sink_at(16), sink);
+    assert_eq!(track.sink_at(14), sink, "between two detections, the larger sink");
+    assert_eq!(track.sink_at(5), 0.0, "between two steady detections");
+    assert_eq!(track.reach_at(15), 0.0, "nor does it reach higher");
+    // A box that moved up whole (its height as predicted) moved its head with it.
+    let up = Detection { rect: rect_from(100.0 + 4.0 * 15.0, 180.0, 40.0, 80.0), score: 0.6 };
+    let mut whole = self::tracker();
+    for f in (0..=12).step_by(3) {
+        whole.update(f, &[walker(f)]).unwrap();
+    }
+    whole.update(15, &[up]).unwrap();
+    assert_eq!(only(&whole).sink_at(15), 0.0);
+    // A box the detector is sure of (0.9) is taken at its top.
+    let mut sure = self::tracker();
+    for f in (0..=12).step_by(3) {
+        sure.update(f, &[walker(f)]).unwrap();
+    }
+    sure.update(15, &[Detection { score: 0.9, ..taller }]).unwrap();
+    assert_eq!(only(&sure).sink_at(15), 0.0);
 }
 
 #[test]
