@@ -373,10 +373,11 @@ fn mask_reach(filtered: &Rect, predicted: &Rect) -> f32 {
 }
 
 /// How much deeper a detection's head mask reaches, pixels ([`crate::detect::head_mask_placed`]),
-/// where its track had predicted the box `predicted` and the filtered box is `filtered`: as much
-/// as the box grew upwards past the prediction (its top higher, its height larger by as much),
-/// when that is more than [`SINK_JITTER`] of its height, by at most [`REACH_UP`] of it (the mask
-/// takes at most its own margin above the box of that). The other way round from
+/// where its track had predicted the box `predicted` and the filtered box, found with `score`, is
+/// `filtered`: as much as the box grew upwards past the prediction (its top higher, its height
+/// larger by as much), when that is more than [`SINK_JITTER`] of its height, by at most
+/// [`REACH_UP`] of it (the mask takes at most its own margin above the box of that). The other
+/// way round from
 /// [`mask_reach`]: a box that grows upwards past what its track expected has mostly taken in
 /// something above the person (a dark shrub behind a dark coat, a sign, someone further back),
 /// and the head is lower in it than its top says. (A head exposed for 3 frames on a view of
@@ -386,10 +387,10 @@ fn mask_reach(filtered: &Rect, predicted: &Rect) -> f32 {
 /// is taken at its top (the detector is sure of the person, and the close views' masks, a
 /// quarter of the frame, have no room for more). Masks only: matching, the motion model and
 /// counting keep the box.
-fn mask_sink(filtered: &Rect, predicted: &Rect) -> f32 {
+fn mask_sink(filtered: &Rect, predicted: &Rect, score: f32) -> f32 {
     let height = filtered.height().max(0.0);
     let sink = (predicted.y0 - filtered.y0).min(height - predicted.height());
-    if sink <= SINK_JITTER * height { 0.0 } else { sink.min(REACH_UP * height) }
+    if score >= SURE_TOP || sink <= SINK_JITTER * height { 0.0 } else { sink.min(REACH_UP * height) }
 }
 
 /// How much a box may grow upwards past its track's prediction, as a share of its height, before
@@ -578,7 +579,7 @@ impl Track {
         if self.detections.len() == DETECTIONS_KEPT {
             self.detections.pop_front();
         }
-        let sink = if detection.score < SURE_TOP { mask_sink(&self.detected_box, &predicted) } else { 0.0 };
+        let sink = mask_sink(&self.detected_box, &predicted, detection.score);
         let reach = mask_reach(&self.detected_box, &predicted);
         self.detections.push_back(Detected {
             frame,

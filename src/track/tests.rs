@@ -30,6 +30,16 @@ fn walker(frame: u64) -> Detection {
     det(100.0 + 4.0 * frame as f32, 200.0, 40.0, 80.0, 0.9)
 }
 
+/// A tracker that saw [`walker`] every 3rd frame up to 12 and then `next` at frame 15.
+fn walked_then(next: Detection) -> Tracker {
+    let mut tracker = tracker();
+    for f in (0..=12).step_by(3) {
+        tracker.update(f, &[walker(f)]).unwrap();
+    }
+    tracker.update(15, &[next]).unwrap();
+    tracker
+}
+
 #[track_caller]
 fn assert_near(actual: f32, expected: f32, tolerance: f32) {
     assert!((actual - expected).abs() <= tolerance, "{actual} is not within {tolerance} of {expected}");
@@ -233,12 +243,7 @@ fn a_box_cut_lower_than_its_track_expected_is_masked_up_to_where_the_head_was() 
     assert_eq!(track.reach_at(2), 0.0, "between two steady detections");
     // A box whose top comes in higher than the track expected reaches no higher.
     let taller = Detection { rect: rect_from(100.0 + 4.0 * 15.0, 190.0, 40.0, 100.0), score: 0.9 };
-    let mut steady = self::tracker();
-    for f in (0..=12).step_by(3) {
-        steady.update(f, &[walker(f)]).unwrap();
-    }
-    steady.update(15, &[taller]).unwrap();
-    assert_eq!(only(&steady).reach_at(15), 0.0);
+    assert_eq!(only(&walked_then(taller)).reach_at(15), 0.0);
     assert_eq!(track.sink_at(12), 0.0, "a box cut lower at the top sinks no deeper");
 }
 
@@ -269,19 +274,9 @@ fn a_box_grown_upwards_past_its_track_has_its_head_mask_reach_down_to_where_the_
     assert_eq!(track.reach_at(15), 0.0, "nor does it reach higher");
     // A box that moved up whole (its height as predicted) moved its head with it.
     let up = Detection { rect: rect_from(100.0 + 4.0 * 15.0, 180.0, 40.0, 80.0), score: 0.6 };
-    let mut whole = self::tracker();
-    for f in (0..=12).step_by(3) {
-        whole.update(f, &[walker(f)]).unwrap();
-    }
-    whole.update(15, &[up]).unwrap();
-    assert_eq!(only(&whole).sink_at(15), 0.0);
+    assert_eq!(only(&walked_then(up)).sink_at(15), 0.0);
     // A box the detector is sure of (0.9) is taken at its top.
-    let mut sure = self::tracker();
-    for f in (0..=12).step_by(3) {
-        sure.update(f, &[walker(f)]).unwrap();
-    }
-    sure.update(15, &[Detection { score: 0.9, ..taller }]).unwrap();
-    assert_eq!(only(&sure).sink_at(15), 0.0);
+    assert_eq!(only(&walked_then(Detection { score: 0.9, ..taller })).sink_at(15), 0.0);
 }
 
 #[test]
