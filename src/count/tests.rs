@@ -375,6 +375,48 @@ fn a_person_near_the_camera_walking_along_a_line_at_their_feet_counts_nothing() 
     assert_eq!(walk_counts_of_height(floor(), &down, height), (1, 0));
 }
 
+/// `(in, out)` of one track whose boxes are `boxes`, one a pass.
+fn box_counts(line: Line, boxes: &[Rect]) -> (u64, u64) {
+    let mut run = Run::new(vec![line], vec![]);
+    for &rect in boxes {
+        run.pass_boxes(&[(1, rect)], &[]);
+    }
+    run.pass_boxes(&[], &[1]);
+    line_counts(&run.finish())
+}
+
+/// A box `height` px tall, 60 px wide, whose top is at `top` px, centred at `x` (normalised).
+fn box_from_top(x: f32, top: f32, height: f32) -> Rect {
+    let px = x * W as f32;
+    Rect::new(px - 30.0, top, px + 30.0, top + height)
+}
+
+#[test]
+fn a_box_whose_legs_are_hidden_while_crossing_a_line_square_to_its_walk_counts() {
+    // Walking right to left across a vertical line, 200 px tall; someone in front hides the legs
+    // for five passes as they cross (the box keeps its top, 90 px tall): one "in".
+    let door = || line([0.5, 0.0], [0.5, 1.0]);
+    let across = |i: usize, height: f32| box_from_top(0.6 - 0.015 * i as f32, 400.0, height);
+    let mut boxes: Vec<Rect> = (0..5).map(|i| across(i, 200.0)).collect();
+    boxes.extend((5..10).map(|i| across(i, 90.0)));
+    boxes.extend((10..15).map(|i| across(i, 200.0)));
+    assert_eq!(box_counts(door(), &boxes), (1, 0));
+}
+
+#[test]
+fn a_person_walking_towards_the_camera_across_a_line_counts_as_their_box_grows() {
+    // Growing from 150 to 230 px tall over 2 s as they come nearer, feet from 400 to 700 px
+    // (the band, a fifth of their height, grows with them): one "in".
+    let floor = || line([0.0, 0.5], [1.0, 0.5]);
+    let boxes: Vec<Rect> = (0..11)
+        .map(|i| {
+            let (feet, height) = (400.0 + 30.0 * i as f32, 150.0 + 8.0 * i as f32);
+            box_from_top(0.5, feet - height, height)
+        })
+        .collect();
+    assert_eq!(box_counts(floor(), &boxes), (1, 0));
+}
+
 #[test]
 fn a_zone_entry_of_a_person_near_the_camera_needs_a_fifth_of_their_height() {
     let mut counter =
