@@ -31,7 +31,10 @@
 //!    0.1) to this stage: a track one of them continues is matched (and counted) but masked as a
 //!    lost track is, plus at that box.
 //! 5. Tracks unmatched: confirmed ones become lost; tentative ones are removed (a first detection
-//!    not seen again was more likely a false positive than a person).
+//!    not seen again was more likely a false positive than a person). A removed tentative track
+//!    that a low box still overlaps is masked on from that box as a lost track would be, for
+//!    masks only and until the next pass ([`Tracker::retired`]): someone half seen at the next
+//!    pass is not exposed until the pass after.
 //! 6. High detections left unmatched start tentative tracks; one scoring ≥ `confirm_score` starts
 //!    confirmed. Low detections never start a track.
 //!
@@ -275,6 +278,9 @@ pub struct Track {
     /// The box detected first: what [`Tracker::box_at`] extrapolates backwards from.
     first_box: Rect,
     last_detection_frame: u64,
+    /// The last frame a track removed after one detection and a faint box is masked at
+    /// (`retire_faint`): the next pass's; `None` for every other track.
+    masked_until: Option<u64>,
     /// The latest frame a detection or a weak box matched the track at (weak boxes:
     /// [`Tracker::update_weak`]).
     last_matched_frame: u64,
@@ -414,6 +420,7 @@ impl Track {
             first_detection_frame: frame,
             first_box: rect,
             last_detection_frame: frame,
+            masked_until: None,
             last_matched_frame: frame,
             detected_box: rect,
             detected_velocity: Velocity::default(),
@@ -705,7 +712,10 @@ impl Tracker {
     /// Tracks removed for being lost too long whose last `max_lost` frames of coasting (the frames
     /// they were still kept for, predicted) may still be waiting to be masked: a frame's masks must
     /// not depend on whether the pass that removed a track came before or after the frame was
-    /// masked (with look-ahead it comes before). See [`Tracker::kept_at`].
+    /// masked (with look-ahead it comes before). See [`Tracker::kept_at`]. Also tentative tracks
+    /// removed where a low-score box still overlapped them, with that box as their latest
+    /// detection (`retire_faint`): masked on from it until the next pass, never matched or
+    /// counted again.
     pub fn retired(&self) -> &[Track] {
         &self.retired
     }
@@ -714,6 +724,7 @@ impl Tracker {
     /// latest detection.
     pub fn kept_at(&self, track: &Track, frame: u64) -> bool {
         frame <= track.last_detection_frame + self.settings.max_lost
+            && track.masked_until.is_none_or(|until| frame <= until)
     }
 
     /// Forgets the retired tracks whose coasting ended before `frame` (the oldest frame still to
@@ -918,7 +929,9 @@ impl Tracker {
             .collect();
         let second_boxes: Vec<Rect> = second.iter().map(|&t| predicted[t]).collect();
         let low_boxes: Vec<Rect> = low.iter().map(|d| d.rect).collect();
+        let mut low_taken = vec![false; low.len()];
         for (s, d) in assoc::match_by_iou(&second_boxes, &low_boxes, self.settings.low_match_iou) {
+            low_taken[d] = true;
             let t = second[s];
             if d < sure_low {
                 self.tracks[t].detected(frame, low[d], self.settings.min_hits, self.settings.frame_length);
@@ -931,6 +944,7 @@ impl Tracker {
             stats.matched_low += 1;
         }
 
+        self.retire_faint(frame, gap, &predicted, &track_matched, &low[..sure_low], &low_taken[..sure_low]);
         self.miss(&track_matched, &mut stats);
         for (detection, _) in high.iter().zip(high_matched).filter(|(_, matched)| !matched) {
             self.start(frame, detection);
@@ -1050,6 +1064,39 @@ impl Tracker {
             }
         }
         (high, low)
+    }
+
+    /// Tentative tracks no detection matched at `frame` but where a low-score box (at or above
+    /// `low`, not taken by a confirmed track) overlaps their prediction (IoU ≥ `match_iou`, the
+    /// first stage's gate: a one-detection track's prediction has no velocity yet): dropped from
+    /// tracking as ever (ByteTrack drops them: one box then a faint one is too little to follow or
+    /// count), but masked on from that box as a removed lost track's coasting is
+    /// ([`Tracker::retired`]), so for masks only, and only until the next pass is due (`gap`, the
+    /// frames since the pass before, later): a detection there starts a track and masks from its
+    /// own look-ahead. A person found once coming in at the picture's edge and only faintly at
+    /// the next pass stayed exposed until the pass after (traced under overload,
+    /// docs/models.md).
+    fn retire_faint(
+        &mut self,
+        frame: u64,
+        gap: u64,
+        predicted: &[Rect],
+        matched: &[bool],
+        low: &[&Detection],
+        taken: &[bool],
+    ) {
+        let open: Vec<usize> = (0..self.tracks.len())
+            .filter(|&t| !matched[t] && self.tracks[t].state == TrackState::Tentative)
+            .collect();
+        let free: Vec<usize> = (0..low.len()).filter(|&d| !taken[d]).collect();
+        let open_boxes: Vec<Rect> = open.iter().map(|&t| predicted[t]).collect();
+        let free_boxes: Vec<Rect> = free.iter().map(|&d| low[d].rect).collect();
+        for (o, f) in assoc::match_by_iou(&open_boxes, &free_boxes, self.settings.match_iou) {
+            let mut track = self.tracks[open[o]].clone();
+            track.detected(frame, low[free[f]], self.settings.min_hits, self.settings.frame_length);
+            track.masked_until = Some(frame + gap);
+            self.retired.push(track);
+        }
     }
 
     /// Confirmed tracks not matched this pass become lost; tentative ones are removed.

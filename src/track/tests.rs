@@ -377,6 +377,33 @@ fn tentative_tracks_need_min_hits_unless_confident() {
 }
 
 #[test]
+fn a_tentative_track_seen_next_only_by_a_low_score_box_is_dropped_but_masked_on_from_it() {
+    let mut tracker = tracker();
+    let unsure = |f: u64| Detection { score: 0.6, ..walker(f) };
+    let faint = |f: u64| Detection { score: 0.3, ..walker(f) };
+    let clutter = det(600.0, 400.0, 40.0, 80.0, 0.3);
+    tracker.update(0, &[unsure(0)]).unwrap();
+    let id = only(&tracker).id();
+    // Next pass, only a low-score box where it was heading (someone half hidden, or coming in at
+    // the picture's edge): dropped from tracking as ever, nothing left to match or count…
+    let stats = tracker.update(3, &[faint(3), clutter]).unwrap();
+    assert_eq!((stats.removed, stats.matched_low, stats.started), (1, 0, 0));
+    assert!(tracker.tracks().is_empty());
+    // …but masked on from that box, as a removed lost track's coasting is, until the next pass
+    // is due (3 frames on).
+    let [retired] = tracker.retired() else { panic!("{:#?}", tracker.retired()) };
+    assert_eq!((retired.id(), retired.last_detection_frame()), (id, 3));
+    assert_near(center(&tracker.box_at(retired, 3)).0, center(&faint(3).rect).0, 6.0);
+    assert!((3..=6).all(|f| tracker.kept_at(retired, f)));
+    assert!(!tracker.kept_at(retired, 7));
+    // With nothing where it was, a tentative track is dropped and not masked on.
+    let mut tracker = tracker_in(800.0, 600.0);
+    tracker.update(0, &[unsure(0)]).unwrap();
+    tracker.update(3, &[clutter]).unwrap();
+    assert!(tracker.tracks().is_empty() && tracker.retired().is_empty());
+}
+
+#[test]
 fn margin_grows_with_frames_since_the_detection_and_is_capped() {
     let mut tracker = tracker();
     for f in (30..=45).step_by(3) {
