@@ -518,6 +518,11 @@ impl Track {
         }
     }
 
+    /// [`Tracker::kept_at`] with the tracker's `max_lost`.
+    fn kept_at(&self, frame: u64, max_lost: u64) -> bool {
+        frame <= self.last_detection_frame + max_lost && self.masked_until.is_none_or(|until| frame <= until)
+    }
+
     /// How far above the box [`Tracker::box_at`] gives `frame` its mask reaches, pixels (see
     /// [`REACH_UP`]): between two kept detections the larger of theirs; otherwise that of the
     /// kept detection the box extrapolates from (none before the first, which had no prediction).
@@ -721,17 +726,17 @@ impl Tracker {
     }
 
     /// Whether `track` is (or was) kept at `frame`: not more than `max_lost` frames after its
-    /// latest detection.
+    /// latest detection (for a tentative track retired at a faint box, `retire_faint`, not past
+    /// the next pass either).
     pub fn kept_at(&self, track: &Track, frame: u64) -> bool {
-        frame <= track.last_detection_frame + self.settings.max_lost
-            && track.masked_until.is_none_or(|until| frame <= until)
+        track.kept_at(frame, self.settings.max_lost)
     }
 
     /// Forgets the retired tracks whose coasting ended before `frame` (the oldest frame still to
     /// be masked).
     pub fn forget_retired(&mut self, frame: u64) {
         let max_lost = self.settings.max_lost;
-        self.retired.retain(|t| t.last_detection_frame + max_lost >= frame);
+        self.retired.retain(|t| t.kept_at(frame, max_lost));
         self.bridges.retain(|b| b.to.frame > frame);
     }
 
