@@ -80,6 +80,32 @@ impl Frame {
     }
 }
 
+impl Frame {
+    /// Feeds the frame's size and every byte of its pixels to `hasher` (a replay's key:
+    /// [`crate::detect::cache`]); the pixels themselves stay here. `false` when the buffer cannot
+    /// be read (then nothing is fed).
+    pub(crate) fn hash_pixels(&self, hasher: &mut impl std::hash::Hasher) -> bool {
+        use std::hash::Hash;
+        match &self.pixels {
+            Pixels::Video { buffer, .. } => {
+                let Ok(map) = buffer.map_readable() else { return false };
+                self.size().hash(hasher);
+                map.as_slice().hash(hasher);
+            }
+            Pixels::Still(image) => (self.size(), image.channels, &image.data).hash(hasher),
+        }
+        true
+    }
+
+    #[cfg(test)]
+    pub(crate) fn first_byte(&self) -> u8 {
+        match &self.pixels {
+            Pixels::Video { buffer, .. } => buffer.map_readable().map_or(0, |m| m.as_slice()[0]),
+            Pixels::Still(image) => image.data[0],
+        }
+    }
+}
+
 impl Pixels {
     pub(crate) fn size(&self) -> (u32, u32) {
         match self {

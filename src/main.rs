@@ -14,7 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use obscura::camera::{Service, Shared, describe_report, load_models};
 use obscura::config::{Config, ConfigError, EncoderSettings, RedactConfig, X264Preset};
 use obscura::detect::{
-    Detector, DetectorSettings, ExecutionProvider, FaceDetector, FrameDetector, Tiling, models_dir,
+    Detector, DetectorSettings, ExecutionProvider, FaceDetector, FrameDetector, Tiling,
+    cache::CachedDetector, models_dir,
 };
 use obscura::geometry::{Point, Rect, Shape};
 use obscura::pipeline::{
@@ -151,6 +152,12 @@ enum EvalCommand {
         /// and a head less than half in sight is not measured. Repeat for several.
         #[arg(long = "hidden", value_name = "X0,Y0,X1,Y1")]
         hidden: Vec<String>,
+        /// Development: record what the detectors find at each pass in DIR, and on a later run over
+        /// the same video with the same detector settings read it back instead of running the models
+        /// (for tuning tracking and counting; boxes and scores only). After changing the detectors'
+        /// code or models, start from an empty DIR.
+        #[arg(long, value_name = "DIR")]
+        detection_cache: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -186,6 +193,12 @@ struct CountArgs {
     /// Run the detector on every N-th frame (1..=60), as in redact (default: every 0.12 s).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
     detect_every: Option<u32>,
+    /// Development: record what the detectors find at each pass in DIR, and on a later run over
+    /// the same video with the same detector settings read it back instead of running the models
+    /// (for tuning tracking and counting; boxes and scores only). After changing the detectors'
+    /// code or models, start from an empty DIR.
+    #[arg(long, value_name = "DIR")]
+    detection_cache: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -359,6 +372,7 @@ fn main() -> ExitCode {
             stitch_ms,
             overloaded,
             hidden,
+            detection_cache,
             json,
             detector,
         }) => {
@@ -375,6 +389,7 @@ fn main() -> ExitCode {
                 stitch_ms,
                 overloaded,
                 hidden: &hidden,
+                detection_cache: detection_cache.as_deref(),
                 detector: &detector,
             };
             print_report(eval.run(), json)
@@ -413,6 +428,8 @@ struct VideoEval<'a> {
     overloaded: bool,
     /// Regions where nobody can be seen, left out of the head regions ("x0,y0,x1,y1").
     hidden: &'a [String],
+    /// Where detection passes are recorded and replayed from ([`CachedDetector`]).
+    detection_cache: Option<&'a Path>,
     detector: &'a DetectorArgs,
 }
 
@@ -451,6 +468,17 @@ impl VideoEval<'_> {
         } else {
             None
         };
+        // Everything that changes what the detectors find names the replay's records.
+        let seed = format!("{settings:?} {:?} counting {counting}", self.target);
+        let mut cached;
+        let detector: Option<&mut dyn FrameDetector> = match (detector.as_mut(), self.detection_cache) {
+            (Some(inner), Some(dir)) => {
+                cached = CachedDetector::new(inner, dir, &seed)
+                    .with_context(|| format!("detection cache {}", dir.display()))?;
+                Some(&mut cached)
+            }
+            (inner, _) => inner.map(|d| d as &mut dyn FrameDetector),
+        };
         let count_settings = eval_settings(self.stitch_ms);
         let closed = Arc::new(Mutex::new(Vec::new()));
         let into = closed.clone();
@@ -472,7 +500,7 @@ impl VideoEval<'_> {
             stats: None,
             output: None,
             redaction: Redaction::new(self.target, Method::Fill, Rgb { r: 0, g: 0, b: 0 }, Vec::new())?,
-            detection: detector.as_mut().map(|detector| Detection {
+            detection: detector.map(|detector| Detection {
                 detector,
                 every: self.every,
                 temporal: self.temporal.clone(),
@@ -584,6 +612,7 @@ fn eval_counts(args: &CountArgs) -> ExitCode {
         stitch_ms: args.stitch_ms,
         overloaded: false,
         hidden: &[],
+        detection_cache: args.detection_cache.as_deref(),
         detector: &args.detector,
     };
     let report = eval.run().map(|mot| CountReport {

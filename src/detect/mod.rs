@@ -1,6 +1,7 @@
 //! Detection: CNN detectors on ONNX Runtime (CPU), fed straight from the decoder's planes, and
 //! the masks their detections become.
 
+pub mod cache;
 pub mod centerface;
 pub mod face;
 pub mod face_scale;
