@@ -468,16 +468,30 @@ impl VideoEval<'_> {
         } else {
             None
         };
-        // Everything that changes what the detectors find names the replay's records.
-        let seed = format!("{settings:?} {:?} counting {counting}", self.target);
-        let mut cached;
-        let detector: Option<&mut dyn FrameDetector> = match (detector.as_mut(), self.detection_cache) {
+        // The video and everything that changes what the detectors find or which frames they
+        // see name the replay's records.
+        let (mut cached, mut plain) = (None, None);
+        match (detector.as_mut(), self.detection_cache) {
             (Some(inner), Some(dir)) => {
-                cached = CachedDetector::new(inner, dir, &seed)
-                    .with_context(|| format!("detection cache {}", dir.display()))?;
-                Some(&mut cached)
+                let file = std::fs::metadata(self.video)?;
+                let seed = format!(
+                    "{:?} {} {:?} | {settings:?} {:?} counting {counting} | every {} {:?} overloaded {}",
+                    std::fs::canonicalize(self.video)?,
+                    file.len(),
+                    file.modified().ok(),
+                    self.target,
+                    self.every,
+                    self.temporal,
+                    self.overloaded,
+                );
+                let with = CachedDetector::new(inner, dir, &seed);
+                cached = Some(with.with_context(|| format!("detection cache {}", dir.display()))?);
             }
-            (inner, _) => inner.map(|d| d as &mut dyn FrameDetector),
+            (inner, _) => plain = inner,
+        }
+        let detector: Option<&mut dyn FrameDetector> = match (&mut cached, plain) {
+            (Some(cached), _) => Some(cached),
+            (None, plain) => plain.map(|d| d as &mut dyn FrameDetector),
         };
         let count_settings = eval_settings(self.stitch_ms);
         let closed = Arc::new(Mutex::new(Vec::new()));
@@ -541,6 +555,16 @@ impl VideoEval<'_> {
         let seconds = started.elapsed().as_secs_f64();
         progress.bar.finish_and_clear();
         let job = result?;
+        if let (Some(pass), Some(dir)) =
+            (cached.as_ref().and_then(CachedDetector::diverged), self.detection_cache)
+        {
+            bail!(
+                "detection cache {}: pass {pass} of this run was not recorded though the passes \
+                 before it were (a recording cut short?): its detections from there on are not a \
+                 run's; empty the folder or use another",
+                dir.display()
+            );
+        }
         if let Some(stage) = &stage {
             stage.close();
         }

@@ -243,6 +243,28 @@ fn eval_mot_leaves_hidden_regions_out_of_the_heads_it_measures() {
     assert!(stderr(&run).contains("empty region"), "{}", stderr(&run));
 }
 
+/// `eval mot --detection-cache`: a second run reads every pass back instead of running the
+/// detectors (tuning tracking and counting without the CNNs' time), and reports exactly what the
+/// first run did.
+#[test]
+fn a_replayed_eval_reports_what_the_recorded_run_did() {
+    let Some(eval) = shared_eval("tud-campus") else { return };
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["--target", "heads", "--line", "0.66,0,0.66,1", "--detection-cache", str(cache.path())];
+    let recorded = eval_json("mot", &eval, "TUD-Campus.mp4", &args);
+    let passes = std::fs::read_dir(cache.path()).unwrap().count();
+    assert!(passes >= 24, "one record a pass (71 frames, every 3rd), got {passes}");
+    let replayed = eval_json("mot", &eval, "TUD-Campus.mp4", &args);
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), passes, "nothing recorded again");
+    assert!(recorded["tiles_per_pass"].is_number(), "the recording ran the person detector");
+    assert!(replayed["tiles_per_pass"].is_null(), "the replay did not run it");
+    for key in
+        ["coverage_rate", "longest_uncovered", "mean_mask_share", "heads", "covered", "lines", "tracks"]
+    {
+        assert_eq!(recorded[key], replayed[key], "{key}");
+    }
+}
+
 /// An overloaded live camera has its passes put off up to the staleness limit (0.48 s, 12
 /// frames at 25 fps): with passes 13 frames apart a walking person moves further than their own
 /// width, their track restarts at every pass, and the frames between are masked by bridging the

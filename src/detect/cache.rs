@@ -7,8 +7,16 @@
 //! and those of every pass before it in the stream, and of a seed naming the detector's settings.
 //! A second run over the same video with the same detector settings reads the passes back instead
 //! of running the models, and gets the same boxes: the same frames reach the same passes as long
-//! as the cadence is the same (the key of a pass changes with any earlier pass's frame, so a
-//! different cadence, a stream cut shorter or a different video only misses).
+//! as the cadence is the same (the key of a pass changes with any earlier pass's frame).
+//!
+//! A stream is replayed whole or not at all. The detectors keep state from pass to pass (the
+//! person detector's scale, the inputs an unchanged tile is compared with), which only running
+//! them advances: a stream whose first pass was not recorded runs every pass (and records it),
+//! and one whose first pass was recorded reads every pass back; should a later pass be missing
+//! (a recording cut short, a video changed in the middle), the replay is
+//! [`CachedDetector::diverged`]: its detections from there on are not what a run would find, and
+//! the caller must not report them. The seed should name the video too (two videos that begin
+//! alike would otherwise share their first passes).
 //!
 //! What the key cannot see is the detector's code and models: after changing either, start from
 //! an empty folder. A run whose passes all come from the folder reports no tiling nor face scale
@@ -33,6 +41,11 @@ pub struct CachedDetector<'a> {
     chain: u64,
     /// A frame's pixels could not be read: this stream's passes are no longer keyed.
     keyless: bool,
+    /// Decided at the first pass: whether this stream is read back (`Some(true)`) or run and
+    /// recorded (`Some(false)`).
+    replaying: Option<bool>,
+    /// The first pass a replay found no record for.
+    diverged: Option<u64>,
     hits: u64,
     misses: u64,
 }
@@ -55,7 +68,16 @@ impl<'a> CachedDetector<'a> {
         let mut hasher = DefaultHasher::new();
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
         seed.hash(&mut hasher);
-        Ok(Self { inner, dir: dir.to_owned(), chain: hasher.finish(), keyless: false, hits: 0, misses: 0 })
+        Ok(Self {
+            inner,
+            dir: dir.to_owned(),
+            chain: hasher.finish(),
+            keyless: false,
+            replaying: None,
+            diverged: None,
+            hits: 0,
+            misses: 0,
+        })
     }
 
     /// Passes read back from the folder so far.
@@ -66,6 +88,12 @@ impl<'a> CachedDetector<'a> {
     /// Passes the wrapped detector ran so far (and recorded).
     pub fn misses(&self) -> u64 {
         self.misses
+    }
+
+    /// The number (from 0) of the first pass a replay had no record for: from there on the
+    /// detections are not what running the detectors from the start would have found.
+    pub fn diverged(&self) -> Option<u64> {
+        self.diverged
     }
 
     fn path(&self) -> PathBuf {
@@ -89,9 +117,20 @@ impl FrameDetector for CachedDetector<'_> {
         }
         self.chain = hasher.finish();
         let path = self.path();
-        if let Some(found) = fs::read_to_string(&path).ok().and_then(|text| parse(&text)) {
-            self.hits += 1;
-            return Ok(found);
+        let pass = self.hits + self.misses;
+        if self.replaying != Some(false) {
+            let record = fs::read_to_string(&path).ok().and_then(|text| parse(&text));
+            let replaying = *self.replaying.get_or_insert(record.is_some());
+            match record {
+                Some(found) => {
+                    self.hits += 1;
+                    return Ok(found);
+                }
+                None if replaying => {
+                    self.diverged.get_or_insert(pass);
+                }
+                None => {}
+            }
         }
         let found = self.inner.detect(frame)?;
         self.misses += 1;
@@ -185,11 +224,16 @@ mod tests {
     }
 
     fn run(dir: &Path, seed: &str, values: &[u8]) -> (Vec<Found>, u32, u64) {
+        let (found, runs, hits, _) = replay(dir, seed, values);
+        (found, runs, hits)
+    }
+
+    fn replay(dir: &Path, seed: &str, values: &[u8]) -> (Vec<Found>, u32, u64, Option<u64>) {
         let mut inner = Counting { runs: 0 };
         let mut cached = CachedDetector::new(&mut inner, dir, seed).unwrap();
         let found = values.iter().map(|&v| cached.detect(&frame(v)).unwrap()).collect();
-        let hits = cached.hits();
-        (found, inner.runs, hits)
+        let (hits, diverged) = (cached.hits(), cached.diverged());
+        (found, inner.runs, hits, diverged)
     }
 
     #[test]
@@ -212,8 +256,27 @@ mod tests {
         let (_, runs, hits) = run(dir.path(), "b", &[1, 2, 3]);
         assert_eq!((runs, hits), (3, 0), "another detector's settings");
         // A prefix of a recorded stream is read back.
-        let (_, runs, hits) = run(dir.path(), "a", &[1, 2]);
-        assert_eq!((runs, hits), (0, 2));
+        let (_, runs, hits, diverged) = replay(dir.path(), "a", &[1, 2]);
+        assert_eq!((runs, hits, diverged), (0, 2, None));
+    }
+
+    #[test]
+    fn a_stream_is_replayed_whole_or_run_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        run(dir.path(), "a", &[1, 2]);
+        // Recorded in part: read back to where the record ends, then run, and marked diverged
+        // (the detector's own state never saw the passes read back).
+        let (_, runs, hits, diverged) = replay(dir.path(), "a", &[1, 2, 3, 4]);
+        assert_eq!((runs, hits, diverged), (2, 2, Some(2)));
+        // A stream whose first pass was not recorded runs every pass, those recorded too.
+        let first = tempfile::tempdir().unwrap();
+        run(first.path(), "a", &[1]);
+        let name = fs::read_dir(first.path()).unwrap().next().unwrap().unwrap().file_name();
+        fs::remove_file(dir.path().join(name)).unwrap();
+        let (_, runs, hits, diverged) = replay(dir.path(), "a", &[1, 2, 3, 4]);
+        assert_eq!((runs, hits, diverged), (4, 0, None));
+        let (_, runs, hits, diverged) = replay(dir.path(), "a", &[1, 2, 3, 4]);
+        assert_eq!((runs, hits, diverged), (0, 4, None), "and recorded it whole");
     }
 
     #[test]
