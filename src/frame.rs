@@ -78,9 +78,7 @@ impl Frame {
             Pixels::Still(_) => None,
         }
     }
-}
 
-impl Frame {
     /// Feeds the frame's size and every byte of its pixels to `hasher` (a replay's key:
     /// [`crate::detect::cache`]); the pixels themselves stay here. `false` when the buffer cannot
     /// be read (then nothing is fed).

@@ -14,8 +14,8 @@
 //! them advances: a stream whose first pass was not recorded runs every pass (and records it),
 //! and one whose first pass was recorded reads every pass back; should a later pass be missing
 //! (a recording cut short, a video changed in the middle), the replay is
-//! [`CachedDetector::diverged`]: its detections from there on are not what a run would find, and
-//! the caller must not report them. The seed should name the video too (two videos that begin
+//! [`CachedDetector::diverged`]: its detections from there on are not what a run would find, are
+//! not recorded, and the caller must not report them. The seed should name the video too (two videos that begin
 //! alike would otherwise share their first passes).
 //!
 //! What the key cannot see is the detector's code and models: after changing either, start from
@@ -134,6 +134,10 @@ impl FrameDetector for CachedDetector<'_> {
         }
         let found = self.inner.detect(frame)?;
         self.misses += 1;
+        if self.diverged.is_some() {
+            // Found from a state no run reaches: not a record a later replay may read back.
+            return Ok(found);
+        }
         // A record that cannot be written is a replay lost, not a pass lost.
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         if let Err(err) = fs::write(&tmp, format_found(&found)).and_then(|()| fs::rename(&tmp, &path)) {
@@ -266,6 +270,9 @@ mod tests {
         run(dir.path(), "a", &[1, 2]);
         // Recorded in part: read back to where the record ends, then run, and marked diverged
         // (the detector's own state never saw the passes read back).
+        let (_, runs, hits, diverged) = replay(dir.path(), "a", &[1, 2, 3, 4]);
+        assert_eq!((runs, hits, diverged), (2, 2, Some(2)));
+        // What it found from there on was not recorded: a second replay diverges alike.
         let (_, runs, hits, diverged) = replay(dir.path(), "a", &[1, 2, 3, 4]);
         assert_eq!((runs, hits, diverged), (2, 2, Some(2)));
         // A stream whose first pass was not recorded runs every pass, those recorded too.
