@@ -37,7 +37,7 @@ impl RtspServer {
 
     /// (Re)starts the server on the same port; returns once it listens.
     pub fn restart(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/rtsp-test-server");
+        let script = super::root().join("scripts/rtsp-test-server");
         let started = Instant::now();
         loop {
             let mut child = Command::new("/usr/bin/python3")

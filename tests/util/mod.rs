@@ -14,9 +14,18 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video::prelude::*;
 
+/// The checkout the tests run in: `CARGO_MANIFEST_DIR` as cargo sets it when it runs them, else
+/// as it was when they were compiled. Cargo does not rebuild a test for a checkout that moved: with
+/// the shared target directory (scripts/env.sh), a test compiled in another clone of the same
+/// sources would otherwise read that clone's files, or fail where it is gone.
+pub fn root() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// The bundled sample film (1906 street scene, 640×360, 1799 frames, with an audio track).
 pub fn sample() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_media/street.mp4");
+    let path = root().join("sample_media/street.mp4");
     assert!(path.exists(), "{} is missing: run scripts/setup", path.display());
     path
 }
@@ -286,7 +295,7 @@ pub fn skip(reason: &str) {
 /// `../shared/eval`, the evaluation data beside the repository. Required in CI; elsewhere a test
 /// that needs it says so and skips.
 pub fn shared_eval(what: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval").join(what);
+    let dir = root().join("../shared/eval").join(what);
     if dir.exists() {
         return Some(dir);
     }
