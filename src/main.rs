@@ -469,19 +469,19 @@ impl VideoEval<'_> {
             None
         };
         // The video and everything that changes what the detectors find or which frames they
-        // see name the replay's records.
+        // see name the replay's records; the trackers' settings do not (`replay_seed`).
         let (mut cached, mut plain) = (None, None);
         match (detector.as_mut(), self.detection_cache) {
             (Some(inner), Some(dir)) => {
                 let file = std::fs::metadata(self.video)?;
                 let seed = format!(
-                    "{:?} {} {:?} | {settings:?} {:?} counting {counting} | every {} {:?} overloaded {}",
+                    "{:?} {} {:?} | {settings:?} {:?} counting {counting} | every {} {} overloaded {}",
                     std::fs::canonicalize(self.video)?,
                     file.len(),
                     file.modified().ok(),
                     self.target,
                     self.every,
-                    self.temporal,
+                    obscura::eval::replay_seed(&self.temporal),
                     self.overloaded,
                 );
                 let with = CachedDetector::new(inner, dir, &seed);

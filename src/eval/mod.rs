@@ -12,6 +12,7 @@ use crate::detect::{DetectError, FACE_MASK_SCALE, FaceDetector, face_masks};
 use crate::geometry::{Rect, Shape};
 use crate::redact::raster::covers;
 use crate::source::{SourceError, load_still};
+use crate::track::TemporalSettings;
 
 /// A ground-truth face counts as covered when at least this share of its box is masked.
 pub const COVERED_SHARE: f32 = 0.9;
@@ -187,9 +188,37 @@ impl std::fmt::Display for FaceReport {
     }
 }
 
+/// What of a run's temporal settings names its replay records (`--detection-cache`): what
+/// decides which frames the detectors see (look-ahead, staleness, what fails closed, which counts
+/// follow the frame rate), not how the trackers follow people. The trackers never change what the
+/// detectors find on a frame, and every pass's record is keyed by its frame and all earlier
+/// passes' frames, so a tracker setting changed between recording and replay replays the same
+/// detections: tuning a tracker is what replays are for.
+pub fn replay_seed(temporal: &TemporalSettings) -> String {
+    let TemporalSettings { lookahead, max_staleness, on_fail, tracker: _, follow_rate } = temporal;
+    format!(
+        "lookahead {lookahead} max_staleness {max_staleness} on_fail {on_fail:?} follow_rate {follow_rate:?}"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replay_is_named_by_when_detection_runs_not_by_the_trackers() {
+        let shipped = TemporalSettings::default();
+        let mut tracker = shipped.clone();
+        tracker.tracker.high = 0.6;
+        tracker.tracker.max_lost = 40;
+        assert_eq!(replay_seed(&tracker), replay_seed(&shipped));
+        let mut staleness = shipped.clone();
+        staleness.max_staleness += 1;
+        assert_ne!(replay_seed(&staleness), replay_seed(&shipped));
+        let mut lookahead = shipped.clone();
+        lookahead.lookahead += 1;
+        assert_ne!(replay_seed(&lookahead), replay_seed(&shipped));
+    }
 
     #[test]
     fn coverage_counts_masked_pixels_of_the_box() {
