@@ -5,13 +5,13 @@ use crate::util::*;
 
 #[test]
 fn the_example_config_is_valid() {
-    let example = crate::util::root().join("obscura.example.toml");
+    let root = root();
+    let example = root.join("obscura.example.toml");
     let run = obscura(&["check", "--config", str(&example)]);
     assert!(run.status.success(), "{}", stderr(&run));
     let out = String::from_utf8_lossy(&run.stdout);
     assert!(out.contains("ok (1 camera)"), "{out}");
     // What it will do, in words: the camera's input, output, redaction and counting, the sinks.
-    let root = crate::util::root();
     let root = root.display();
     let camera = format!(
         "  camera street: {root}/sample_media/street.mp4 → {root}/out/street.mp4; heads blur, detection every 0.12 s, \

@@ -15,7 +15,7 @@ use crate::util::*;
 /// that plays, health, keyboard, labels and a narrow screen.
 #[test]
 fn the_dashboard_works_in_a_real_browser() {
-    let browser = crate::util::root().join("tests/browser");
+    let browser = root().join("tests/browser");
     assert!(
         browser.join("node_modules/playwright-core").exists() && Path::new("/usr/bin/chromium").exists(),
         "playwright-core and chromium are installed by scripts/setup"

@@ -391,7 +391,7 @@ fn the_api_survives_a_fuzzing_pass_and_enforces_its_token() {
         let (status, _) = service.request(path, &["Authorization: Bearer wrong"]).unwrap();
         assert_eq!(status, 401, "{path} with a wrong token");
     }
-    let fuzz = std::process::Command::new(crate::util::root().join("scripts/api-fuzz"))
+    let fuzz = std::process::Command::new(root().join("scripts/api-fuzz"))
         .args([&format!("http://127.0.0.1:{http}"), "s3cret-token"])
         .output()
         .expect("scripts/api-fuzz runs");
